@@ -1,0 +1,351 @@
+//! The command line's commands: each reads its input, calls the core, and prints the result.
+
+use crate::clock::today_in_amsterdam;
+use crate::error::CliError;
+use crate::progress;
+use kroniek_core::record::Record;
+use kroniek_core::store::Store;
+use kroniek_core::types::{hex, Date};
+use kroniek_core::{AppendOutcome, ChainVerifier, CoreError, ProposedEvent, Refusal, Rule};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+/// The actor of events appended from the command line on a local store.
+pub const LOCAL_ACTOR: &str = "admin:local";
+
+/// How many refused lines `append` prints.
+const MAX_REPORTED: usize = 100;
+
+fn open_input(file: &Path) -> Result<Box<dyn BufRead>, CliError> {
+    if file.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(file)
+        .map_err(CliError::io(format!("cannot read {}", file.display())))?;
+    Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
+}
+
+/// `kroniek init`.
+pub fn init(data: &Path, origin: &str) -> Result<(), CliError> {
+    let store = Store::init(data, origin)?;
+    let key = store.signing_key()?;
+    println!(
+        "created a ledger in {} with origin {}",
+        data.display(),
+        store.origin()
+    );
+    println!("verifier key: {}", key.verifier_key());
+    Ok(())
+}
+
+/// `kroniek append FILE`.
+pub fn append(data: &Path, file: &Path) -> Result<(), CliError> {
+    let input = open_input(file)?;
+    let created = !data.exists();
+    let store = Store::open_or_init(data)?;
+    let bar = progress::bar("appending", None);
+    let mut line_numbers: Vec<u64> = Vec::new();
+    let mut read_error: Option<std::io::Error> = None;
+    let events = input
+        .split(b'\n')
+        .enumerate()
+        .map_while(|(n, line)| match line {
+            Ok(bytes) => Some((n as u64 + 1, bytes)),
+            Err(e) => {
+                read_error = Some(e);
+                None
+            }
+        })
+        .filter(|(_, bytes)| !bytes.iter().all(u8::is_ascii_whitespace))
+        .map(|(n, bytes)| {
+            line_numbers.push(n);
+            match std::str::from_utf8(&bytes) {
+                Ok(text) => ProposedEvent::parse_line(text),
+                Err(_) => Err(Refusal::new(
+                    Rule::MalformedField,
+                    "the line is not UTF-8 text",
+                )),
+            }
+        });
+    let result = store.append_iter(events, LOCAL_ACTOR, &mut |n| bar.set_position(n));
+    bar.finish_and_clear();
+    if let Some(e) = read_error {
+        // A failed read stops the input early: refuse rather than append a partial file.
+        if let Ok(AppendOutcome::Appended { .. }) = result {
+            return Err(CliError::Failed(format!(
+                "reading {} failed after the events before it were appended: {e}",
+                file.display()
+            )));
+        }
+        return Err(CliError::Io {
+            what: format!("cannot read {}", file.display()),
+            source: e,
+        });
+    }
+    match result {
+        Ok(AppendOutcome::Appended { first, count, head }) => {
+            if count == 0 {
+                println!("appended 0 events, head {}", head.hash_hex());
+            } else {
+                println!(
+                    "appended {count} events (positions {first}..{}), head {}",
+                    first + count - 1,
+                    head.hash_hex()
+                );
+            }
+            Ok(())
+        }
+        Ok(AppendOutcome::AlreadyRecorded { positions, head }) => {
+            println!(
+                "appended 0 events ({} already recorded), head {}",
+                positions.len(),
+                head.hash_hex()
+            );
+            Ok(())
+        }
+        Err(CoreError::Refused(refusals)) => {
+            drop(store);
+            if created {
+                // The folder did not exist: leave no empty ledger behind a refused file.
+                let _ = std::fs::remove_dir_all(data);
+            }
+            let mut lines: Vec<u64> = Vec::new();
+            for r in &refusals {
+                let line = line_numbers
+                    .get(r.index)
+                    .copied()
+                    .unwrap_or(r.index as u64 + 1);
+                if lines.last() != Some(&line) {
+                    lines.push(line);
+                    if lines.len() <= MAX_REPORTED {
+                        eprintln!("line {line}: {}: {}", r.refusal.rule, r.refusal.message);
+                    }
+                }
+            }
+            if lines.len() > MAX_REPORTED {
+                eprintln!("… and {} more refused lines", lines.len() - MAX_REPORTED);
+            }
+            Err(CliError::Failed(format!(
+                "{} of {} lines refused; nothing was written",
+                lines.len(),
+                line_numbers.len()
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `kroniek verify [--export FILE]`.
+pub fn verify(data: &Path, export: Option<&Path>) -> Result<(), CliError> {
+    let verified = match export {
+        Some(file) => verify_export(file)?,
+        None => {
+            let store = Store::open_with(data, kroniek_core::store::OpenMode::Inspect)?;
+            let bar = progress::bar("verifying", Some(store.head().count));
+            let result = store.verify(&mut |n| bar.set_position(n));
+            bar.finish_and_clear();
+            result
+        }
+    };
+    match verified {
+        Ok(v) => {
+            println!("verified {} events, head {}", v.count, hex(&v.head));
+            if v.erased > 0 || v.withheld > 0 {
+                eprintln!(
+                    "({} with erased personal data, {} withheld)",
+                    v.erased, v.withheld
+                );
+            }
+            Ok(())
+        }
+        Err(broken) => {
+            println!("{broken}");
+            Err(CliError::Failed("the chain does not verify".into()))
+        }
+    }
+}
+
+fn verify_export(
+    file: &Path,
+) -> Result<Result<kroniek_core::Verified, kroniek_core::Broken>, CliError> {
+    let input = open_input(file)?;
+    let bar = progress::bar("verifying", None);
+    let mut chain = ChainVerifier::new();
+    let mut blank_at: Option<u64> = None;
+    for (n, line) in input.split(b'\n').enumerate() {
+        let line = line.map_err(CliError::io(format!("cannot read {}", file.display())))?;
+        if n % 65_536 == 0 {
+            bar.set_position(n as u64);
+        }
+        if line.is_empty() {
+            blank_at.get_or_insert(chain.finish().count);
+            continue;
+        }
+        if let Some(position) = blank_at {
+            return Ok(Err(kroniek_core::Broken {
+                position,
+                why: "an empty line inside the export".into(),
+            }));
+        }
+        if let Err(broken) = chain.check_export_line(&line) {
+            bar.finish_and_clear();
+            return Ok(Err(broken));
+        }
+    }
+    bar.finish_and_clear();
+    Ok(Ok(chain.finish()))
+}
+
+/// `kroniek export`.
+pub fn export(data: &Path, out: Option<&Path>, with_personal: bool) -> Result<(), CliError> {
+    let store = Store::open(data)?;
+    let head = store.head();
+    let (sink, what): (Box<dyn Write>, String) = match out {
+        Some(path) => (
+            Box::new(
+                std::fs::File::create(path)
+                    .map_err(CliError::io(format!("cannot write {}", path.display())))?,
+            ),
+            path.display().to_string(),
+        ),
+        None => (Box::new(std::io::stdout().lock()), "standard output".into()),
+    };
+    let mut sink = BufWriter::with_capacity(1 << 20, sink);
+    let bar = progress::bar("exporting", Some(head.count));
+    for (n, record) in store.iter_from(0).enumerate() {
+        let record = record?;
+        let mut line = store.export_line(&record, with_personal)?;
+        line.push(b'\n');
+        sink.write_all(&line)
+            .map_err(CliError::io(format!("cannot write {what}")))?;
+        if n % 65_536 == 0 {
+            bar.set_position(n as u64);
+        }
+    }
+    sink.flush()
+        .map_err(CliError::io(format!("cannot write {what}")))?;
+    bar.finish_and_clear();
+    if out.is_some() {
+        eprintln!(
+            "exported {} events to {what}, head {}",
+            head.count,
+            head.hash_hex()
+        );
+    }
+    Ok(())
+}
+
+/// `kroniek restore FILE`.
+pub fn restore(data: &Path, file: &Path) -> Result<(), CliError> {
+    let input = open_input(file)?;
+    let created = !data.exists();
+    let store = Store::open_or_init(data)?;
+    let bar = progress::bar("restoring", None);
+    let result = store.restore(input, &mut |n| bar.set_position(n));
+    bar.finish_and_clear();
+    match result {
+        Ok(v) => {
+            println!("restored {} events, head {}", v.count, hex(&v.head));
+            Ok(())
+        }
+        Err(e) => {
+            drop(store);
+            if created {
+                let _ = std::fs::remove_dir_all(data);
+            }
+            Err(match e {
+                CoreError::Restore(why) => {
+                    CliError::Failed(format!("cannot restore: {why}; nothing was written"))
+                }
+                other => other.into(),
+            })
+        }
+    }
+}
+
+/// `kroniek erase SUBJECT --reason TEXT`.
+pub fn erase(
+    data: &Path,
+    subject: &str,
+    reason: &str,
+    effective: Option<&str>,
+) -> Result<(), CliError> {
+    let effective = match effective {
+        Some(text) => Date::parse(text).map_err(CliError::Usage)?,
+        None => Date::from_naive(today_in_amsterdam()),
+    };
+    let store = Store::open(data)?;
+    let event = kroniek_core::erasure::erasure_event(&store, subject, reason, effective)?;
+    let stream = event.stream.to_string();
+    match store.append(&[event], LOCAL_ACTOR) {
+        Ok(AppendOutcome::Appended { first, head, .. }) => {
+            println!(
+                "erased the personal data of {subject}: PersonalDataErased recorded in {stream} at position {first}, head {}",
+                head.hash_hex()
+            );
+            Ok(())
+        }
+        Ok(AppendOutcome::AlreadyRecorded { .. }) => Ok(()),
+        Err(CoreError::Refused(refusals)) => {
+            for r in &refusals {
+                eprintln!("{}: {}", r.refusal.rule, r.refusal.message);
+            }
+            Err(CliError::Failed(
+                "the erasure was refused; nothing was written".into(),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `kroniek log`.
+pub fn log(
+    data: &Path,
+    stream: Option<&str>,
+    from: u64,
+    limit: Option<u64>,
+    json: bool,
+) -> Result<(), CliError> {
+    let store = Store::open(data)?;
+    let limit = limit.unwrap_or(u64::MAX);
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut print = |record: &Record| -> Result<(), CliError> {
+        let text = if json {
+            String::from_utf8_lossy(&store.export_line(record, true)?).into_owned()
+        } else {
+            format!(
+                "{:>8}  {}  {:<32} {:<22} v{:<4} {}",
+                record.position,
+                record.effective,
+                record.stream,
+                record.event_type,
+                record.version,
+                &hex(&record.hash)[..16]
+            )
+        };
+        writeln!(out, "{text}").map_err(CliError::io("cannot write to standard output"))
+    };
+    match stream {
+        Some(s) => {
+            kroniek_core::StreamName::parse(s).map_err(CliError::Usage)?;
+            for record in store
+                .read_stream(s, from)?
+                .iter()
+                .take(limit.try_into().unwrap_or(usize::MAX))
+            {
+                print(record)?;
+            }
+        }
+        None => {
+            for record in store
+                .iter_from(from)
+                .take(limit.try_into().unwrap_or(usize::MAX))
+            {
+                print(&record?)?;
+            }
+        }
+    }
+    out.flush()
+        .map_err(CliError::io("cannot write to standard output"))?;
+    Ok(())
+}

@@ -1,0 +1,601 @@
+//! The event catalogue of DOMAIN.md as typed data: every event type, its stream category,
+//! its `data` and `personal` keys, and the enums its fields take.
+//!
+//! The JSON names here are the contract. Each `data` struct refuses unknown keys; an optional
+//! key may be absent or `null`. The typed value is for checking and for the rules and
+//! projections; the ledger stores the `data` and `personal` JSON exactly as appended.
+
+use crate::types::{BodyId, Date, HashHex, Id, MemberId, Year};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A stream category (the part of a stream name before the first `/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    Code,
+    Member,
+    Body,
+    Meeting,
+    Motion,
+    Decision,
+    Election,
+    Case,
+    Finance,
+    Access,
+}
+
+impl Category {
+    /// Every category, in DOMAIN.md's order.
+    pub const ALL: [Category; 10] = [
+        Category::Code,
+        Category::Member,
+        Category::Body,
+        Category::Meeting,
+        Category::Motion,
+        Category::Decision,
+        Category::Election,
+        Category::Case,
+        Category::Finance,
+        Category::Access,
+    ];
+
+    /// The category's name in a stream name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Code => "code",
+            Category::Member => "member",
+            Category::Body => "body",
+            Category::Meeting => "meeting",
+            Category::Motion => "motion",
+            Category::Decision => "decision",
+            Category::Election => "election",
+            Category::Case => "case",
+            Category::Finance => "finance",
+            Category::Access => "access",
+        }
+    }
+
+    /// The category of that name.
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+        impl $name {
+            /// The value as DOMAIN.md writes it.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What kind of body: DOMAIN.md's glossary.
+    BodyKind { Alv = "alv", Board = "board", DailyBoard = "daily_board", Council = "council",
+    Committee = "committee", Branch = "branch", WorkingGroup = "working_group",
+    Network = "network", Affiliate = "affiliate" });
+string_enum!(
+    /// Why a membership ended.
+    EndReason { Resigned = "resigned", Deceased = "deceased", NonPayment = "non_payment", Other = "other" });
+string_enum!(
+    /// Why a member left a body.
+    LeaveReason { Resigned = "resigned", TermEnded = "term_ended", Dismissed = "dismissed",
+    Expelled = "expelled", Deceased = "deceased" });
+string_enum!(
+    /// How a motion was voted on.
+    VoteMethod { ShowOfHands = "show_of_hands", Ballot = "ballot", Online = "online", Consensus = "consensus" });
+string_enum!(
+    /// A vote's outcome.
+    VoteOutcome { Adopted = "adopted", Rejected = "rejected" });
+string_enum!(
+    /// A decision's category.
+    DecisionCategory { Governance = "governance", Appointment = "appointment", Financial = "financial",
+    Subsidy = "subsidy", Disciplinary = "disciplinary", Policy = "policy" });
+string_enum!(
+    /// What a decision rests on.
+    DecisionBasis { Consensus = "consensus", Vote = "vote", Mandate = "mandate" });
+string_enum!(
+    /// What kind of case.
+    CaseKind { Dispute = "dispute", ConductComplaint = "conduct_complaint", Royement = "royement", Appeal = "appeal" });
+string_enum!(
+    /// How a case was decided.
+    CaseOutcome { Upheld = "upheld", Rejected = "rejected", Settled = "settled", Warning = "warning",
+    Suspended = "suspended", Expelled = "expelled", NoAction = "no_action" });
+string_enum!(
+    /// How an appeal was decided.
+    AppealOutcome { Upheld = "upheld", Overturned = "overturned", Modified = "modified" });
+string_enum!(
+    /// Who received a subsidy.
+    SubsidyRecipient { Party = "party", YouthOrg = "youth_org", Institute = "institute", Other = "other" });
+string_enum!(
+    /// A donor's legal form.
+    DonorKind { NaturalPerson = "natural_person", LegalPerson = "legal_person" });
+string_enum!(
+    /// A role that may use the API.
+    AccessRole { Admin = "admin", Secretary = "secretary", Board = "board", Auditor = "auditor",
+    Disputes = "disputes", Member = "member" });
+
+/// One seat definition of a body or an election: a role (and portfolio) and how many hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seat {
+    pub role: Id,
+    #[serde(default)]
+    pub portfolio: Option<Id>,
+    pub count: i64,
+}
+
+/// One line of an election tally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TallyLine {
+    pub member_id: MemberId,
+    pub votes: i64,
+}
+
+/// One line of a budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetLine {
+    pub name: String,
+    pub amount_cents: i64,
+}
+
+macro_rules! data_struct {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fattr:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name { $($(#[$fattr])* pub $field: $ty),* }
+    };
+}
+
+data_struct!(CodeVersionAdopted { code_id: Id, version: std::num::NonZeroU32, title: String,
+    text_blake3: HashHex, #[serde(default)] decision_id: Option<Id> });
+data_struct!(MemberJoined { member_id: MemberId, #[serde(default)] branch_id: Option<BodyId> });
+data_struct!(MemberDetailsChanged { member_id: MemberId, #[serde(default)] branch_id: Option<BodyId> });
+data_struct!(ConductCodeSigned {
+    member_id: MemberId,
+    code_id: Id,
+    version: std::num::NonZeroU32
+});
+data_struct!(ContributionPaid {
+    member_id: MemberId,
+    year: Year,
+    amount_cents: i64
+});
+data_struct!(ContributionRefunded {
+    member_id: MemberId,
+    year: Year,
+    amount_cents: i64
+});
+data_struct!(MemberSuspended { member_id: MemberId, case_id: Id, #[serde(default)] until: Option<Date> });
+data_struct!(MemberReinstated { member_id: MemberId, #[serde(default)] case_id: Option<Id> });
+data_struct!(MemberExpelled { member_id: MemberId, case_id: Id, #[serde(default)] decision_id: Option<Id> });
+data_struct!(MembershipEnded {
+    member_id: MemberId,
+    reason: EndReason
+});
+data_struct!(PersonalDataErased {
+    subject: ErasureSubject,
+    reason: String
+});
+data_struct!(BodyEstablished { body_id: BodyId, name: String, kind: BodyKind,
+    #[serde(default)] parent_id: Option<BodyId>, appointed_by: BodyId, seats: Vec<Seat>,
+    #[serde(default)] term_years: Option<i64>, #[serde(default)] max_reappointments: Option<i64>,
+    #[serde(default)] min_members: Option<i64>, #[serde(default)] decision_id: Option<Id> });
+data_struct!(SeatsChanged { body_id: BodyId, seats: Vec<Seat>, #[serde(default)] decision_id: Option<Id> });
+data_struct!(MemberAppointed { body_id: BodyId, member_id: MemberId, role: Id,
+    #[serde(default)] portfolio: Option<Id>, term_start: Date, #[serde(default)] term_end: Option<Date>,
+    #[serde(default)] decision_id: Option<Id>, #[serde(default)] election_id: Option<Id> });
+data_struct!(MemberReappointed { body_id: BodyId, member_id: MemberId, role: Id, term_end: Date,
+    #[serde(default)] decision_id: Option<Id> });
+data_struct!(MemberLeftBody {
+    body_id: BodyId,
+    member_id: MemberId,
+    role: Id,
+    reason: LeaveReason
+});
+data_struct!(BodyDissolved { body_id: BodyId, #[serde(default)] decision_id: Option<Id> });
+data_struct!(MeetingHeld { meeting_id: Id, body_id: BodyId, date: Date, present_count: i64,
+    quorum_met: bool, #[serde(default)] minutes_blake3: Option<HashHex> });
+data_struct!(MotionSubmitted { motion_id: Id, meeting_id: Id, title: String,
+    #[serde(default)] text_blake3: Option<HashHex>, submitters: Vec<MemberId>,
+    #[serde(default)] amends: Option<Id> });
+data_struct!(MotionWithdrawn { motion_id: Id });
+data_struct!(MotionVoted {
+    motion_id: Id,
+    method: VoteMethod,
+    #[serde(rename = "for")]
+    votes_for: i64,
+    against: i64,
+    abstain: i64,
+    outcome: VoteOutcome
+});
+data_struct!(DecisionTaken { decision_id: Id, body_id: BodyId, #[serde(default)] meeting_id: Option<Id>,
+    title: String, category: DecisionCategory, basis: DecisionBasis,
+    #[serde(default)] motion_id: Option<Id>, #[serde(default)] amount_cents: Option<i64> });
+data_struct!(DecisionRevoked {
+    decision_id: Id,
+    by_decision_id: Id,
+    reason: String
+});
+data_struct!(ElectionCalled { election_id: Id, body_id: BodyId, seats: Vec<Seat>,
+    candidacy_opens: Date, candidacy_closes: Date, screening_body_id: BodyId,
+    #[serde(default)] meeting_id: Option<Id> });
+data_struct!(CandidacySubmitted { election_id: Id, member_id: MemberId, preferences: Vec<Id>,
+    #[serde(default)] motivation_blake3: Option<HashHex> });
+data_struct!(CandidacyWithdrawn {
+    election_id: Id,
+    member_id: MemberId
+});
+data_struct!(CandidacyScreened { election_id: Id, member_id: MemberId, admitted: bool,
+    #[serde(default)] reason: Option<String> });
+data_struct!(ElectionResult { election_id: Id, role: Id, #[serde(default)] portfolio: Option<Id>,
+    tally: Vec<TallyLine>, blank: i64, invalid: i64, elected: Vec<MemberId> });
+data_struct!(CaseOpened { case_id: Id, kind: CaseKind, body_id: BodyId, complainants: Vec<MemberId>,
+    respondents: Vec<MemberId>, subject: String });
+data_struct!(CaseAdmissibility { case_id: Id, admissible: bool, #[serde(default)] reason: Option<String> });
+data_struct!(HearingHeld { case_id: Id, date: Date, present: Vec<MemberId> });
+data_struct!(DocumentFiled {
+    case_id: Id,
+    title: String,
+    filed_by: BodyId,
+    document_blake3: HashHex
+});
+data_struct!(CaseDecided { case_id: Id, outcome: CaseOutcome, #[serde(default)] decision_id: Option<Id>,
+    #[serde(default)] appeal_deadline: Option<Date> });
+data_struct!(AppealFiled {
+    case_id: Id,
+    member_id: MemberId
+});
+data_struct!(AppealDecided {
+    case_id: Id,
+    outcome: AppealOutcome
+});
+data_struct!(CaseClosed { case_id: Id });
+data_struct!(SubsidyReceived {
+    year: Year,
+    recipient: SubsidyRecipient,
+    amount_cents: i64,
+    grantor: String
+});
+data_struct!(GiftReceived {
+    year: Year,
+    amount_cents: i64,
+    donor_ref: Id,
+    donor_kind: DonorKind,
+    dutch_donor: bool
+});
+data_struct!(BudgetAdopted { year: Year, decision_id: Id, lines: Vec<BudgetLine> });
+data_struct!(AccessGranted {
+    principal: Id,
+    role: AccessRole,
+    token_blake3: HashHex
+});
+data_struct!(AccessRevoked { principal: Id });
+
+data_struct!(
+    /// `personal` of MemberJoined.
+    MemberPersonal { name: String, residence: String, #[serde(default)] email: Option<String> });
+data_struct!(
+    /// `personal` of MemberDetailsChanged.
+    MemberDetailsPersonal { #[serde(default)] name: Option<String>, #[serde(default)] residence: Option<String>,
+    #[serde(default)] email: Option<String> });
+data_struct!(
+    /// `personal` of CandidacySubmitted.
+    CandidacyPersonal { profile_terms: Vec<String> });
+data_struct!(
+    /// `personal` of CaseOpened.
+    CasePersonal { summary: String });
+data_struct!(
+    /// `personal` of GiftReceived.
+    DonorPersonal { donor_name: String, donor_residence: String });
+
+/// Whose personal data a `PersonalDataErased` erases.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ErasureSubject {
+    /// A member: every record of `member/<id>` and that member's candidacies.
+    Member(MemberId),
+    /// A donor (`donor:<donor_ref>`): that donor's gifts, in every year.
+    Donor(Id),
+    /// A case (`case:<case_id>`): the case's summary.
+    Case(Id),
+}
+
+impl TryFrom<String> for ErasureSubject {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let bad = || {
+            format!("\"{s}\" is not an erasure subject: write a member id, donor:<donor_ref> or case:<case_id>")
+        };
+        if let Some(rest) = s.strip_prefix("donor:") {
+            Id::try_from(rest.to_owned())
+                .map(ErasureSubject::Donor)
+                .map_err(|_| bad())
+        } else if let Some(rest) = s.strip_prefix("case:") {
+            Id::try_from(rest.to_owned())
+                .map(ErasureSubject::Case)
+                .map_err(|_| bad())
+        } else {
+            MemberId::try_from(s.clone())
+                .map(ErasureSubject::Member)
+                .map_err(|_| bad())
+        }
+    }
+}
+
+impl From<ErasureSubject> for String {
+    fn from(s: ErasureSubject) -> String {
+        s.to_string()
+    }
+}
+
+impl fmt::Display for ErasureSubject {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            ErasureSubject::Member(m) => write!(f, "{m}"),
+            ErasureSubject::Donor(d) => write!(f, "donor:{d}"),
+            ErasureSubject::Case(c) => write!(f, "case:{c}"),
+        }
+    }
+}
+
+/// Whether an event type carries a top-level `personal` object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonalSpec {
+    /// No personal data: `personal` must be absent.
+    None,
+    /// `personal` must be present.
+    Required,
+    /// `personal` may be absent.
+    Optional,
+}
+
+macro_rules! catalogue {
+    ($( $variant:ident => [$($cat:ident),+] $(, personal $pspec:ident ($pty:ty))? ;)+) => {
+        /// An event type of the catalogue.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum EventType { $($variant),+ }
+
+        /// An event's `data`, typed.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum EventData { $($variant($variant)),+ }
+
+        impl EventType {
+            /// Every event type, in DOMAIN.md's order.
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant),+];
+
+            /// The type's name, as in the `type` key.
+            pub fn name(self) -> &'static str {
+                match self { $(EventType::$variant => stringify!($variant)),+ }
+            }
+
+            /// The type of that name.
+            pub fn from_name(name: &str) -> Option<EventType> {
+                match name { $(stringify!($variant) => Some(EventType::$variant),)+ _ => None }
+            }
+
+            /// The stream categories this type may be appended to.
+            pub fn categories(self) -> &'static [Category] {
+                match self { $(EventType::$variant => &[$(Category::$cat),+]),+ }
+            }
+
+            /// Whether this type carries `personal`.
+            pub fn personal(self) -> PersonalSpec {
+                match self { $(EventType::$variant => catalogue!(@spec $($pspec)?)),+ }
+            }
+        }
+
+        impl EventData {
+            /// The event's type.
+            pub fn event_type(&self) -> EventType {
+                match self { $(EventData::$variant(_) => EventType::$variant),+ }
+            }
+        }
+
+        /// Reads `data` of type `ty`, reporting the path of the first bad field.
+        pub(crate) fn parse_data(ty: EventType, data: &serde_json::Value) -> Result<EventData, (String, String)> {
+            match ty { $(EventType::$variant => typed::<$variant>(data).map(EventData::$variant)),+ }
+        }
+
+        /// Reads `personal` of type `ty` (checking only: the JSON is what the ledger keeps).
+        pub(crate) fn check_personal(ty: EventType, personal: &serde_json::Value) -> Result<(), (String, String)> {
+            match ty {
+                $($(EventType::$variant => typed::<$pty>(personal).map(|_| ()),)?)+
+                #[allow(unreachable_patterns, reason = "types without personal data are refused before")]
+                _ => Ok(()),
+            }
+        }
+    };
+    (@spec) => { PersonalSpec::None };
+    (@spec $s:ident) => { PersonalSpec::$s };
+}
+
+catalogue! {
+    CodeVersionAdopted => [Code];
+    MemberJoined => [Member], personal Required(MemberPersonal);
+    MemberDetailsChanged => [Member], personal Optional(MemberDetailsPersonal);
+    ConductCodeSigned => [Member];
+    ContributionPaid => [Member];
+    ContributionRefunded => [Member];
+    MemberSuspended => [Member];
+    MemberReinstated => [Member];
+    MemberExpelled => [Member];
+    MembershipEnded => [Member];
+    PersonalDataErased => [Member, Case, Finance];
+    BodyEstablished => [Body];
+    SeatsChanged => [Body];
+    MemberAppointed => [Body];
+    MemberReappointed => [Body];
+    MemberLeftBody => [Body];
+    BodyDissolved => [Body];
+    MeetingHeld => [Meeting];
+    MotionSubmitted => [Motion];
+    MotionWithdrawn => [Motion];
+    MotionVoted => [Motion];
+    DecisionTaken => [Decision];
+    DecisionRevoked => [Decision];
+    ElectionCalled => [Election];
+    CandidacySubmitted => [Election], personal Required(CandidacyPersonal);
+    CandidacyWithdrawn => [Election];
+    CandidacyScreened => [Election];
+    ElectionResult => [Election];
+    CaseOpened => [Case], personal Required(CasePersonal);
+    CaseAdmissibility => [Case];
+    HearingHeld => [Case];
+    DocumentFiled => [Case];
+    CaseDecided => [Case];
+    AppealFiled => [Case];
+    AppealDecided => [Case];
+    CaseClosed => [Case];
+    SubsidyReceived => [Finance];
+    GiftReceived => [Finance], personal Required(DonorPersonal);
+    BudgetAdopted => [Finance];
+    AccessGranted => [Access];
+    AccessRevoked => [Access];
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err.inner().to_string();
+        // serde names a missing or unknown key only in its message: take the name from there.
+        let named = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|p| message.strip_prefix(p))
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned);
+        let field = match (named, path.as_str()) {
+            (Some(name), "." | "") => name,
+            (Some(name), p) if !p.ends_with(name.as_str()) => format!("{p}.{name}"),
+            (_, p) => p.to_owned(),
+        };
+        (field, message)
+    })
+}
+
+impl EventData {
+    /// The id in `data` that names the event's stream, as the stream's id must read.
+    /// `None` for `PersonalDataErased` in a finance stream (any year may hold a donor's erasure).
+    pub fn stream_id(&self) -> Option<String> {
+        use EventData as E;
+        Some(match self {
+            E::CodeVersionAdopted(d) => d.code_id.to_string(),
+            E::MemberJoined(d) => d.member_id.to_string(),
+            E::MemberDetailsChanged(d) => d.member_id.to_string(),
+            E::ConductCodeSigned(d) => d.member_id.to_string(),
+            E::ContributionPaid(d) => d.member_id.to_string(),
+            E::ContributionRefunded(d) => d.member_id.to_string(),
+            E::MemberSuspended(d) => d.member_id.to_string(),
+            E::MemberReinstated(d) => d.member_id.to_string(),
+            E::MemberExpelled(d) => d.member_id.to_string(),
+            E::MembershipEnded(d) => d.member_id.to_string(),
+            E::PersonalDataErased(d) => match &d.subject {
+                ErasureSubject::Member(m) => m.to_string(),
+                ErasureSubject::Case(c) => c.to_string(),
+                ErasureSubject::Donor(_) => return None,
+            },
+            E::BodyEstablished(d) => d.body_id.to_string(),
+            E::SeatsChanged(d) => d.body_id.to_string(),
+            E::MemberAppointed(d) => d.body_id.to_string(),
+            E::MemberReappointed(d) => d.body_id.to_string(),
+            E::MemberLeftBody(d) => d.body_id.to_string(),
+            E::BodyDissolved(d) => d.body_id.to_string(),
+            E::MeetingHeld(d) => d.meeting_id.to_string(),
+            E::MotionSubmitted(d) => d.motion_id.to_string(),
+            E::MotionWithdrawn(d) => d.motion_id.to_string(),
+            E::MotionVoted(d) => d.motion_id.to_string(),
+            E::DecisionTaken(d) => d.decision_id.to_string(),
+            E::DecisionRevoked(d) => d.decision_id.to_string(),
+            E::ElectionCalled(d) => d.election_id.to_string(),
+            E::CandidacySubmitted(d) => d.election_id.to_string(),
+            E::CandidacyWithdrawn(d) => d.election_id.to_string(),
+            E::CandidacyScreened(d) => d.election_id.to_string(),
+            E::ElectionResult(d) => d.election_id.to_string(),
+            E::CaseOpened(d) => d.case_id.to_string(),
+            E::CaseAdmissibility(d) => d.case_id.to_string(),
+            E::HearingHeld(d) => d.case_id.to_string(),
+            E::DocumentFiled(d) => d.case_id.to_string(),
+            E::CaseDecided(d) => d.case_id.to_string(),
+            E::AppealFiled(d) => d.case_id.to_string(),
+            E::AppealDecided(d) => d.case_id.to_string(),
+            E::CaseClosed(d) => d.case_id.to_string(),
+            E::SubsidyReceived(d) => d.year.0.to_string(),
+            E::GiftReceived(d) => d.year.0.to_string(),
+            E::BudgetAdopted(d) => d.year.0.to_string(),
+            E::AccessGranted(d) => d.principal.to_string(),
+            E::AccessRevoked(d) => d.principal.to_string(),
+        })
+    }
+
+    /// The key in `data` that [`EventData::stream_id`] reads.
+    pub fn stream_id_field(&self) -> &'static str {
+        use EventData as E;
+        match self {
+            E::CodeVersionAdopted(_) => "code_id",
+            E::PersonalDataErased(_) => "subject",
+            E::BodyEstablished(_)
+            | E::SeatsChanged(_)
+            | E::MemberAppointed(_)
+            | E::MemberReappointed(_)
+            | E::MemberLeftBody(_)
+            | E::BodyDissolved(_) => "body_id",
+            E::MeetingHeld(_) => "meeting_id",
+            E::MotionSubmitted(_) | E::MotionWithdrawn(_) | E::MotionVoted(_) => "motion_id",
+            E::DecisionTaken(_) | E::DecisionRevoked(_) => "decision_id",
+            E::ElectionCalled(_)
+            | E::CandidacySubmitted(_)
+            | E::CandidacyWithdrawn(_)
+            | E::CandidacyScreened(_)
+            | E::ElectionResult(_) => "election_id",
+            E::CaseOpened(_)
+            | E::CaseAdmissibility(_)
+            | E::HearingHeld(_)
+            | E::DocumentFiled(_)
+            | E::CaseDecided(_)
+            | E::AppealFiled(_)
+            | E::AppealDecided(_)
+            | E::CaseClosed(_) => "case_id",
+            E::SubsidyReceived(_) | E::GiftReceived(_) | E::BudgetAdopted(_) => "year",
+            E::AccessGranted(_) | E::AccessRevoked(_) => "principal",
+            _ => "member_id",
+        }
+    }
+}
+
+/// The keys of `data` that hold money, counts or vote numbers, which may not be negative.
+pub const NON_NEGATIVE_KEYS: &[&str] = &[
+    "count",
+    "present_count",
+    "for",
+    "against",
+    "abstain",
+    "votes",
+    "blank",
+    "invalid",
+    "term_years",
+    "max_reappointments",
+    "min_members",
+];

@@ -1,0 +1,59 @@
+//! Where a `PersonalDataErased` event for a subject belongs, and the event itself.
+
+use crate::catalogue::{ErasureSubject, EventType};
+use crate::envelope::ProposedEvent;
+use crate::error::CoreError;
+use crate::store::Store;
+use crate::types::Date;
+use serde_json::json;
+
+/// The stream that records an erasure of `subject` (DOMAIN.md): `member/<id>`, `case/<id>`,
+/// or for a donor the `finance/<year>` stream of that donor's latest gift.
+pub fn erasure_stream(store: &Store, subject: &ErasureSubject) -> Result<String, CoreError> {
+    match subject {
+        ErasureSubject::Member(m) => Ok(format!("member/{m}")),
+        ErasureSubject::Case(c) => Ok(format!("case/{c}")),
+        ErasureSubject::Donor(d) => {
+            let mut latest: Option<i64> = None;
+            for record in store.iter_from(0) {
+                let record = record?;
+                if record.event_type == EventType::GiftReceived
+                    && record.data.get("donor_ref").and_then(|v| v.as_str()) == Some(d.as_str())
+                {
+                    let year = record.data.get("year").and_then(|v| v.as_i64());
+                    latest = latest.max(year);
+                }
+            }
+            latest.map(|y| format!("finance/{y}")).ok_or_else(|| {
+                CoreError::Invalid(format!(
+                    "no gift of donor {d} is recorded: nothing to erase"
+                ))
+            })
+        }
+    }
+}
+
+/// Builds the `PersonalDataErased` event for `subject`, dated `effective`.
+pub fn erasure_event(
+    store: &Store,
+    subject: &str,
+    reason: &str,
+    effective: Date,
+) -> Result<ProposedEvent, CoreError> {
+    let parsed = ErasureSubject::try_from(subject.to_owned()).map_err(CoreError::Invalid)?;
+    let stream = erasure_stream(store, &parsed)?;
+    if let ErasureSubject::Member(_) | ErasureSubject::Case(_) = parsed {
+        if store.read_stream(&stream, 0)?.is_empty() {
+            return Err(CoreError::Invalid(format!(
+                "{stream} holds no events: check the id"
+            )));
+        }
+    }
+    let value = json!({
+        "stream": stream,
+        "type": "PersonalDataErased",
+        "effective": effective.to_string(),
+        "data": {"subject": subject, "reason": reason},
+    });
+    ProposedEvent::parse(value).map_err(|r| CoreError::Invalid(r.to_string()))
+}

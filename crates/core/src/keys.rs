@@ -1,0 +1,124 @@
+//! The ledger's Ed25519 signing key and its C2SP `signed-note` names.
+//!
+//! The key file holds one line in the note format that Go's `golang.org/x/mod/sumdb/note`
+//! and other C2SP tools read: `PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 ‖ seed)>`. The key
+//! ID is the first 4 bytes of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key); the verifier key is
+//! `<name>+<hex key ID>+<base64(0x01 ‖ public key)>`. Step 4 signs checkpoints with it.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+
+/// Signature type of Ed25519 in C2SP signed notes.
+pub const ED25519_TYPE: u8 = 0x01;
+
+/// The ledger's signing key and the name (the checkpoint origin) it signs under.
+#[derive(Clone)]
+pub struct LedgerKey {
+    pub name: String,
+    pub signing: SigningKey,
+}
+
+impl std::fmt::Debug for LedgerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.debug_struct("LedgerKey")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// True for a key name (origin) that C2SP allows: non-empty, no spaces, no `+`, printable.
+pub fn is_valid_key_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_graphic() && c != '+')
+}
+
+impl LedgerKey {
+    /// A key from a 32-byte seed.
+    pub fn from_seed(name: &str, seed: [u8; 32]) -> LedgerKey {
+        LedgerKey {
+            name: name.to_owned(),
+            signing: SigningKey::from_bytes(&seed),
+        }
+    }
+
+    /// The 4-byte key ID of C2SP signed notes.
+    pub fn key_id(&self) -> [u8; 4] {
+        let mut h = Sha256::new();
+        h.update(self.name.as_bytes());
+        h.update([0x0a, ED25519_TYPE]);
+        h.update(self.signing.verifying_key().as_bytes());
+        let digest = h.finalize();
+        [digest[0], digest[1], digest[2], digest[3]]
+    }
+
+    /// `<name>+<hex key ID>+<base64(0x01 ‖ public key)>`.
+    pub fn verifier_key(&self) -> String {
+        let mut body = vec![ED25519_TYPE];
+        body.extend_from_slice(self.signing.verifying_key().as_bytes());
+        format!(
+            "{}+{}+{}",
+            self.name,
+            crate::types::hex(&self.key_id()),
+            BASE64.encode(body)
+        )
+    }
+
+    /// The key file's text.
+    pub fn to_file_text(&self) -> String {
+        let mut body = vec![ED25519_TYPE];
+        body.extend_from_slice(self.signing.as_bytes());
+        format!(
+            "PRIVATE+KEY+{}+{}+{}\n",
+            self.name,
+            crate::types::hex(&self.key_id()),
+            BASE64.encode(body)
+        )
+    }
+
+    /// Reads a key file's text.
+    pub fn from_file_text(text: &str) -> Result<LedgerKey, String> {
+        let line = text.trim();
+        let rest = line
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or("the key file does not start with PRIVATE+KEY+")?;
+        // The name and the hex ID hold no `+`; base64 may.
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("the key file is not PRIVATE+KEY+<name>+<id>+<key>".into());
+        };
+        let bytes = BASE64
+            .decode(body)
+            .map_err(|e| format!("the key is not base64: {e}"))?;
+        let seed: [u8; 32] = match bytes.split_first() {
+            Some((&ED25519_TYPE, seed)) => {
+                seed.try_into().map_err(|_| "the key is not 32 bytes")?
+            }
+            _ => return Err("the key is not an Ed25519 (type 0x01) key".into()),
+        };
+        let key = LedgerKey::from_seed(name, seed);
+        if crate::types::hex(&key.key_id()) != id {
+            return Err("the key ID in the key file does not match the key".into());
+        }
+        Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_round_trip_and_verifier_shape() {
+        let key = LedgerKey::from_seed("ledger.example-party.nl/kroniek", [42; 32]);
+        let back = LedgerKey::from_file_text(&key.to_file_text()).unwrap();
+        assert_eq!(back.signing.as_bytes(), key.signing.as_bytes());
+        assert_eq!(back.name, key.name);
+        let vkey = key.verifier_key();
+        let parts: Vec<&str> = vkey.splitn(3, '+').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0], "ledger.example-party.nl/kroniek");
+        assert_eq!(parts[1].len(), 8);
+        assert!(LedgerKey::from_file_text("PRIVATE+KEY+x+00000000+AAAA").is_err());
+    }
+}

@@ -1,0 +1,555 @@
+//! The record: what the ledger writes for each event, its hash, and its export line.
+//!
+//! DOMAIN.md, *The record and its hash*: `hash` = BLAKE3 of the JCS of the record without
+//! `hash`, `personal` and `personal_salt`; `prev_hash` chains from 64 zeros;
+//! `personal_commitment` = BLAKE3 keyed with a random 32-byte salt over the JCS of `personal`.
+//! The hashed bytes are written here field by field in JCS order, so they never depend on
+//! what a serializer happens to emit. See `events/FORMAT.md` for the test vectors.
+
+use crate::canonical::{self, write_string};
+use crate::catalogue::EventType;
+use crate::types::{hex, parse_hex32, EventId};
+use serde_json::{Map, Value};
+
+/// `prev_hash` of the record at position 0.
+pub const ZERO_HASH: [u8; 32] = [0; 32];
+
+/// One event as the ledger recorded it (without its personal data, which is kept apart).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub position: u64,
+    pub version: u64,
+    pub stream: String,
+    pub event_type: EventType,
+    pub id: EventId,
+    /// `YYYY-MM-DD`.
+    pub effective: String,
+    /// UTC, six fractional digits and `Z`.
+    pub recorded_at: String,
+    /// `role:principal`.
+    pub actor: String,
+    pub data: Value,
+    pub personal_commitment: Option<[u8; 32]>,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+/// A record's personal data: the salt and the `personal` object it commits to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Personal {
+    pub salt: [u8; 32],
+    pub value: Value,
+}
+
+impl Personal {
+    /// The keyed commitment to this personal data.
+    pub fn commitment(&self) -> [u8; 32] {
+        commitment(&self.salt, &self.value)
+    }
+}
+
+/// BLAKE3 keyed with `salt` over the JCS of `personal`.
+pub fn commitment(salt: &[u8; 32], personal: &Value) -> [u8; 32] {
+    *blake3::keyed_hash(salt, &canonical::to_canonical(personal)).as_bytes()
+}
+
+/// How an export shows a record's personal data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PersonalView<'a> {
+    /// `personal` and `personal_salt` as recorded.
+    Shown(&'a Personal),
+    /// Both keys `null`: the data was erased.
+    Erased,
+    /// Both keys left out: the reader may not see personal data.
+    Omitted,
+}
+
+impl Record {
+    /// Builds a record and computes its hash.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each argument is one field of DOMAIN.md's record"
+    )]
+    pub fn seal(
+        position: u64,
+        version: u64,
+        stream: String,
+        event_type: EventType,
+        id: EventId,
+        effective: String,
+        recorded_at: String,
+        actor: String,
+        data: Value,
+        personal_commitment: Option<[u8; 32]>,
+        prev_hash: [u8; 32],
+    ) -> Record {
+        let mut record = Record {
+            position,
+            version,
+            stream,
+            event_type,
+            id,
+            effective,
+            recorded_at,
+            actor,
+            data,
+            personal_commitment,
+            prev_hash,
+            hash: ZERO_HASH,
+        };
+        record.hash = *blake3::hash(&record.hashed_bytes()).as_bytes();
+        record
+    }
+
+    /// The bytes the hash covers: the JCS of the record without `hash`, `personal` and
+    /// `personal_salt`.
+    pub fn hashed_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(384);
+        self.write_fields(&mut out, None);
+        out
+    }
+
+    /// The export line (JCS of the whole record, no newline).
+    pub fn export_line(&self, personal: PersonalView<'_>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(512);
+        self.write_fields(&mut out, Some(personal));
+        out
+    }
+
+    /// The *withheld* export line: only what places the record in the chain.
+    pub fn withheld_line(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"{\"hash\":\"");
+        out.extend_from_slice(hex(&self.hash).as_bytes());
+        out.extend_from_slice(b"\",\"position\":");
+        out.extend_from_slice(self.position.to_string().as_bytes());
+        out.extend_from_slice(b",\"prev_hash\":\"");
+        out.extend_from_slice(hex(&self.prev_hash).as_bytes());
+        out.extend_from_slice(b"\",\"stream\":");
+        write_string(&self.stream, &mut out);
+        out.extend_from_slice(b",\"type\":");
+        write_string(self.event_type.name(), &mut out);
+        out.extend_from_slice(b",\"version\":");
+        out.extend_from_slice(self.version.to_string().as_bytes());
+        out.extend_from_slice(b",\"withheld\":true}");
+        out
+    }
+
+    /// Writes the JCS members in order; with `export`, also `hash` and the personal keys.
+    fn write_fields(&self, out: &mut Vec<u8>, export: Option<PersonalView<'_>>) {
+        out.extend_from_slice(b"{\"actor\":");
+        write_string(&self.actor, out);
+        out.extend_from_slice(b",\"data\":");
+        canonical::write_canonical(&self.data, out);
+        out.extend_from_slice(b",\"effective\":");
+        write_string(&self.effective, out);
+        if export.is_some() {
+            out.extend_from_slice(b",\"hash\":\"");
+            out.extend_from_slice(hex(&self.hash).as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b",\"id\":\"");
+        out.extend_from_slice(self.id.to_string().as_bytes());
+        out.push(b'"');
+        let shown = match (export, self.personal_commitment) {
+            (Some(view), Some(_)) => Some(view),
+            _ => None,
+        };
+        match shown {
+            Some(PersonalView::Shown(p)) => {
+                out.extend_from_slice(b",\"personal\":");
+                canonical::write_canonical(&p.value, out);
+            }
+            Some(PersonalView::Erased) => out.extend_from_slice(b",\"personal\":null"),
+            _ => {}
+        }
+        out.extend_from_slice(b",\"personal_commitment\":");
+        match &self.personal_commitment {
+            Some(c) => {
+                out.push(b'"');
+                out.extend_from_slice(hex(c).as_bytes());
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        match shown {
+            Some(PersonalView::Shown(p)) => {
+                out.extend_from_slice(b",\"personal_salt\":\"");
+                out.extend_from_slice(hex(&p.salt).as_bytes());
+                out.push(b'"');
+            }
+            Some(PersonalView::Erased) => out.extend_from_slice(b",\"personal_salt\":null"),
+            _ => {}
+        }
+        out.extend_from_slice(b",\"position\":");
+        out.extend_from_slice(self.position.to_string().as_bytes());
+        out.extend_from_slice(b",\"prev_hash\":\"");
+        out.extend_from_slice(hex(&self.prev_hash).as_bytes());
+        out.extend_from_slice(b"\",\"recorded_at\":");
+        write_string(&self.recorded_at, out);
+        out.extend_from_slice(b",\"stream\":");
+        write_string(&self.stream, out);
+        out.extend_from_slice(b",\"type\":");
+        write_string(self.event_type.name(), out);
+        out.extend_from_slice(b",\"version\":");
+        out.extend_from_slice(self.version.to_string().as_bytes());
+        out.push(b'}');
+    }
+
+    /// Reads a record back from its hashed bytes (as the store keeps them) and its hash.
+    pub fn from_hashed_bytes(bytes: &[u8], hash: [u8; 32]) -> Result<Record, String> {
+        let value = canonical::parse_strict_bytes(bytes)?;
+        let Value::Object(map) = value else {
+            return Err("a record must be a JSON object".into());
+        };
+        let mut record = record_from_map(map, &HASHED_KEYS)?;
+        record.hash = hash;
+        Ok(record)
+    }
+}
+
+const HASHED_KEYS: [&str; 11] = [
+    "actor",
+    "data",
+    "effective",
+    "id",
+    "personal_commitment",
+    "position",
+    "prev_hash",
+    "recorded_at",
+    "stream",
+    "type",
+    "version",
+];
+
+fn record_from_map(mut map: Map<String, Value>, allowed: &[&str]) -> Result<Record, String> {
+    if let Some(key) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(format!("unexpected key \"{key}\" in a record"));
+    }
+    let mut take = |key: &str| {
+        map.remove(key)
+            .ok_or_else(|| format!("the key \"{key}\" is missing"))
+    };
+    let string = |v: Value, key: &str| match v {
+        Value::String(s) => Ok(s),
+        _ => Err(format!("\"{key}\" must be a string")),
+    };
+    let number = |v: Value, key: &str| {
+        v.as_u64()
+            .ok_or_else(|| format!("\"{key}\" must be an integer ≥ 0"))
+    };
+    let hash = |v: Value, key: &str| {
+        v.as_str()
+            .and_then(parse_hex32)
+            .ok_or_else(|| format!("\"{key}\" must be 64 lower-case hex digits"))
+    };
+    let actor = string(take("actor")?, "actor")?;
+    let data = take("data")?;
+    if !data.is_object() {
+        return Err("\"data\" must be an object".into());
+    }
+    let effective = string(take("effective")?, "effective")?;
+    let id_text = string(take("id")?, "id")?;
+    let id = EventId::parse(&id_text)?;
+    let personal_commitment = match take("personal_commitment")? {
+        Value::Null => None,
+        v => Some(hash(v, "personal_commitment")?),
+    };
+    let position = number(take("position")?, "position")?;
+    let prev_hash = hash(take("prev_hash")?, "prev_hash")?;
+    let recorded_at = string(take("recorded_at")?, "recorded_at")?;
+    let stream = string(take("stream")?, "stream")?;
+    let type_name = string(take("type")?, "type")?;
+    let event_type = EventType::from_name(&type_name)
+        .ok_or_else(|| format!("\"{type_name}\" is not an event type of the catalogue"))?;
+    let version = number(take("version")?, "version")?;
+    Ok(Record {
+        position,
+        version,
+        stream,
+        event_type,
+        id,
+        effective,
+        recorded_at,
+        actor,
+        data,
+        personal_commitment,
+        prev_hash,
+        hash: ZERO_HASH,
+    })
+}
+
+/// One line of an export, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportLine {
+    /// A whole record; `hash` is as written in the line (check it with [`Record::hashed_bytes`]).
+    Full {
+        record: Record,
+        personal: LinePersonal,
+    },
+    /// A withheld record: only its place in the chain.
+    Withheld {
+        hash: [u8; 32],
+        position: u64,
+        prev_hash: [u8; 32],
+        stream: String,
+        event_type: String,
+        version: u64,
+    },
+}
+
+/// The personal keys of an export line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinePersonal {
+    /// Neither `personal` nor `personal_salt` is present.
+    Absent,
+    /// Both are `null`: erased.
+    Erased,
+    /// Both are present.
+    Present(Personal),
+}
+
+impl ExportLine {
+    /// Parses one export line, refusing a line that is not in canonical (JCS) form.
+    pub fn parse(line: &[u8]) -> Result<ExportLine, String> {
+        let value =
+            canonical::parse_strict_bytes(line).map_err(|e| format!("not valid JSON: {e}"))?;
+        if canonical::to_canonical(&value) != line {
+            return Err("the line is not in canonical (RFC 8785) form".into());
+        }
+        let Value::Object(mut map) = value else {
+            return Err("a record must be a JSON object".into());
+        };
+        if map.get("withheld").is_some() {
+            if map.get("withheld") != Some(&Value::Bool(true)) || map.len() != 7 {
+                return Err("a withheld record has exactly hash, position, prev_hash, stream, type, version and withheld: true".into());
+            }
+            let get_hash = |k: &str| {
+                map.get(k)
+                    .and_then(Value::as_str)
+                    .and_then(parse_hex32)
+                    .ok_or_else(|| format!("\"{k}\" must be 64 lower-case hex digits"))
+            };
+            let get_u64 = |k: &str| {
+                map.get(k)
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| format!("\"{k}\" must be an integer ≥ 0"))
+            };
+            let get_str = |k: &str| {
+                map.get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("\"{k}\" must be a string"))
+            };
+            return Ok(ExportLine::Withheld {
+                hash: get_hash("hash")?,
+                position: get_u64("position")?,
+                prev_hash: get_hash("prev_hash")?,
+                stream: get_str("stream")?,
+                event_type: get_str("type")?,
+                version: get_u64("version")?,
+            });
+        }
+        let hash = map
+            .remove("hash")
+            .and_then(|v| v.as_str().and_then(parse_hex32))
+            .ok_or("\"hash\" must be 64 lower-case hex digits")?;
+        let personal = match (map.remove("personal"), map.remove("personal_salt")) {
+            (None, None) => LinePersonal::Absent,
+            (Some(Value::Null), Some(Value::Null)) => LinePersonal::Erased,
+            (Some(value @ Value::Object(_)), Some(Value::String(salt))) => LinePersonal::Present(Personal {
+                salt: parse_hex32(&salt).ok_or("\"personal_salt\" must be 64 lower-case hex digits")?,
+                value,
+            }),
+            _ => return Err("\"personal\" and \"personal_salt\" must be both absent, both null, or an object and a salt".into()),
+        };
+        let mut record = record_from_map(map, &HASHED_KEYS)?;
+        record.hash = hash;
+        if record.personal_commitment.is_none() && personal != LinePersonal::Absent {
+            return Err(
+                "a record without personal_commitment has no personal or personal_salt keys".into(),
+            );
+        }
+        Ok(ExportLine::Full { record, personal })
+    }
+}
+
+/// The fields that follow `data` in a record's hashed bytes, read without parsing the JSON.
+///
+/// Everything after `data` has a fixed shape (DOMAIN.md's field order under JCS), so the
+/// store's verifier reads it straight from the bytes: this is what lets `verify` run near
+/// the speed of hashing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedTail<'a> {
+    pub personal_commitment: Option<[u8; 32]>,
+    pub position: u64,
+    pub prev_hash: [u8; 32],
+    pub stream: &'a str,
+    pub event_type: &'a str,
+    pub version: u64,
+}
+
+impl<'a> HashedTail<'a> {
+    /// Reads the tail of a record's hashed bytes; `None` when the bytes do not have its shape.
+    pub fn parse(bytes: &'a [u8]) -> Option<HashedTail<'a>> {
+        const KEY: &[u8] = b",\"personal_commitment\":";
+        let start = bytes.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+        let mut cur = Cursor { bytes, at: start };
+        let personal_commitment = if cur.literal(b"null") {
+            None
+        } else {
+            Some(cur.quoted_hash()?)
+        };
+        cur.expect(b",\"position\":")?;
+        let position = cur.number()?;
+        cur.expect(b",\"prev_hash\":")?;
+        let prev_hash = cur.quoted_hash()?;
+        cur.expect(b",\"recorded_at\":")?;
+        cur.quoted_plain()?;
+        cur.expect(b",\"stream\":")?;
+        let stream = cur.quoted_plain()?;
+        cur.expect(b",\"type\":")?;
+        let event_type = cur.quoted_plain()?;
+        cur.expect(b",\"version\":")?;
+        let version = cur.number()?;
+        cur.expect(b"}")?;
+        (cur.at == bytes.len()).then_some(HashedTail {
+            personal_commitment,
+            position,
+            prev_hash,
+            stream,
+            event_type,
+            version,
+        })
+    }
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn literal(&mut self, lit: &[u8]) -> bool {
+        if self.bytes[self.at..].starts_with(lit) {
+            self.at += lit.len();
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, lit: &[u8]) -> Option<()> {
+        self.literal(lit).then_some(())
+    }
+    fn number(&mut self) -> Option<u64> {
+        let digits = self.bytes[self.at..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits == 0 || digits > 19 || (digits > 1 && self.bytes[self.at] == b'0') {
+            return None;
+        }
+        let text = std::str::from_utf8(&self.bytes[self.at..self.at + digits]).ok()?;
+        self.at += digits;
+        text.parse().ok()
+    }
+    fn quoted_plain(&mut self) -> Option<&'a str> {
+        self.expect(b"\"")?;
+        let len = self.bytes[self.at..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')?;
+        let text = std::str::from_utf8(&self.bytes[self.at..self.at + len]).ok()?;
+        self.at += len;
+        self.expect(b"\"")?;
+        Some(text)
+    }
+    fn quoted_hash(&mut self) -> Option<[u8; 32]> {
+        parse_hex32(self.quoted_plain()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Record {
+        Record::seal(
+            3,
+            0,
+            "member/10234".into(),
+            EventType::MemberJoined,
+            EventId::parse("00000000-0000-4000-8000-000000000001").unwrap(),
+            "2019-03-01".into(),
+            "2026-11-24T21:49:07.123456Z".into(),
+            "secretary:partijbureau".into(),
+            json!({"member_id": "10234", "branch_id": null}),
+            Some([7; 32]),
+            [1; 32],
+        )
+    }
+
+    #[test]
+    fn hashed_bytes_are_jcs_of_the_record_without_the_excluded_keys() {
+        let r = sample();
+        let value = json!({
+            "actor": r.actor, "data": r.data, "effective": r.effective, "id": r.id.to_string(),
+            "personal_commitment": hex(&[7; 32]), "position": 3, "prev_hash": hex(&[1; 32]),
+            "recorded_at": r.recorded_at, "stream": r.stream, "type": "MemberJoined", "version": 0
+        });
+        assert_eq!(r.hashed_bytes(), canonical::to_canonical(&value));
+        assert_eq!(r.hash, *blake3::hash(&r.hashed_bytes()).as_bytes());
+    }
+
+    #[test]
+    fn export_lines_round_trip() {
+        let r = sample();
+        let p = Personal {
+            salt: [9; 32],
+            value: json!({"name": "An", "residence": "Delft"}),
+        };
+        for view in [
+            PersonalView::Shown(&p),
+            PersonalView::Erased,
+            PersonalView::Omitted,
+        ] {
+            let line = r.export_line(view);
+            let ExportLine::Full { record, personal } = ExportLine::parse(&line).unwrap() else {
+                panic!("not a full record")
+            };
+            assert_eq!(record, r);
+            let expected = match view {
+                PersonalView::Shown(p) => LinePersonal::Present(p.clone()),
+                PersonalView::Erased => LinePersonal::Erased,
+                PersonalView::Omitted => LinePersonal::Absent,
+            };
+            assert_eq!(personal, expected);
+        }
+        let withheld = r.withheld_line();
+        assert!(matches!(
+            ExportLine::parse(&withheld).unwrap(),
+            ExportLine::Withheld { position: 3, .. }
+        ));
+    }
+
+    #[test]
+    fn tail_reads_the_fields_after_data() {
+        let r = sample();
+        let bytes = r.hashed_bytes();
+        let tail = HashedTail::parse(&bytes).unwrap();
+        assert_eq!(tail.position, 3);
+        assert_eq!(tail.version, 0);
+        assert_eq!(tail.stream, "member/10234");
+        assert_eq!(tail.event_type, "MemberJoined");
+        assert_eq!(tail.prev_hash, [1; 32]);
+        assert_eq!(tail.personal_commitment, Some([7; 32]));
+    }
+
+    #[test]
+    fn non_canonical_lines_are_refused() {
+        let r = sample();
+        let line = String::from_utf8(r.export_line(PersonalView::Omitted)).unwrap();
+        let spaced = line.replacen(",", ", ", 1);
+        assert!(ExportLine::parse(spaced.as_bytes()).is_err());
+    }
+}

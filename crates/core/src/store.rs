@@ -1,0 +1,1197 @@
+//! The storage engine: the hash-chained log on sled, with atomic batches, optimistic
+//! concurrency, idempotency, group commit, and erasable personal data.
+//!
+//! ## Layout
+//! One sled database in `DIR/sled`, with five trees:
+//! - `records`: position (u64 big-endian) → record hash (32 bytes) ‖ the record's hashed
+//!   bytes (its JCS without `hash`, `personal`, `personal_salt`). `verify` hashes these bytes
+//!   as they lie, without re-serialising.
+//! - `streams`: stream name ‖ 0x00 ‖ version (u64 BE) → position.
+//! - `ids`: event UUID (16 bytes) → position. Kept for ever: idempotency has no horizon.
+//! - `personal`: position → salt (32 bytes) ‖ JCS of `personal`. Erasure removes the entry.
+//! - `meta`: `head` (count and hash of the last record: the commit point), `origin`.
+//!
+//! ## Commit protocol
+//! Records at positions at or past the committed head are invisible. A batch is written as one
+//! sled transaction that also moves the head; a very large batch is first staged in chunks
+//! (invisible, memory stays bounded) and committed by a final transaction that moves the head.
+//! Opening a store discards whatever was staged past the head, so a crash leaves a batch
+//! either whole or absent. Appends are serialised (check and append are one step); each waits
+//! for a flush that covers it before it is acknowledged, and one flush covers every append
+//! that was applied while the previous flush ran (group commit).
+
+use crate::canonical;
+use crate::catalogue::{ErasureSubject, EventData, EventType};
+use crate::envelope::ProposedEvent;
+use crate::error::CoreError;
+use crate::keys::{is_valid_key_name, LedgerKey};
+use crate::record::{HashedTail, Personal, PersonalView, Record, ZERO_HASH};
+use crate::rules::{IndexedRefusal, Refusal, Rule};
+use crate::types::{hex, EventId};
+use crate::verify::{Broken, ChainVerifier, Verified};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
+
+/// The origin (key name) a store gets when `init` is given none.
+pub const DEFAULT_ORIGIN: &str = "localhost/kroniek";
+
+/// Events per staged chunk of a large batch.
+const CHUNK: usize = 16_384;
+
+/// The ledger's head: how many records it holds and the last one's hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Head {
+    pub count: u64,
+    pub hash: [u8; 32],
+}
+
+impl Head {
+    /// The head of an empty ledger.
+    pub const EMPTY: Head = Head {
+        count: 0,
+        hash: ZERO_HASH,
+    };
+
+    /// The hash as hex.
+    pub fn hash_hex(&self) -> String {
+        hex(&self.hash)
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// New records at positions `first..first + count`.
+    Appended { first: u64, count: u64, head: Head },
+    /// Every event's id was recorded before with the same content: their first positions.
+    AlreadyRecorded { positions: Vec<u64>, head: Head },
+}
+
+/// How to open a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Discard staged leftovers and check the head: the mode for work.
+    Normal,
+    /// Change nothing and check nothing: for `verify` of a damaged store.
+    Inspect,
+}
+
+struct Trees {
+    records: sled::Tree,
+    streams: sled::Tree,
+    ids: sled::Tree,
+    personal: sled::Tree,
+    meta: sled::Tree,
+}
+
+#[derive(Debug, Default)]
+struct FlushState {
+    durable: u64,
+    flushing: bool,
+}
+
+/// An open ledger.
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    t: Trees,
+    origin: String,
+    /// Serialises appends; holds the applied (maybe not yet durable) head.
+    writer: Mutex<Head>,
+    /// The newest applied head, read by the flush leader.
+    applied: Mutex<Head>,
+    flush: Mutex<FlushState>,
+    flushed: Condvar,
+    /// The durable head: what readers see.
+    visible: RwLock<Head>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn pos_key(position: u64) -> [u8; 8] {
+    position.to_be_bytes()
+}
+
+fn stream_key(stream: &str, version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(stream.len() + 9);
+    k.extend_from_slice(stream.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+fn stream_prefix(stream: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(stream.len() + 1);
+    k.extend_from_slice(stream.as_bytes());
+    k.push(0);
+    k
+}
+
+fn be_u64(bytes: &[u8]) -> Option<u64> {
+    bytes.try_into().ok().map(u64::from_be_bytes)
+}
+
+fn bincode_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_fixed_int_encoding()
+}
+
+/// A fresh random 32 bytes from the operating system.
+pub fn random32() -> Result<[u8; 32], CoreError> {
+    let mut b = [0u8; 32];
+    getrandom::getrandom(&mut b)
+        .map_err(|e| CoreError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(b)
+}
+
+fn new_event_id() -> Result<EventId, CoreError> {
+    let r = random32()?;
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&r[..16]);
+    Ok(EventId::new_v4_from(b))
+}
+
+/// The current time as DOMAIN.md writes `recorded_at`: UTC, six fractional digits, `Z`.
+pub fn now_recorded_at() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// A record's stream key, stored value and stored personal data, ready to insert.
+type EncodedRecord = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+/// One record about to be written, with its personal data.
+struct Staged {
+    record: Record,
+    personal: Option<Personal>,
+}
+
+/// The file names inside a store's folder.
+pub fn key_path(dir: &Path) -> PathBuf {
+    dir.join("signing.key")
+}
+
+fn sled_path(dir: &Path) -> PathBuf {
+    dir.join("sled")
+}
+
+impl Store {
+    /// True when `dir` holds a ledger.
+    pub fn exists(dir: &Path) -> bool {
+        sled_path(dir).join("conf").exists() || sled_path(dir).join("db").exists()
+    }
+
+    /// Creates a ledger in `dir` with its origin and a new Ed25519 signing key (mode 0600).
+    pub fn init(dir: &Path, origin: &str) -> Result<Store, CoreError> {
+        if !is_valid_key_name(origin) {
+            return Err(CoreError::Invalid(format!(
+                "\"{origin}\" is not a valid origin: use a schema-less URL such as ledger.example-party.nl/kroniek (no spaces, no +)"
+            )));
+        }
+        if Store::exists(dir) {
+            return Err(CoreError::AlreadyExists(dir.to_owned()));
+        }
+        std::fs::create_dir_all(dir)?;
+        let key = LedgerKey::from_seed(origin, random32()?);
+        write_private_file(&key_path(dir), key.to_file_text().as_bytes())?;
+        let store = Store::open_db(dir, OpenMode::Normal, Some(origin))?;
+        store.t.meta.insert("origin", origin.as_bytes())?;
+        store.db.flush()?;
+        Ok(store)
+    }
+
+    /// Opens the ledger in `dir`, or creates it with the default origin when there is none.
+    pub fn open_or_init(dir: &Path) -> Result<Store, CoreError> {
+        if Store::exists(dir) {
+            Store::open(dir)
+        } else {
+            Store::init(dir, DEFAULT_ORIGIN)
+        }
+    }
+
+    /// Opens an existing ledger, discarding leftovers of an interrupted batch and checking
+    /// the chain at its head.
+    pub fn open(dir: &Path) -> Result<Store, CoreError> {
+        Store::open_with(dir, OpenMode::Normal)
+    }
+
+    /// Opens an existing ledger in the given mode.
+    pub fn open_with(dir: &Path, mode: OpenMode) -> Result<Store, CoreError> {
+        if !Store::exists(dir) {
+            return Err(CoreError::NoLedger(dir.to_owned()));
+        }
+        Store::open_db(dir, mode, None)
+    }
+
+    fn open_db(dir: &Path, mode: OpenMode, origin: Option<&str>) -> Result<Store, CoreError> {
+        let db = sled::Config::new()
+            .path(sled_path(dir))
+            .cache_capacity(128 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                    CoreError::Locked(dir.to_owned())
+                }
+                other => CoreError::Storage(other),
+            })?;
+        let t = Trees {
+            records: db.open_tree("records")?,
+            streams: db.open_tree("streams")?,
+            ids: db.open_tree("ids")?,
+            personal: db.open_tree("personal")?,
+            meta: db.open_tree("meta")?,
+        };
+        let origin = match origin {
+            Some(o) => o.to_owned(),
+            None => match t.meta.get("origin")? {
+                Some(v) => String::from_utf8_lossy(&v).into_owned(),
+                None => DEFAULT_ORIGIN.to_owned(),
+            },
+        };
+        let head = match t.meta.get("head")? {
+            Some(v) => bincode::decode_from_slice::<Head, _>(&v, bincode_config())
+                .map(|(h, _)| h)
+                .map_err(|e| {
+                    CoreError::Corrupt(0, format!("the stored head cannot be read: {e}"))
+                })?,
+            None => Head::EMPTY,
+        };
+        let store = Store {
+            dir: dir.to_owned(),
+            db,
+            t,
+            origin,
+            writer: Mutex::new(head),
+            applied: Mutex::new(head),
+            flush: Mutex::new(FlushState {
+                durable: head.count,
+                flushing: false,
+            }),
+            flushed: Condvar::new(),
+            visible: RwLock::new(head),
+        };
+        if mode == OpenMode::Normal {
+            if store
+                .t
+                .records
+                .range(pos_key(head.count)..)
+                .next()
+                .is_some()
+            {
+                store.discard_from(head.count)?;
+                store.db.flush()?;
+            }
+            store
+                .check_head(head)
+                .map_err(|broken| CoreError::Damaged {
+                    dir: dir.to_owned(),
+                    broken,
+                })?;
+        }
+        Ok(store)
+    }
+
+    /// The folder the ledger lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The ledger's origin (the checkpoint and key name).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The signing key, creating one for a store made before keys existed.
+    pub fn signing_key(&self) -> Result<LedgerKey, CoreError> {
+        let path = key_path(&self.dir);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                LedgerKey::from_file_text(&text).map_err(|why| CoreError::Key { path, why })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = LedgerKey::from_seed(&self.origin, random32()?);
+                write_private_file(&path, key.to_file_text().as_bytes())?;
+                Ok(key)
+            }
+            Err(e) => Err(CoreError::Key {
+                path,
+                why: e.to_string(),
+            }),
+        }
+    }
+
+    /// The durable head: what every reader sees.
+    pub fn head(&self) -> Head {
+        *self
+            .visible
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn check_head(&self, head: Head) -> Result<(), Broken> {
+        if head.count == 0 {
+            return match self.t.records.iter().next() {
+                None => Ok(()),
+                Some(_) => Err(Broken {
+                    position: 0,
+                    why: "the head says the ledger is empty, but it holds records".into(),
+                }),
+            };
+        }
+        let last = head.count - 1;
+        let value = self
+            .t
+            .records
+            .get(pos_key(last))
+            .map_err(|e| Broken {
+                position: last,
+                why: format!("cannot read the head record: {e}"),
+            })?
+            .ok_or_else(|| Broken {
+                position: last,
+                why: "the head record is missing".into(),
+            })?;
+        let (stored_hash, bytes) = split_value(&value).ok_or_else(|| Broken {
+            position: last,
+            why: "the head record is truncated".into(),
+        })?;
+        let computed = *blake3::hash(bytes).as_bytes();
+        if computed != stored_hash || stored_hash != head.hash {
+            return Err(Broken {
+                position: last,
+                why: format!(
+                    "hash mismatch at the head: the record hashes to {}, the head says {}",
+                    hex(&computed),
+                    hex(&head.hash)
+                ),
+            });
+        }
+        match HashedTail::parse(bytes) {
+            Some(tail) if tail.position == last => Ok(()),
+            _ => Err(Broken {
+                position: last,
+                why: "the head record does not hold its own position".into(),
+            }),
+        }
+    }
+
+    /// Removes every record at or past `from` with its index entries (staged leftovers).
+    fn discard_from(&self, from: u64) -> Result<(), CoreError> {
+        for item in self.t.records.range(pos_key(from)..) {
+            let (key, value) = item?;
+            let position = be_u64(&key).unwrap_or(from);
+            if let Some((hash, bytes)) = split_value(&value) {
+                if let Ok(record) = Record::from_hashed_bytes(bytes, hash) {
+                    self.t
+                        .streams
+                        .remove(stream_key(&record.stream, record.version))?;
+                    let id_key = *record.id.0.as_bytes();
+                    if self.t.ids.get(id_key)?.as_deref().and_then(be_u64) == Some(position) {
+                        self.t.ids.remove(id_key)?;
+                    }
+                }
+            }
+            self.t.personal.remove(key.clone())?;
+            self.t.records.remove(key)?;
+        }
+        Ok(())
+    }
+
+    /// Appends one batch atomically (see [`Store::append_iter`]).
+    pub fn append(
+        &self,
+        events: &[ProposedEvent],
+        actor: &str,
+    ) -> Result<AppendOutcome, CoreError> {
+        self.append_iter(events.iter().cloned().map(Ok), actor, &mut |_| {})
+    }
+
+    /// Appends every event of `events` as one atomic batch, or nothing.
+    ///
+    /// Items that are already refusals (lines that failed the structural rules) are reported
+    /// with the refusals found here, in input order; when there is any, nothing is written.
+    /// `progress` is told how many events were read so far.
+    pub fn append_iter<I>(
+        &self,
+        events: I,
+        actor: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<AppendOutcome, CoreError>
+    where
+        I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
+    {
+        let mut writer = lock(&self.writer);
+        let committed = *writer;
+        let mut batch = Batch::new(committed, actor.to_owned(), now_recorded_at());
+        let result = self.run_batch(&mut batch, events, progress);
+        let outcome = match result {
+            Ok(())
+                if !batch.refusals.is_empty() || (!batch.seen.is_empty() && batch.appended > 0) =>
+            {
+                let mut refusals = std::mem::take(&mut batch.refusals);
+                if batch.appended > 0 {
+                    for (index, position) in &batch.seen {
+                        refusals.push(IndexedRefusal {
+                            index: *index,
+                            refusal: Refusal::at(Rule::IdReused, "id", format!(
+                                "this event was recorded before (position {position}) but others in the batch are new: send a batch all new or all seen before"
+                            )),
+                        });
+                    }
+                }
+                refusals.sort_by_key(|r| r.index);
+                Err(CoreError::Refused(refusals))
+            }
+            Ok(()) if batch.appended == 0 && !batch.seen.is_empty() => {
+                drop(writer);
+                return Ok(AppendOutcome::AlreadyRecorded {
+                    positions: batch.seen.iter().map(|(_, p)| *p).collect(),
+                    head: self.head(),
+                });
+            }
+            Ok(()) => self.commit(&mut batch).inspect(|head| *writer = *head),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(head) => {
+                drop(writer);
+                self.make_durable(head)?;
+                Ok(AppendOutcome::Appended {
+                    first: committed.count,
+                    count: batch.appended,
+                    head,
+                })
+            }
+            Err(e) => {
+                if batch.staged {
+                    self.discard_from(committed.count)?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn run_batch<I>(
+        &self,
+        b: &mut Batch,
+        events: I,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), CoreError>
+    where
+        I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
+    {
+        for (index, item) in events.into_iter().enumerate() {
+            if index % 4096 == 0 {
+                progress(index as u64);
+            }
+            let event = match item {
+                Ok(e) => e,
+                Err(refusal) => {
+                    b.refusals.push(IndexedRefusal { index, refusal });
+                    continue;
+                }
+            };
+            if let Err(refusal) = self.check_and_stage(b, index, event)? {
+                b.refusals.push(IndexedRefusal { index, refusal });
+            }
+            if b.pending.len() >= CHUNK {
+                self.stage(b)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the store's rules to one event and, when the batch is still clean, builds
+    /// its record. The outer error is storage trouble; the inner one a refusal.
+    fn check_and_stage(
+        &self,
+        b: &mut Batch,
+        index: usize,
+        e: ProposedEvent,
+    ) -> Result<Result<(), Refusal>, CoreError> {
+        if let Some(id) = e.id {
+            let id_key = *id.0.as_bytes();
+            let earlier = match b.pending_ids.get(&id) {
+                Some(p) => Some(*p),
+                None => self.t.ids.get(id_key)?.as_deref().and_then(be_u64),
+            };
+            if let Some(position) = earlier {
+                if position >= b.base.count {
+                    return Ok(Err(Refusal::at(
+                        Rule::IdReused,
+                        "id",
+                        format!("the id {id} appears twice in this batch"),
+                    )));
+                }
+                if self.same_content(position, &e)? {
+                    b.seen.push((index, position));
+                    return Ok(Ok(()));
+                }
+                return Ok(Err(Refusal::at(
+                    Rule::IdReused,
+                    "id",
+                    format!(
+                        "the id {id} was recorded before (position {position}) with other content"
+                    ),
+                )));
+            }
+        }
+        let stream = e.stream.as_str().to_owned();
+        let len = match b.stream_lens.get(&stream) {
+            Some(n) => *n,
+            None => self.stream_len(&stream)?,
+        };
+        if !e.expected_version.matches(len) {
+            let actual = if len == 0 {
+                "has no events".to_owned()
+            } else {
+                format!("is at version {}", len - 1)
+            };
+            return Ok(Err(Refusal::at(
+                Rule::VersionConflict,
+                "expected_version",
+                format!(
+                    "stream {stream} {actual}, but the event expects {}",
+                    e.expected_version
+                ),
+            )));
+        }
+        b.stream_lens.insert(stream.clone(), len + 1);
+        if !b.refusals.is_empty() {
+            // Nothing will be written: keep checking, build nothing.
+            b.appended += 1;
+            b.next += 1;
+            return Ok(Ok(()));
+        }
+        let id = match e.id {
+            Some(id) => id,
+            None => new_event_id()?,
+        };
+        let personal = match e.personal {
+            Some(value) => Some(Personal {
+                salt: random32()?,
+                value,
+            }),
+            None => None,
+        };
+        if let EventData::PersonalDataErased(d) = &e.event {
+            self.erasure_targets(b, &d.subject)?;
+        }
+        let record = Record::seal(
+            b.next,
+            len,
+            stream,
+            e.event_type,
+            id,
+            e.effective.to_string(),
+            b.recorded_at.clone(),
+            b.actor.clone(),
+            e.data,
+            personal.as_ref().map(Personal::commitment),
+            b.prev,
+        );
+        b.prev = record.hash;
+        b.pending_ids.insert(id, b.next);
+        b.next += 1;
+        b.appended += 1;
+        b.pending.push(Staged { record, personal });
+        Ok(Ok(()))
+    }
+
+    /// Whether the record at `position` holds the same content as `e` (idempotency).
+    fn same_content(&self, position: u64, e: &ProposedEvent) -> Result<bool, CoreError> {
+        let record = self.record_at(position)?;
+        let same = record.stream == e.stream.as_str()
+            && record.event_type == e.event_type
+            && record.effective == e.effective.to_string()
+            && canonical::to_canonical(&record.data) == canonical::to_canonical(&e.data);
+        if !same {
+            return Ok(false);
+        }
+        Ok(match (record.personal_commitment, &e.personal) {
+            (None, None) => true,
+            (None, Some(_)) | (Some(_), None) => false,
+            (Some(c), Some(p)) => match self.personal_at(position)? {
+                Some(stored) => crate::record::commitment(&stored.salt, p) == c,
+                // Erased: the personal data can no longer be compared.
+                None => true,
+            },
+        })
+    }
+
+    /// Collects the positions whose personal data an erasure of `subject` removes.
+    fn erasure_targets(&self, b: &mut Batch, subject: &ErasureSubject) -> Result<(), CoreError> {
+        let matches = |r: &Record| match subject {
+            ErasureSubject::Member(m) => {
+                r.stream == format!("member/{m}")
+                    || (r.event_type == EventType::CandidacySubmitted
+                        && r.data.get("member_id").and_then(|v| v.as_str()) == Some(m.as_str()))
+            }
+            ErasureSubject::Case(c) => r.stream == format!("case/{c}"),
+            ErasureSubject::Donor(d) => {
+                r.event_type == EventType::GiftReceived
+                    && r.data.get("donor_ref").and_then(|v| v.as_str()) == Some(d.as_str())
+            }
+        };
+        let prefixes: Vec<Vec<u8>> = match subject {
+            ErasureSubject::Member(m) => {
+                vec![stream_prefix(&format!("member/{m}")), b"election/".to_vec()]
+            }
+            ErasureSubject::Case(c) => vec![stream_prefix(&format!("case/{c}"))],
+            ErasureSubject::Donor(_) => vec![b"finance/".to_vec()],
+        };
+        for prefix in prefixes {
+            for item in self.t.streams.scan_prefix(&prefix) {
+                let (_, pos) = item?;
+                let Some(position) = be_u64(&pos) else {
+                    continue;
+                };
+                if !self.t.personal.contains_key(pos_key(position))? {
+                    continue;
+                }
+                let record = self.record_at(position)?;
+                if matches(&record) {
+                    b.erase.insert(position);
+                }
+            }
+        }
+        for staged in &b.pending {
+            if staged.personal.is_some() && matches(&staged.record) {
+                b.erase.insert(staged.record.position);
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_len(&self, stream: &str) -> Result<u64, CoreError> {
+        Ok(
+            match self
+                .t
+                .streams
+                .scan_prefix(stream_prefix(stream))
+                .next_back()
+            {
+                Some(item) => {
+                    let (key, _) = item?;
+                    be_u64(&key[key.len() - 8..]).map_or(0, |v| v + 1)
+                }
+                None => 0,
+            },
+        )
+    }
+
+    /// Writes the pending chunk invisibly (past the head).
+    fn stage(&self, b: &mut Batch) -> Result<(), CoreError> {
+        if b.pending.is_empty() {
+            return Ok(());
+        }
+        self.write_chunk(&b.pending, None, &BTreeSet::new())?;
+        b.pending.clear();
+        b.pending_ids.clear();
+        b.staged = true;
+        Ok(())
+    }
+
+    /// Writes the last chunk, the erasures and the new head in one transaction.
+    fn commit(&self, b: &mut Batch) -> Result<Head, CoreError> {
+        let head = Head {
+            count: b.next,
+            hash: b.prev,
+        };
+        if b.appended == 0 {
+            return Ok(b.base);
+        }
+        if b.staged {
+            // Staged chunks are durable before the head that makes them visible.
+            self.db.flush()?;
+        }
+        self.write_chunk(&b.pending, Some(head), &b.erase)?;
+        let mut applied = lock(&self.applied);
+        *applied = head;
+        Ok(head)
+    }
+
+    fn write_chunk(
+        &self,
+        chunk: &[Staged],
+        head: Option<Head>,
+        erase: &BTreeSet<u64>,
+    ) -> Result<(), CoreError> {
+        let encoded: Vec<EncodedRecord> = chunk
+            .iter()
+            .map(|s| {
+                let mut value = Vec::with_capacity(400);
+                value.extend_from_slice(&s.record.hash);
+                value.extend_from_slice(&s.record.hashed_bytes());
+                let personal = s.personal.as_ref().map(|p| {
+                    let mut v = p.salt.to_vec();
+                    v.extend_from_slice(&canonical::to_canonical(&p.value));
+                    v
+                });
+                (
+                    stream_key(&s.record.stream, s.record.version),
+                    value,
+                    personal,
+                )
+            })
+            .collect();
+        let head_bytes = match head {
+            Some(h) => Some(
+                bincode::encode_to_vec(h, bincode_config())
+                    .map_err(|e| CoreError::Invalid(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let trees = (
+            &self.t.records,
+            &self.t.streams,
+            &self.t.ids,
+            &self.t.personal,
+            &self.t.meta,
+        );
+        trees.transaction(
+            |(records, streams, ids, personal, meta): &(
+                TransactionalTree,
+                TransactionalTree,
+                TransactionalTree,
+                TransactionalTree,
+                TransactionalTree,
+            )| {
+                for (s, (skey, value, pers)) in chunk.iter().zip(&encoded) {
+                    let pk = pos_key(s.record.position);
+                    records.insert(&pk, value.as_slice())?;
+                    streams.insert(skey.as_slice(), &pk)?;
+                    ids.insert(s.record.id.0.as_bytes(), &pk)?;
+                    if let Some(p) = pers {
+                        personal.insert(&pk, p.as_slice())?;
+                    }
+                }
+                for position in erase {
+                    personal.remove(&pos_key(*position))?;
+                }
+                if let Some(h) = &head_bytes {
+                    meta.insert("head", h.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<CoreError>>(())
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Waits until a flush covers `target`; the first waiter flushes for all (group commit).
+    fn make_durable(&self, target: Head) -> Result<(), CoreError> {
+        let mut state = lock(&self.flush);
+        loop {
+            if state.durable >= target.count {
+                return Ok(());
+            }
+            if state.flushing {
+                state = self
+                    .flushed
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            state.flushing = true;
+            drop(state);
+            let covered = *lock(&self.applied);
+            let result = self.db.flush();
+            state = lock(&self.flush);
+            state.flushing = false;
+            if result.is_ok() && covered.count > state.durable {
+                state.durable = covered.count;
+                let mut visible = self
+                    .visible
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if covered.count > visible.count {
+                    *visible = covered;
+                }
+            }
+            self.flushed.notify_all();
+            result?;
+        }
+    }
+
+    /// The record at `position` (visible or not: callers bound it by the head).
+    pub fn record_at(&self, position: u64) -> Result<Record, CoreError> {
+        let value = self
+            .t
+            .records
+            .get(pos_key(position))?
+            .ok_or_else(|| CoreError::Corrupt(position, "the record is missing".into()))?;
+        let (hash, bytes) = split_value(&value)
+            .ok_or_else(|| CoreError::Corrupt(position, "the record is truncated".into()))?;
+        Record::from_hashed_bytes(bytes, hash).map_err(|e| CoreError::Corrupt(position, e))
+    }
+
+    /// The personal data of the record at `position`, unless there is none or it was erased.
+    pub fn personal_at(&self, position: u64) -> Result<Option<Personal>, CoreError> {
+        Ok(match self.t.personal.get(pos_key(position))? {
+            Some(v) if v.len() >= 32 => {
+                let mut salt = [0u8; 32];
+                salt.copy_from_slice(&v[..32]);
+                let value = canonical::parse_strict_bytes(&v[32..])
+                    .map_err(|e| CoreError::Corrupt(position, e))?;
+                Some(Personal { salt, value })
+            }
+            Some(_) => {
+                return Err(CoreError::Corrupt(
+                    position,
+                    "personal data is truncated".into(),
+                ))
+            }
+            None => None,
+        })
+    }
+
+    /// Records from `from`, at most `limit`, in position order.
+    pub fn read_range(&self, from: u64, limit: u64) -> Result<Vec<Record>, CoreError> {
+        let end = self.head().count.min(from.saturating_add(limit));
+        (from..end).map(|p| self.record_at(p)).collect()
+    }
+
+    /// Every visible record in position order, lazily.
+    pub fn iter_from(&self, from: u64) -> impl Iterator<Item = Result<Record, CoreError>> + '_ {
+        let end = self.head().count;
+        self.t
+            .records
+            .range(pos_key(from)..pos_key(end))
+            .map(move |item| {
+                let (key, value) = item?;
+                let position = be_u64(&key).unwrap_or_default();
+                let (hash, bytes) = split_value(&value).ok_or_else(|| {
+                    CoreError::Corrupt(position, "the record is truncated".into())
+                })?;
+                Record::from_hashed_bytes(bytes, hash).map_err(|e| CoreError::Corrupt(position, e))
+            })
+    }
+
+    /// The records of one stream from `from_version`, in version order.
+    pub fn read_stream(&self, stream: &str, from_version: u64) -> Result<Vec<Record>, CoreError> {
+        let end = self.head().count;
+        let mut out = Vec::new();
+        for item in self
+            .t
+            .streams
+            .range(stream_key(stream, from_version)..stream_key(stream, u64::MAX))
+        {
+            let (_, pos) = item?;
+            let Some(position) = be_u64(&pos) else {
+                continue;
+            };
+            if position < end {
+                out.push(self.record_at(position)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The export line of a record, with its personal data as `view_personal` allows.
+    pub fn export_line(&self, record: &Record, with_personal: bool) -> Result<Vec<u8>, CoreError> {
+        if !with_personal || record.personal_commitment.is_none() {
+            return Ok(record.export_line(PersonalView::Omitted));
+        }
+        Ok(match self.personal_at(record.position)? {
+            Some(p) => record.export_line(PersonalView::Shown(&p)),
+            None => record.export_line(PersonalView::Erased),
+        })
+    }
+
+    /// Walks the stored chain up to the head: every hash recomputed from the stored bytes,
+    /// every link, position and stream version, and every personal commitment.
+    pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<Verified, Broken> {
+        let head = match self.t.meta.get("head") {
+            Ok(Some(v)) => bincode::decode_from_slice::<Head, _>(&v, bincode_config())
+                .map(|(h, _)| h)
+                .map_err(|e| Broken {
+                    position: 0,
+                    why: format!("the stored head cannot be read: {e}"),
+                })?,
+            Ok(None) => Head::EMPTY,
+            Err(e) => {
+                return Err(Broken {
+                    position: 0,
+                    why: format!("the stored head cannot be read: {e}"),
+                })
+            }
+        };
+        let storage = |position: u64| {
+            move |e: sled::Error| Broken {
+                position,
+                why: format!("storage error: {e}"),
+            }
+        };
+        let mut chain = ChainVerifier::new();
+        let mut personal = self.t.personal.range(..pos_key(head.count)).peekable();
+        for item in self.t.records.range(..pos_key(head.count)) {
+            let expected = chain.finish().count;
+            if expected % 65_536 == 0 {
+                progress(expected);
+            }
+            let (key, value) = item.map_err(storage(expected))?;
+            let position = be_u64(&key).ok_or_else(|| Broken {
+                position: expected,
+                why: "a record key is not a position".into(),
+            })?;
+            if position != expected {
+                return Err(Broken { position: expected, why: format!("gap: position {expected} is missing (the next stored record is {position})") });
+            }
+            let (hash, bytes) = split_value(&value).ok_or_else(|| Broken {
+                position,
+                why: "the record is truncated".into(),
+            })?;
+            let computed = *blake3::hash(bytes).as_bytes();
+            if computed != hash {
+                return Err(Broken {
+                    position,
+                    why: format!(
+                        "hash mismatch: the record hashes to {} but says {}",
+                        hex(&computed),
+                        hex(&hash)
+                    ),
+                });
+            }
+            let tail = HashedTail::parse(bytes).ok_or_else(|| Broken {
+                position,
+                why: "the record is not in the record format".into(),
+            })?;
+            if tail.position != position {
+                return Err(Broken {
+                    position,
+                    why: format!(
+                        "the record at position {position} says it is at position {}",
+                        tail.position
+                    ),
+                });
+            }
+            chain.link(position, &tail.prev_hash, tail.stream, tail.version, &hash)?;
+            // Personal data: merge-join the personal tree with the records.
+            let mut stored_personal = None;
+            while let Some(Ok((pkey, _))) = personal.peek() {
+                let ppos = be_u64(pkey).unwrap_or(u64::MAX);
+                if ppos < position {
+                    return Err(Broken {
+                        position: ppos,
+                        why: "personal data is stored for a record without a personal commitment"
+                            .into(),
+                    });
+                }
+                if ppos > position {
+                    break;
+                }
+                stored_personal = personal.next().and_then(Result::ok).map(|(_, v)| v);
+            }
+            match (tail.personal_commitment, stored_personal) {
+                (None, Some(_)) => {
+                    return Err(Broken {
+                        position,
+                        why: "personal data is stored for a record without a personal commitment"
+                            .into(),
+                    })
+                }
+                (Some(c), Some(v)) => {
+                    let ok = v.len() >= 32 && {
+                        let mut salt = [0u8; 32];
+                        salt.copy_from_slice(&v[..32]);
+                        *blake3::keyed_hash(&salt, &v[32..]).as_bytes() == c
+                    };
+                    if !ok {
+                        return Err(Broken {
+                            position,
+                            why: "personal data does not match its commitment".into(),
+                        });
+                    }
+                }
+                (Some(_), None) => chain.note_erased(),
+                (None, None) => {}
+            }
+        }
+        let done = chain.finish();
+        if done.count != head.count {
+            return Err(Broken {
+                position: done.count,
+                why: format!(
+                    "gap: the head says {} records, but they end at position {}",
+                    head.count, done.count
+                ),
+            });
+        }
+        if done.head != head.hash {
+            return Err(Broken {
+                position: head.count.saturating_sub(1),
+                why: format!(
+                    "the stored head hash {} differs from the last record's hash {}",
+                    hex(&head.hash),
+                    hex(&done.head)
+                ),
+            });
+        }
+        progress(done.count);
+        Ok(done)
+    }
+
+    /// Restores an export (JSON Lines) into this empty store, checking every line as
+    /// `verify --export` does. The export must carry personal data (or its erasure).
+    pub fn restore<R: std::io::BufRead>(
+        &self,
+        input: R,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Verified, CoreError> {
+        let mut writer = lock(&self.writer);
+        if writer.count > 0 {
+            return Err(CoreError::NotEmpty {
+                dir: self.dir.clone(),
+                count: writer.count,
+            });
+        }
+        let mut chain = ChainVerifier::new();
+        let mut pending: Vec<Staged> = Vec::new();
+        let mut staged = false;
+        let result = (|| -> Result<(), CoreError> {
+            for (n, line) in input.split(b'\n').enumerate() {
+                let mut line = line?;
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if line.is_empty() {
+                    continue;
+                }
+                if n % 4096 == 0 {
+                    progress(n as u64);
+                }
+                chain
+                    .check_export_line(&line)
+                    .map_err(|b| CoreError::Restore(format!("line {}: {b}", n + 1)))?;
+                let parsed = crate::record::ExportLine::parse(&line)
+                    .map_err(|e| CoreError::Restore(format!("line {}: {e}", n + 1)))?;
+                let (record, personal) = match parsed {
+                    crate::record::ExportLine::Withheld { position, .. } => {
+                        return Err(CoreError::Restore(format!("line {}: record {position} is withheld: restore needs a full export (kroniek export, as admin)", n + 1)))
+                    }
+                    crate::record::ExportLine::Full { record, personal } => (record, personal),
+                };
+                let personal = match personal {
+                    crate::record::LinePersonal::Present(p) => Some(p),
+                    crate::record::LinePersonal::Erased => None,
+                    crate::record::LinePersonal::Absent if record.personal_commitment.is_none() => None,
+                    crate::record::LinePersonal::Absent => {
+                        return Err(CoreError::Restore(format!(
+                            "line {}: record {} has no personal data: restore needs an export made with personal data (without --no-personal)",
+                            n + 1, record.position
+                        )))
+                    }
+                };
+                pending.push(Staged { record, personal });
+                if pending.len() >= CHUNK {
+                    self.write_chunk(&pending, None, &BTreeSet::new())?;
+                    pending.clear();
+                    staged = true;
+                }
+            }
+            Ok(())
+        })();
+        let done = chain.finish();
+        let head = Head {
+            count: done.count,
+            hash: done.head,
+        };
+        let result = result.and_then(|()| {
+            if staged {
+                self.db.flush()?;
+            }
+            self.write_chunk(&pending, Some(head), &BTreeSet::new())
+        });
+        if let Err(e) = result {
+            self.discard_from(0)?;
+            return Err(e);
+        }
+        *lock(&self.applied) = head;
+        *writer = head;
+        drop(writer);
+        self.make_durable(head)?;
+        Ok(done)
+    }
+
+    /// Flushes everything to disk.
+    pub fn flush(&self) -> Result<(), CoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to a new file readable by its owner only (mode 0600).
+fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn split_value(value: &[u8]) -> Option<([u8; 32], &[u8])> {
+    if value.len() < 32 {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&value[..32]);
+    Some((hash, &value[32..]))
+}
+
+/// The working state of one batch being appended.
+struct Batch {
+    base: Head,
+    actor: String,
+    recorded_at: String,
+    next: u64,
+    prev: [u8; 32],
+    appended: u64,
+    pending: Vec<Staged>,
+    pending_ids: HashMap<EventId, u64>,
+    stream_lens: HashMap<String, u64>,
+    seen: Vec<(usize, u64)>,
+    refusals: Vec<IndexedRefusal>,
+    erase: BTreeSet<u64>,
+    staged: bool,
+}
+
+impl Batch {
+    fn new(base: Head, actor: String, recorded_at: String) -> Batch {
+        Batch {
+            base,
+            actor,
+            recorded_at,
+            next: base.count,
+            prev: base.hash,
+            appended: 0,
+            pending: Vec::new(),
+            pending_ids: HashMap::new(),
+            stream_lens: HashMap::new(),
+            seen: Vec::new(),
+            refusals: Vec::new(),
+            erase: BTreeSet::new(),
+            staged: false,
+        }
+    }
+}

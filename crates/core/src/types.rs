@@ -1,0 +1,292 @@
+//! Validated value types of the catalogue: ids, stream names, dates, hashes, event ids.
+//!
+//! Each type refuses a malformed value when it is built (and so when serde reads it), with a
+//! message that says what the value should look like. DOMAIN.md fixes the forms:
+//! ids are lower-case `[a-z0-9][a-z0-9._-]*` (with `/` between segments inside body ids),
+//! dates are `YYYY-MM-DD`, hashes are 64 lower-case hex digits, UUIDs are lower-case.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// True for an id DOMAIN.md allows: lower-case `[a-z0-9][a-z0-9._-]*`.
+pub fn is_valid_id(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    match bytes.first() {
+        Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit() => {}
+        _ => return false,
+    }
+    bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// True for a body id: one or more valid id segments joined by `/` (`afdeling-den-haag/bestuur`).
+pub fn is_valid_body_id(s: &str) -> bool {
+    s.split('/').all(is_valid_id)
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $check:path, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                if $check(&s) {
+                    Ok(Self(s))
+                } else {
+                    Err(format!(
+                        "\"{s}\" is not a valid {}: {}",
+                        $what,
+                        if $what == "body id" {
+                            "use lower-case [a-z0-9][a-z0-9._-]* segments, joined by /"
+                        } else {
+                            "use lower-case [a-z0-9][a-z0-9._-]*"
+                        }
+                    ))
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A member's id: the party's membership number (`10234`).
+    MemberId, is_valid_id, "member id");
+id_type!(
+    /// A body's id, which may hold `/` between segments (`afdeling-den-haag/bestuur`).
+    BodyId, is_valid_body_id, "body id");
+id_type!(
+    /// Any other id of the catalogue: meeting, motion, decision, election, case, code, donor,
+    /// principal, role and portfolio ids.
+    Id, is_valid_id, "id");
+
+/// A calendar date `YYYY-MM-DD` (Europe/Amsterdam), as DOMAIN.md writes dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Date(chrono::NaiveDate);
+
+impl Date {
+    /// Parses `YYYY-MM-DD` exactly (four-digit year, two-digit month and day).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let b = s.as_bytes();
+        let shape_ok = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        if !shape_ok {
+            return Err(format!("\"{s}\" is not a date: write YYYY-MM-DD"));
+        }
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Date)
+            .map_err(|_| format!("\"{s}\" is not a calendar date"))
+    }
+
+    /// The underlying chrono date.
+    pub fn naive(self) -> chrono::NaiveDate {
+        self.0
+    }
+
+    /// Builds a date from a chrono date.
+    pub fn from_naive(date: chrono::NaiveDate) -> Self {
+        Date(date)
+    }
+}
+
+impl TryFrom<String> for Date {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Date::parse(&s)
+    }
+}
+
+impl From<Date> for String {
+    fn from(d: Date) -> String {
+        d.to_string()
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+/// A BLAKE3 hash written as 64 lower-case hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HashHex(pub [u8; 32]);
+
+impl HashHex {
+    /// Parses 64 lower-case hex digits.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        parse_hex32(s)
+            .map(HashHex)
+            .ok_or_else(|| format!("\"{s}\" is not a hash: write 64 lower-case hex digits"))
+    }
+}
+
+impl TryFrom<String> for HashHex {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        HashHex::parse(&s)
+    }
+}
+
+impl From<HashHex> for String {
+    fn from(h: HashHex) -> String {
+        hex(&h.0)
+    }
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    s
+}
+
+/// Parses exactly 64 lower-case hex digits into 32 bytes.
+pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// An event's UUID, always written lower-case and hyphenated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(pub uuid::Uuid);
+
+impl EventId {
+    /// Parses a lower-case hyphenated UUID.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let uuid = uuid::Uuid::try_parse(s)
+            .ok()
+            .filter(|u| u.hyphenated().to_string() == s)
+            .ok_or_else(|| {
+                format!("\"{s}\" is not a UUID: write it lower-case with hyphens (8-4-4-4-12)")
+            })?;
+        Ok(EventId(uuid))
+    }
+
+    /// A fresh random (version 4) id.
+    pub fn new_v4_from(bytes: [u8; 16]) -> Self {
+        EventId(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.0.hyphenated())
+    }
+}
+
+/// The year of a financial stream or a contribution: an integer from 1000 through 9999.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct Year(pub i32);
+
+impl TryFrom<i64> for Year {
+    type Error = String;
+    fn try_from(y: i64) -> Result<Self, String> {
+        if (1000..=9999).contains(&y) {
+            Ok(Year(y as i32))
+        } else {
+            Err(format!(
+                "{y} is not a year: write a four-digit year such as 2023"
+            ))
+        }
+    }
+}
+
+impl From<Year> for i64 {
+    fn from(y: Year) -> i64 {
+        i64::from(y.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for good in ["10234", "landelijk-bestuur", "a.b_c-d", "0"] {
+            assert!(is_valid_id(good), "{good}");
+        }
+        for bad in ["", "-a", "A", "a b", "a/b", ".a", "é"] {
+            assert!(!is_valid_id(bad), "{bad}");
+        }
+        assert!(is_valid_body_id("afdeling-den-haag/bestuur"));
+        for bad in ["a/", "/a", "a//b", "a/B"] {
+            assert!(!is_valid_body_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates() {
+        assert!(Date::parse("2024-02-29").is_ok());
+        for bad in [
+            "2023-02-29",
+            "2023-2-01",
+            "20230201",
+            "2023-13-01",
+            " 2023-01-01",
+        ] {
+            assert!(Date::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hashes_and_uuids() {
+        let h = "00".repeat(32);
+        assert!(HashHex::parse(&h).is_ok());
+        assert!(HashHex::parse(&"AA".repeat(32)).is_err());
+        assert!(HashHex::parse("00").is_err());
+        assert!(EventId::parse("0b6c9b0e-2f3a-4c1d-9e8f-7a6b5c4d3e2f").is_ok());
+        assert!(EventId::parse("0B6C9B0E-2F3A-4C1D-9E8F-7A6B5C4D3E2F").is_err());
+        assert!(EventId::parse("0b6c9b0e2f3a4c1d9e8f7a6b5c4d3e2f").is_err());
+    }
+}
