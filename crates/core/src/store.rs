@@ -108,6 +108,10 @@ pub struct Store {
     flushed: Condvar,
     /// The durable head: what readers see.
     visible: RwLock<Head>,
+    /// Events per staged chunk of a large batch.
+    chunk: usize,
+    /// How many flushes acknowledged appends (group commit makes this fewer than appends).
+    flushes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -284,6 +288,8 @@ impl Store {
             }),
             flushed: Condvar::new(),
             visible: RwLock::new(head),
+            chunk: CHUNK,
+            flushes: std::sync::atomic::AtomicU64::new(0),
         };
         if mode == OpenMode::Normal {
             if store
@@ -509,7 +515,7 @@ impl Store {
             if let Err(refusal) = self.check_and_stage(b, index, event)? {
                 b.refusals.push(IndexedRefusal { index, refusal });
             }
-            if b.pending.len() >= CHUNK {
+            if b.pending.len() >= self.chunk {
                 self.stage(b)?;
             }
         }
@@ -811,6 +817,7 @@ impl Store {
             drop(state);
             let covered = *lock(&self.applied);
             let result = self.db.flush();
+            self.flushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             state = lock(&self.flush);
             state.flushing = false;
             if result.is_ok() && covered.count > state.durable {
@@ -1098,7 +1105,7 @@ impl Store {
                     }
                 };
                 pending.push(Staged { record, personal });
-                if pending.len() >= CHUNK {
+                if pending.len() >= self.chunk {
                     self.write_chunk(&pending, None, &BTreeSet::new())?;
                     pending.clear();
                     staged = true;
@@ -1126,6 +1133,11 @@ impl Store {
         drop(writer);
         self.make_durable(head)?;
         Ok(done)
+    }
+
+    /// How many flushes have acknowledged appends since the store was opened.
+    pub fn flush_count(&self) -> u64 {
+        self.flushes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Flushes everything to disk.
@@ -1195,3 +1207,7 @@ impl Batch {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

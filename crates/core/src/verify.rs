@@ -135,7 +135,7 @@ impl ChainVerifier {
                 let computed = *blake3::hash(&record.hashed_bytes()).as_bytes();
                 if computed != record.hash {
                     return Err(Broken {
-                        position: record.position,
+                        position: here,
                         why: format!(
                             "hash mismatch: the record hashes to {} but says {}",
                             hex(&computed),
@@ -153,7 +153,7 @@ impl ChainVerifier {
                 match (&personal, record.personal_commitment) {
                     (LinePersonal::Present(p), Some(c)) if p.commitment() != c => {
                         return Err(Broken {
-                            position: record.position,
+                            position: here,
                             why: "personal data does not match its commitment".into(),
                         })
                     }

@@ -1,8 +1,8 @@
 //! The command line's commands: each reads its input, calls the core, and prints the result.
 
-use crate::clock::today_in_amsterdam;
-use crate::error::CliError;
-use crate::progress;
+use super::clock::today_in_amsterdam;
+use super::error::CliError;
+use super::progress;
 use kroniek_core::record::Record;
 use kroniek_core::store::Store;
 use kroniek_core::types::{hex, Date};

@@ -1,0 +1,137 @@
+//! The `kroniek` command line: flag parsing and glue. The work is done in `kroniek-core`;
+//! errors become exit statuses in one place ([`error::CliError`]).
+
+mod clock;
+mod commands;
+mod error;
+mod progress;
+
+pub use error::CliError;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// kroniek: the hash-chained governance ledger of a political party.
+///
+/// Every decision, motion, candidacy, royement and code-of-conduct signature is an
+/// append-only, BLAKE3-hash-chained event. Exit status: 0 on success, 1 when events are
+/// refused or a verification fails, 2 for usage and I/O errors.
+#[derive(Debug, Parser)]
+#[command(name = "kroniek", version, about, long_about)]
+struct Cli {
+    /// The folder that holds the ledger.
+    #[arg(
+        long,
+        global = true,
+        env = "KRONIEK_DATA",
+        default_value = "./kroniek-data"
+    )]
+    data: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an empty ledger with its origin and Ed25519 signing key (mode 0600).
+    ///
+    /// Appending to a folder without a ledger does this with the default origin.
+    Init {
+        /// The ledger's origin: the key name of its signed checkpoints, a schema-less URL.
+        #[arg(long, default_value = kroniek_core::store::DEFAULT_ORIGIN)]
+        origin: String,
+    },
+    /// Append every event of a JSON Lines file as one atomic batch (all or nothing).
+    ///
+    /// Blank lines are skipped. When any line is refused, nothing is written, each refused
+    /// line is reported as `line N: <rule-id>: <what is wrong>` and the exit status is 1.
+    /// Events with an `id` seen before (same content) are not written again.
+    Append {
+        /// The file to append; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Verify the whole chain: hashes, links, positions, versions, personal commitments.
+    Verify {
+        /// Verify an export file instead of the store (no store needed).
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+    },
+    /// Export the ledger as JSON Lines (RFC 8785 records, in position order).
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Leave out personal data (`personal` and `personal_salt`).
+        #[arg(long)]
+        no_personal: bool,
+    },
+    /// Restore an export into an empty ledger, checking every record.
+    Restore {
+        /// The export file; `-` reads standard input.
+        file: PathBuf,
+    },
+    /// Erase personal data: records a PersonalDataErased event and destroys the data.
+    ///
+    /// SUBJECT is a member id (their member records and candidacies), `donor:<donor_ref>` (that
+    /// donor's gifts) or `case:<case_id>` (the case's summary). Every hash still verifies.
+    Erase {
+        /// The member id, `donor:<donor_ref>` or `case:<case_id>`.
+        #[arg(value_name = "MEMBER_ID")]
+        subject: String,
+        /// Why the data is erased (kept in the ledger).
+        #[arg(long)]
+        reason: String,
+        /// The date of the erasure (default: today in the Netherlands).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        effective: Option<String>,
+    },
+    /// List events.
+    Log {
+        /// Only this stream (`member/10234`).
+        #[arg(long)]
+        stream: Option<String>,
+        /// Start at this position (or, with --stream, this version).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// At most this many events.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Print each record as its export line (JSON).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line with the process's arguments and returns its exit status.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init { origin } => commands::init(&cli.data, &origin),
+        Command::Append { file } => commands::append(&cli.data, &file),
+        Command::Verify { export } => commands::verify(&cli.data, export.as_deref()),
+        Command::Export { out, no_personal } => {
+            commands::export(&cli.data, out.as_deref(), !no_personal)
+        }
+        Command::Restore { file } => commands::restore(&cli.data, &file),
+        Command::Erase {
+            subject,
+            reason,
+            effective,
+        } => commands::erase(&cli.data, &subject, &reason, effective.as_deref()),
+        Command::Log {
+            stream,
+            from,
+            limit,
+            json,
+        } => commands::log(&cli.data, stream.as_deref(), from, limit, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kroniek: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

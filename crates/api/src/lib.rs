@@ -1,0 +1,6 @@
+//! kroniek's edge: the `kroniek` command line (and, from step 3, the HTTP server).
+//!
+//! Everything here is glue around `kroniek-core`: parsing flags and requests, printing
+//! results, mapping errors to exit statuses.
+
+pub mod cli;

@@ -1,0 +1,394 @@
+//! Tests of the store: tampering found at the right position, restore round trips,
+//! optimistic concurrency against a reference model, idempotency, staging, group commit.
+
+use super::*;
+use crate::envelope::ExpectedVersion;
+use proptest::prelude::*;
+use serde_json::json;
+
+fn event(kind: u8, n: u8, expected: ExpectedVersion, id: Option<u32>) -> ProposedEvent {
+    let m = format!("{}", 1000 + u32::from(n % 5));
+    let mut v = match kind % 4 {
+        0 => json!({"stream": format!("member/{m}"), "type": "MemberJoined", "effective": "2020-01-01",
+                   "data": {"member_id": m, "branch_id": null},
+                   "personal": {"name": format!("Lid {n}"), "residence": "Delft \u{e9}\"\\"}}),
+        1 => json!({"stream": format!("member/{m}"), "type": "ContributionPaid", "effective": "2020-02-01",
+                   "data": {"member_id": m, "year": 2020, "amount_cents": i64::from(n) * 100}}),
+        2 => json!({"stream": "case/c1", "type": "CaseOpened", "effective": "2021-05-05",
+                   "data": {"case_id": "c1", "kind": "dispute", "body_id": "geschillencommissie",
+                            "complainants": [m], "respondents": [], "subject": "besluit 12"},
+                   "personal": {"summary": format!("klacht {n}")}}),
+        _ => json!({"stream": "code/gedragscode", "type": "CodeVersionAdopted", "effective": "2018-01-01",
+                   "data": {"code_id": "gedragscode", "version": u32::from(n) + 1, "title": "Gedragscode",
+                            "text_blake3": "0".repeat(64)}}),
+    };
+    let expected = match expected {
+        ExpectedVersion::Any => json!("any"),
+        ExpectedVersion::NoStream => json!("no_stream"),
+        ExpectedVersion::Exists => json!("exists"),
+        ExpectedVersion::Exact(n) => json!(n),
+    };
+    v["expected_version"] = expected;
+    if let Some(id) = id {
+        v["id"] = json!(format!("00000000-0000-4000-8000-{id:012x}"));
+    }
+    ProposedEvent::parse(v).unwrap()
+}
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::init(&dir.path().join("ledger"), "test.example/kroniek").unwrap();
+    (dir, store)
+}
+
+fn filled_store(kinds: &[(u8, u8)], erase: Option<u8>) -> (tempfile::TempDir, Store) {
+    let (dir, store) = temp_store();
+    for chunk in kinds.chunks(4) {
+        let events: Vec<_> = chunk.iter().map(|(k, n)| event(*k, *n, ExpectedVersion::Any, None)).collect();
+        store.append(&events, "admin:local").unwrap();
+    }
+    if let Some(n) = erase {
+        let m = format!("{}", 1000 + u32::from(n % 5));
+        let e = ProposedEvent::parse(json!({"stream": format!("member/{m}"), "type": "PersonalDataErased",
+            "effective": "2024-01-01", "data": {"subject": m, "reason": "AVG-verzoek"}})).unwrap();
+        store.append(&[e], "admin:local").unwrap();
+    }
+    (dir, store)
+}
+
+fn export_lines(store: &Store, with_personal: bool) -> Vec<Vec<u8>> {
+    store.iter_from(0).map(|r| store.export_line(&r.unwrap(), with_personal).unwrap()).collect()
+}
+
+fn verify_lines(lines: &[Vec<u8>]) -> Result<Verified, Broken> {
+    let mut chain = ChainVerifier::new();
+    for line in lines {
+        chain.check_export_line(line)?;
+    }
+    Ok(chain.finish())
+}
+
+#[derive(Debug, Clone)]
+enum Tamper {
+    Byte { line: usize, offset: usize, value: u8 },
+    Delete { line: usize },
+    Duplicate { line: usize },
+    Swap { a: usize, b: usize },
+}
+
+fn tamper() -> impl Strategy<Value = Tamper> {
+    prop_oneof![
+        (any::<usize>(), any::<usize>(), any::<u8>()).prop_map(|(line, offset, value)| Tamper::Byte { line, offset, value }),
+        any::<usize>().prop_map(|line| Tamper::Delete { line }),
+        any::<usize>().prop_map(|line| Tamper::Duplicate { line }),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Tamper::Swap { a, b }),
+    ]
+}
+
+fn kinds() -> impl Strategy<Value = Vec<(u8, u8)>> {
+    prop::collection::vec((0u8..4, 0u8..20), 3..24)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Any single-byte change, deleted (not last), duplicated or swapped record of an export
+    /// is found, at the position of the line that was changed.
+    #[test]
+    fn export_tampering_is_found_where_it_is(kinds in kinds(), erase in prop::option::of(0u8..5), t in tamper()) {
+        let (_dir, store) = filled_store(&kinds, erase);
+        let mut lines = export_lines(&store, true);
+        prop_assert!(verify_lines(&lines).is_ok());
+        let n = lines.len();
+        let expected = match t {
+            Tamper::Byte { line, offset, value } => {
+                let line = line % n;
+                let offset = offset % lines[line].len();
+                let value = if lines[line][offset] == value { value.wrapping_add(1) } else { value };
+                lines[line][offset] = value;
+                // A newline splits the line in two: the verifier reads what a file would hold.
+                let joined = lines.join(&b'\n');
+                lines = joined.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+                line as u64
+            }
+            Tamper::Delete { line } => {
+                let line = line % (n - 1);
+                lines.remove(line);
+                line as u64
+            }
+            Tamper::Duplicate { line } => {
+                let line = line % n;
+                let copy = lines[line].clone();
+                lines.insert(line + 1, copy);
+                line as u64 + 1
+            }
+            Tamper::Swap { a, b } => {
+                let (a, b) = (a % n, b % n);
+                let (a, b) = if a == b { (a, (a + 1) % n) } else { (a.min(b), a.max(b)) };
+                let (a, b) = (a.min(b), a.max(b));
+                lines.swap(a, b);
+                a as u64
+            }
+        };
+        let broken = verify_lines(&lines).expect_err("tampering must be found");
+        prop_assert_eq!(broken.position, expected, "{}", broken);
+    }
+
+    /// Tampering with the stored values is found by the store's verify, at the right position;
+    /// cutting the last record is found too (the store keeps its head).
+    #[test]
+    fn stored_tampering_is_found_where_it_is(kinds in kinds(), t in tamper(), personal in any::<bool>()) {
+        let (_dir, store) = filled_store(&kinds, None);
+        let n = store.head().count as usize;
+        let records = &store.t.records;
+        let expected = match (t, personal) {
+            (Tamper::Byte { line, offset, value }, true) if store.t.personal.iter().next().is_some() => {
+                let entries: Vec<_> = store.t.personal.iter().map(Result::unwrap).collect();
+                let (key, mut v) = (entries[line % entries.len()].0.clone(), entries[line % entries.len()].1.to_vec());
+                let offset = offset % v.len();
+                v[offset] = if v[offset] == value { value.wrapping_add(1) } else { value };
+                store.t.personal.insert(key.clone(), v).unwrap();
+                be_u64(&key).unwrap()
+            }
+            (Tamper::Byte { line, offset, value }, _) => {
+                let line = line % n;
+                let mut v = records.get(pos_key(line as u64)).unwrap().unwrap().to_vec();
+                let offset = offset % v.len();
+                v[offset] = if v[offset] == value { value.wrapping_add(1) } else { value };
+                records.insert(pos_key(line as u64), v).unwrap();
+                line as u64
+            }
+            (Tamper::Delete { line }, _) => {
+                let line = line % n;
+                records.remove(pos_key(line as u64)).unwrap();
+                line as u64
+            }
+            (Tamper::Duplicate { line }, _) => {
+                let line = line % (n - 1);
+                let v = records.get(pos_key(line as u64)).unwrap().unwrap();
+                records.insert(pos_key(line as u64 + 1), v).unwrap();
+                line as u64 + 1
+            }
+            (Tamper::Swap { a, b }, _) => {
+                let (a, b) = (a % n, b % n);
+                let (a, b) = if a == b { (a, (a + 1) % n) } else { (a, b) };
+                let (a, b) = (a.min(b) as u64, a.max(b) as u64);
+                let va = records.get(pos_key(a)).unwrap().unwrap();
+                let vb = records.get(pos_key(b)).unwrap().unwrap();
+                records.insert(pos_key(a), vb).unwrap();
+                records.insert(pos_key(b), va).unwrap();
+                a
+            }
+        };
+        let broken = store.verify(&mut |_| {}).expect_err("tampering must be found");
+        prop_assert_eq!(broken.position, expected, "{}", broken);
+    }
+
+    /// restore(export(x)) exports byte-identically, erased personal data included.
+    #[test]
+    fn restore_of_an_export_exports_the_same_bytes(kinds in kinds(), erase in prop::option::of(0u8..5)) {
+        let (dir, store) = filled_store(&kinds, erase);
+        let lines = export_lines(&store, true);
+        let mut file = lines.join(&b'\n');
+        file.push(b'\n');
+        let restored = Store::init(&dir.path().join("restored"), "test.example/kroniek").unwrap();
+        let v = restored.restore(std::io::Cursor::new(file), &mut |_| {}).unwrap();
+        prop_assert_eq!(v.count, store.head().count);
+        prop_assert_eq!(restored.head(), store.head());
+        prop_assert_eq!(export_lines(&restored, true), lines);
+        let verified = restored.verify(&mut |_| ()).is_ok();
+        prop_assert!(verified);
+    }
+
+    /// Batches with random expected versions: the store accepts exactly what a plain model
+    /// accepts, and never loses or duplicates an event.
+    #[test]
+    fn expected_versions_match_a_reference_model(
+        batches in prop::collection::vec(prop::collection::vec((0u8..4, 0u8..20, 0u8..7), 1..4), 1..12)
+    ) {
+        let (_dir, store) = temp_store();
+        let mut model: Vec<(String, u64)> = Vec::new();
+        let mut lens: HashMap<String, u64> = HashMap::new();
+        for batch in batches {
+            let events: Vec<ProposedEvent> = batch.iter().map(|(k, n, e)| {
+                let expected = match e {
+                    0 => ExpectedVersion::Any,
+                    1 => ExpectedVersion::NoStream,
+                    2 => ExpectedVersion::Exists,
+                    x => ExpectedVersion::Exact(u64::from(*x) - 3),
+                };
+                event(*k, *n, expected, None)
+            }).collect();
+            let mut trial = lens.clone();
+            let mut accepted = Vec::new();
+            let mut ok = true;
+            for e in &events {
+                let len = trial.get(e.stream.as_str()).copied().unwrap_or(0);
+                if !e.expected_version.matches(len) { ok = false; }
+                trial.insert(e.stream.to_string(), len + 1);
+                accepted.push((e.stream.to_string(), len));
+            }
+            match store.append(&events, "admin:local") {
+                Ok(AppendOutcome::Appended { count, .. }) => {
+                    prop_assert!(ok, "the store accepted a batch the model refuses");
+                    prop_assert_eq!(count as usize, events.len());
+                    lens = trial;
+                    model.extend(accepted);
+                }
+                Err(CoreError::Refused(r)) => {
+                    prop_assert!(!ok, "the store refused a batch the model accepts: {:?}", r);
+                    prop_assert!(r.iter().all(|r| r.refusal.rule == Rule::VersionConflict));
+                }
+                other => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+        let stored: Vec<(String, u64)> = store.iter_from(0).map(|r| { let r = r.unwrap(); (r.stream, r.version) }).collect();
+        prop_assert_eq!(stored, model);
+        let verified = store.verify(&mut |_| ()).is_ok();
+        prop_assert!(verified);
+    }
+}
+
+#[test]
+fn idempotency_holds_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let batch = vec![event(0, 1, ExpectedVersion::Any, Some(1)), event(1, 1, ExpectedVersion::Any, Some(2))];
+    {
+        let store = Store::init(&path, "test.example/kroniek").unwrap();
+        let first = store.append(&batch, "admin:local").unwrap();
+        assert!(matches!(first, AppendOutcome::Appended { first: 0, count: 2, .. }));
+        let again = store.append(&batch, "admin:local").unwrap();
+        assert!(matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1]));
+    }
+    let store = Store::open(&path).unwrap();
+    let again = store.append(&batch, "admin:local").unwrap();
+    assert!(matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1]));
+    // The same id with other content.
+    let changed = event(1, 2, ExpectedVersion::Any, Some(2));
+    let Err(CoreError::Refused(r)) = store.append(&[changed], "admin:local") else { panic!("not refused") };
+    assert_eq!(r[0].refusal.rule, Rule::IdReused);
+    // Only some seen before.
+    let mixed = vec![event(0, 1, ExpectedVersion::Any, Some(1)), event(1, 3, ExpectedVersion::Any, Some(3))];
+    let Err(CoreError::Refused(r)) = store.append(&mixed, "admin:local") else { panic!("not refused") };
+    assert_eq!((r.len(), r[0].index, r[0].refusal.rule), (1, 0, Rule::IdReused));
+    // The same id twice in one batch.
+    let twice = vec![event(1, 4, ExpectedVersion::Any, Some(9)), event(1, 4, ExpectedVersion::Any, Some(9))];
+    let Err(CoreError::Refused(r)) = store.append(&twice, "admin:local") else { panic!("not refused") };
+    assert_eq!((r[0].index, r[0].refusal.rule), (1, Rule::IdReused));
+    assert_eq!(store.head().count, 2);
+}
+
+#[test]
+fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
+    let (_dir, mut store) = temp_store();
+    store.chunk = 7;
+    store.append(&[event(3, 0, ExpectedVersion::Any, None)], "admin:local").unwrap();
+    let before = store.head();
+    let mut events: Vec<_> = (0..40).map(|n| event(1, n, ExpectedVersion::Any, None)).collect();
+    // A conflict on the last event, after several chunks were staged.
+    events.push(event(1, 0, ExpectedVersion::NoStream, None));
+    let Err(CoreError::Refused(r)) = store.append(&events, "admin:local") else { panic!("not refused") };
+    assert_eq!((r.len(), r[0].index), (1, 40));
+    assert_eq!(store.head(), before);
+    assert_eq!(store.t.records.len(), 1);
+    assert_eq!(store.t.streams.len(), 1);
+    assert_eq!(store.t.ids.len(), 1);
+    events.pop();
+    let AppendOutcome::Appended { first, count, head } = store.append(&events, "admin:local").unwrap() else { panic!() };
+    assert_eq!((first, count, head.count), (1, 40, 41));
+    assert_eq!(store.verify(&mut |_| {}).unwrap().count, 41);
+}
+
+#[test]
+fn leftovers_past_the_head_are_discarded_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    {
+        let mut store = Store::init(&path, "test.example/kroniek").unwrap();
+        store.chunk = 3;
+        store.append(&[event(0, 0, ExpectedVersion::Any, None)], "admin:local").unwrap();
+        // Stage a chunk as an interrupted large batch would, without moving the head.
+        let mut batch = Batch::new(store.head(), "admin:local".into(), now_recorded_at());
+        for n in 0..3 {
+            store.check_and_stage(&mut batch, n, event(1, n as u8, ExpectedVersion::Any, Some(50 + n as u32))).unwrap().unwrap();
+        }
+        store.stage(&mut batch).unwrap();
+        store.flush().unwrap();
+        assert_eq!(store.t.records.len(), 4);
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.head().count, 1);
+    assert_eq!(store.t.records.len(), 1);
+    assert_eq!(store.t.ids.len(), 1, "only the committed event's id");
+    assert_eq!(store.verify(&mut |_| {}).unwrap().count, 1);
+    // The staged ids are free again.
+    let AppendOutcome::Appended { count, .. } = store.append(&[event(1, 0, ExpectedVersion::Any, Some(50))], "admin:local").unwrap() else { panic!() };
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn a_damaged_head_is_reported_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    {
+        let store = Store::init(&path, "test.example/kroniek").unwrap();
+        store.append(&[event(0, 0, ExpectedVersion::Any, None), event(1, 0, ExpectedVersion::Any, None)], "admin:local").unwrap();
+        let mut v = store.t.records.get(pos_key(1)).unwrap().unwrap().to_vec();
+        let last = v.len() - 3;
+        v[last] ^= 1;
+        store.t.records.insert(pos_key(1), v).unwrap();
+        store.flush().unwrap();
+    }
+    match Store::open(&path) {
+        Err(CoreError::Damaged { broken, .. }) => assert_eq!(broken.position, 1),
+        other => panic!("expected Damaged, got {other:?}"),
+    }
+    let inspect = Store::open_with(&path, OpenMode::Inspect).unwrap();
+    assert_eq!(inspect.verify(&mut |_| {}).unwrap_err().position, 1);
+}
+
+#[test]
+fn erasure_removes_personal_data_and_hashes_still_verify() {
+    let (_dir, store) = filled_store(&[(0, 1), (1, 1), (0, 2), (2, 1)], None);
+    let before = export_lines(&store, true);
+    let e = ProposedEvent::parse(json!({"stream": "case/c1", "type": "PersonalDataErased", "effective": "2024-01-01",
+        "data": {"subject": "case:c1", "reason": "termijn verstreken"}})).unwrap();
+    store.append(&[e], "admin:local").unwrap();
+    let e = ProposedEvent::parse(json!({"stream": "member/1001", "type": "PersonalDataErased", "effective": "2024-01-01",
+        "data": {"subject": "1001", "reason": "AVG-verzoek"}})).unwrap();
+    store.append(&[e], "admin:local").unwrap();
+    assert!(store.personal_at(0).unwrap().is_none());
+    assert!(store.personal_at(2).unwrap().is_some(), "member 1002 keeps their data");
+    assert!(store.personal_at(3).unwrap().is_none());
+    let after = export_lines(&store, true);
+    assert_ne!(before[0], after[0]);
+    assert!(String::from_utf8_lossy(&after[0]).contains("\"personal\":null"));
+    assert_eq!(before[2], after[2]);
+    let v = store.verify(&mut |_| {}).unwrap();
+    assert_eq!((v.count, v.erased), (6, 2));
+    assert_eq!(verify_lines(&after).unwrap().erased, 2);
+}
+
+#[test]
+fn concurrent_writers_share_flushes() {
+    let (_dir, store) = temp_store();
+    let store = std::sync::Arc::new(store);
+    let threads: Vec<_> = (0..16u8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for n in 0..10u8 {
+                    let e = event(1, t.wrapping_mul(10).wrapping_add(n), ExpectedVersion::Any, None);
+                    store.append(&[e], "admin:local").unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.head().count, 160);
+    assert_eq!(store.verify(&mut |_| {}).unwrap().count, 160);
+    assert!(store.flush_count() <= 160);
+}
