@@ -1,1 +1,11 @@
-//! Integration tests.
+//! Integration tests: they drive the real `kroniek` binary (one test binary, one link step).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+mod cli;
+mod crash;
+mod independent_verifier;
+mod support;

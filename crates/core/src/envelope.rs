@@ -458,7 +458,9 @@ mod tests {
     /// Table of lines and the rule (and field) each must be refused with; `None` = accepted.
     #[test]
     fn structural_rules() {
-        let cases: &[(&str, Option<(&str, Option<&str>)>)] = &[
+        /// A line, and the rule id and field it must be refused with (`None`: accepted).
+        type Case<'a> = (&'a str, Option<(&'a str, Option<&'a str>)>);
+        let cases: &[Case] = &[
             (
                 r#"{"stream":"member/10234","type":"MemberJoined","effective":"2019-03-01","data":{"member_id":"10234","branch_id":null},"personal":{"name":"An","residence":"Delft"}}"#,
                 None,

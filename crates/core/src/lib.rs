@@ -16,6 +16,9 @@ pub mod store;
 pub mod types;
 pub mod verify;
 
+#[cfg(test)]
+mod format_vectors;
+
 pub use envelope::{ExpectedVersion, ProposedEvent, StreamName};
 pub use error::CoreError;
 pub use record::{Personal, Record};

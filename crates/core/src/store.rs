@@ -817,7 +817,8 @@ impl Store {
             drop(state);
             let covered = *lock(&self.applied);
             let result = self.db.flush();
-            self.flushes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.flushes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             state = lock(&self.flush);
             state.flushing = false;
             if result.is_ok() && covered.count > state.durable {

@@ -9,18 +9,24 @@ use serde_json::json;
 fn event(kind: u8, n: u8, expected: ExpectedVersion, id: Option<u32>) -> ProposedEvent {
     let m = format!("{}", 1000 + u32::from(n % 5));
     let mut v = match kind % 4 {
-        0 => json!({"stream": format!("member/{m}"), "type": "MemberJoined", "effective": "2020-01-01",
+        0 => {
+            json!({"stream": format!("member/{m}"), "type": "MemberJoined", "effective": "2020-01-01",
                    "data": {"member_id": m, "branch_id": null},
-                   "personal": {"name": format!("Lid {n}"), "residence": "Delft \u{e9}\"\\"}}),
-        1 => json!({"stream": format!("member/{m}"), "type": "ContributionPaid", "effective": "2020-02-01",
-                   "data": {"member_id": m, "year": 2020, "amount_cents": i64::from(n) * 100}}),
+                   "personal": {"name": format!("Lid {n}"), "residence": "Delft \u{e9}\"\\"}})
+        }
+        1 => {
+            json!({"stream": format!("member/{m}"), "type": "ContributionPaid", "effective": "2020-02-01",
+                   "data": {"member_id": m, "year": 2020, "amount_cents": i64::from(n) * 100}})
+        }
         2 => json!({"stream": "case/c1", "type": "CaseOpened", "effective": "2021-05-05",
                    "data": {"case_id": "c1", "kind": "dispute", "body_id": "geschillencommissie",
                             "complainants": [m], "respondents": [], "subject": "besluit 12"},
                    "personal": {"summary": format!("klacht {n}")}}),
-        _ => json!({"stream": "code/gedragscode", "type": "CodeVersionAdopted", "effective": "2018-01-01",
+        _ => {
+            json!({"stream": "code/gedragscode", "type": "CodeVersionAdopted", "effective": "2018-01-01",
                    "data": {"code_id": "gedragscode", "version": u32::from(n) + 1, "title": "Gedragscode",
-                            "text_blake3": "0".repeat(64)}}),
+                            "text_blake3": "0".repeat(64)}})
+        }
     };
     let expected = match expected {
         ExpectedVersion::Any => json!("any"),
@@ -44,20 +50,29 @@ fn temp_store() -> (tempfile::TempDir, Store) {
 fn filled_store(kinds: &[(u8, u8)], erase: Option<u8>) -> (tempfile::TempDir, Store) {
     let (dir, store) = temp_store();
     for chunk in kinds.chunks(4) {
-        let events: Vec<_> = chunk.iter().map(|(k, n)| event(*k, *n, ExpectedVersion::Any, None)).collect();
+        let events: Vec<_> = chunk
+            .iter()
+            .map(|(k, n)| event(*k, *n, ExpectedVersion::Any, None))
+            .collect();
         store.append(&events, "admin:local").unwrap();
     }
     if let Some(n) = erase {
         let m = format!("{}", 1000 + u32::from(n % 5));
-        let e = ProposedEvent::parse(json!({"stream": format!("member/{m}"), "type": "PersonalDataErased",
-            "effective": "2024-01-01", "data": {"subject": m, "reason": "AVG-verzoek"}})).unwrap();
+        let e = ProposedEvent::parse(
+            json!({"stream": format!("member/{m}"), "type": "PersonalDataErased",
+            "effective": "2024-01-01", "data": {"subject": m, "reason": "AVG-verzoek"}}),
+        )
+        .unwrap();
         store.append(&[e], "admin:local").unwrap();
     }
     (dir, store)
 }
 
 fn export_lines(store: &Store, with_personal: bool) -> Vec<Vec<u8>> {
-    store.iter_from(0).map(|r| store.export_line(&r.unwrap(), with_personal).unwrap()).collect()
+    store
+        .iter_from(0)
+        .map(|r| store.export_line(&r.unwrap(), with_personal).unwrap())
+        .collect()
 }
 
 fn verify_lines(lines: &[Vec<u8>]) -> Result<Verified, Broken> {
@@ -70,15 +85,32 @@ fn verify_lines(lines: &[Vec<u8>]) -> Result<Verified, Broken> {
 
 #[derive(Debug, Clone)]
 enum Tamper {
-    Byte { line: usize, offset: usize, value: u8 },
-    Delete { line: usize },
-    Duplicate { line: usize },
-    Swap { a: usize, b: usize },
+    Byte {
+        line: usize,
+        offset: usize,
+        value: u8,
+    },
+    Delete {
+        line: usize,
+    },
+    Duplicate {
+        line: usize,
+    },
+    Swap {
+        a: usize,
+        b: usize,
+    },
 }
 
 fn tamper() -> impl Strategy<Value = Tamper> {
     prop_oneof![
-        (any::<usize>(), any::<usize>(), any::<u8>()).prop_map(|(line, offset, value)| Tamper::Byte { line, offset, value }),
+        (any::<usize>(), any::<usize>(), any::<u8>()).prop_map(|(line, offset, value)| {
+            Tamper::Byte {
+                line,
+                offset,
+                value,
+            }
+        }),
         any::<usize>().prop_map(|line| Tamper::Delete { line }),
         any::<usize>().prop_map(|line| Tamper::Duplicate { line }),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Tamper::Swap { a, b }),
@@ -253,28 +285,57 @@ proptest! {
 fn idempotency_holds_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
-    let batch = vec![event(0, 1, ExpectedVersion::Any, Some(1)), event(1, 1, ExpectedVersion::Any, Some(2))];
+    let batch = vec![
+        event(0, 1, ExpectedVersion::Any, Some(1)),
+        event(1, 1, ExpectedVersion::Any, Some(2)),
+    ];
     {
         let store = Store::init(&path, "test.example/kroniek").unwrap();
         let first = store.append(&batch, "admin:local").unwrap();
-        assert!(matches!(first, AppendOutcome::Appended { first: 0, count: 2, .. }));
+        assert!(matches!(
+            first,
+            AppendOutcome::Appended {
+                first: 0,
+                count: 2,
+                ..
+            }
+        ));
         let again = store.append(&batch, "admin:local").unwrap();
-        assert!(matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1]));
+        assert!(
+            matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1])
+        );
     }
     let store = Store::open(&path).unwrap();
     let again = store.append(&batch, "admin:local").unwrap();
-    assert!(matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1]));
+    assert!(
+        matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1])
+    );
     // The same id with other content.
     let changed = event(1, 2, ExpectedVersion::Any, Some(2));
-    let Err(CoreError::Refused(r)) = store.append(&[changed], "admin:local") else { panic!("not refused") };
+    let Err(CoreError::Refused(r)) = store.append(&[changed], "admin:local") else {
+        panic!("not refused")
+    };
     assert_eq!(r[0].refusal.rule, Rule::IdReused);
     // Only some seen before.
-    let mixed = vec![event(0, 1, ExpectedVersion::Any, Some(1)), event(1, 3, ExpectedVersion::Any, Some(3))];
-    let Err(CoreError::Refused(r)) = store.append(&mixed, "admin:local") else { panic!("not refused") };
-    assert_eq!((r.len(), r[0].index, r[0].refusal.rule), (1, 0, Rule::IdReused));
+    let mixed = vec![
+        event(0, 1, ExpectedVersion::Any, Some(1)),
+        event(1, 3, ExpectedVersion::Any, Some(3)),
+    ];
+    let Err(CoreError::Refused(r)) = store.append(&mixed, "admin:local") else {
+        panic!("not refused")
+    };
+    assert_eq!(
+        (r.len(), r[0].index, r[0].refusal.rule),
+        (1, 0, Rule::IdReused)
+    );
     // The same id twice in one batch.
-    let twice = vec![event(1, 4, ExpectedVersion::Any, Some(9)), event(1, 4, ExpectedVersion::Any, Some(9))];
-    let Err(CoreError::Refused(r)) = store.append(&twice, "admin:local") else { panic!("not refused") };
+    let twice = vec![
+        event(1, 4, ExpectedVersion::Any, Some(9)),
+        event(1, 4, ExpectedVersion::Any, Some(9)),
+    ];
+    let Err(CoreError::Refused(r)) = store.append(&twice, "admin:local") else {
+        panic!("not refused")
+    };
     assert_eq!((r[0].index, r[0].refusal.rule), (1, Rule::IdReused));
     assert_eq!(store.head().count, 2);
 }
@@ -283,19 +344,29 @@ fn idempotency_holds_across_restarts() {
 fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
     let (_dir, mut store) = temp_store();
     store.chunk = 7;
-    store.append(&[event(3, 0, ExpectedVersion::Any, None)], "admin:local").unwrap();
+    store
+        .append(&[event(3, 0, ExpectedVersion::Any, None)], "admin:local")
+        .unwrap();
     let before = store.head();
-    let mut events: Vec<_> = (0..40).map(|n| event(1, n, ExpectedVersion::Any, None)).collect();
+    let mut events: Vec<_> = (0..40)
+        .map(|n| event(1, n, ExpectedVersion::Any, None))
+        .collect();
     // A conflict on the last event, after several chunks were staged.
     events.push(event(1, 0, ExpectedVersion::NoStream, None));
-    let Err(CoreError::Refused(r)) = store.append(&events, "admin:local") else { panic!("not refused") };
+    let Err(CoreError::Refused(r)) = store.append(&events, "admin:local") else {
+        panic!("not refused")
+    };
     assert_eq!((r.len(), r[0].index), (1, 40));
     assert_eq!(store.head(), before);
     assert_eq!(store.t.records.len(), 1);
     assert_eq!(store.t.streams.len(), 1);
     assert_eq!(store.t.ids.len(), 1);
     events.pop();
-    let AppendOutcome::Appended { first, count, head } = store.append(&events, "admin:local").unwrap() else { panic!() };
+    let AppendOutcome::Appended { first, count, head } =
+        store.append(&events, "admin:local").unwrap()
+    else {
+        panic!()
+    };
     assert_eq!((first, count, head.count), (1, 40, 41));
     assert_eq!(store.verify(&mut |_| {}).unwrap().count, 41);
 }
@@ -307,11 +378,20 @@ fn leftovers_past_the_head_are_discarded_on_open() {
     {
         let mut store = Store::init(&path, "test.example/kroniek").unwrap();
         store.chunk = 3;
-        store.append(&[event(0, 0, ExpectedVersion::Any, None)], "admin:local").unwrap();
+        store
+            .append(&[event(0, 0, ExpectedVersion::Any, None)], "admin:local")
+            .unwrap();
         // Stage a chunk as an interrupted large batch would, without moving the head.
         let mut batch = Batch::new(store.head(), "admin:local".into(), now_recorded_at());
         for n in 0..3 {
-            store.check_and_stage(&mut batch, n, event(1, n as u8, ExpectedVersion::Any, Some(50 + n as u32))).unwrap().unwrap();
+            store
+                .check_and_stage(
+                    &mut batch,
+                    n,
+                    event(1, n as u8, ExpectedVersion::Any, Some(50 + n as u32)),
+                )
+                .unwrap()
+                .unwrap();
         }
         store.stage(&mut batch).unwrap();
         store.flush().unwrap();
@@ -323,7 +403,15 @@ fn leftovers_past_the_head_are_discarded_on_open() {
     assert_eq!(store.t.ids.len(), 1, "only the committed event's id");
     assert_eq!(store.verify(&mut |_| {}).unwrap().count, 1);
     // The staged ids are free again.
-    let AppendOutcome::Appended { count, .. } = store.append(&[event(1, 0, ExpectedVersion::Any, Some(50))], "admin:local").unwrap() else { panic!() };
+    let AppendOutcome::Appended { count, .. } = store
+        .append(
+            &[event(1, 0, ExpectedVersion::Any, Some(50))],
+            "admin:local",
+        )
+        .unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(count, 1);
 }
 
@@ -333,7 +421,15 @@ fn a_damaged_head_is_reported_on_open() {
     let path = dir.path().join("ledger");
     {
         let store = Store::init(&path, "test.example/kroniek").unwrap();
-        store.append(&[event(0, 0, ExpectedVersion::Any, None), event(1, 0, ExpectedVersion::Any, None)], "admin:local").unwrap();
+        store
+            .append(
+                &[
+                    event(0, 0, ExpectedVersion::Any, None),
+                    event(1, 0, ExpectedVersion::Any, None),
+                ],
+                "admin:local",
+            )
+            .unwrap();
         let mut v = store.t.records.get(pos_key(1)).unwrap().unwrap().to_vec();
         let last = v.len() - 3;
         v[last] ^= 1;
@@ -352,14 +448,23 @@ fn a_damaged_head_is_reported_on_open() {
 fn erasure_removes_personal_data_and_hashes_still_verify() {
     let (_dir, store) = filled_store(&[(0, 1), (1, 1), (0, 2), (2, 1)], None);
     let before = export_lines(&store, true);
-    let e = ProposedEvent::parse(json!({"stream": "case/c1", "type": "PersonalDataErased", "effective": "2024-01-01",
-        "data": {"subject": "case:c1", "reason": "termijn verstreken"}})).unwrap();
+    let e = ProposedEvent::parse(
+        json!({"stream": "case/c1", "type": "PersonalDataErased", "effective": "2024-01-01",
+        "data": {"subject": "case:c1", "reason": "termijn verstreken"}}),
+    )
+    .unwrap();
     store.append(&[e], "admin:local").unwrap();
-    let e = ProposedEvent::parse(json!({"stream": "member/1001", "type": "PersonalDataErased", "effective": "2024-01-01",
-        "data": {"subject": "1001", "reason": "AVG-verzoek"}})).unwrap();
+    let e = ProposedEvent::parse(
+        json!({"stream": "member/1001", "type": "PersonalDataErased", "effective": "2024-01-01",
+        "data": {"subject": "1001", "reason": "AVG-verzoek"}}),
+    )
+    .unwrap();
     store.append(&[e], "admin:local").unwrap();
     assert!(store.personal_at(0).unwrap().is_none());
-    assert!(store.personal_at(2).unwrap().is_some(), "member 1002 keeps their data");
+    assert!(
+        store.personal_at(2).unwrap().is_some(),
+        "member 1002 keeps their data"
+    );
     assert!(store.personal_at(3).unwrap().is_none());
     let after = export_lines(&store, true);
     assert_ne!(before[0], after[0]);
@@ -379,7 +484,12 @@ fn concurrent_writers_share_flushes() {
             let store = store.clone();
             std::thread::spawn(move || {
                 for n in 0..10u8 {
-                    let e = event(1, t.wrapping_mul(10).wrapping_add(n), ExpectedVersion::Any, None);
+                    let e = event(
+                        1,
+                        t.wrapping_mul(10).wrapping_add(n),
+                        ExpectedVersion::Any,
+                        None,
+                    );
                     store.append(&[e], "admin:local").unwrap();
                 }
             })

@@ -1,0 +1,131 @@
+//! Crash safety: a child appends batch after batch through the real binary while the test
+//! kills it (and the `kroniek` it runs) with SIGKILL, many times. After each kill the store
+//! opens, verifies, holds every batch that was acknowledged, and holds each batch whole or
+//! not at all.
+
+use crate::support::{kroniek_bin, uuid, Ledger};
+use kroniek_core::Store;
+use std::collections::HashSet;
+use std::io::BufRead;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BATCHES: u32 = 400;
+
+fn batch_size(i: u32) -> u32 {
+    if i % 7 == 3 {
+        400
+    } else {
+        1 + i % 5
+    }
+}
+
+fn event_id(i: u32, j: u32) -> String {
+    uuid(i * 1000 + j)
+}
+
+#[test]
+fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
+    let l = Ledger::new();
+    let dir = l.path("batches");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..BATCHES {
+        let lines: Vec<String> = (0..batch_size(i))
+            .map(|j| {
+                let m = 5000 + (i * 7 + j) % 300;
+                format!(
+                    r#"{{"stream":"member/{m}","type":"ContributionPaid","effective":"2022-01-01","data":{{"member_id":"{m}","year":2022,"amount_cents":{}}},"id":"{}"}}"#,
+                    1200 + j,
+                    event_id(i, j)
+                )
+            })
+            .collect();
+        std::fs::write(dir.join(format!("batch-{i}.jsonl")), lines.join("\n")).unwrap();
+    }
+    let mut acked: HashSet<u32> = HashSet::new();
+    let mut next = 0u32;
+    let mut rounds = 0;
+    let mut seed = 0x9e37_79b9u32;
+    while rounds < 14 && next < BATCHES {
+        rounds += 1;
+        let script = format!(
+            r#"i={next}; while [ $i -lt {BATCHES} ]; do "$0" --data "$1" append "$2/batch-$i.jsonl" >/dev/null 2>&1 && echo "ack $i"; i=$((i+1)); done"#
+        );
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(kroniek_bin())
+            .arg(l.data())
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|line| {
+                    line.strip_prefix("ack ")
+                        .and_then(|n| n.parse::<u32>().ok())
+                })
+                .collect::<Vec<u32>>()
+        });
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        std::thread::sleep(Duration::from_millis(150 + u64::from(seed % 450)));
+        // SIGKILL to the whole process group: the shell loop and the `kroniek` it runs.
+        let group = i32::try_from(child.id()).unwrap();
+        assert!(group > 1, "never signal group 0 or 1");
+        nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(group),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let _ = child.wait();
+        acked.extend(reader.join().unwrap());
+        // Give the killed processes a moment to be reaped so the store's lock is free.
+        std::thread::sleep(Duration::from_millis(50));
+
+        let store = match Store::open(&l.data()) {
+            Ok(s) => s,
+            Err(kroniek_core::CoreError::NoLedger(_)) if acked.is_empty() => continue,
+            Err(e) => panic!("round {rounds}: the store does not open after SIGKILL: {e}"),
+        };
+        let verified = store
+            .verify(&mut |_| {})
+            .unwrap_or_else(|b| panic!("round {rounds}: {b}"));
+        let ids: HashSet<String> = store
+            .iter_from(0)
+            .map(|r| r.unwrap().id.to_string())
+            .collect();
+        assert_eq!(ids.len() as u64, verified.count, "no event twice");
+        for i in 0..BATCHES {
+            let present = (0..batch_size(i))
+                .filter(|j| ids.contains(&event_id(i, *j)))
+                .count() as u32;
+            assert!(
+                present == 0 || present == batch_size(i),
+                "round {rounds}: batch {i} is half written ({present} of {})",
+                batch_size(i)
+            );
+            if acked.contains(&i) {
+                assert_eq!(
+                    present,
+                    batch_size(i),
+                    "round {rounds}: acknowledged batch {i} was lost"
+                );
+            }
+        }
+        next = (0..BATCHES)
+            .find(|i| !(0..batch_size(*i)).any(|j| ids.contains(&event_id(*i, j))))
+            .unwrap_or(BATCHES);
+    }
+    assert!(
+        rounds >= 5 && !acked.is_empty(),
+        "the test killed the writer only {rounds} times"
+    );
+}

@@ -1,0 +1,149 @@
+//! Shared helpers: the real `kroniek` binary, temporary ledgers, and event lines.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `kroniek` binary, built once per test run in the profile the tests were built in.
+pub fn kroniek_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        // target/<profile>/deps/integration-<hash>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>");
+        let target_dir = profile_dir.parent().expect("target");
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "--quiet", "-p", "kroniek-api", "--bin", "kroniek"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build
+            .env("CARGO_TARGET_DIR", target_dir)
+            .current_dir(root())
+            .status()
+            .expect("cargo build runs");
+        assert!(status.success(), "building the kroniek binary failed");
+        profile_dir.join("kroniek")
+    })
+}
+
+/// A temporary folder for one test's ledger (`ledger` inside it, not created yet).
+pub struct Ledger {
+    pub dir: tempfile::TempDir,
+}
+
+impl Ledger {
+    pub fn new() -> Ledger {
+        Ledger {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("ledger")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `kroniek --data <ledger> ARGS`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, None)
+    }
+
+    /// Runs `kroniek` with `stdin` on its standard input.
+    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        use std::io::Write;
+        let mut cmd = Command::new(kroniek_bin());
+        cmd.arg("--data").arg(self.data()).args(args);
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("kroniek starts");
+        if let Some(mut pipe) = child.stdin.take() {
+            if let Some(bytes) = stdin {
+                pipe.write_all(bytes).expect("write stdin");
+            }
+        }
+        Run(child.wait_with_output().expect("kroniek ends"))
+    }
+
+    /// Writes `lines` to a file in the ledger's folder and returns its path.
+    pub fn file(&self, name: &str, lines: &[String]) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write file");
+        path
+    }
+}
+
+/// A finished run of the binary.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// Asserts exit status 0 and returns stdout.
+    pub fn ok(&self) -> String {
+        assert_eq!(
+            self.code(),
+            0,
+            "stdout: {}\nstderr: {}",
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+}
+
+/// A MemberJoined line for member `id` with a fixed event id.
+pub fn joined(id: u32, event_id: u32) -> String {
+    format!(
+        r#"{{"stream":"member/{id}","type":"MemberJoined","effective":"2020-01-0{}","data":{{"member_id":"{id}","branch_id":null}},"personal":{{"name":"Lid {id}","residence":"Utrecht"}},"id":"{}"}}"#,
+        1 + id % 9,
+        uuid(event_id)
+    )
+}
+
+/// A ContributionPaid line for member `id` with a fixed event id.
+pub fn paid(id: u32, cents: i64, event_id: u32) -> String {
+    format!(
+        r#"{{"stream":"member/{id}","type":"ContributionPaid","effective":"2021-02-01","data":{{"member_id":"{id}","year":2021,"amount_cents":{cents}}},"id":"{}"}}"#,
+        uuid(event_id)
+    )
+}
+
+/// A deterministic UUID (version 4 layout) from a number.
+pub fn uuid(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012x}")
+}
+
+/// `(count, head)` from `verified N events, head H`.
+pub fn parse_verified(stdout: &str) -> (u64, String) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("verified "))
+        .expect("a verified line");
+    let count = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    let head = line.rsplit(' ').next().expect("a head").to_owned();
+    (count, head)
+}
