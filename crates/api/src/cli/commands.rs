@@ -349,3 +349,23 @@ pub fn log(
         .map_err(CliError::io("cannot write to standard output"))?;
     Ok(())
 }
+
+/// `kroniek generate`.
+pub fn generate(events: u64, seed: u64, out: Option<&Path>) -> Result<(), CliError> {
+    let (sink, what): (Box<dyn Write>, String) = match out {
+        Some(path) => (
+            Box::new(
+                std::fs::File::create(path)
+                    .map_err(CliError::io(format!("cannot write {}", path.display())))?,
+            ),
+            path.display().to_string(),
+        ),
+        None => (Box::new(std::io::stdout().lock()), "standard output".into()),
+    };
+    let mut sink = BufWriter::with_capacity(1 << 20, sink);
+    super::synthetic::generate(events, seed, &mut sink)
+        .map_err(CliError::io(format!("cannot write {what}")))?;
+    sink.flush()
+        .map_err(CliError::io(format!("cannot write {what}")))?;
+    Ok(())
+}

@@ -5,6 +5,7 @@ mod clock;
 mod commands;
 mod error;
 mod progress;
+mod synthetic;
 
 pub use error::CliError;
 
@@ -87,6 +88,21 @@ enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         effective: Option<String>,
     },
+    /// Write a synthetic but realistic ledger (JSON Lines) for benchmarks.
+    ///
+    /// The event mix of a party: many members, signatures and contributions; fewer meetings,
+    /// motions, decisions, appointments, cases and gifts. The same seed gives the same file.
+    Generate {
+        /// How many events.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// List events.
     Log {
         /// Only this stream (`member/10234`).
@@ -120,6 +136,7 @@ pub fn run() -> ExitCode {
             reason,
             effective,
         } => commands::erase(&cli.data, &subject, &reason, effective.as_deref()),
+        Command::Generate { events, seed, out } => commands::generate(events, seed, out.as_deref()),
         Command::Log {
             stream,
             from,
