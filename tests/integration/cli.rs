@@ -68,6 +68,7 @@ fn refused_lines_name_their_rule_and_nothing_is_written() {
     l.run(&["append", l.file("good.jsonl", &good).to_str().unwrap()])
         .ok();
     let before = l.run(&["export"]).ok();
+    let verified_before = parse_verified(&l.run(&["verify"]).ok());
     let table: &[(&str, &str)] = &[
         ("not json at all", "malformed-field"),
         ("[1,2,3]", "malformed-field"),
@@ -118,6 +119,11 @@ fn refused_lines_name_their_rule_and_nothing_is_written() {
     );
     assert!(stderr.contains("nothing was written"));
     assert_eq!(l.run(&["export"]).ok(), before, "the store is unchanged");
+    assert_eq!(
+        parse_verified(&l.run(&["verify"]).ok()),
+        verified_before,
+        "head and count unchanged"
+    );
     // A refused file into a folder without a ledger leaves no ledger behind.
     let empty = Ledger::new();
     let run = empty.run(&["append", l.path("bad.jsonl").to_str().unwrap()]);
@@ -296,4 +302,38 @@ fn log_lists_events_of_the_ledger_and_of_a_stream() {
     assert_eq!(value["position"], 2);
     assert_eq!(value["id"], uuid(3));
     assert_eq!(l.run(&["log", "--stream", "nonsense"]).code(), 2);
+}
+
+#[test]
+fn a_store_in_use_names_the_process_that_holds_it() {
+    use std::io::Write;
+    let l = Ledger::new();
+    l.run(&["init"]).ok();
+    // `append -` holds the store open while its standard input stays open.
+    let mut holder = std::process::Command::new(crate::support::kroniek_bin())
+        .arg("--data")
+        .arg(l.data())
+        .args(["append", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = holder.stdin.take().unwrap();
+    writeln!(stdin, "{}", joined(1, 1)).unwrap();
+    // Wait until the holder has opened the store (it names itself in DATA/holder).
+    let named = format!("process {} ", holder.id());
+    for _ in 0..100 {
+        if std::fs::read_to_string(l.data().join("holder")).is_ok_and(|h| h.starts_with(&named)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = l.run(&["verify"]);
+    assert_eq!(run.code(), 2, "{}", run.stdout());
+    let expected = format!("is in use by process {} (", holder.id());
+    assert!(run.stderr().contains(&expected), "{}", run.stderr());
+    drop(stdin);
+    let out = holder.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("appended 1 events"));
+    l.run(&["verify"]).ok();
 }

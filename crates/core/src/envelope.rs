@@ -168,6 +168,16 @@ impl ProposedEvent {
 
     /// Applies the structural rules to a parsed JSON value.
     pub fn parse(value: Value) -> Result<Self, Refusal> {
+        Self::parse_with(value, true)
+    }
+
+    /// Applies the structural rules to a recorded event whose personal data may be gone
+    /// (erased, or left out of an export): `personal` is checked only when `personal_known`.
+    pub fn parse_recorded(value: Value, personal_known: bool) -> Result<Self, Refusal> {
+        Self::parse_with(value, personal_known)
+    }
+
+    fn parse_with(value: Value, personal_known: bool) -> Result<Self, Refusal> {
         let Value::Object(mut obj) = value else {
             return Err(Refusal::new(
                 Rule::MalformedField,
@@ -283,7 +293,11 @@ impl ProposedEvent {
                 format!("data.{field}: {msg}"),
             )
         })?;
-        let personal = match (event_type.personal(), obj.remove("personal")) {
+        let spec = match event_type.personal() {
+            PersonalSpec::Required if !personal_known => PersonalSpec::Optional,
+            spec => spec,
+        };
+        let personal = match (spec, obj.remove("personal")) {
             (PersonalSpec::None, None | Some(Value::Null)) => None,
             (PersonalSpec::None, Some(_)) => {
                 return Err(Refusal::at(

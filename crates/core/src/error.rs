@@ -20,8 +20,8 @@ pub enum CoreError {
     AlreadyExists(PathBuf),
 
     /// Another process holds the store open.
-    #[error("the ledger in {} is in use by another process (a running `kroniek serve`?): use its HTTP API, or stop it first", .0.display())]
-    Locked(PathBuf),
+    #[error("the ledger in {} is in use by {}: use that process (a running `kroniek serve` has an HTTP API), or stop it first", .dir.display(), if .holder.is_empty() { "another process" } else { .holder.as_str() })]
+    Locked { dir: PathBuf, holder: String },
 
     /// The stored chain does not verify at its head.
     #[error("the ledger in {dir} is damaged: {broken}; run `kroniek verify` for details and restore from an export")]

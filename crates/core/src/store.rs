@@ -194,6 +194,9 @@ struct Staged {
     personal: Option<Personal>,
 }
 
+/// The file that names the process holding the store open.
+const HOLDER_FILE: &str = "holder";
+
 /// The file names inside a store's folder.
 pub fn key_path(dir: &Path) -> PathBuf {
     dir.join("signing.key")
@@ -258,11 +261,25 @@ impl Store {
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    CoreError::Locked(dir.to_owned())
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
+                    let holder = std::fs::read_to_string(dir.join(HOLDER_FILE)).unwrap_or_default();
+                    CoreError::Locked {
+                        dir: dir.to_owned(),
+                        holder: holder.trim().to_owned(),
+                    }
                 }
                 other => CoreError::Storage(other),
             })?;
+        // Say who holds the store, for the next process that finds it locked.
+        let holder = format!(
+            "process {} ({})",
+            std::process::id(),
+            std::env::args().collect::<Vec<_>>().join(" ")
+        );
+        let _ = std::fs::write(dir.join(HOLDER_FILE), holder);
         let t = Trees {
             records: db.open_tree("records")?,
             streams: db.open_tree("streams")?,
@@ -1146,6 +1163,9 @@ impl Store {
                         )))
                     }
                 };
+                check_recorded_structure(&record, personal.as_ref()).map_err(|r| {
+                    CoreError::Restore(format!("line {}: record {}: {}", n + 1, record.position, r))
+                })?;
                 pending.push(Staged { record, personal });
                 if pending.len() >= self.chunk {
                     self.write_staged(&pending)?;
@@ -1187,6 +1207,29 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// Checks a recorded event against the catalogue's structural rules, as an append would.
+fn check_recorded_structure(record: &Record, personal: Option<&Personal>) -> Result<(), Refusal> {
+    let mut envelope = serde_json::Map::new();
+    envelope.insert(
+        "stream".into(),
+        serde_json::Value::String(record.stream.clone()),
+    );
+    envelope.insert(
+        "type".into(),
+        serde_json::Value::String(record.event_type.name().into()),
+    );
+    envelope.insert(
+        "effective".into(),
+        serde_json::Value::String(record.effective.clone()),
+    );
+    envelope.insert("data".into(), record.data.clone());
+    if let Some(p) = personal {
+        envelope.insert("personal".into(), p.value.clone());
+    }
+    ProposedEvent::parse_recorded(serde_json::Value::Object(envelope), personal.is_some())
+        .map(|_| ())
 }
 
 /// Writes `bytes` to a new file readable by its owner only (mode 0600).

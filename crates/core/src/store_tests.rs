@@ -502,3 +502,29 @@ fn concurrent_writers_share_flushes() {
     assert_eq!(store.verify(&mut |_| {}).unwrap().count, 160);
     assert!(store.flush_count() <= 160);
 }
+
+#[test]
+fn restore_refuses_an_export_that_breaks_the_catalogue_even_with_good_hashes() {
+    let bad = Record::seal(
+        0,
+        0,
+        "member/1".into(),
+        EventType::ContributionPaid,
+        EventId::parse("00000000-0000-4000-8000-000000000001").unwrap(),
+        "2020-01-01".into(),
+        now_recorded_at(),
+        "admin:local".into(),
+        json!({"member_id": "1", "year": 2020, "amount_cents": -5}),
+        None,
+        ZERO_HASH,
+    );
+    let mut line = bad.export_line(PersonalView::Omitted);
+    line.push(b'\n');
+    let (_dir, store) = temp_store();
+    match store.restore(std::io::Cursor::new(line), &mut |_| {}) {
+        Err(CoreError::Restore(why)) => assert!(why.contains("negative-amount"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(store.head(), Head::EMPTY);
+    assert_eq!(store.t.records.len(), 0);
+}
