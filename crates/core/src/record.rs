@@ -393,7 +393,16 @@ impl<'a> HashedTail<'a> {
     /// Reads the tail of a record's hashed bytes; `None` when the bytes do not have its shape.
     pub fn parse(bytes: &'a [u8]) -> Option<HashedTail<'a>> {
         const KEY: &[u8] = b",\"personal_commitment\":";
-        let start = bytes.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+        // The key sits within the last few hundred bytes unless the stream name is very long:
+        // look there first.
+        let window = bytes.len().saturating_sub(640);
+        let find = |from: usize| {
+            bytes[from..]
+                .windows(KEY.len())
+                .rposition(|w| w == KEY)
+                .map(|i| i + from)
+        };
+        let start = find(window).or_else(|| find(0))? + KEY.len();
         let mut cur = Cursor { bytes, at: start };
         let personal_commitment = if cur.literal(b"null") {
             None
