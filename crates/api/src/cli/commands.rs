@@ -25,6 +25,21 @@ fn open_input(file: &Path) -> Result<Box<dyn BufRead>, CliError> {
     Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
 }
 
+/// A buffered writer to `out` (a file) or standard output, and how to name it in messages.
+fn open_output(out: Option<&Path>) -> Result<(BufWriter<Box<dyn Write>>, String), CliError> {
+    let (sink, what): (Box<dyn Write>, String) = match out {
+        Some(path) => (
+            Box::new(
+                std::fs::File::create(path)
+                    .map_err(CliError::io(format!("cannot write {}", path.display())))?,
+            ),
+            path.display().to_string(),
+        ),
+        None => (Box::new(std::io::stdout().lock()), "standard output".into()),
+    };
+    Ok((BufWriter::with_capacity(1 << 20, sink), what))
+}
+
 /// `kroniek init`.
 pub fn init(data: &Path, origin: &str) -> Result<(), CliError> {
     let store = Store::init(data, origin)?;
@@ -200,17 +215,7 @@ fn verify_export(
 pub fn export(data: &Path, out: Option<&Path>, with_personal: bool) -> Result<(), CliError> {
     let store = Store::open(data)?;
     let head = store.head();
-    let (sink, what): (Box<dyn Write>, String) = match out {
-        Some(path) => (
-            Box::new(
-                std::fs::File::create(path)
-                    .map_err(CliError::io(format!("cannot write {}", path.display())))?,
-            ),
-            path.display().to_string(),
-        ),
-        None => (Box::new(std::io::stdout().lock()), "standard output".into()),
-    };
-    let mut sink = BufWriter::with_capacity(1 << 20, sink);
+    let (mut sink, what) = open_output(out)?;
     let bar = progress::bar("exporting", Some(head.count));
     for (n, record) in store.iter_from(0).enumerate() {
         let record = record?;
@@ -352,17 +357,7 @@ pub fn log(
 
 /// `kroniek generate`.
 pub fn generate(events: u64, seed: u64, out: Option<&Path>) -> Result<(), CliError> {
-    let (sink, what): (Box<dyn Write>, String) = match out {
-        Some(path) => (
-            Box::new(
-                std::fs::File::create(path)
-                    .map_err(CliError::io(format!("cannot write {}", path.display())))?,
-            ),
-            path.display().to_string(),
-        ),
-        None => (Box::new(std::io::stdout().lock()), "standard output".into()),
-    };
-    let mut sink = BufWriter::with_capacity(1 << 20, sink);
+    let (mut sink, what) = open_output(out)?;
     super::synthetic::generate(events, seed, &mut sink)
         .map_err(CliError::io(format!("cannot write {what}")))?;
     sink.flush()
