@@ -500,7 +500,8 @@ fn concurrent_writers_share_flushes() {
     }
     assert_eq!(store.head().count, 160);
     assert_eq!(store.verify(&mut |_| {}).unwrap().count, 160);
-    assert!(store.flush_count() <= 160);
+    eprintln!("160 appends, {} flushes", store.flush_count());
+    assert!(store.flush_count() < 160, "appends that wait together share a flush");
 }
 
 #[test]
