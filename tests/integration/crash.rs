@@ -30,15 +30,25 @@ fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
     let l = Ledger::new();
     let dir = l.path("batches");
     std::fs::create_dir_all(&dir).unwrap();
+    // A member's first event is their MemberJoined; later ones pay contributions (the rules
+    // refuse a payment by someone who never joined).
+    let mut joined = HashSet::new();
     for i in 0..BATCHES {
         let lines: Vec<String> = (0..batch_size(i))
             .map(|j| {
                 let m = 5000 + (i * 7 + j) % 300;
-                format!(
-                    r#"{{"stream":"member/{m}","type":"ContributionPaid","effective":"2022-01-01","data":{{"member_id":"{m}","year":2022,"amount_cents":{}}},"id":"{}"}}"#,
-                    1200 + j,
-                    event_id(i, j)
-                )
+                if joined.insert(m) {
+                    format!(
+                        r#"{{"stream":"member/{m}","type":"MemberJoined","effective":"2021-01-01","data":{{"member_id":"{m}"}},"personal":{{"name":"Lid {m}","residence":"Zwolle"}},"id":"{}"}}"#,
+                        event_id(i, j)
+                    )
+                } else {
+                    format!(
+                        r#"{{"stream":"member/{m}","type":"ContributionPaid","effective":"2022-01-01","data":{{"member_id":"{m}","year":2022,"amount_cents":{}}},"id":"{}"}}"#,
+                        1200 + j,
+                        event_id(i, j)
+                    )
+                }
             })
             .collect();
         std::fs::write(dir.join(format!("batch-{i}.jsonl")), lines.join("\n")).unwrap();

@@ -409,8 +409,8 @@ macro_rules! catalogue {
             }
         }
 
-        /// Reads `data` of type `ty`, reporting the path of the first bad field.
-        pub(crate) fn parse_data(ty: EventType, data: &serde_json::Value) -> Result<EventData, (String, String)> {
+        /// Reads `data` of type `ty`, reporting the path and message of the first bad field.
+        pub fn parse_data(ty: EventType, data: &serde_json::Value) -> Result<EventData, (String, String)> {
             match ty { $(EventType::$variant => typed::<$variant>(data).map(EventData::$variant)),+ }
         }
 

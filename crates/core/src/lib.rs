@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod envelope;
 pub mod erasure;
 pub mod error;
+pub mod governance;
 pub mod keys;
 pub mod record;
 pub mod rules;

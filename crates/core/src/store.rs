@@ -24,10 +24,11 @@ use crate::canonical;
 use crate::catalogue::{ErasureSubject, EventData, EventType};
 use crate::envelope::ProposedEvent;
 use crate::error::CoreError;
+use crate::governance::GovernanceState;
 use crate::keys::{is_valid_key_name, LedgerKey};
 use crate::record::{HashedTail, Personal, PersonalView, Record, ZERO_HASH};
 use crate::rules::{IndexedRefusal, Refusal, Rule};
-use crate::types::{hex, EventId};
+use crate::types::{hex, Date, EventId};
 use crate::verify::{Broken, ChainVerifier, Verified};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
@@ -110,8 +111,9 @@ pub struct Store {
     db: sled::Db,
     t: Trees,
     origin: String,
-    /// Serialises appends; holds the applied (maybe not yet durable) head.
-    writer: Mutex<Head>,
+    /// Serialises appends; holds the applied (maybe not yet durable) head and the
+    /// governance state the rules judge against (built on the first append).
+    writer: Mutex<Writer>,
     /// The newest applied head, read by the flush leader.
     applied: Mutex<Head>,
     flush: Mutex<FlushState>,
@@ -187,6 +189,15 @@ pub fn now_recorded_at() -> String {
 
 /// A record's stream key, stored value and stored personal data, ready to insert.
 type EncodedRecord = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+/// What the single writer owns.
+struct Writer {
+    head: Head,
+    state: Option<GovernanceState>,
+    /// Whether appends pass the governance rules. Always true outside the storage
+    /// engine's own tests, which exercise the log with events the rules would not allow.
+    rules: bool,
+}
 
 /// One record about to be written, with its personal data.
 struct Staged {
@@ -307,7 +318,11 @@ impl Store {
             db,
             t,
             origin,
-            writer: Mutex::new(head),
+            writer: Mutex::new(Writer {
+                head,
+                state: None,
+                rules: true,
+            }),
             applied: Mutex::new(head),
             flush: Mutex::new(FlushState {
                 durable: head.count,
@@ -468,10 +483,17 @@ impl Store {
     where
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
     {
-        let mut writer = lock(&self.writer);
-        let committed = *writer;
+        let mut guard = lock(&self.writer);
+        let writer = &mut *guard;
+        let committed = writer.head;
+        let state = match &mut writer.state {
+            Some(state) => state,
+            None => writer.state.insert(self.build_state()?),
+        };
+        state.begin();
         let mut batch = Batch::new(committed, actor.to_owned(), now_recorded_at());
-        let result = self.run_batch(&mut batch, events, progress);
+        let rules = writer.rules;
+        let result = self.run_batch(&mut batch, events, state, rules, progress);
         let outcome = match result {
             Ok(())
                 if !batch.refusals.is_empty() || (!batch.seen.is_empty() && batch.appended > 0) =>
@@ -491,18 +513,21 @@ impl Store {
                 Err(CoreError::Refused(refusals))
             }
             Ok(()) if batch.appended == 0 && !batch.seen.is_empty() => {
-                drop(writer);
+                state.commit();
+                drop(guard);
                 return Ok(AppendOutcome::AlreadyRecorded {
                     positions: batch.seen.iter().map(|(_, p)| *p).collect(),
                     head: self.head(),
                 });
             }
-            Ok(()) => self.commit(&mut batch).inspect(|head| *writer = *head),
+            Ok(()) => self.commit(&mut batch),
             Err(e) => Err(e),
         };
         match outcome {
             Ok(head) => {
-                drop(writer);
+                state.commit();
+                writer.head = head;
+                drop(guard);
                 self.make_durable(head)?;
                 Ok(AppendOutcome::Appended {
                     first: committed.count,
@@ -511,6 +536,7 @@ impl Store {
                 })
             }
             Err(e) => {
+                state.rollback();
                 if batch.staged {
                     self.discard_from(committed.count)?;
                 }
@@ -519,10 +545,27 @@ impl Store {
         }
     }
 
+    /// Folds every record of the ledger into the governance state.
+    fn build_state(&self) -> Result<GovernanceState, CoreError> {
+        let mut state = GovernanceState::default();
+        for record in self.iter_from(0) {
+            let record = record?;
+            let effective = Date::parse(&record.effective)
+                .map_err(|e| CoreError::Corrupt(record.position, e))?;
+            let event = crate::catalogue::parse_data(record.event_type, &record.data).map_err(
+                |(field, why)| CoreError::Corrupt(record.position, format!("data.{field}: {why}")),
+            )?;
+            state.apply(&event, effective, record.position);
+        }
+        Ok(state)
+    }
+
     fn run_batch<I>(
         &self,
         b: &mut Batch,
         events: I,
+        state: &mut GovernanceState,
+        rules: bool,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), CoreError>
     where
@@ -539,7 +582,9 @@ impl Store {
                     continue;
                 }
             };
-            if let Err(refusal) = self.check_and_stage(b, index, event)? {
+            if let Err(refusal) =
+                self.check_and_stage(b, index, event, rules.then_some(&mut *state))?
+            {
                 b.refusals.push(IndexedRefusal { index, refusal });
             }
             if b.pending.len() >= self.chunk {
@@ -556,6 +601,7 @@ impl Store {
         b: &mut Batch,
         index: usize,
         e: ProposedEvent,
+        state: Option<&mut GovernanceState>,
     ) -> Result<Result<(), Refusal>, CoreError> {
         if let Some(id) = e.id {
             let id_key = *id.0.as_bytes();
@@ -603,6 +649,12 @@ impl Store {
                     e.expected_version
                 ),
             )));
+        }
+        if let Some(state) = state {
+            if let Err(refusal) = state.check(&e.event, e.effective) {
+                return Ok(Err(refusal));
+            }
+            state.apply(&e.event, e.effective, b.next);
         }
         b.stream_lens.insert(stream.clone(), len + 1);
         if !b.refusals.is_empty() {
@@ -1120,10 +1172,10 @@ impl Store {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Verified, CoreError> {
         let mut writer = lock(&self.writer);
-        if writer.count > 0 {
+        if writer.head.count > 0 {
             return Err(CoreError::NotEmpty {
                 dir: self.dir.clone(),
-                count: writer.count,
+                count: writer.head.count,
             });
         }
         let mut chain = ChainVerifier::new();
@@ -1191,10 +1243,18 @@ impl Store {
             return Err(e);
         }
         *lock(&self.applied) = head;
-        *writer = head;
+        writer.head = head;
+        writer.state = None;
         drop(writer);
         self.make_durable(head)?;
         Ok(done)
+    }
+
+    /// Turns the governance rules off, for tests of the log alone.
+    #[cfg(test)]
+    pub(crate) fn without_rules(self) -> Store {
+        lock(&self.writer).rules = false;
+        self
     }
 
     /// How many flushes have acknowledged appends since the store was opened.

@@ -43,7 +43,9 @@ fn event(kind: u8, n: u8, expected: ExpectedVersion, id: Option<u32>) -> Propose
 
 fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::init(&dir.path().join("ledger"), "test.example/kroniek").unwrap();
+    let store = Store::init(&dir.path().join("ledger"), "test.example/kroniek")
+        .unwrap()
+        .without_rules();
     (dir, store)
 }
 
@@ -223,7 +225,7 @@ proptest! {
         let lines = export_lines(&store, true);
         let mut file = lines.join(&b'\n');
         file.push(b'\n');
-        let restored = Store::init(&dir.path().join("restored"), "test.example/kroniek").unwrap();
+        let restored = Store::init(&dir.path().join("restored"), "test.example/kroniek").unwrap().without_rules();
         let v = restored.restore(std::io::Cursor::new(file), &mut |_| {}).unwrap();
         prop_assert_eq!(v.count, store.head().count);
         prop_assert_eq!(restored.head(), store.head());
@@ -290,7 +292,9 @@ fn idempotency_holds_across_restarts() {
         event(1, 1, ExpectedVersion::Any, Some(2)),
     ];
     {
-        let store = Store::init(&path, "test.example/kroniek").unwrap();
+        let store = Store::init(&path, "test.example/kroniek")
+            .unwrap()
+            .without_rules();
         let first = store.append(&batch, "admin:local").unwrap();
         assert!(matches!(
             first,
@@ -305,7 +309,7 @@ fn idempotency_holds_across_restarts() {
             matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1])
         );
     }
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path).unwrap().without_rules();
     let again = store.append(&batch, "admin:local").unwrap();
     assert!(
         matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1])
@@ -376,7 +380,9 @@ fn leftovers_past_the_head_are_discarded_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
     {
-        let mut store = Store::init(&path, "test.example/kroniek").unwrap();
+        let mut store = Store::init(&path, "test.example/kroniek")
+            .unwrap()
+            .without_rules();
         store.chunk = 3;
         store
             .append(&[event(0, 0, ExpectedVersion::Any, None)], "admin:local")
@@ -389,6 +395,7 @@ fn leftovers_past_the_head_are_discarded_on_open() {
                     &mut batch,
                     n,
                     event(1, n as u8, ExpectedVersion::Any, Some(50 + n as u32)),
+                    None,
                 )
                 .unwrap()
                 .unwrap();
@@ -397,7 +404,7 @@ fn leftovers_past_the_head_are_discarded_on_open() {
         store.flush().unwrap();
         assert_eq!(store.t.records.len(), 4);
     }
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path).unwrap().without_rules();
     assert_eq!(store.head().count, 1);
     assert_eq!(store.t.records.len(), 1);
     assert_eq!(store.t.ids.len(), 1, "only the committed event's id");
@@ -420,7 +427,9 @@ fn a_damaged_head_is_reported_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
     {
-        let store = Store::init(&path, "test.example/kroniek").unwrap();
+        let store = Store::init(&path, "test.example/kroniek")
+            .unwrap()
+            .without_rules();
         store
             .append(
                 &[
@@ -501,7 +510,10 @@ fn concurrent_writers_share_flushes() {
     assert_eq!(store.head().count, 160);
     assert_eq!(store.verify(&mut |_| {}).unwrap().count, 160);
     eprintln!("160 appends, {} flushes", store.flush_count());
-    assert!(store.flush_count() < 160, "appends that wait together share a flush");
+    assert!(
+        store.flush_count() < 160,
+        "appends that wait together share a flush"
+    );
 }
 
 #[test]

@@ -81,6 +81,11 @@ pub fn generate(events: u64, seed: u64, out: &mut dyn Write) -> std::io::Result<
         "name": "Algemene ledenvergadering", "kind": "alv", "appointed_by": "alv", "seats": [{"role": "lid", "count": 10_000_000}]}}),
         out,
     )?;
+    emit(
+        json!({"stream": "body/geschillencommissie", "type": "BodyEstablished", "effective": d0, "data": {"body_id": "geschillencommissie",
+        "name": "Geschillencommissie", "kind": "committee", "appointed_by": "alv", "seats": [{"role": "lid", "count": 3}]}}),
+        out,
+    )?;
     let branches: Vec<String> = PLACES
         .iter()
         .map(|p| format!("afdeling-{}", p.to_lowercase().replace(' ', "-")))
@@ -233,7 +238,7 @@ pub fn generate(events: u64, seed: u64, out: &mut dyn Write) -> std::io::Result<
 }
 
 fn written_so_far(branches: &[String]) -> u64 {
-    2 + branches.len() as u64
+    3 + branches.len() as u64
 }
 
 #[cfg(test)]
@@ -243,14 +248,21 @@ mod tests {
     #[test]
     fn generates_exactly_n_valid_events_deterministically() {
         let mut a = Vec::new();
-        generate(3000, 7, &mut a).unwrap();
+        generate(20_000, 7, &mut a).unwrap();
         let mut b = Vec::new();
-        generate(3000, 7, &mut b).unwrap();
+        generate(20_000, 7, &mut b).unwrap();
         assert_eq!(a, b);
         let text = String::from_utf8(a).unwrap();
-        assert_eq!(text.lines().count(), 3000);
-        for line in text.lines() {
-            kroniek_core::ProposedEvent::parse_line(line).unwrap_or_else(|r| panic!("{line}: {r}"));
+        assert_eq!(text.lines().count(), 20_000);
+        // Every event passes the catalogue and the governance rules, in order.
+        let mut state = kroniek_core::governance::GovernanceState::default();
+        for (position, line) in text.lines().enumerate() {
+            let e = kroniek_core::ProposedEvent::parse_line(line)
+                .unwrap_or_else(|r| panic!("{line}: {r}"));
+            state
+                .check(&e.event, e.effective)
+                .unwrap_or_else(|r| panic!("{line}: {r}"));
+            state.apply(&e.event, e.effective, position as u64);
         }
         assert!(
             text.contains("ContributionPaid")

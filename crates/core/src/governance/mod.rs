@@ -1,0 +1,15 @@
+//! The governance ledger's rules and the state they judge against.
+//!
+//! [`state::GovernanceState`] is a fold over events (`apply`); [`check`] judges a new event
+//! against it. Both are pure and synchronous. The store keeps one state, checks and applies
+//! each event of a batch in order (so an event sees those before it), and rolls the state back
+//! when the batch is refused.
+
+pub mod check;
+pub mod journal;
+pub mod state;
+
+#[cfg(test)]
+mod tests;
+
+pub use state::{GovernanceState, MemberStatus};

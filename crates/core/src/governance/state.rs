@@ -1,0 +1,658 @@
+//! The governance state: what the ledger knows of members, bodies, codes, meetings, motions,
+//! decisions, elections, cases and principals, folded from events. The rules judge an event
+//! against it; the projections answer questions from it. Pure: no clock, no I/O.
+
+use super::journal::Journaled;
+use crate::catalogue::*;
+use crate::types::Date;
+
+/// A member's status on a date (DOMAIN.md, *Member status on a date*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MemberStatus {
+    /// Not (yet) a member on that date.
+    NotMember,
+    Active,
+    Suspended,
+    Expelled,
+    Ended,
+}
+
+impl MemberStatus {
+    /// The status as written in JSON and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::NotMember => "not_a_member",
+            MemberStatus::Active => "active",
+            MemberStatus::Suspended => "suspended",
+            MemberStatus::Expelled => "expelled",
+            MemberStatus::Ended => "ended",
+        }
+    }
+}
+
+/// One `MemberSuspended`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspension {
+    pub from: Date,
+    pub until: Option<Date>,
+    pub case_id: String,
+}
+
+/// A suspension that follows a royement decided `expelled`, lasting until an appeal decided
+/// `overturned` or `modified` (exclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoyementSuspension {
+    pub case_id: String,
+    pub from: Date,
+    pub until: Option<Date>,
+}
+
+/// What the ledger knows of one member.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberHistory {
+    /// `MemberJoined` dates, with positions (the later appended decides a same-day tie).
+    pub joins: Vec<(Date, u64)>,
+    /// `MembershipEnded` dates, with positions.
+    pub ends: Vec<(Date, u64)>,
+    pub expelled: Vec<Date>,
+    pub suspensions: Vec<Suspension>,
+    /// `MemberReinstated` dates and cases.
+    pub reinstatements: Vec<(Date, Option<String>)>,
+    pub royements: Vec<RoyementSuspension>,
+}
+
+impl MemberHistory {
+    /// The member's status on `d`.
+    pub fn status_on(&self, d: Date) -> MemberStatus {
+        if self.expelled.iter().any(|e| *e <= d) {
+            return MemberStatus::Expelled;
+        }
+        let join = self.joins.iter().filter(|(j, _)| *j <= d).max();
+        let end = self.ends.iter().filter(|(e, _)| *e <= d).max();
+        match (join, end) {
+            (None, _) => return MemberStatus::NotMember,
+            (Some(j), Some(e)) if e > j => return MemberStatus::Ended,
+            _ => {}
+        }
+        if self.suspended_on(d) {
+            MemberStatus::Suspended
+        } else {
+            MemberStatus::Active
+        }
+    }
+
+    /// Whether a suspension (explicit or by royement) applies on `d`.
+    pub fn suspended_on(&self, d: Date) -> bool {
+        let explicit = self.suspensions.iter().any(|s| {
+            if d < s.from {
+                return false;
+            }
+            let reinstated = self
+                .reinstatements
+                .iter()
+                .filter(|(r, case)| *r >= s.from && case.as_ref().is_none_or(|c| *c == s.case_id))
+                .map(|(r, _)| *r)
+                .min();
+            s.until.is_none_or(|u| d <= u) && reinstated.is_none_or(|r| d < r)
+        });
+        explicit
+            || self
+                .royements
+                .iter()
+                .any(|r| r.from <= d && r.until.is_none_or(|u| d < u))
+    }
+
+    /// Whether the member is (or was) a member on `d`: active or suspended.
+    pub fn is_member_on(&self, d: Date) -> bool {
+        matches!(
+            self.status_on(d),
+            MemberStatus::Active | MemberStatus::Suspended
+        )
+    }
+}
+
+/// One member's seat in a body, from appointment to departure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    pub member_id: String,
+    pub role: String,
+    pub portfolio: Option<String>,
+    pub term_start: Date,
+    /// The current end (after reappointments); `None`: open-ended (ex officio).
+    pub term_end: Option<Date>,
+    pub times_reappointed: u32,
+    /// Each reappointment: its date and the new term end.
+    pub reappointments: Vec<(Date, Date)>,
+    /// The `MemberLeftBody` date and reason: not held from that date on.
+    pub left: Option<(Date, LeaveReason)>,
+    pub decision_id: Option<String>,
+    pub election_id: Option<String>,
+    /// Position of the `MemberAppointed` record.
+    pub position: u64,
+}
+
+impl Holding {
+    /// Whether this holding fills its seat on `d`: started, not past its term end, not left.
+    pub fn counts_on(&self, d: Date) -> bool {
+        self.term_start <= d
+            && self.term_end.is_none_or(|t| d <= t)
+            && self.left.is_none_or(|(l, _)| d < l)
+    }
+
+    /// Whether the member holds the seat on `d`, expired or not: started and not left.
+    pub fn held_on(&self, d: Date) -> bool {
+        self.term_start <= d && self.left.is_none_or(|(l, _)| d < l)
+    }
+}
+
+/// What the ledger knows of one body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyHistory {
+    pub name: String,
+    pub kind: BodyKind,
+    pub parent_id: Option<String>,
+    pub appointed_by: String,
+    pub established: Date,
+    /// Seat definitions and the dates they apply from, in date order.
+    pub seat_defs: Vec<(Date, Vec<Seat>)>,
+    pub term_years: Option<i64>,
+    pub max_reappointments: Option<i64>,
+    pub min_members: Option<i64>,
+    pub dissolved: Option<Date>,
+    pub holdings: Vec<Holding>,
+}
+
+impl BodyHistory {
+    /// The seat definition in force on `d`.
+    pub fn seats_on(&self, d: Date) -> Option<&[Seat]> {
+        self.seat_defs
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= d)
+            .map(|(_, s)| s.as_slice())
+    }
+
+    /// How many seats of `role` (+ `portfolio`) the definition in force on `d` has.
+    pub fn capacity_on(&self, d: Date, role: &str, portfolio: Option<&str>) -> i64 {
+        self.seats_on(d)
+            .map(|seats| {
+                seats
+                    .iter()
+                    .filter(|s| {
+                        s.role.as_str() == role
+                            && s.portfolio.as_ref().map(|p| p.as_str()) == portfolio
+                    })
+                    .map(|s| s.count)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// The holdings that fill the seat `role` (+ `portfolio`) on `d`.
+    pub fn holders_on<'a>(
+        &'a self,
+        d: Date,
+        role: &'a str,
+        portfolio: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Holding> + 'a {
+        self.holdings.iter().filter(move |h| {
+            h.role == role && h.portfolio.as_deref() == portfolio && h.counts_on(d)
+        })
+    }
+}
+
+/// What the ledger knows of one code of conduct.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeHistory {
+    /// Versions with their adoption dates and titles.
+    pub versions: Vec<(u32, Date, String)>,
+}
+
+/// One meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingState {
+    pub body_id: String,
+    pub date: Date,
+}
+
+/// One motion or amendment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MotionState {
+    pub meeting_id: String,
+    pub title: String,
+    pub amends: Option<String>,
+    pub submitted: Date,
+    pub withdrawn: Option<Date>,
+    pub votes: Vec<(Date, MotionVoted)>,
+}
+
+/// One decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionState {
+    pub body_id: String,
+    pub taken: Date,
+    pub revoked: Option<(Date, String, String)>,
+}
+
+/// One candidacy in an election.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidacyState {
+    pub member_id: String,
+    pub preferences: Vec<String>,
+    pub submitted: Date,
+    pub position: u64,
+    pub withdrawn: Option<Date>,
+    /// The latest screening: admitted or not, with the reason.
+    pub screening: Option<(bool, Option<String>)>,
+}
+
+/// One election.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElectionState {
+    pub body_id: String,
+    pub seats: Vec<Seat>,
+    pub opens: Date,
+    pub closes: Date,
+    pub screening_body_id: String,
+    pub candidacies: Vec<CandidacyState>,
+    pub results: Vec<(Date, ElectionResult)>,
+}
+
+impl ElectionState {
+    /// The candidacy of `member`.
+    pub fn candidacy(&self, member: &str) -> Option<&CandidacyState> {
+        self.candidacies.iter().find(|c| c.member_id == member)
+    }
+
+    /// How many seats the election fills in all.
+    pub fn seats_in_all(&self) -> i64 {
+        self.seats.iter().map(|s| s.count).sum()
+    }
+}
+
+/// How a case was decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseDecision {
+    pub date: Date,
+    pub outcome: CaseOutcome,
+    pub appeal_deadline: Option<Date>,
+    pub decision_id: Option<String>,
+}
+
+/// One case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseState {
+    pub kind: CaseKind,
+    pub body_id: String,
+    pub complainants: Vec<String>,
+    pub respondents: Vec<String>,
+    pub opened: Date,
+    pub decided: Option<CaseDecision>,
+    /// `AppealFiled`: date and member.
+    pub appeal: Option<(Date, String)>,
+    pub appeal_decided: Option<(Date, AppealOutcome)>,
+    pub closed: Option<Date>,
+}
+
+/// Everything the rules need, folded from the ledger's events.
+#[derive(Debug, Clone, Default)]
+pub struct GovernanceState {
+    pub members: Journaled<String, MemberHistory>,
+    pub bodies: Journaled<String, BodyHistory>,
+    pub codes: Journaled<String, CodeHistory>,
+    pub meetings: Journaled<String, MeetingState>,
+    pub motions: Journaled<String, MotionState>,
+    pub decisions: Journaled<String, DecisionState>,
+    pub elections: Journaled<String, ElectionState>,
+    pub cases: Journaled<String, CaseState>,
+    /// Principals with access: whether their access stands.
+    pub principals: Journaled<String, bool>,
+}
+
+macro_rules! each_map {
+    ($self:ident . $method:ident ()) => {
+        $self.members.$method();
+        $self.bodies.$method();
+        $self.codes.$method();
+        $self.meetings.$method();
+        $self.motions.$method();
+        $self.decisions.$method();
+        $self.elections.$method();
+        $self.cases.$method();
+        $self.principals.$method();
+    };
+}
+
+fn s<T: ToString>(v: &T) -> String {
+    v.to_string()
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> Option<String> {
+    v.as_ref().map(ToString::to_string)
+}
+
+impl GovernanceState {
+    /// Starts a batch: every change from here can be rolled back.
+    pub fn begin(&mut self) {
+        each_map!(self.begin());
+    }
+
+    /// Keeps the batch's changes.
+    pub fn commit(&mut self) {
+        each_map!(self.commit());
+    }
+
+    /// Undoes the batch's changes.
+    pub fn rollback(&mut self) {
+        each_map!(self.rollback());
+    }
+
+    /// Applies an event that passed the rules (or was recorded before). Never fails: a
+    /// reference that is missing (in a ledger written without rules) is skipped.
+    pub fn apply(&mut self, event: &EventData, effective: Date, position: u64) {
+        use EventData as E;
+        match event {
+            E::CodeVersionAdopted(d) => {
+                self.codes.entry(s(&d.code_id)).versions.push((
+                    d.version.get(),
+                    effective,
+                    d.title.clone(),
+                ));
+            }
+            E::MemberJoined(d) => self
+                .members
+                .entry(s(&d.member_id))
+                .joins
+                .push((effective, position)),
+            E::MembershipEnded(d) => self
+                .members
+                .entry(s(&d.member_id))
+                .ends
+                .push((effective, position)),
+            E::MemberExpelled(d) => self.members.entry(s(&d.member_id)).expelled.push(effective),
+            E::MemberSuspended(d) => {
+                self.members
+                    .entry(s(&d.member_id))
+                    .suspensions
+                    .push(Suspension {
+                        from: effective,
+                        until: d.until,
+                        case_id: s(&d.case_id),
+                    })
+            }
+            E::MemberReinstated(d) => {
+                self.members
+                    .entry(s(&d.member_id))
+                    .reinstatements
+                    .push((effective, opt(&d.case_id)));
+            }
+            E::MemberDetailsChanged(_)
+            | E::ConductCodeSigned(_)
+            | E::ContributionPaid(_)
+            | E::ContributionRefunded(_)
+            | E::PersonalDataErased(_)
+            | E::SubsidyReceived(_)
+            | E::GiftReceived(_)
+            | E::BudgetAdopted(_) => {}
+            E::BodyEstablished(d) => self.bodies.insert(
+                s(&d.body_id),
+                BodyHistory {
+                    name: d.name.clone(),
+                    kind: d.kind,
+                    parent_id: opt(&d.parent_id),
+                    appointed_by: s(&d.appointed_by),
+                    established: effective,
+                    seat_defs: vec![(effective, d.seats.clone())],
+                    term_years: d.term_years,
+                    max_reappointments: d.max_reappointments,
+                    min_members: d.min_members,
+                    dissolved: None,
+                    holdings: Vec::new(),
+                },
+            ),
+            E::SeatsChanged(d) => {
+                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                    let at = b.seat_defs.partition_point(|(from, _)| *from <= effective);
+                    b.seat_defs.insert(at, (effective, d.seats.clone()));
+                }
+            }
+            E::MemberAppointed(d) => {
+                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                    b.holdings.push(Holding {
+                        member_id: s(&d.member_id),
+                        role: s(&d.role),
+                        portfolio: opt(&d.portfolio),
+                        term_start: d.term_start,
+                        term_end: d.term_end,
+                        times_reappointed: 0,
+                        reappointments: Vec::new(),
+                        left: None,
+                        decision_id: opt(&d.decision_id),
+                        election_id: opt(&d.election_id),
+                        position,
+                    });
+                }
+            }
+            E::MemberReappointed(d) => {
+                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                    if let Some(h) =
+                        current_holding_mut(b, d.member_id.as_str(), d.role.as_str(), effective)
+                    {
+                        h.times_reappointed += 1;
+                        h.reappointments.push((effective, d.term_end));
+                        h.term_end = Some(d.term_end);
+                    }
+                }
+            }
+            E::MemberLeftBody(d) => {
+                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                    if let Some(h) =
+                        current_holding_mut(b, d.member_id.as_str(), d.role.as_str(), effective)
+                    {
+                        h.left = Some((effective, d.reason));
+                    }
+                }
+            }
+            E::BodyDissolved(d) => {
+                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                    b.dissolved = Some(b.dissolved.map_or(effective, |x| x.min(effective)));
+                }
+            }
+            E::MeetingHeld(d) => {
+                self.meetings.insert(
+                    s(&d.meeting_id),
+                    MeetingState {
+                        body_id: s(&d.body_id),
+                        date: d.date,
+                    },
+                );
+            }
+            E::MotionSubmitted(d) => self.motions.insert(
+                s(&d.motion_id),
+                MotionState {
+                    meeting_id: s(&d.meeting_id),
+                    title: d.title.clone(),
+                    amends: opt(&d.amends),
+                    submitted: effective,
+                    withdrawn: None,
+                    votes: Vec::new(),
+                },
+            ),
+            E::MotionWithdrawn(d) => {
+                if let Some(m) = self.motions.get_mut(&s(&d.motion_id)) {
+                    m.withdrawn = Some(m.withdrawn.map_or(effective, |w| w.min(effective)));
+                }
+            }
+            E::MotionVoted(d) => {
+                if let Some(m) = self.motions.get_mut(&s(&d.motion_id)) {
+                    m.votes.push((effective, d.clone()));
+                }
+            }
+            E::DecisionTaken(d) => self.decisions.insert(
+                s(&d.decision_id),
+                DecisionState {
+                    body_id: s(&d.body_id),
+                    taken: effective,
+                    revoked: None,
+                },
+            ),
+            E::DecisionRevoked(d) => {
+                if let Some(dec) = self.decisions.get_mut(&s(&d.decision_id)) {
+                    dec.revoked = Some((effective, s(&d.by_decision_id), d.reason.clone()));
+                }
+            }
+            E::ElectionCalled(d) => self.elections.insert(
+                s(&d.election_id),
+                ElectionState {
+                    body_id: s(&d.body_id),
+                    seats: d.seats.clone(),
+                    opens: d.candidacy_opens,
+                    closes: d.candidacy_closes,
+                    screening_body_id: s(&d.screening_body_id),
+                    candidacies: Vec::new(),
+                    results: Vec::new(),
+                },
+            ),
+            E::CandidacySubmitted(d) => {
+                if let Some(e) = self.elections.get_mut(&s(&d.election_id)) {
+                    e.candidacies.push(CandidacyState {
+                        member_id: s(&d.member_id),
+                        preferences: d.preferences.iter().map(s).collect(),
+                        submitted: effective,
+                        position,
+                        withdrawn: None,
+                        screening: None,
+                    });
+                }
+            }
+            E::CandidacyWithdrawn(d) => {
+                if let Some(c) = self.candidacy_mut(d.election_id.as_str(), d.member_id.as_str()) {
+                    c.withdrawn = Some(c.withdrawn.map_or(effective, |w| w.min(effective)));
+                }
+            }
+            E::CandidacyScreened(d) => {
+                if let Some(c) = self.candidacy_mut(d.election_id.as_str(), d.member_id.as_str()) {
+                    c.screening = Some((d.admitted, d.reason.clone()));
+                }
+            }
+            E::ElectionResult(d) => {
+                if let Some(e) = self.elections.get_mut(&s(&d.election_id)) {
+                    e.results.push((effective, d.clone()));
+                }
+            }
+            E::CaseOpened(d) => self.cases.insert(
+                s(&d.case_id),
+                CaseState {
+                    kind: d.kind,
+                    body_id: s(&d.body_id),
+                    complainants: d.complainants.iter().map(s).collect(),
+                    respondents: d.respondents.iter().map(s).collect(),
+                    opened: effective,
+                    decided: None,
+                    appeal: None,
+                    appeal_decided: None,
+                    closed: None,
+                },
+            ),
+            E::CaseAdmissibility(_) | E::HearingHeld(_) | E::DocumentFiled(_) => {}
+            E::CaseDecided(d) => {
+                let case_id = s(&d.case_id);
+                let mut respondents = Vec::new();
+                if let Some(c) = self.cases.get_mut(&case_id) {
+                    c.decided = Some(CaseDecision {
+                        date: effective,
+                        outcome: d.outcome,
+                        appeal_deadline: d.appeal_deadline,
+                        decision_id: opt(&d.decision_id),
+                    });
+                    if c.kind == CaseKind::Royement && d.outcome == CaseOutcome::Expelled {
+                        respondents = c.respondents.clone();
+                    }
+                }
+                for m in respondents {
+                    if let Some(h) = self.members.get_mut(&m) {
+                        h.royements.push(RoyementSuspension {
+                            case_id: case_id.clone(),
+                            from: effective,
+                            until: None,
+                        });
+                    }
+                }
+            }
+            E::AppealFiled(d) => {
+                if let Some(c) = self.cases.get_mut(&s(&d.case_id)) {
+                    c.appeal = Some((effective, s(&d.member_id)));
+                }
+            }
+            E::AppealDecided(d) => {
+                let case_id = s(&d.case_id);
+                let mut respondents = Vec::new();
+                if let Some(c) = self.cases.get_mut(&case_id) {
+                    c.appeal_decided = Some((effective, d.outcome));
+                    if matches!(
+                        d.outcome,
+                        AppealOutcome::Overturned | AppealOutcome::Modified
+                    ) {
+                        respondents = c.respondents.clone();
+                    }
+                }
+                for m in respondents {
+                    if let Some(h) = self.members.get_mut(&m) {
+                        for r in h
+                            .royements
+                            .iter_mut()
+                            .filter(|r| r.case_id == case_id && r.until.is_none())
+                        {
+                            r.until = Some(effective);
+                        }
+                    }
+                }
+            }
+            E::CaseClosed(d) => {
+                if let Some(c) = self.cases.get_mut(&s(&d.case_id)) {
+                    c.closed = Some(c.closed.map_or(effective, |x| x.min(effective)));
+                }
+            }
+            E::AccessGranted(d) => self.principals.insert(s(&d.principal), true),
+            E::AccessRevoked(d) => self.principals.insert(s(&d.principal), false),
+        }
+    }
+
+    fn candidacy_mut(&mut self, election: &str, member: &str) -> Option<&mut CandidacyState> {
+        self.elections
+            .get_mut(&election.to_owned())?
+            .candidacies
+            .iter_mut()
+            .find(|c| c.member_id == member)
+    }
+}
+
+/// The holding of `member` in `role` that a reappointment or departure dated `d` is about:
+/// the latest one that started on or before `d` and has not been left.
+pub fn current_holding<'a>(
+    b: &'a BodyHistory,
+    member: &str,
+    role: &str,
+    d: Date,
+) -> Option<&'a Holding> {
+    b.holdings
+        .iter()
+        .filter(|h| {
+            h.member_id == member && h.role == role && h.term_start <= d && h.left.is_none()
+        })
+        .max_by_key(|h| (h.term_start, h.position))
+}
+
+fn current_holding_mut<'a>(
+    b: &'a mut BodyHistory,
+    member: &str,
+    role: &str,
+    d: Date,
+) -> Option<&'a mut Holding> {
+    b.holdings
+        .iter_mut()
+        .filter(|h| {
+            h.member_id == member && h.role == role && h.term_start <= d && h.left.is_none()
+        })
+        .max_by_key(|h| (h.term_start, h.position))
+}
