@@ -8,4 +8,5 @@
 mod cli;
 mod crash;
 mod independent_verifier;
+mod read_models;
 mod support;

@@ -1,1 +1,858 @@
-//! Read models rebuilt from events (step 2).
+//! kroniek's read models: pure folds over the ledger's records that answer what the board,
+//! the accountant and the geschillencommissie ask, for any `as_of` date.
+//!
+//! [`Projections::apply`] takes one record (and its personal data, when the reader may see
+//! it) and updates every read model; rebuilding is applying every record from position 0.
+//! Queries take the date they are asked for and return the data of [`views`]. No I/O, no
+//! clock: "today" is passed in. Projections never write to the log.
+
+pub mod views;
+
+#[cfg(test)]
+mod tests;
+
+use kroniek_core::catalogue::{self, ErasureSubject, EventData};
+use kroniek_core::governance::state::{current_holding, BodyHistory, Holding};
+use kroniek_core::governance::{GovernanceState, MemberStatus};
+use kroniek_core::record::{Personal, Record};
+use kroniek_core::types::{hex, Date};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use views::*;
+
+/// What a query can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("no {what} {id} in the ledger")]
+    Unknown { what: &'static str, id: String },
+    #[error("body {id} was established on {established}, after {as_of}")]
+    NotYetEstablished {
+        id: String,
+        established: String,
+        as_of: String,
+    },
+    #[error("record {position} cannot be read: {why}")]
+    Unreadable { position: u64, why: String },
+}
+
+fn unknown(what: &'static str, id: &str) -> ProjectionError {
+    ProjectionError::Unknown {
+        what,
+        id: id.to_owned(),
+    }
+}
+
+/// What the read models keep of one member beyond the rules' state.
+#[derive(Debug, Clone, Default)]
+struct MemberInfo {
+    /// Branch changes: date, position, branch (None: no branch).
+    branch: Vec<(Date, u64, Option<String>)>,
+    /// Personal details as recorded: date, position, the `personal` object.
+    details: Vec<(Date, u64, BTreeMap<String, Value>)>,
+    erased: bool,
+    signatures: Vec<(String, u32, Date)>,
+    contributions: BTreeMap<i32, i64>,
+}
+
+/// What the read models keep of a candidacy: the record hash (for the profile order) and
+/// the profile terms (personal data).
+#[derive(Debug, Clone)]
+struct CandidacyInfo {
+    hash: [u8; 32],
+    profile_terms: Option<Vec<String>>,
+}
+
+/// A case's file.
+#[derive(Debug, Clone, Default)]
+struct CaseFile {
+    subject: String,
+    summary: Option<String>,
+    events: Vec<CaseEventView>,
+}
+
+/// Every read model, folded from records.
+#[derive(Debug, Clone, Default)]
+pub struct Projections {
+    state: GovernanceState,
+    members: HashMap<String, MemberInfo>,
+    decisions: HashMap<String, DecisionView>,
+    motions: HashMap<String, MotionView>,
+    candidacies: HashMap<(String, String), CandidacyInfo>,
+    cases: HashMap<String, CaseFile>,
+    applied: u64,
+}
+
+fn date(d: Date) -> String {
+    d.to_string()
+}
+
+fn personal_map(p: Option<&Personal>) -> Option<BTreeMap<String, Value>> {
+    match p.map(|p| &p.value) {
+        Some(Value::Object(m)) => Some(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        _ => None,
+    }
+}
+
+impl Projections {
+    /// Empty read models.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many records were applied.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Rebuilds every read model from records in position order.
+    pub fn rebuild<I>(records: I) -> Result<Projections, ProjectionError>
+    where
+        I: IntoIterator<Item = (Record, Option<Personal>)>,
+    {
+        let mut p = Projections::new();
+        for (record, personal) in records {
+            p.apply(&record, personal.as_ref())?;
+        }
+        Ok(p)
+    }
+
+    /// Applies one record (the next in position order) and its personal data, if shown.
+    pub fn apply(
+        &mut self,
+        record: &Record,
+        personal: Option<&Personal>,
+    ) -> Result<(), ProjectionError> {
+        let unreadable = |why: String| ProjectionError::Unreadable {
+            position: record.position,
+            why,
+        };
+        let effective = Date::parse(&record.effective).map_err(unreadable)?;
+        let event = catalogue::parse_data(record.event_type, &record.data)
+            .map_err(|(f, w)| unreadable(format!("data.{f}: {w}")))?;
+        self.state.apply(&event, effective, record.position);
+        let position = record.position;
+        use EventData as E;
+        match &event {
+            E::MemberJoined(d) => {
+                let info = self.members.entry(d.member_id.to_string()).or_default();
+                info.branch.push((
+                    effective,
+                    position,
+                    d.branch_id.as_ref().map(ToString::to_string),
+                ));
+                if let Some(m) = personal_map(personal) {
+                    info.details.push((effective, position, m));
+                }
+            }
+            E::MemberDetailsChanged(d) => {
+                let info = self.members.entry(d.member_id.to_string()).or_default();
+                if let Some(b) = &d.branch_id {
+                    info.branch.push((effective, position, Some(b.to_string())));
+                }
+                if let Some(m) = personal_map(personal) {
+                    info.details.push((effective, position, m));
+                }
+            }
+            E::ConductCodeSigned(d) => {
+                self.members
+                    .entry(d.member_id.to_string())
+                    .or_default()
+                    .signatures
+                    .push((d.code_id.to_string(), d.version.get(), effective));
+            }
+            E::ContributionPaid(d) => {
+                *self
+                    .members
+                    .entry(d.member_id.to_string())
+                    .or_default()
+                    .contributions
+                    .entry(d.year.0)
+                    .or_default() += d.amount_cents;
+            }
+            E::ContributionRefunded(d) => {
+                *self
+                    .members
+                    .entry(d.member_id.to_string())
+                    .or_default()
+                    .contributions
+                    .entry(d.year.0)
+                    .or_default() -= d.amount_cents;
+            }
+            E::PersonalDataErased(d) => match &d.subject {
+                ErasureSubject::Member(m) => {
+                    let info = self.members.entry(m.to_string()).or_default();
+                    info.details.clear();
+                    info.erased = true;
+                    for ((_, member), c) in self.candidacies.iter_mut() {
+                        if member == m.as_str() {
+                            c.profile_terms = None;
+                        }
+                    }
+                }
+                ErasureSubject::Case(c) => {
+                    if let Some(f) = self.cases.get_mut(c.as_str()) {
+                        f.summary = None;
+                    }
+                }
+                ErasureSubject::Donor(_) => {}
+            },
+            E::DecisionTaken(d) => {
+                self.decisions.insert(
+                    d.decision_id.to_string(),
+                    DecisionView {
+                        decision_id: d.decision_id.to_string(),
+                        body_id: d.body_id.to_string(),
+                        date: date(effective),
+                        title: d.title.clone(),
+                        category: d.category.as_str().into(),
+                        basis: d.basis.as_str().into(),
+                        meeting_id: d.meeting_id.as_ref().map(ToString::to_string),
+                        motion_id: d.motion_id.as_ref().map(ToString::to_string),
+                        amount_cents: d.amount_cents,
+                        revoked: None,
+                        position,
+                    },
+                );
+            }
+            E::DecisionRevoked(d) => {
+                if let Some(dec) = self.decisions.get_mut(d.decision_id.as_str()) {
+                    dec.revoked = Some(RevocationView {
+                        by_decision_id: d.by_decision_id.to_string(),
+                        date: date(effective),
+                        reason: d.reason.clone(),
+                    });
+                }
+            }
+            E::MotionSubmitted(d) => {
+                if let Some(a) = &d.amends {
+                    if let Some(m) = self.motions.get_mut(a.as_str()) {
+                        m.amendments.push(d.motion_id.to_string());
+                    }
+                }
+                self.motions.insert(
+                    d.motion_id.to_string(),
+                    MotionView {
+                        motion_id: d.motion_id.to_string(),
+                        meeting_id: d.meeting_id.to_string(),
+                        body_id: self
+                            .state
+                            .meetings
+                            .get(d.meeting_id.as_str())
+                            .map(|m| m.body_id.clone()),
+                        date: date(effective),
+                        title: d.title.clone(),
+                        submitters: d.submitters.iter().map(ToString::to_string).collect(),
+                        amends: d.amends.as_ref().map(ToString::to_string),
+                        amendments: Vec::new(),
+                        withdrawn: None,
+                        votes: Vec::new(),
+                        position,
+                    },
+                );
+            }
+            E::MotionWithdrawn(d) => {
+                if let Some(m) = self.motions.get_mut(d.motion_id.as_str()) {
+                    m.withdrawn.get_or_insert(date(effective));
+                }
+            }
+            E::MotionVoted(d) => {
+                if let Some(m) = self.motions.get_mut(d.motion_id.as_str()) {
+                    m.votes.push(VoteView {
+                        date: date(effective),
+                        method: d.method.as_str().into(),
+                        votes_for: d.votes_for,
+                        against: d.against,
+                        abstain: d.abstain,
+                        outcome: d.outcome.as_str().into(),
+                    });
+                }
+            }
+            E::CandidacySubmitted(d) => {
+                let terms = personal
+                    .and_then(|p| p.value.get("profile_terms"))
+                    .and_then(|v| {
+                        v.as_array().map(|a| {
+                            a.iter()
+                                .filter_map(|t| t.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                    });
+                self.candidacies.insert(
+                    (d.election_id.to_string(), d.member_id.to_string()),
+                    CandidacyInfo {
+                        hash: record.hash,
+                        profile_terms: terms,
+                    },
+                );
+            }
+            _ => {}
+        }
+        if record.stream.starts_with("case/") {
+            let case_id = &record.stream["case/".len()..];
+            let file = self.cases.entry(case_id.to_owned()).or_default();
+            if let E::CaseOpened(d) = &event {
+                file.subject = d.subject.clone();
+                file.summary = personal
+                    .and_then(|p| p.value.get("summary"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+            }
+            file.events.push(CaseEventView {
+                position,
+                effective: record.effective.clone(),
+                event_type: record.event_type.name().into(),
+                data: record.data.clone(),
+                hash: hex(&record.hash),
+            });
+        }
+        self.applied += 1;
+        Ok(())
+    }
+
+    fn body(&self, id: &str) -> Result<&BodyHistory, ProjectionError> {
+        self.state.bodies.get(id).ok_or_else(|| unknown("body", id))
+    }
+
+    fn member_status(&self, id: &str, d: Date) -> MemberStatus {
+        self.state
+            .members
+            .get(id)
+            .map_or(MemberStatus::NotMember, |m| m.status_on(d))
+    }
+
+    /// Who sits in `body_id` on `as_of`.
+    pub fn composition(&self, body_id: &str, as_of: Date) -> Result<Composition, ProjectionError> {
+        let b = self.body(body_id)?;
+        if as_of < b.established {
+            return Err(ProjectionError::NotYetEstablished {
+                id: body_id.into(),
+                established: date(b.established),
+                as_of: date(as_of),
+            });
+        }
+        let held: Vec<&Holding> = b.holdings.iter().filter(|h| h.held_on(as_of)).collect();
+        let holder = |h: &Holding| {
+            let status = self.member_status(&h.member_id, as_of);
+            let term_end = h.term_end_on(as_of);
+            HolderView {
+                member_id: h.member_id.clone(),
+                role: h.role.clone(),
+                portfolio: h.portfolio.clone(),
+                term_start: date(h.term_start),
+                term_end: term_end.map(date),
+                times_reappointed: h.times_reappointed_on(as_of),
+                term_expired: term_end.is_some_and(|t| t < as_of),
+                member_status: status.as_str().into(),
+                member_active: status == MemberStatus::Active,
+                decision_id: h.decision_id.clone(),
+                election_id: h.election_id.clone(),
+            }
+        };
+        let mut seats: Vec<SeatView> = Vec::new();
+        for s in b.seats_on(as_of).unwrap_or(&[]) {
+            let (role, portfolio) = (
+                s.role.to_string(),
+                s.portfolio.as_ref().map(ToString::to_string),
+            );
+            if let Some(existing) = seats
+                .iter_mut()
+                .find(|v| v.role == role && v.portfolio == portfolio)
+            {
+                existing.count += s.count;
+                continue;
+            }
+            seats.push(SeatView {
+                role,
+                portfolio,
+                count: s.count,
+                vacancies: 0,
+                holders: Vec::new(),
+            });
+        }
+        for h in &held {
+            let view = holder(h);
+            match seats
+                .iter_mut()
+                .find(|v| v.role == h.role && v.portfolio == h.portfolio)
+            {
+                Some(seat) => seat.holders.push(view),
+                // A seat the current definition no longer has: still listed, with count 0.
+                None => seats.push(SeatView {
+                    role: h.role.clone(),
+                    portfolio: h.portfolio.clone(),
+                    count: 0,
+                    vacancies: 0,
+                    holders: vec![view],
+                }),
+            }
+        }
+        for seat in &mut seats {
+            seat.holders
+                .sort_by(|a, b| (&a.term_start, &a.member_id).cmp(&(&b.term_start, &b.member_id)));
+            let counted = seat.holders.iter().filter(|h| !h.term_expired).count() as i64;
+            seat.vacancies = (seat.count - counted).max(0);
+        }
+        let seated = seats
+            .iter()
+            .flat_map(|s| &s.holders)
+            .filter(|h| !h.term_expired)
+            .count();
+        Ok(Composition {
+            body_id: body_id.into(),
+            name: b.name.clone(),
+            kind: b.kind.as_str().into(),
+            parent_id: b.parent_id.clone(),
+            as_of: date(as_of),
+            established: date(b.established),
+            dissolved: b.dissolved.map(date),
+            min_members: b.min_members,
+            seated,
+            below_min_members: b.min_members.is_some_and(|m| (seated as i64) < m),
+            seats,
+        })
+    }
+
+    /// The term schedule (*rooster van aftreden*) of `body_id`: every seat-term, by term end.
+    pub fn terms(&self, body_id: &str) -> Result<TermSchedule, ProjectionError> {
+        let b = self.body(body_id)?;
+        let mut terms: Vec<TermView> = b
+            .holdings
+            .iter()
+            .map(|h| TermView {
+                member_id: h.member_id.clone(),
+                role: h.role.clone(),
+                portfolio: h.portfolio.clone(),
+                term_start: date(h.term_start),
+                term_end: h.term_end.map(date),
+                times_reappointed: h.times_reappointed,
+                reappointments_remaining: b
+                    .max_reappointments
+                    .map(|m| (m - i64::from(h.times_reappointed)).max(0)),
+                reappointments: h
+                    .reappointments
+                    .iter()
+                    .map(|(d, end)| ReappointmentView {
+                        date: date(*d),
+                        term_end: date(*end),
+                    })
+                    .collect(),
+                left: h.left.map(|(d, _)| date(d)),
+                left_reason: h.left.map(|(_, r)| r.as_str().into()),
+            })
+            .collect();
+        terms.sort_by(|a, b| {
+            let end = |t: &TermView| t.term_end.clone().unwrap_or_else(|| "9999-12-31".into());
+            (end(a), &a.role, &a.member_id).cmp(&(end(b), &b.role, &b.member_id))
+        });
+        Ok(TermSchedule {
+            body_id: body_id.into(),
+            name: b.name.clone(),
+            term_years: b.term_years,
+            max_reappointments: b.max_reappointments,
+            terms,
+        })
+    }
+
+    /// A member on `as_of`.
+    pub fn member(&self, member_id: &str, as_of: Date) -> Result<MemberView, ProjectionError> {
+        let history = self
+            .state
+            .members
+            .get(member_id)
+            .filter(|m| !m.joins.is_empty())
+            .ok_or_else(|| unknown("member", member_id))?;
+        let info = self.members.get(member_id).cloned().unwrap_or_default();
+        let branch_id = info
+            .branch
+            .iter()
+            .filter(|(d, _, _)| *d <= as_of)
+            .max_by_key(|(d, p, _)| (*d, *p))
+            .and_then(|(_, _, b)| b.clone());
+        let mut details: Option<BTreeMap<String, Value>> = None;
+        let mut changes: Vec<&(Date, u64, BTreeMap<String, Value>)> = info
+            .details
+            .iter()
+            .filter(|(d, _, _)| *d <= as_of)
+            .collect();
+        changes.sort_by_key(|(d, p, _)| (*d, *p));
+        for (_, _, m) in changes {
+            let merged = details.get_or_insert_with(BTreeMap::new);
+            for (k, v) in m {
+                if !v.is_null() {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        // Status changes: probe each date something about the member changed, and the day after
+        // each end date (a suspension `until` is inclusive).
+        let mut dates: BTreeSet<Date> = BTreeSet::new();
+        dates.extend(history.joins.iter().map(|(d, _)| *d));
+        dates.extend(history.ends.iter().map(|(d, _)| *d));
+        dates.extend(history.expelled.iter().copied());
+        for s in &history.suspensions {
+            dates.insert(s.from);
+            if let Some(next) = s.until.and_then(|u| u.naive().succ_opt()) {
+                dates.insert(Date::from_naive(next));
+            }
+        }
+        dates.extend(history.reinstatements.iter().map(|(d, _)| *d));
+        for r in &history.royements {
+            dates.insert(r.from);
+            dates.extend(r.until);
+        }
+        let mut status_history: Vec<StatusChange> = Vec::new();
+        for d in dates.into_iter().filter(|d| *d <= as_of) {
+            let status = history.status_on(d).as_str().to_owned();
+            if status_history.last().map(|c| &c.status) != Some(&status) {
+                status_history.push(StatusChange {
+                    date: date(d),
+                    status,
+                });
+            }
+        }
+        let mut bodies: Vec<MemberSeatView> = Vec::new();
+        let mut body_ids: Vec<(&String, &BodyHistory)> = self.state.bodies.iter().collect();
+        body_ids.sort_by_key(|(id, _)| *id);
+        for (id, b) in body_ids {
+            for h in b
+                .holdings
+                .iter()
+                .filter(|h| h.member_id == member_id && h.held_on(as_of))
+            {
+                let term_end = h.term_end_on(as_of);
+                bodies.push(MemberSeatView {
+                    body_id: id.clone(),
+                    role: h.role.clone(),
+                    portfolio: h.portfolio.clone(),
+                    term_start: date(h.term_start),
+                    term_end: term_end.map(date),
+                    term_expired: term_end.is_some_and(|t| t < as_of),
+                });
+            }
+        }
+        Ok(MemberView {
+            member_id: member_id.into(),
+            as_of: date(as_of),
+            status: history.status_on(as_of).as_str().into(),
+            branch_id,
+            details,
+            personal_erased: info.erased,
+            history: status_history,
+            bodies,
+            signatures: info
+                .signatures
+                .iter()
+                .filter(|(_, _, d)| *d <= as_of)
+                .map(|(c, v, d)| SignatureView {
+                    code_id: c.clone(),
+                    version: *v,
+                    date: date(*d),
+                })
+                .collect(),
+            contributions: info
+                .contributions
+                .iter()
+                .map(|(y, c)| ContributionView {
+                    year: *y,
+                    net_cents: *c,
+                })
+                .collect(),
+        })
+    }
+
+    /// Members counted on `as_of`, by status and by branch.
+    pub fn membership_count(&self, as_of: Date) -> MembershipCount {
+        let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+        let mut by_branch: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut members = 0;
+        for (id, h) in self.state.members.iter() {
+            let status = h.status_on(as_of);
+            if status == MemberStatus::NotMember {
+                continue;
+            }
+            if matches!(status, MemberStatus::Active | MemberStatus::Suspended) {
+                members += 1;
+            }
+            *by_status.entry(status.as_str().into()).or_default() += 1;
+            let branch = self
+                .members
+                .get(id)
+                .and_then(|i| {
+                    i.branch
+                        .iter()
+                        .filter(|(d, _, _)| *d <= as_of)
+                        .max_by_key(|(d, p, _)| (*d, *p))
+                        .and_then(|(_, _, b)| b.clone())
+                })
+                .unwrap_or_else(|| "(none)".into());
+            *by_branch
+                .entry(branch)
+                .or_default()
+                .entry(status.as_str().into())
+                .or_default() += 1;
+        }
+        MembershipCount {
+            as_of: date(as_of),
+            members,
+            by_status,
+            by_branch,
+        }
+    }
+
+    /// Decisions and motions, in date order, filtered.
+    pub fn timeline(&self, filter: &TimelineFilter) -> Vec<TimelineEntry> {
+        let in_range = |d: &str| {
+            filter.from.as_deref().is_none_or(|f| d >= f)
+                && filter.to.as_deref().is_none_or(|t| d <= t)
+        };
+        let mut out: Vec<TimelineEntry> = self
+            .decisions
+            .values()
+            .filter(|d| filter.body_id.as_deref().is_none_or(|b| d.body_id == b))
+            .filter(|d| filter.category.as_deref().is_none_or(|c| d.category == c))
+            .filter(|d| in_range(&d.date))
+            .cloned()
+            .map(TimelineEntry::Decision)
+            .collect();
+        if filter.category.is_none() {
+            out.extend(
+                self.motions
+                    .values()
+                    .filter(|m| {
+                        filter
+                            .body_id
+                            .as_deref()
+                            .is_none_or(|b| m.body_id.as_deref() == Some(b))
+                    })
+                    .filter(|m| in_range(&m.date))
+                    .cloned()
+                    .map(TimelineEntry::Motion),
+            );
+        }
+        out.sort_by(|a, b| a.key().cmp(&b.key()));
+        out
+    }
+
+    /// An election.
+    pub fn election(&self, election_id: &str) -> Result<ElectionView, ProjectionError> {
+        let e = self
+            .state
+            .elections
+            .get(election_id)
+            .ok_or_else(|| unknown("election", election_id))?;
+        let seat_defs = |seats: &[catalogue::Seat]| -> Vec<SeatDefView> {
+            seats
+                .iter()
+                .map(|s| SeatDefView {
+                    role: s.role.to_string(),
+                    portfolio: s.portfolio.as_ref().map(ToString::to_string),
+                    count: s.count,
+                })
+                .collect()
+        };
+        let info = |m: &str| {
+            self.candidacies
+                .get(&(election_id.to_owned(), m.to_owned()))
+        };
+        let candidacies: Vec<CandidacyView> = e
+            .candidacies
+            .iter()
+            .map(|c| CandidacyView {
+                member_id: c.member_id.clone(),
+                preferences: c.preferences.clone(),
+                submitted: date(c.submitted),
+                withdrawn: c.withdrawn.map(date),
+                admitted: c.screening.as_ref().map(|(a, _)| *a),
+                reason: c.screening.as_ref().and_then(|(_, r)| r.clone()),
+                profile_terms: info(&c.member_id).and_then(|i| i.profile_terms.clone()),
+            })
+            .collect();
+        // The candidates voters can choose from (not withdrawn, not refused), in the fixed,
+        // unrevealing order: BLAKE3(election_id ‖ the candidacy record's hash).
+        let mut profiles: Vec<([u8; 32], Vec<String>)> = e
+            .candidacies
+            .iter()
+            .filter(|c| c.withdrawn.is_none() && !matches!(c.screening, Some((false, _))))
+            .filter_map(|c| info(&c.member_id))
+            .filter_map(|i| {
+                i.profile_terms
+                    .clone()
+                    .map(|t| (profile_key(election_id, &i.hash), t))
+            })
+            .collect();
+        profiles.sort_by_key(|p| p.0);
+        Ok(ElectionView {
+            election_id: election_id.into(),
+            body_id: e.body_id.clone(),
+            seats: seat_defs(&e.seats),
+            candidacy_opens: date(e.opens),
+            candidacy_closes: date(e.closes),
+            screening_body_id: e.screening_body_id.clone(),
+            candidacies,
+            profiles: profiles.into_iter().map(|(_, t)| t).collect(),
+            results: e
+                .results
+                .iter()
+                .map(|(_, r)| ResultView {
+                    role: r.role.to_string(),
+                    portfolio: r.portfolio.as_ref().map(ToString::to_string),
+                    tally: r
+                        .tally
+                        .iter()
+                        .map(|t| TallyView {
+                            member_id: t.member_id.to_string(),
+                            votes: t.votes,
+                        })
+                        .collect(),
+                    blank: r.blank,
+                    invalid: r.invalid,
+                    elected: r.elected.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+        })
+    }
+
+    /// A case file on `as_of`.
+    pub fn case(&self, case_id: &str, as_of: Date) -> Result<CaseView, ProjectionError> {
+        let c = self
+            .state
+            .cases
+            .get(case_id)
+            .ok_or_else(|| unknown("case", case_id))?;
+        let file = self.cases.get(case_id).cloned().unwrap_or_default();
+        let decided = c.decided.as_ref().filter(|d| d.date <= as_of);
+        let appeal = c.appeal.as_ref().filter(|(d, _)| *d <= as_of);
+        let appeal_decided = c.appeal_decided.filter(|(d, _)| *d <= as_of);
+        let status = if c.closed.is_some_and(|d| d <= as_of) {
+            "closed"
+        } else if appeal_decided.is_some() {
+            "appeal_decided"
+        } else if appeal.is_some() {
+            "appealed"
+        } else if decided.is_some() {
+            "decided"
+        } else {
+            "open"
+        };
+        let suspended = c
+            .respondents
+            .iter()
+            .map(|m| {
+                let h = self.state.members.get(m.as_str());
+                let by_royement = h.is_some_and(|h| {
+                    h.royements.iter().any(|r| {
+                        r.case_id == case_id && r.from <= as_of && r.until.is_none_or(|u| as_of < u)
+                    })
+                });
+                let explicit = h.is_some_and(|h| {
+                    h.suspensions.iter().any(|s| {
+                        s.case_id == case_id
+                            && s.from <= as_of
+                            && s.until.is_none_or(|u| as_of <= u)
+                            && !h.reinstatements.iter().any(|(r, rc)| {
+                                *r >= s.from
+                                    && *r <= as_of
+                                    && rc.as_ref().is_none_or(|x| x == case_id)
+                            })
+                    })
+                });
+                let expelled = h.is_some_and(|h| h.expelled.iter().any(|e| *e <= as_of));
+                SuspensionView {
+                    member_id: m.clone(),
+                    suspended: (by_royement || explicit) && !expelled,
+                }
+            })
+            .collect();
+        Ok(CaseView {
+            case_id: case_id.into(),
+            kind: c.kind.as_str().into(),
+            body_id: c.body_id.clone(),
+            subject: file.subject,
+            summary: file.summary,
+            complainants: c.complainants.clone(),
+            respondents: c.respondents.clone(),
+            as_of: date(as_of),
+            status: status.into(),
+            outcome: decided.map(|d| d.outcome.as_str().into()),
+            appeal_deadline: decided.and_then(|d| d.appeal_deadline).map(date),
+            appeal_outcome: appeal_decided.map(|(_, o)| o.as_str().into()),
+            suspended,
+            events: file.events,
+        })
+    }
+
+    /// Conduct-code coverage of active members on `as_of`.
+    pub fn conduct(&self, as_of: Date) -> ConductView {
+        let active: Vec<&String> = self
+            .state
+            .members
+            .iter()
+            .filter(|(_, h)| h.status_on(as_of) == MemberStatus::Active)
+            .map(|(id, _)| id)
+            .collect();
+        let mut codes: Vec<(&String, _)> = self.state.codes.iter().collect();
+        codes.sort_by_key(|(id, _)| *id);
+        let mut out = Vec::new();
+        for (code_id, code) in codes {
+            let Some((version, adopted, title)) = code
+                .versions
+                .iter()
+                .filter(|(_, d, _)| *d <= as_of)
+                .max_by_key(|(v, _, _)| *v)
+            else {
+                continue;
+            };
+            let mut signed_current = 0;
+            let mut signed_any = 0;
+            for m in &active {
+                let sigs = self.members.get(m.as_str()).map(|i| &i.signatures);
+                let signed = |pred: &dyn Fn(u32) -> bool| {
+                    sigs.is_some_and(|s| {
+                        s.iter()
+                            .any(|(c, v, d)| c == code_id && pred(*v) && *d <= as_of)
+                    })
+                };
+                if signed(&|v| v == *version) {
+                    signed_current += 1;
+                }
+                if signed(&|_| true) {
+                    signed_any += 1;
+                }
+            }
+            out.push(CodeCoverage {
+                code_id: code_id.clone(),
+                version: *version,
+                title: title.clone(),
+                adopted: date(*adopted),
+                signed_current,
+                signed_any,
+            });
+        }
+        ConductView {
+            as_of: date(as_of),
+            active_members: active.len() as u64,
+            codes: out,
+        }
+    }
+
+    /// The holding a member has in a role of a body on a date, for other read models.
+    pub fn holding(&self, body_id: &str, member_id: &str, role: &str, d: Date) -> Option<&Holding> {
+        current_holding(self.state.bodies.get(body_id)?, member_id, role, d)
+    }
+
+    /// Every body id, sorted.
+    pub fn body_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.state.bodies.iter().map(|(id, _)| id.clone()).collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// The sort key of an anonymised profile: BLAKE3 over the election id's UTF-8 bytes followed
+/// by the 32 bytes of the candidacy record's hash.
+pub fn profile_key(election_id: &str, record_hash: &[u8; 32]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(election_id.as_bytes());
+    h.update(record_hash);
+    *h.finalize().as_bytes()
+}

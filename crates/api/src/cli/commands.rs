@@ -3,6 +3,7 @@
 use super::clock::today_in_amsterdam;
 use super::error::CliError;
 use super::progress;
+use super::tables;
 use kroniek_core::record::Record;
 use kroniek_core::store::Store;
 use kroniek_core::types::{hex, Date};
@@ -363,4 +364,126 @@ pub fn generate(events: u64, seed: u64, out: Option<&Path>) -> Result<(), CliErr
     sink.flush()
         .map_err(CliError::io(format!("cannot write {what}")))?;
     Ok(())
+}
+
+/// Rebuilds every read model from the ledger, with personal data (the local admin sees it).
+fn projections(data: &Path) -> Result<kroniek_projections::Projections, CliError> {
+    let store = Store::open(data)?;
+    let bar = progress::bar("reading the ledger", Some(store.head().count));
+    let mut p = kroniek_projections::Projections::new();
+    for record in store.iter_from(0) {
+        let record = record?;
+        let personal = match record.personal_commitment {
+            Some(_) => store.personal_at(record.position)?,
+            None => None,
+        };
+        p.apply(&record, personal.as_ref())
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+        if record.position % 65_536 == 0 {
+            bar.set_position(record.position);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(p)
+}
+
+fn as_of(text: Option<&str>) -> Result<Date, CliError> {
+    match text {
+        Some(t) => Date::parse(t).map_err(CliError::Usage),
+        None => Ok(Date::from_naive(today_in_amsterdam())),
+    }
+}
+
+fn print_view<T: serde::Serialize>(
+    view: &T,
+    json: bool,
+    table: impl Fn(&T) -> String,
+) -> Result<(), CliError> {
+    let text = if json {
+        serde_json::to_string_pretty(view).map_err(|e| CliError::Failed(e.to_string()))? + "\n"
+    } else {
+        table(view)
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .map_err(CliError::io("cannot write to standard output"))?;
+    Ok(())
+}
+
+fn not_found(e: kroniek_projections::ProjectionError) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+/// `kroniek composition`.
+pub fn composition(
+    data: &Path,
+    body_id: &str,
+    date: Option<&str>,
+    json: bool,
+) -> Result<(), CliError> {
+    let d = as_of(date)?;
+    let view = projections(data)?
+        .composition(body_id, d)
+        .map_err(not_found)?;
+    print_view(&view, json, tables::composition)
+}
+
+/// `kroniek terms`.
+pub fn terms(data: &Path, body_id: &str, json: bool) -> Result<(), CliError> {
+    let view = projections(data)?.terms(body_id).map_err(not_found)?;
+    print_view(&view, json, tables::terms)
+}
+
+/// `kroniek member`.
+pub fn member(
+    data: &Path,
+    member_id: &str,
+    date: Option<&str>,
+    json: bool,
+) -> Result<(), CliError> {
+    let d = as_of(date)?;
+    let view = projections(data)?.member(member_id, d).map_err(not_found)?;
+    print_view(&view, json, tables::member)
+}
+
+/// `kroniek members`.
+pub fn members(data: &Path, date: Option<&str>, json: bool) -> Result<(), CliError> {
+    let d = as_of(date)?;
+    let view = projections(data)?.membership_count(d);
+    print_view(&view, json, tables::members)
+}
+
+/// `kroniek timeline`.
+pub fn timeline(
+    data: &Path,
+    filter: kroniek_projections::views::TimelineFilter,
+    json: bool,
+) -> Result<(), CliError> {
+    for d in [&filter.from, &filter.to].into_iter().flatten() {
+        Date::parse(d).map_err(CliError::Usage)?;
+    }
+    let view = projections(data)?.timeline(&filter);
+    print_view(&view, json, |v| tables::timeline(v))
+}
+
+/// `kroniek election`.
+pub fn election(data: &Path, election_id: &str, json: bool) -> Result<(), CliError> {
+    let view = projections(data)?
+        .election(election_id)
+        .map_err(not_found)?;
+    print_view(&view, json, tables::election)
+}
+
+/// `kroniek case`.
+pub fn case(data: &Path, case_id: &str, date: Option<&str>, json: bool) -> Result<(), CliError> {
+    let d = as_of(date)?;
+    let view = projections(data)?.case(case_id, d).map_err(not_found)?;
+    print_view(&view, json, tables::case)
+}
+
+/// `kroniek conduct`.
+pub fn conduct(data: &Path, date: Option<&str>, json: bool) -> Result<(), CliError> {
+    let d = as_of(date)?;
+    let view = projections(data)?.conduct(d);
+    print_view(&view, json, tables::conduct)
 }

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod progress;
 mod synthetic;
+mod tables;
 
 pub use error::CliError;
 
@@ -88,6 +89,79 @@ enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         effective: Option<String>,
     },
+    /// Who sits in a body on a date: seats, holders, terms, vacancies.
+    ///
+    /// A seat held past its term end without reappointment or departure is listed, marked
+    /// term_expired, and no longer counts; a holder who is no longer an active member is marked.
+    Composition {
+        /// The body (`landelijk-bestuur`, `afdeling-den-haag/bestuur`).
+        body_id: String,
+        #[command(flatten)]
+        when: AsOf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// A body's term schedule (rooster van aftreden): every seat-term with its start, end,
+    /// reappointments and how many remain.
+    Terms {
+        body_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// One member on a date: status and its history, branch, details, seats, signatures,
+    /// net contributions per year.
+    Member {
+        member_id: String,
+        #[command(flatten)]
+        when: AsOf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Members counted on a date, by status and by branch.
+    Members {
+        #[command(flatten)]
+        when: AsOf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Decisions and motions (with amendments and votes) in date order; revoked decisions marked.
+    Timeline {
+        /// Only this body.
+        #[arg(long)]
+        body: Option<String>,
+        /// From this date (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Through this date (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only decisions of this category (governance, appointment, financial, subsidy, disciplinary, policy).
+        #[arg(long)]
+        category: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// An election: candidacies, screening, anonymised profiles, tallies, who was elected.
+    Election {
+        election_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// A case file: its events in order, status, appeal deadline, suspensions because of it.
+    Case {
+        case_id: String,
+        #[command(flatten)]
+        when: AsOf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Code-of-conduct coverage: per code the version in force and how many active members signed it.
+    Conduct {
+        #[command(flatten)]
+        when: AsOf,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Write a synthetic but realistic ledger (JSON Lines) for benchmarks.
     ///
     /// The event mix of a party: many members, signatures and contributions; fewer meetings,
@@ -120,6 +194,22 @@ enum Command {
     },
 }
 
+/// The date a question is asked for.
+#[derive(Debug, clap::Args)]
+struct AsOf {
+    /// The date to answer for (YYYY-MM-DD; default: today in the Netherlands).
+    #[arg(long = "as-of", value_name = "DATE")]
+    as_of: Option<String>,
+}
+
+/// How to print an answer.
+#[derive(Debug, clap::Args)]
+struct Output {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Runs the command line with the process's arguments and returns its exit status.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -136,6 +226,48 @@ pub fn run() -> ExitCode {
             reason,
             effective,
         } => commands::erase(&cli.data, &subject, &reason, effective.as_deref()),
+        Command::Composition {
+            body_id,
+            when,
+            output,
+        } => commands::composition(&cli.data, &body_id, when.as_of.as_deref(), output.json),
+        Command::Terms { body_id, output } => commands::terms(&cli.data, &body_id, output.json),
+        Command::Member {
+            member_id,
+            when,
+            output,
+        } => commands::member(&cli.data, &member_id, when.as_of.as_deref(), output.json),
+        Command::Members { when, output } => {
+            commands::members(&cli.data, when.as_of.as_deref(), output.json)
+        }
+        Command::Timeline {
+            body,
+            from,
+            to,
+            category,
+            output,
+        } => commands::timeline(
+            &cli.data,
+            kroniek_projections::views::TimelineFilter {
+                body_id: body,
+                from,
+                to,
+                category,
+            },
+            output.json,
+        ),
+        Command::Election {
+            election_id,
+            output,
+        } => commands::election(&cli.data, &election_id, output.json),
+        Command::Case {
+            case_id,
+            when,
+            output,
+        } => commands::case(&cli.data, &case_id, when.as_of.as_deref(), output.json),
+        Command::Conduct { when, output } => {
+            commands::conduct(&cli.data, when.as_of.as_deref(), output.json)
+        }
         Command::Generate { events, seed, out } => commands::generate(events, seed, out.as_deref()),
         Command::Log {
             stream,

@@ -120,6 +120,8 @@ pub struct Holding {
     pub term_start: Date,
     /// The current end (after reappointments); `None`: open-ended (ex officio).
     pub term_end: Option<Date>,
+    /// The end the appointment named.
+    pub appointed_term_end: Option<Date>,
     pub times_reappointed: u32,
     /// Each reappointment: its date and the new term end.
     pub reappointments: Vec<(Date, Date)>,
@@ -137,6 +139,22 @@ impl Holding {
         self.term_start <= d
             && self.term_end.is_none_or(|t| d <= t)
             && self.left.is_none_or(|(l, _)| d < l)
+    }
+
+    /// The term end as it stood on `d`: the appointment's, extended by the reappointments
+    /// dated on or before `d`.
+    pub fn term_end_on(&self, d: Date) -> Option<Date> {
+        self.reappointments
+            .iter()
+            .filter(|(r, _)| *r <= d)
+            .map(|(_, end)| *end)
+            .max()
+            .or(self.appointed_term_end)
+    }
+
+    /// How many times the member was reappointed to this seat by `d`.
+    pub fn times_reappointed_on(&self, d: Date) -> u32 {
+        self.reappointments.iter().filter(|(r, _)| *r <= d).count() as u32
     }
 
     /// Whether the member holds the seat on `d`, expired or not: started and not left.
@@ -424,6 +442,7 @@ impl GovernanceState {
                         portfolio: opt(&d.portfolio),
                         term_start: d.term_start,
                         term_end: d.term_end,
+                        appointed_term_end: d.term_end,
                         times_reappointed: 0,
                         reappointments: Vec::new(),
                         left: None,

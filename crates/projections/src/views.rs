@@ -1,0 +1,346 @@
+//! The read models' answers, as serializable data. JSON keys follow DOMAIN.md where the
+//! concept is there (`member_id`, `role`, `portfolio`, `term_start`, `term_end`, …); the
+//! command line prints them as tables or as this JSON, and the HTTP API (step 3) serves them.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Who sits in a body on a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Composition {
+    pub body_id: String,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<String>,
+    pub as_of: String,
+    pub established: String,
+    pub dissolved: Option<String>,
+    pub min_members: Option<i64>,
+    /// Holders whose term has not expired.
+    pub seated: usize,
+    /// `min_members` is set and fewer are seated.
+    pub below_min_members: bool,
+    pub seats: Vec<SeatView>,
+}
+
+/// One seat definition `(role, portfolio)` with its holders on the date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeatView {
+    pub role: String,
+    pub portfolio: Option<String>,
+    pub count: i64,
+    /// Seats not filled by a holder whose term runs.
+    pub vacancies: i64,
+    pub holders: Vec<HolderView>,
+}
+
+/// One holder of a seat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HolderView {
+    pub member_id: String,
+    pub role: String,
+    pub portfolio: Option<String>,
+    pub term_start: String,
+    pub term_end: Option<String>,
+    pub times_reappointed: u32,
+    /// The term ended without a reappointment or a departure: still listed, no longer counted.
+    pub term_expired: bool,
+    /// The member's status on the date (`active`, `suspended`, `expelled`, `ended`).
+    pub member_status: String,
+    pub member_active: bool,
+    pub decision_id: Option<String>,
+    pub election_id: Option<String>,
+}
+
+/// A body's term schedule (*rooster van aftreden*).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TermSchedule {
+    pub body_id: String,
+    pub name: String,
+    pub term_years: Option<i64>,
+    pub max_reappointments: Option<i64>,
+    pub terms: Vec<TermView>,
+}
+
+/// One seat-term in a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TermView {
+    pub member_id: String,
+    pub role: String,
+    pub portfolio: Option<String>,
+    pub term_start: String,
+    pub term_end: Option<String>,
+    pub times_reappointed: u32,
+    /// `None` when the body sets no limit.
+    pub reappointments_remaining: Option<i64>,
+    pub reappointments: Vec<ReappointmentView>,
+    pub left: Option<String>,
+    pub left_reason: Option<String>,
+}
+
+/// One reappointment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReappointmentView {
+    pub date: String,
+    pub term_end: String,
+}
+
+/// A member on a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberView {
+    pub member_id: String,
+    pub as_of: String,
+    pub status: String,
+    pub branch_id: Option<String>,
+    /// Name, residence and email on the date (personal data: absent when erased or not shown).
+    pub details: Option<BTreeMap<String, Value>>,
+    pub personal_erased: bool,
+    /// Status changes: each date the status changes, and the status from then on.
+    pub history: Vec<StatusChange>,
+    pub bodies: Vec<MemberSeatView>,
+    pub signatures: Vec<SignatureView>,
+    pub contributions: Vec<ContributionView>,
+}
+
+/// A status from a date on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusChange {
+    pub date: String,
+    pub status: String,
+}
+
+/// A seat a member holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberSeatView {
+    pub body_id: String,
+    pub role: String,
+    pub portfolio: Option<String>,
+    pub term_start: String,
+    pub term_end: Option<String>,
+    pub term_expired: bool,
+}
+
+/// A code-of-conduct signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureView {
+    pub code_id: String,
+    pub version: u32,
+    pub date: String,
+}
+
+/// Net contributions for one year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContributionView {
+    pub year: i32,
+    pub net_cents: i64,
+}
+
+/// Members counted on a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MembershipCount {
+    pub as_of: String,
+    /// Active and suspended members.
+    pub members: u64,
+    pub by_status: BTreeMap<String, u64>,
+    /// Per branch (`null` key: no branch), per status.
+    pub by_branch: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// Filters of the decision timeline.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimelineFilter {
+    pub body_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Decisions of this category only (motions have none, so they are left out).
+    pub category: Option<String>,
+}
+
+/// One entry of the decision timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimelineEntry {
+    Decision(DecisionView),
+    Motion(MotionView),
+}
+
+impl TimelineEntry {
+    /// The entry's date and position, for ordering.
+    pub fn key(&self) -> (&str, u64) {
+        match self {
+            TimelineEntry::Decision(d) => (&d.date, d.position),
+            TimelineEntry::Motion(m) => (&m.date, m.position),
+        }
+    }
+}
+
+/// A decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionView {
+    pub decision_id: String,
+    pub body_id: String,
+    pub date: String,
+    pub title: String,
+    pub category: String,
+    pub basis: String,
+    pub meeting_id: Option<String>,
+    pub motion_id: Option<String>,
+    pub amount_cents: Option<i64>,
+    pub revoked: Option<RevocationView>,
+    pub position: u64,
+}
+
+/// What revoked a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevocationView {
+    pub by_decision_id: String,
+    pub date: String,
+    pub reason: String,
+}
+
+/// A motion or amendment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MotionView {
+    pub motion_id: String,
+    pub meeting_id: String,
+    pub body_id: Option<String>,
+    pub date: String,
+    pub title: String,
+    pub submitters: Vec<String>,
+    pub amends: Option<String>,
+    pub amendments: Vec<String>,
+    pub withdrawn: Option<String>,
+    pub votes: Vec<VoteView>,
+    pub position: u64,
+}
+
+/// A vote on a motion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VoteView {
+    pub date: String,
+    pub method: String,
+    #[serde(rename = "for")]
+    pub votes_for: i64,
+    pub against: i64,
+    pub abstain: i64,
+    pub outcome: String,
+}
+
+/// An election.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ElectionView {
+    pub election_id: String,
+    pub body_id: String,
+    pub seats: Vec<SeatDefView>,
+    pub candidacy_opens: String,
+    pub candidacy_closes: String,
+    pub screening_body_id: String,
+    pub candidacies: Vec<CandidacyView>,
+    /// Anonymised profiles of the candidates still standing (not withdrawn, not refused):
+    /// profile terms only, in the election's fixed order (FORMAT.md).
+    pub profiles: Vec<Vec<String>>,
+    pub results: Vec<ResultView>,
+}
+
+/// A seat definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeatDefView {
+    pub role: String,
+    pub portfolio: Option<String>,
+    pub count: i64,
+}
+
+/// A candidacy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CandidacyView {
+    pub member_id: String,
+    pub preferences: Vec<String>,
+    pub submitted: String,
+    pub withdrawn: Option<String>,
+    /// `None`: not screened yet.
+    pub admitted: Option<bool>,
+    pub reason: Option<String>,
+    /// Personal data: absent when erased or not shown.
+    pub profile_terms: Option<Vec<String>>,
+}
+
+/// One result of an election.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResultView {
+    pub role: String,
+    pub portfolio: Option<String>,
+    pub tally: Vec<TallyView>,
+    pub blank: i64,
+    pub invalid: i64,
+    pub elected: Vec<String>,
+}
+
+/// Votes for one candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TallyView {
+    pub member_id: String,
+    pub votes: i64,
+}
+
+/// A case file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseView {
+    pub case_id: String,
+    pub kind: String,
+    pub body_id: String,
+    pub subject: String,
+    /// Personal data: absent when erased or not shown.
+    pub summary: Option<String>,
+    pub complainants: Vec<String>,
+    pub respondents: Vec<String>,
+    pub as_of: String,
+    /// `open`, `decided`, `appealed`, `appeal_decided` or `closed` on the date.
+    pub status: String,
+    pub outcome: Option<String>,
+    pub appeal_deadline: Option<String>,
+    pub appeal_outcome: Option<String>,
+    /// For each respondent: suspended on the date because of this case?
+    pub suspended: Vec<SuspensionView>,
+    pub events: Vec<CaseEventView>,
+}
+
+/// Whether a member is suspended because of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SuspensionView {
+    pub member_id: String,
+    pub suspended: bool,
+}
+
+/// One event of a case file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseEventView {
+    pub position: u64,
+    pub effective: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub data: Value,
+    pub hash: String,
+}
+
+/// Conduct-code coverage on a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConductView {
+    pub as_of: String,
+    pub active_members: u64,
+    pub codes: Vec<CodeCoverage>,
+}
+
+/// One code's coverage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeCoverage {
+    pub code_id: String,
+    /// The version in force on the date (the latest adopted on or before it).
+    pub version: u32,
+    pub title: String,
+    pub adopted: String,
+    /// Active members who signed that version.
+    pub signed_current: u64,
+    /// Active members who signed any version.
+    pub signed_any: u64,
+}
