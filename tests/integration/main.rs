@@ -7,6 +7,7 @@
 
 mod cli;
 mod crash;
+mod http;
 mod independent_verifier;
 mod read_models;
 mod support;

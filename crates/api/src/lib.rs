@@ -1,6 +1,7 @@
-//! kroniek's edge: the `kroniek` command line (and, from step 3, the HTTP server).
+//! kroniek's edge: the `kroniek` command line and the HTTP server.
 //!
 //! Everything here is glue around `kroniek-core`: parsing flags and requests, printing
 //! results, mapping errors to exit statuses.
 
 pub mod cli;
+pub mod server;

@@ -4,6 +4,7 @@
 //! The catalogue, the hashing and the verification are pure and synchronous; the store is
 //! the one place that touches the disk. Nothing here knows of tokio or HTTP.
 
+pub mod access;
 pub mod canonical;
 pub mod catalogue;
 pub mod envelope;

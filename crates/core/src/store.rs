@@ -1020,6 +1020,26 @@ impl Store {
         Ok(out)
     }
 
+    /// The records of every stream of one category (`access`), in stream then version order.
+    pub fn read_category(
+        &self,
+        category: crate::catalogue::Category,
+    ) -> Result<Vec<Record>, CoreError> {
+        let end = self.head().count;
+        let prefix = format!("{}/", category.name());
+        let mut out = Vec::new();
+        for item in self.t.streams.scan_prefix(prefix.as_bytes()) {
+            let (_, pos) = item?;
+            let Some(position) = be_u64(&pos) else {
+                continue;
+            };
+            if position < end {
+                out.push(self.record_at(position)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The export line of a record, with its personal data as `view_personal` allows.
     pub fn export_line(&self, record: &Record, with_personal: bool) -> Result<Vec<u8>, CoreError> {
         if !with_personal || record.personal_commitment.is_none() {

@@ -336,6 +336,7 @@ impl Projections {
             let term_end = h.term_end_on(as_of);
             HolderView {
                 member_id: h.member_id.clone(),
+                name: self.name_on(&h.member_id, as_of),
                 role: h.role.clone(),
                 portfolio: h.portfolio.clone(),
                 term_start: date(h.term_start),
@@ -833,6 +834,25 @@ impl Projections {
             active_members: active.len() as u64,
             codes: out,
         }
+    }
+
+    /// A member's name as recorded on or before `d` (personal data: `None` when erased).
+    pub fn name_on(&self, member_id: &str, d: Date) -> Option<String> {
+        let info = self.members.get(member_id)?;
+        info.details
+            .iter()
+            .filter(|(at, _, m)| *at <= d && m.get("name").is_some_and(|v| !v.is_null()))
+            .max_by_key(|(at, p, _)| (*at, *p))
+            .and_then(|(_, _, m)| m.get("name").and_then(Value::as_str).map(str::to_owned))
+    }
+
+    /// Whether the member holds or held a seat in any body (an office holder, whose name is
+    /// public record).
+    pub fn is_office_holder(&self, member_id: &str) -> bool {
+        self.state
+            .bodies
+            .iter()
+            .any(|(_, b)| b.holdings.iter().any(|h| h.member_id == member_id))
     }
 
     /// The holding a member has in a role of a body on a date, for other read models.

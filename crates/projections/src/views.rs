@@ -39,6 +39,8 @@ pub struct SeatView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HolderView {
     pub member_id: String,
+    /// The office holder's name on the date (public record; absent when erased or not shown).
+    pub name: Option<String>,
     pub role: String,
     pub portfolio: Option<String>,
     pub term_start: String,

@@ -147,3 +147,103 @@ pub fn parse_verified(stdout: &str) -> (u64, String) {
     let head = line.rsplit(' ').next().expect("a head").to_owned();
     (count, head)
 }
+
+/// A running `kroniek serve` on a free 127.0.0.1 port, stopped (SIGTERM) when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+    pub admin_token: String,
+    pub ledger: Ledger,
+}
+
+impl Server {
+    /// Starts `kroniek serve --listen 127.0.0.1:0` with `args`, on a new ledger.
+    pub fn start(args: &[&str]) -> Server {
+        Server::start_on(Ledger::new(), args)
+    }
+
+    /// Starts the server on an existing ledger.
+    pub fn start_on(ledger: Ledger, args: &[&str]) -> Server {
+        use std::io::BufRead;
+        let mut child = Command::new(kroniek_bin())
+            .arg("--data")
+            .arg(ledger.data())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("kroniek serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut admin_token = String::new();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the server prints its address")
+                .expect("a line");
+            if let Some(t) = line.split_whitespace().find(|w| w.starts_with("krn_")) {
+                admin_token = t.to_owned();
+            }
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base,
+            admin_token,
+            ledger,
+        }
+    }
+
+    /// A request; returns the status and the body (problem responses included).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, String) {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(30))
+            .build();
+        let mut req = agent.request(method, &format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let result = match body {
+            Some(b) => req.set("Content-Type", "application/json").send_string(b),
+            None => req.call(),
+        };
+        match result {
+            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> (u16, String) {
+        self.call("GET", path, Some(token), None)
+    }
+
+    pub fn post(&self, path: &str, token: &str, body: &str) -> (u16, String) {
+        self.call("POST", path, Some(token), Some(body))
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("a pid"));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.child.wait().expect("the server ends")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -487,3 +487,104 @@ pub fn conduct(data: &Path, date: Option<&str>, json: bool) -> Result<(), CliErr
     let view = projections(data)?.conduct(d);
     print_view(&view, json, tables::conduct)
 }
+
+/// Today in the Netherlands, as a ledger date.
+pub fn today() -> Date {
+    Date::from_naive(today_in_amsterdam())
+}
+
+fn access_table(store: &Store) -> Result<kroniek_core::access::AccessTable, CliError> {
+    let mut table = kroniek_core::access::AccessTable::default();
+    for record in store.read_category(kroniek_core::catalogue::Category::Access)? {
+        let event = kroniek_core::catalogue::parse_data(record.event_type, &record.data).map_err(
+            |(f, w)| CliError::Failed(format!("record {}: data.{f}: {w}", record.position)),
+        )?;
+        table.apply(&event, &record.effective);
+    }
+    Ok(table)
+}
+
+/// `kroniek token create`.
+pub fn token_create(data: &Path, role: &str, principal: &str) -> Result<(), CliError> {
+    let role: kroniek_core::catalogue::AccessRole =
+        serde_json::from_value(serde_json::Value::String(role.to_owned())).map_err(|_| {
+            CliError::Usage(format!(
+                "{role} is not a role: use admin, secretary, board, auditor, disputes or member"
+            ))
+        })?;
+    let store = Store::open_or_init(data)?;
+    if access_table(&store)?
+        .get(principal)
+        .is_some_and(|p| p.revoked.is_none())
+    {
+        return Err(CliError::Usage(format!(
+            "principal {principal} has access already: revoke it first, or choose another name"
+        )));
+    }
+    let token = crate::server::grant(&store, principal, role, LOCAL_ACTOR, today())?;
+    println!("{token}");
+    eprintln!(
+        "granted {principal} the {} role; the token above is shown once (only its hash is kept)",
+        role.as_str()
+    );
+    Ok(())
+}
+
+/// `kroniek token list`.
+pub fn token_list(data: &Path, json: bool) -> Result<(), CliError> {
+    let store = Store::open(data)?;
+    let table = access_table(&store)?;
+    let rows: Vec<serde_json::Value> = table
+        .principals()
+        .map(|p| serde_json::json!({"principal": p.name, "role": p.role.as_str(), "granted": p.granted, "revoked": p.revoked}))
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).map_err(|e| CliError::Failed(e.to_string()))?
+        );
+    } else {
+        println!(
+            "{:<24} {:<10} {:<10} revoked",
+            "principal", "role", "granted"
+        );
+        for p in table.principals() {
+            println!(
+                "{:<24} {:<10} {:<10} {}",
+                p.name,
+                p.role.as_str(),
+                p.granted,
+                p.revoked.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `kroniek token revoke`.
+pub fn token_revoke(data: &Path, principal: &str) -> Result<(), CliError> {
+    let store = Store::open(data)?;
+    match access_table(&store)?.get(principal) {
+        None => {
+            return Err(CliError::Usage(format!(
+                "no principal {principal}: see kroniek token list"
+            )))
+        }
+        Some(p) if p.revoked.is_some() => {
+            return Err(CliError::Usage(format!(
+                "principal {principal} was revoked already"
+            )))
+        }
+        Some(_) => {}
+    }
+    let event = ProposedEvent::parse(serde_json::json!({
+        "stream": format!("access/{principal}"),
+        "type": "AccessRevoked",
+        "effective": today().to_string(),
+        "data": {"principal": principal},
+    }))
+    .map_err(|r| CliError::Usage(r.message))?;
+    store.append(&[event], LOCAL_ACTOR)?;
+    println!("revoked {principal}");
+    Ok(())
+}

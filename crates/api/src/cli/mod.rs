@@ -8,6 +8,7 @@ mod progress;
 mod synthetic;
 mod tables;
 
+pub use commands::LOCAL_ACTOR;
 pub use error::CliError;
 
 use clap::{Parser, Subcommand};
@@ -162,6 +163,29 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Serve the HTTP API (see /openapi.json) until SIGINT or SIGTERM.
+    ///
+    /// A store without an admin gets one: its token is printed once (only its hash is kept).
+    Serve {
+        /// The address to listen on (port 0: any free port, printed at start).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Load the sample ledger into an empty store first (a store with events is left as it is).
+        #[arg(long)]
+        demo: bool,
+        /// The largest request body, in bytes.
+        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        max_body_bytes: usize,
+        /// The most events in one appended batch.
+        #[arg(long, default_value_t = 10_000)]
+        max_batch: usize,
+        /// The longest a request may take, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout_secs: u64,
+    },
+    /// Manage the access tokens of a local store.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Write a synthetic but realistic ledger (JSON Lines) for benchmarks.
     ///
     /// The event mix of a party: many members, signatures and contributions; fewer meetings,
@@ -191,6 +215,30 @@ enum Command {
         /// Print each record as its export line (JSON).
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `kroniek token …`.
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Grant a principal a role with a new token, printed once (only its BLAKE3 hash is kept).
+    Create {
+        /// admin, secretary, board, auditor, disputes or member.
+        #[arg(long)]
+        role: String,
+        /// The principal's name (lower-case letters, digits, `.`, `_`, `-`).
+        #[arg(long)]
+        principal: String,
+    },
+    /// List the principals, their roles and whether their access stands.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Revoke a principal's access; its token stops working at once.
+    Revoke {
+        /// The principal's name.
+        principal: String,
     },
 }
 
@@ -267,6 +315,29 @@ pub fn run() -> ExitCode {
         } => commands::case(&cli.data, &case_id, when.as_of.as_deref(), output.json),
         Command::Conduct { when, output } => {
             commands::conduct(&cli.data, when.as_of.as_deref(), output.json)
+        }
+        Command::Serve {
+            listen,
+            demo,
+            max_body_bytes,
+            max_batch,
+            timeout_secs,
+        } => {
+            let limits = crate::server::state::Limits {
+                max_body_bytes,
+                max_batch,
+                timeout_secs,
+            };
+            crate::server::serve(&cli.data, listen, demo, limits, commands::today)
+        }
+        Command::Token(TokenCommand::Create { role, principal }) => {
+            commands::token_create(&cli.data, &role, &principal)
+        }
+        Command::Token(TokenCommand::List { output }) => {
+            commands::token_list(&cli.data, output.json)
+        }
+        Command::Token(TokenCommand::Revoke { principal }) => {
+            commands::token_revoke(&cli.data, &principal)
         }
         Command::Generate { events, seed, out } => commands::generate(events, seed, out.as_deref()),
         Command::Log {

@@ -1,0 +1,166 @@
+//! The HTTP API (axum on tokio): `/v1` for appending, reading and the read models, with
+//! bearer-token access control per role, RFC 9457 problem responses, request limits and a
+//! graceful shutdown. Handlers are thin; the store and the read models do the work, on
+//! blocking threads where sled is touched.
+
+mod extract;
+pub mod policy;
+pub mod problem;
+mod routes;
+pub mod state;
+
+use crate::cli::CliError;
+use axum::routing::{get, post};
+use axum::Router;
+use kroniek_core::catalogue::AccessRole;
+use kroniek_core::store::Store;
+use kroniek_core::types::Date;
+use kroniek_core::{AppendOutcome, ProposedEvent};
+use problem::ApiError;
+use state::{AppState, Limits};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The sample ledger, for `serve --demo`.
+pub const SAMPLE: &str = include_str!("../../../../events/sample.jsonl");
+
+/// The router, with every route and layer.
+pub fn router(state: Arc<AppState>) -> Router {
+    let timeout = Duration::from_secs(state.limits.timeout_secs);
+    Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/v1/events", post(routes::append).get(routes::events))
+        .route("/v1/streams/{*stream}", get(routes::stream))
+        .route("/v1/head", get(routes::head))
+        .route("/v1/bodies/{id}/composition", get(routes::composition))
+        .route("/v1/bodies/{id}/terms", get(routes::terms))
+        .route("/v1/members/{id}", get(routes::member))
+        .route("/v1/members", get(routes::members))
+        .route("/v1/timeline", get(routes::timeline))
+        .route("/v1/elections/{id}", get(routes::election))
+        .route("/v1/cases/{id}", get(routes::case))
+        .route("/v1/conduct", get(routes::conduct))
+        .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(state)
+}
+
+/// A new random access token. Only its BLAKE3 hash is kept.
+pub fn new_token() -> Result<String, CliError> {
+    let r = kroniek_core::store::random32()?;
+    Ok(format!("krn_{}", kroniek_core::types::hex(&r)))
+}
+
+/// Grants `principal` the role `role` with a new token, recorded as an `AccessGranted` by
+/// `actor`; returns the token.
+pub fn grant(
+    store: &Store,
+    principal: &str,
+    role: AccessRole,
+    actor: &str,
+    today: Date,
+) -> Result<String, CliError> {
+    let token = new_token()?;
+    let event = ProposedEvent::parse(serde_json::json!({
+        "stream": format!("access/{principal}"),
+        "type": "AccessGranted",
+        "effective": today.to_string(),
+        "data": {"principal": principal, "role": role.as_str(), "token_blake3": kroniek_core::types::hex(&kroniek_core::access::token_hash(&token))},
+    }))
+    .map_err(|r| CliError::Usage(format!("{}: {}", r.rule, r.message)))?;
+    store.append(&[event], actor)?;
+    Ok(token)
+}
+
+/// `kroniek serve`.
+pub fn serve(
+    data: &Path,
+    listen: SocketAddr,
+    demo: bool,
+    limits: Limits,
+    today: fn() -> Date,
+) -> Result<(), CliError> {
+    let store = Arc::new(Store::open_or_init(data)?);
+    if demo && store.head().count == 0 {
+        let events = SAMPLE
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(ProposedEvent::parse_line);
+        if let AppendOutcome::Appended { count, .. } =
+            store.append_iter(events, crate::cli::LOCAL_ACTOR, &mut |_| {})?
+        {
+            println!("loaded the sample ledger: {count} events");
+        }
+    }
+    let state = Arc::new(AppState::new(store.clone(), limits, today)?);
+    if !state.read().access.has_admin() {
+        let taken = |name: &str| state.read().access.get(name).is_some();
+        let name = (1..)
+            .map(|n| {
+                if n == 1 {
+                    "admin".to_owned()
+                } else {
+                    format!("admin-{n}")
+                }
+            })
+            .find(|n| !taken(n))
+            .unwrap_or_default();
+        let token = grant(
+            &store,
+            &name,
+            AccessRole::Admin,
+            crate::cli::LOCAL_ACTOR,
+            today(),
+        )?;
+        state.catch_up()?;
+        println!("admin token for principal {name} (shown once, keep it safe): {token}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::io("cannot start the async runtime"))?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(CliError::io(format!("cannot listen on {listen}")))?;
+        let address = listener
+            .local_addr()
+            .map_err(CliError::io("cannot read the listening address"))?;
+        println!("listening on http://{address}");
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(CliError::io("the server failed"))
+    })?;
+    store.flush()?;
+    println!("stopped; every acknowledged event is on disk");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

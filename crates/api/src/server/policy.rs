@@ -1,0 +1,152 @@
+//! Which role may call which read endpoint, and what of the answer it sees. The record-level
+//! rules (withheld records, personal data) are `kroniek_core::access`; this module applies them
+//! to the read models' views. The API documentation's endpoint × role table is `ENDPOINTS`.
+
+use super::problem::ApiError;
+use kroniek_core::access::sees_office_holder_names;
+use kroniek_core::catalogue::AccessRole;
+use kroniek_projections::views::*;
+use kroniek_projections::Projections;
+
+use AccessRole::*;
+
+/// Every endpoint and the roles that may call it (the table the API docs publish and the
+/// tests check). Reads of records are open to every role, with what it may not see withheld.
+pub const ENDPOINTS: &[(&str, &str, &[AccessRole])] = &[
+    ("POST", "/v1/events", &[Admin, Secretary, Disputes]),
+    (
+        "GET",
+        "/v1/events",
+        &[Admin, Secretary, Disputes, Auditor, Board, Member],
+    ),
+    (
+        "GET",
+        "/v1/streams/{stream}",
+        &[Admin, Secretary, Disputes, Auditor, Board, Member],
+    ),
+    (
+        "GET",
+        "/v1/head",
+        &[Admin, Secretary, Disputes, Auditor, Board, Member],
+    ),
+    (
+        "GET",
+        "/v1/bodies/{id}/composition",
+        &[Admin, Secretary, Disputes, Auditor, Board, Member],
+    ),
+    (
+        "GET",
+        "/v1/bodies/{id}/terms",
+        &[Admin, Secretary, Disputes, Auditor, Board],
+    ),
+    (
+        "GET",
+        "/v1/members/{id}",
+        &[Admin, Secretary, Disputes, Auditor, Board],
+    ),
+    (
+        "GET",
+        "/v1/members",
+        &[Admin, Secretary, Disputes, Auditor, Board],
+    ),
+    (
+        "GET",
+        "/v1/timeline",
+        &[Admin, Secretary, Disputes, Auditor, Board, Member],
+    ),
+    (
+        "GET",
+        "/v1/elections/{id}",
+        &[Admin, Secretary, Disputes, Auditor, Board, Member],
+    ),
+    ("GET", "/v1/cases/{id}", &[Admin, Disputes]),
+    (
+        "GET",
+        "/v1/conduct",
+        &[Admin, Secretary, Disputes, Auditor, Board],
+    ),
+];
+
+/// Refuses a caller whose role may not call `path`.
+pub fn allow(role: AccessRole, method: &str, path: &str) -> Result<(), ApiError> {
+    let allowed = ENDPOINTS
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .is_some_and(|(_, _, roles)| roles.contains(&role));
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "the {} role may not call {method} {path}",
+            role.as_str()
+        )))
+    }
+}
+
+/// Whether `role` sees personal data outside case files (the member details, candidacy profiles).
+fn sees_member_personal(role: AccessRole) -> bool {
+    matches!(role, Admin | Secretary)
+}
+
+/// A composition as `role` may see it.
+pub fn composition(role: AccessRole, mut c: Composition) -> Composition {
+    if !sees_office_holder_names(role) {
+        for s in &mut c.seats {
+            for h in &mut s.holders {
+                h.name = None;
+            }
+        }
+    }
+    c
+}
+
+/// A member view as `role` may see it: details for the office roles; for others only an office
+/// holder's name (public record); nothing for the disputes role.
+pub fn member(role: AccessRole, p: &Projections, mut m: MemberView) -> MemberView {
+    if sees_member_personal(role) {
+        return m;
+    }
+    let name = m.details.as_ref().and_then(|d| d.get("name").cloned());
+    m.details = match name {
+        Some(n) if sees_office_holder_names(role) && p.is_office_holder(&m.member_id) => {
+            Some([("name".to_owned(), n)].into_iter().collect())
+        }
+        _ => None,
+    };
+    m
+}
+
+/// The timeline as `role` may see it: the member role sees decisions only.
+pub fn timeline(role: AccessRole, entries: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
+    if role == Member {
+        entries
+            .into_iter()
+            .filter(|e| matches!(e, TimelineEntry::Decision(_)))
+            .collect()
+    } else {
+        entries
+    }
+}
+
+/// An election as `role` may see it: every role sees the anonymised profiles; which profile is
+/// whose only the roles that see personal data; the member role sees no candidacies.
+pub fn election(role: AccessRole, mut e: ElectionView) -> ElectionView {
+    if role == Member {
+        e.candidacies.clear();
+    } else if !sees_member_personal(role) {
+        for c in &mut e.candidacies {
+            c.profile_terms = None;
+        }
+    }
+    e
+}
+
+/// The member role sees the current composition only.
+pub fn composition_date_allowed(role: AccessRole, asked: bool) -> Result<(), ApiError> {
+    if role == Member && asked {
+        return Err(ApiError::forbidden(
+            "the member role sees the current composition only: leave out as_of",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The server's shared state: the store, and the read side (read models and the access
+//! table) kept up to date after every append. sled calls run on blocking threads.
+
+use super::problem::ApiError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use kroniek_core::access::AccessTable;
+use kroniek_core::catalogue::{self, AccessRole};
+use kroniek_core::store::Store;
+use kroniek_core::types::Date;
+use kroniek_core::CoreError;
+use kroniek_projections::Projections;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+/// Limits that keep one client from hurting the rest.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most events in one batch.
+    pub max_batch: usize,
+    /// Longest a request may take, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_batch: 10_000,
+            timeout_secs: 60,
+        }
+    }
+}
+
+/// What readers read: the read models and the access table, with the position up to which
+/// they have applied the log.
+#[derive(Debug, Default)]
+pub struct ReadSide {
+    pub projections: Projections,
+    pub access: AccessTable,
+    pub applied: u64,
+}
+
+/// Everything a handler needs.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub read: RwLock<ReadSide>,
+    pub limits: Limits,
+    /// "Today" in the Netherlands (a function, so tests could fix it).
+    pub today: fn() -> Date,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state, with the read side caught up with the log.
+    pub fn new(
+        store: Arc<Store>,
+        limits: Limits,
+        today: fn() -> Date,
+    ) -> Result<AppState, CoreError> {
+        let state = AppState {
+            store,
+            read: RwLock::new(ReadSide::default()),
+            limits,
+            today,
+        };
+        state.catch_up()?;
+        Ok(state)
+    }
+
+    /// Applies every record the read side has not seen yet. Blocking (reads sled).
+    pub fn catch_up(&self) -> Result<(), CoreError> {
+        let mut read = self
+            .read
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let head = self.store.head().count;
+        for record in self.store.iter_from(read.applied) {
+            let record = record?;
+            if record.position >= head {
+                break;
+            }
+            let personal = match record.personal_commitment {
+                Some(_) => self.store.personal_at(record.position)?,
+                None => None,
+            };
+            read.projections
+                .apply(&record, personal.as_ref())
+                .map_err(|e| CoreError::Corrupt(record.position, e.to_string()))?;
+            if record.event_type.name().starts_with("Access") {
+                if let Ok(event) = catalogue::parse_data(record.event_type, &record.data) {
+                    read.access.apply(&event, &record.effective);
+                }
+            }
+            read.applied = record.position + 1;
+        }
+        Ok(())
+    }
+
+    /// The read side, for a short look (never held across an `.await`).
+    pub fn read(&self) -> RwLockReadGuard<'_, ReadSide> {
+        self.read
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The authenticated caller: who, and in which role.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: String,
+    pub role: AccessRole,
+}
+
+impl Caller {
+    /// The `actor` of the events this caller appends: `role:principal`.
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.role.as_str(), self.principal)
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Caller, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be Bearer <token>")
+            })?;
+        let read = state.read();
+        let p = read
+            .access
+            .authenticate(token)
+            .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))?;
+        Ok(Caller {
+            principal: p.name.clone(),
+            role: p.role,
+        })
+    }
+}

@@ -1,0 +1,422 @@
+//! The HTTP API, driven over 127.0.0.1 against the real server: every endpoint, appends with
+//! conflicts and retries, problem responses for bad input, every role against every endpoint,
+//! what each role may see, each role's records verifying, revocation, graceful shutdown.
+
+use crate::support::{parse_verified, Ledger, Server};
+use serde_json::Value;
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+const PAYMENT: &str = r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{"member_id":"10201","year":2025,"amount_cents":1500},"id":"7e570000-0000-4000-8000-000000000001"}"#;
+
+#[test]
+fn appends_answer_with_positions_retries_conflicts_and_problems() {
+    let s = Server::start(&["--demo", "--max-body-bytes", "65536", "--max-batch", "50"]);
+    let t = s.admin_token.clone();
+    let head = || json(&s.get("/v1/head", &t).1)["count"].as_u64().unwrap();
+    let start = head();
+    let (code, body) = s.post("/v1/events", &t, PAYMENT);
+    assert_eq!(code, 201, "{body}");
+    let first = json(&body);
+    assert_eq!(first["positions"], serde_json::json!([start]));
+    // An idempotent retry: 200 with the first result, nothing written.
+    let (code, body) = s.post("/v1/events", &t, PAYMENT);
+    assert_eq!(
+        (code, json(&body)["positions"].clone()),
+        (200, first["positions"].clone())
+    );
+    assert_eq!(head(), start + 1);
+    // The same id, other content: 409 id-reused.
+    let (code, body) = s.post("/v1/events", &t, &PAYMENT.replace("1500", "1600"));
+    assert_eq!(
+        (code, json(&body)["rule"].as_str()),
+        (409, Some("id-reused"))
+    );
+    // expected_version: 409 version-conflict.
+    let conflict = r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-02","data":{"member_id":"10201","year":2025,"amount_cents":100},"expected_version":0}"#;
+    let (code, body) = s.post("/v1/events", &t, conflict);
+    let p = json(&body);
+    assert_eq!(
+        (
+            code,
+            p["rule"].as_str(),
+            p["index"].as_u64(),
+            p["field"].as_str()
+        ),
+        (
+            409,
+            Some("version-conflict"),
+            Some(0),
+            Some("expected_version")
+        )
+    );
+    // A batch: the second event breaks a governance rule → 422, nothing of the batch written.
+    let batch = format!(
+        r#"[{},{}]"#,
+        PAYMENT.replace("000000000001", "000000000002"),
+        PAYMENT
+            .replace("10201", "99999")
+            .replace("000000000001", "000000000003")
+    );
+    let (code, body) = s.post("/v1/events", &t, &batch);
+    let p = json(&body);
+    assert_eq!(
+        (code, p["rule"].as_str(), p["index"].as_u64()),
+        (422, Some("unknown-reference"), Some(1))
+    );
+    assert_eq!(head(), start + 1);
+    // Bad input: every answer a 4xx problem, nothing written.
+    let big = format!(
+        r#"{{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{{"member_id":"10201","year":2025,"amount_cents":1,"x":"{}"}}}}"#,
+        "a".repeat(70_000)
+    );
+    let many = format!("[{}]", vec![PAYMENT; 51].join(","));
+    let cases: &[(&str, u16, Option<&str>)] = &[
+        ("{not json", 400, Some("malformed-field")),
+        ("[]", 400, Some("malformed-field")),
+        ("42", 400, Some("malformed-field")),
+        (
+            r#"{"stream":"member/10201","type":"Nonsense","effective":"2024-01-01","data":{}}"#,
+            400,
+            Some("unknown-type"),
+        ),
+        (
+            r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-01-01","data":{"member_id":"10201","year":"2024","amount_cents":1}}"#,
+            400,
+            Some("malformed-field"),
+        ),
+        (
+            r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-01-01","data":{"member_id":"10201","year":2024,"amount_cents":1,"extra":true}}"#,
+            400,
+            Some("malformed-field"),
+        ),
+        (
+            r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-01-01","data":{"member_id":"10201","year":2024,"amount_cents":1.5}}"#,
+            400,
+            Some("malformed-field"),
+        ),
+        (
+            r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-01-01","data":{"member_id":"10201","year":2024,"amount_cents":-1}}"#,
+            400,
+            Some("negative-amount"),
+        ),
+        (&big, 413, None),
+        (&many, 413, None),
+    ];
+    for (body, status, rule) in cases {
+        let (code, answer) = s.post("/v1/events", &t, body);
+        assert_eq!(code, *status, "{}: {answer}", &body[..body.len().min(80)]);
+        let p = json(&answer);
+        assert_eq!(p["status"].as_u64(), Some(u64::from(*status)));
+        if let Some(rule) = rule {
+            assert_eq!(p["rule"].as_str(), Some(*rule), "{answer}");
+        }
+    }
+    assert_eq!(head(), start + 1, "nothing was written");
+    // Wrong query types and unknown endpoints are problems too.
+    assert_eq!(s.get("/v1/events?from=abc", &t).0, 400);
+    assert_eq!(s.get("/v1/nothing", &t).0, 404);
+    assert_eq!(s.get("/v1/members/10201?as_of=2020-13-01", &t).0, 400);
+}
+
+#[test]
+fn every_read_endpoint_answers_and_ids_with_slashes_work() {
+    let s = Server::start(&["--demo"]);
+    let t = s.admin_token.clone();
+    let (code, body) = s.get(
+        "/v1/bodies/afdeling-den-haag%2Fbestuur/composition?as_of=2020-03-01",
+        &t,
+    );
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(json(&body)["body_id"], "afdeling-den-haag/bestuur");
+    assert_eq!(
+        json(&s.get("/v1/bodies/afdeling-den-haag%2Fbestuur/terms", &t).1)["terms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    let stream = json(
+        &s.get(
+            "/v1/streams/body/afdeling-den-haag/bestuur?from_version=1",
+            &t,
+        )
+        .1,
+    );
+    assert_eq!(stream[0]["version"], 1);
+    assert_eq!(stream[0]["stream"], "body/afdeling-den-haag/bestuur");
+    let encoded = json(&s.get("/v1/streams/member%2F10201", &t).1);
+    assert_eq!(encoded[0]["type"], "MemberJoined");
+    let events = json(&s.get("/v1/events?from=3&limit=2", &t).1);
+    assert_eq!(
+        (
+            events[0]["position"].as_u64(),
+            events.as_array().unwrap().len()
+        ),
+        (Some(3), 2)
+    );
+    for path in [
+        "/v1/members/10220?as_of=2022-07-01",
+        "/v1/members?as_of=2023-01-01",
+        "/v1/timeline?body=alv&from=2020-01-01&to=2020-12-31",
+        "/v1/elections/bestuur-2021",
+        "/v1/cases/r-2022-01",
+        "/v1/conduct?as_of=2022-05-01",
+        "/v1/head",
+    ] {
+        let (code, body) = s.get(path, &t);
+        assert_eq!(code, 200, "{path}: {body}");
+        json(&body);
+    }
+    assert_eq!(
+        json(&s.get("/v1/members/10220?as_of=2022-07-01", &t).1)["status"],
+        "suspended"
+    );
+    assert_eq!(s.get("/v1/bodies/nergens/composition", &t).0, 404);
+    assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
+}
+
+/// Principals of every role, with tokens the test knows.
+fn grant_every_role(s: &Server) -> Vec<(&'static str, String)> {
+    let roles = [
+        "admin",
+        "secretary",
+        "disputes",
+        "auditor",
+        "board",
+        "member",
+    ];
+    let mut out = Vec::new();
+    for role in roles {
+        let token = format!("krn_test_{role}");
+        let hash = blake3::hash(token.as_bytes()).to_hex().to_string();
+        let body = format!(
+            r#"{{"stream":"access/t-{role}","type":"AccessGranted","effective":"2024-01-01","data":{{"principal":"t-{role}","role":"{role}","token_blake3":"{hash}"}}}}"#
+        );
+        let (code, answer) = s.post("/v1/events", &s.admin_token, &body);
+        assert_eq!(code, 201, "{answer}");
+        out.push((role, token));
+    }
+    out
+}
+
+#[test]
+fn every_role_against_every_endpoint() {
+    let s = Server::start(&["--demo"]);
+    let tokens = grant_every_role(&s);
+    let all = [
+        "admin",
+        "secretary",
+        "disputes",
+        "auditor",
+        "board",
+        "member",
+    ];
+    let table: &[(&str, &str, &[&str])] = &[
+        ("GET", "/v1/events?limit=1000", &all),
+        ("GET", "/v1/streams/member/10201", &all),
+        ("GET", "/v1/head", &all),
+        ("GET", "/v1/bodies/landelijk-bestuur/composition", &all),
+        (
+            "GET",
+            "/v1/bodies/landelijk-bestuur/composition?as_of=2021-01-06",
+            &["admin", "secretary", "disputes", "auditor", "board"],
+        ),
+        (
+            "GET",
+            "/v1/bodies/landelijk-bestuur/terms",
+            &["admin", "secretary", "disputes", "auditor", "board"],
+        ),
+        (
+            "GET",
+            "/v1/members/10202?as_of=2023-01-01",
+            &["admin", "secretary", "disputes", "auditor", "board"],
+        ),
+        (
+            "GET",
+            "/v1/members?as_of=2023-01-01",
+            &["admin", "secretary", "disputes", "auditor", "board"],
+        ),
+        ("GET", "/v1/timeline", &all),
+        ("GET", "/v1/elections/bestuur-2021", &all),
+        ("GET", "/v1/cases/r-2022-01", &["admin", "disputes"]),
+        (
+            "GET",
+            "/v1/conduct",
+            &["admin", "secretary", "disputes", "auditor", "board"],
+        ),
+    ];
+    let mut bodies: Vec<(&str, String)> = Vec::new();
+    for (method, path, allowed) in table {
+        assert_eq!(
+            s.call(method, path, None, None).0,
+            401,
+            "{method} {path} without a token"
+        );
+        assert_eq!(s.call(method, path, Some("krn_nonsense"), None).0, 401);
+        for (role, token) in &tokens {
+            let (code, body) = s.call(method, path, Some(token), None);
+            let expected = if allowed.contains(role) { 200 } else { 403 };
+            assert_eq!(code, expected, "{role} {method} {path}: {body}");
+            bodies.push((role, body));
+        }
+    }
+    // Appends: by stream category.
+    let case_event = r#"{"stream":"case/r-2022-01","type":"DocumentFiled","effective":"2022-09-21","data":{"case_id":"r-2022-01","title":"Nazending","filed_by":"10209","document_blake3":"0000000000000000000000000000000000000000000000000000000000000000"}}"#;
+    let access_event = r#"{"stream":"access/x","type":"AccessRevoked","effective":"2024-01-01","data":{"principal":"x"}}"#;
+    for (role, token) in &tokens {
+        let member_ok = matches!(*role, "admin" | "secretary");
+        let case_ok = matches!(*role, "admin" | "disputes");
+        let pay = PAYMENT.replace(
+            "000000000001",
+            &format!("{:012x}", role.len() * 7 + role.as_bytes()[0] as usize),
+        );
+        let (code, body) = s.post("/v1/events", token, &pay);
+        assert_eq!(
+            code,
+            if member_ok { 201 } else { 403 },
+            "{role} appends a payment: {body}"
+        );
+        let (code, body) = s.post("/v1/events", token, case_event);
+        assert!(
+            if case_ok {
+                code == 201 || code == 200
+            } else {
+                code == 403
+            },
+            "{role} files a document: {code} {body}"
+        );
+        if !matches!(*role, "admin") {
+            assert_eq!(
+                s.post("/v1/events", token, access_event).0,
+                403,
+                "{role} revokes access"
+            );
+        }
+    }
+    // What each role may see.
+    let case_summary = "Herhaalde intimidatie";
+    for (role, body) in &bodies {
+        if matches!(*role, "board" | "member" | "auditor") {
+            assert!(!body.contains(case_summary), "{role} saw a case summary");
+        }
+        if matches!(*role, "board" | "member") {
+            assert!(
+                !body.contains("residence"),
+                "{role} saw a residence: {}",
+                &body[..body.len().min(300)]
+            );
+        }
+    }
+    // The auditor sees a residence only as a donor's, on the gift records.
+    let auditor = &tokens[3].1;
+    let events = json(&s.get("/v1/events?limit=1000", auditor).1);
+    for e in events.as_array().unwrap() {
+        let text = e.to_string();
+        if text.contains("residence") {
+            assert_eq!(e["type"], "GiftReceived", "{text}");
+            assert!(!text.contains("\"residence\""), "{text}");
+        }
+    }
+    // Office holders' names are public record; other members' details are not.
+    let board = &tokens[4].1;
+    let m = json(&s.get("/v1/members/10202?as_of=2023-01-01", board).1);
+    assert_eq!(m["details"], serde_json::json!({"name": "Bram Jansen"}));
+    let m = json(&s.get("/v1/members/10227?as_of=2023-01-01", board).1);
+    assert!(m["details"].is_null(), "{m}");
+    let m = json(&s.get("/v1/members/10227?as_of=2023-01-01", &tokens[1].1).1);
+    assert_eq!(m["details"]["residence"], "Utrecht");
+    // The member role: decisions only on the timeline, profiles but no candidacies.
+    let member = &tokens[5].1;
+    let tl = json(&s.get("/v1/timeline", member).1);
+    assert!(tl
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["kind"] == "decision"));
+    let e = json(&s.get("/v1/elections/bestuur-2021", member).1);
+    assert_eq!(
+        (
+            e["candidacies"].as_array().unwrap().len(),
+            e["profiles"].as_array().unwrap().len()
+        ),
+        (0, 4)
+    );
+}
+
+#[test]
+fn each_roles_records_verify_and_a_revoked_token_stops_at_once() {
+    let s = Server::start(&["--demo"]);
+    let tokens = grant_every_role(&s);
+    let dir = Ledger::new();
+    for (role, token) in &tokens {
+        let records = json(&s.get("/v1/events?limit=1000", token).1);
+        let lines: Vec<String> = records
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        // serde_json writes keys sorted (a BTreeMap), and these records hold no floats or
+        // escapes that differ from JCS, so the lines are the canonical records again.
+        let file = dir.file(&format!("{role}.jsonl"), &lines);
+        let out = dir.run(&["verify", "--export", file.to_str().unwrap()]);
+        assert_eq!(out.code(), 0, "{role}: {}", out.stdout());
+        let (count, _) = parse_verified(&out.stdout());
+        assert_eq!(count as usize, lines.len());
+        let withheld = lines
+            .iter()
+            .filter(|l| l.contains("\"withheld\":true"))
+            .count();
+        match *role {
+            "admin" => assert_eq!(withheld, 0),
+            "secretary" | "auditor" => assert!(
+                withheld > 0
+                    && lines
+                        .iter()
+                        .all(|l| !l.contains("\"stream\":\"case/") || l.contains("withheld"))
+            ),
+            _ => assert!(withheld > 0),
+        }
+    }
+    let secretary = &tokens[1].1;
+    assert_eq!(s.get("/v1/head", secretary).0, 200);
+    let revoke = r#"{"stream":"access/t-secretary","type":"AccessRevoked","effective":"2024-06-01","data":{"principal":"t-secretary"}}"#;
+    assert_eq!(s.post("/v1/events", &s.admin_token, revoke).0, 201);
+    assert_eq!(s.get("/v1/head", secretary).0, 401);
+    // The actor of an appended event is role:principal.
+    let board_payment = PAYMENT.replace("000000000001", "0000000000aa");
+    assert_eq!(s.post("/v1/events", &tokens[0].1, &board_payment).0, 201);
+    let last = json(&s.get("/v1/streams/member/10201", &s.admin_token).1);
+    assert_eq!(
+        last.as_array().unwrap().last().unwrap()["actor"],
+        "admin:t-admin"
+    );
+}
+
+#[test]
+fn the_server_holds_the_store_shuts_down_gracefully_and_keeps_what_it_acknowledged() {
+    let s = Server::start(&["--demo"]);
+    let (code, _) = s.post("/v1/events", &s.admin_token, PAYMENT);
+    assert_eq!(code, 201);
+    // Another command while the server holds the store: a plain answer naming the server.
+    let run = s.ledger.run(&["verify"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("is in use by process") && run.stderr().contains("serve"),
+        "{}",
+        run.stderr()
+    );
+    let mut s = s;
+    let status = s.stop();
+    assert!(status.success(), "{status:?}");
+    // After the shutdown the store opens, verifies, and holds the acknowledged payment.
+    let out = s
+        .ledger
+        .run(&["log", "--stream", "member/10201", "--json"])
+        .ok();
+    assert!(out.contains("7e570000-0000-4000-8000-000000000001"));
+    s.ledger.run(&["verify"]).ok();
+}
