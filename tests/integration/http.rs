@@ -247,6 +247,9 @@ fn every_role_against_every_endpoint() {
             "/v1/conduct",
             &["admin", "secretary", "disputes", "auditor", "board"],
         ),
+        ("GET", "/v1/verify", &all),
+        ("GET", "/v1/export", &all),
+        ("GET", "/metrics", &["admin"]),
     ];
     let mut bodies: Vec<(&str, String)> = Vec::new();
     for (method, path, allowed) in table {
@@ -419,4 +422,175 @@ fn the_server_holds_the_store_shuts_down_gracefully_and_keeps_what_it_acknowledg
         .ok();
     assert!(out.contains("7e570000-0000-4000-8000-000000000001"));
     s.ledger.run(&["verify"]).ok();
+}
+
+/// Reads Server-Sent Events from a response body: (id, data) pairs.
+struct SseReader {
+    lines: std::io::Lines<std::io::BufReader<Box<dyn std::io::Read + Send + Sync>>>,
+}
+
+impl SseReader {
+    fn open(s: &Server, token: &str, from: Option<u64>, last_id: Option<u64>) -> SseReader {
+        use std::io::BufRead;
+        let agent = ureq::AgentBuilder::new()
+            .timeout_read(std::time::Duration::from_secs(20))
+            .build();
+        let path = match from {
+            Some(f) => format!("{}/v1/subscribe?from={f}", s.base),
+            None => format!("{}/v1/subscribe", s.base),
+        };
+        let mut req = agent
+            .get(&path)
+            .set("Authorization", &format!("Bearer {token}"));
+        if let Some(id) = last_id {
+            req = req.set("Last-Event-ID", &id.to_string());
+        }
+        let response = req.call().expect("subscribe");
+        assert_eq!(response.header("content-type"), Some("text/event-stream"));
+        SseReader {
+            lines: std::io::BufReader::new(response.into_reader()).lines(),
+        }
+    }
+
+    fn next(&mut self) -> (u64, Value) {
+        let (mut id, mut data) = (None, None);
+        for line in self.lines.by_ref() {
+            let line = line.expect("an SSE line");
+            if let Some(v) = line
+                .strip_prefix("id: ")
+                .or_else(|| line.strip_prefix("id:"))
+            {
+                id = v.trim().parse().ok();
+            } else if let Some(v) = line
+                .strip_prefix("data: ")
+                .or_else(|| line.strip_prefix("data:"))
+            {
+                data = Some(json(v));
+            } else if line.is_empty() {
+                if let (Some(i), Some(d)) = (id, data.take()) {
+                    return (i, d);
+                }
+            }
+        }
+        panic!("the event stream ended");
+    }
+}
+
+#[test]
+fn a_subscriber_sees_every_event_exactly_once_across_a_reconnect() {
+    let s = Server::start(&["--demo"]);
+    let t = s.admin_token.clone();
+    let start = json(&s.get("/v1/head", &t).1)["count"].as_u64().unwrap();
+    let appender = |from: u32, to: u32| {
+        for n in from..to {
+            let e = PAYMENT
+                .replace("000000000001", &format!("{:012x}", 0x100 + n))
+                .replace("1500", &(1000 + n).to_string());
+            assert_eq!(s.post("/v1/events", &t, &e).0, 201);
+        }
+    };
+    let mut seen: Vec<u64> = Vec::new();
+    std::thread::scope(|scope| {
+        let mut reader = SseReader::open(&s, &t, Some(start - 5), None);
+        let writer = scope.spawn(|| appender(0, 20));
+        while seen.len() < 15 {
+            let (id, record) = reader.next();
+            assert_eq!(record["position"].as_u64(), Some(id));
+            seen.push(id);
+        }
+        drop(reader);
+        writer.join().unwrap();
+        // Reconnect with Last-Event-ID, while more events are appended.
+        let mut reader = SseReader::open(&s, &t, None, seen.last().copied());
+        let writer = scope.spawn(|| appender(20, 30));
+        while seen.last() != Some(&(start + 29)) {
+            seen.push(reader.next().0);
+        }
+        writer.join().unwrap();
+    });
+    let expected: Vec<u64> = (start - 5..start + 30).collect();
+    assert_eq!(seen, expected, "every event exactly once, in order");
+    // A role that may not see case files gets them withheld in the stream too.
+    let tokens = grant_every_role(&s);
+    let mut reader = SseReader::open(&s, &tokens[4].1, Some(0), None);
+    let mut cases = 0;
+    for _ in 0..start {
+        let (_, r) = reader.next();
+        if r["stream"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("case/")
+        {
+            assert_eq!(r["withheld"], true);
+            cases += 1;
+        }
+    }
+    assert!(cases > 0);
+}
+
+#[test]
+fn verify_export_erase_and_metrics() {
+    let s = Server::start(&["--demo"]);
+    let t = s.admin_token.clone();
+    let v = json(&s.get("/v1/verify", &t).1);
+    assert_eq!(v["verified"], true);
+    let tokens = grant_every_role(&s);
+    let dir = Ledger::new();
+    for (role, token) in &tokens {
+        let (code, body) = s.get("/v1/export", token);
+        assert_eq!(code, 200);
+        let file = dir.path(&format!("{role}.jsonl"));
+        std::fs::write(&file, &body).unwrap();
+        let out = dir.run(&["verify", "--export", file.to_str().unwrap()]);
+        assert_eq!(out.code(), 0, "{role}'s export: {}", out.stdout());
+        if *role == "board" || *role == "member" {
+            assert!(
+                !body.contains("residence"),
+                "{role}'s export shows a residence"
+            );
+        }
+    }
+    // Erasure through the API, by the secretary; the board may not.
+    assert_eq!(
+        s.post("/v1/members/10227/erase", &tokens[4].1, r#"{"reason":"x"}"#)
+            .0,
+        403
+    );
+    assert_eq!(
+        s.post("/v1/members/10227/erase", &tokens[1].1, r#"{"why":"x"}"#)
+            .0,
+        400
+    );
+    assert_eq!(
+        s.post("/v1/members/99999/erase", &tokens[1].1, r#"{"reason":"x"}"#)
+            .0,
+        404
+    );
+    let (code, body) = s.post(
+        "/v1/members/10227/erase",
+        &tokens[1].1,
+        r#"{"reason":"AVG-verzoek"}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let m = json(&s.get("/v1/members/10227", &t).1);
+    assert!(
+        m["details"].is_null() && m["personal_erased"] == true,
+        "{m}"
+    );
+    assert!(!s.get("/v1/export", &t).1.contains("Amira Bouzid"));
+    assert_eq!(json(&s.get("/v1/verify", &t).1)["verified"], true);
+    // Metrics: admin only; counts appends and refusals by rule.
+    s.post("/v1/events", &t, &PAYMENT.replace("10201", "99999"));
+    assert_eq!(s.get("/metrics", &tokens[1].1).0, 403);
+    let (code, text) = s.get("/metrics", &t);
+    assert_eq!(code, 200);
+    for needle in [
+        "kroniek_events_appended_total",
+        "kroniek_refusals_total{rule=\"unknown-reference\"} 1",
+        "kroniek_http_request_duration_seconds_bucket",
+        "kroniek_ledger_events",
+        "kroniek_ledger_bytes",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in\n{text}");
+    }
 }

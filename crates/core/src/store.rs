@@ -1277,6 +1277,11 @@ impl Store {
         self
     }
 
+    /// The store's size on disk, in bytes (sled's own count).
+    pub fn size_on_disk(&self) -> Result<u64, CoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// How many flushes have acknowledged appends since the store was opened.
     pub fn flush_count(&self) -> u64 {
         self.flushes.load(std::sync::atomic::Ordering::Relaxed)

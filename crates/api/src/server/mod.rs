@@ -4,6 +4,7 @@
 //! blocking threads where sled is touched.
 
 mod extract;
+pub mod metrics;
 pub mod policy;
 pub mod problem;
 mod routes;
@@ -42,13 +43,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/elections/{id}", get(routes::election))
         .route("/v1/cases/{id}", get(routes::case))
         .route("/v1/conduct", get(routes::conduct))
+        .route("/v1/subscribe", get(routes::subscribe))
+        .route("/v1/verify", get(routes::verify))
+        .route("/v1/export", get(routes::export))
+        .route("/v1/members/{id}/erase", post(routes::erase))
+        .route("/metrics", get(routes::metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Times every request for the latency histogram.
+async fn observe(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state.metrics.observe(started.elapsed());
+    response
 }
 
 /// A new random access token. Only its BLAKE3 hash is kept.

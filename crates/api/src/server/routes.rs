@@ -92,20 +92,42 @@ pub async fn append(
     let actor = caller.actor();
     let st = state.clone();
     let outcome = blocking(move || {
-        let outcome = st.store.append_iter(events, &actor, &mut |_| {})?;
+        let result = st.store.append_iter(events, &actor, &mut |_| {});
+        if let Err(kroniek_core::CoreError::Refused(refusals)) = &result {
+            for r in refusals {
+                st.metrics.refused(r.refusal.rule.id());
+            }
+        }
+        let outcome = result?;
         st.catch_up()?;
         Ok(outcome)
     })
     .await?;
     Ok(match outcome {
-        AppendOutcome::Appended { first, count, head } => (
+        AppendOutcome::Appended { first, count, head } => {
+            state.metrics.appended(count);
+            (
             StatusCode::CREATED,
             Json(json!({"first": first, "count": count, "positions": (first..first + count).collect::<Vec<_>>(), "head": {"count": head.count, "hash": head.hash_hex()}})),
         )
-            .into_response(),
+            .into_response()
+        }
         AppendOutcome::AlreadyRecorded { positions, head } => {
+            state.metrics.retried();
             (StatusCode::OK, Json(json!({"count": 0, "positions": positions, "head": {"count": head.count, "hash": head.hash_hex()}}))).into_response()
         }
+    })
+}
+
+/// One record's line as `role` may see it: withheld, or with or without personal data.
+fn line_for(
+    store: &Store,
+    role: kroniek_core::catalogue::AccessRole,
+    r: &Record,
+) -> Result<Vec<u8>, ApiError> {
+    Ok(match shown(role, r) {
+        Shown::Withheld => r.withheld_line(),
+        Shown::Record { personal } => store.export_line(r, personal)?,
     })
 }
 
@@ -121,11 +143,7 @@ fn records_response(
         if i > 0 {
             body.push(b',');
         }
-        let line = match shown(caller.role, r) {
-            Shown::Withheld => r.withheld_line(),
-            Shown::Record { personal } => store.export_line(r, personal)?,
-        };
-        body.extend_from_slice(&line);
+        body.extend_from_slice(&line_for(store, caller.role, r)?);
     }
     body.push(b']');
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
@@ -330,4 +348,216 @@ pub async fn healthz(State(state): Shared) -> Json<Value> {
 
 fn to_json<T: serde::Serialize>(view: T) -> Result<Value, ApiError> {
     serde_json::to_value(view).map_err(ApiError::internal)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct From {
+    from: Option<u64>,
+}
+
+/// `GET /v1/subscribe?from=POS`: Server-Sent Events, each record (as the caller may see it)
+/// with its position as the event id: first the records from POS (or after `Last-Event-ID`),
+/// then each new one as it is appended. The reader tracks the next position itself, so the
+/// seam between catching up and live has no gap and no duplicate.
+pub async fn subscribe(
+    State(state): Shared,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<From>,
+) -> Result<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let resume = headers
+        .get("last-event-id")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+                .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a position"))
+        })
+        .transpose()?;
+    let next = match resume {
+        Some(last) => last + 1,
+        None => q.from.unwrap_or(0),
+    };
+    let rx = state.head.subscribe();
+    let start = (
+        state,
+        caller,
+        next,
+        rx,
+        std::collections::VecDeque::<Event>::new(),
+    );
+    let stream = futures_util::stream::unfold(
+        start,
+        |(state, caller, mut next, mut rx, mut queue)| async move {
+            loop {
+                if let Some(event) = queue.pop_front() {
+                    return Some((Ok(event), (state, caller, next, rx, queue)));
+                }
+                let head = *rx.borrow_and_update();
+                if next < head {
+                    let st = state.clone();
+                    let role = caller.role;
+                    let from = next;
+                    let batch = tokio::task::spawn_blocking(
+                        move || -> Result<Vec<(u64, String)>, ApiError> {
+                            let records = st.store.read_range(from, 256)?;
+                            records
+                                .iter()
+                                .map(|r| {
+                                    Ok((
+                                        r.position,
+                                        String::from_utf8_lossy(&line_for(&st.store, role, r)?)
+                                            .into_owned(),
+                                    ))
+                                })
+                                .collect()
+                        },
+                    )
+                    .await;
+                    match batch {
+                        Ok(Ok(lines)) if !lines.is_empty() => {
+                            for (position, line) in lines {
+                                next = position + 1;
+                                queue.push_back(
+                                    Event::default()
+                                        .id(position.to_string())
+                                        .event("record")
+                                        .data(line),
+                                );
+                            }
+                            continue;
+                        }
+                        _ => return None,
+                    }
+                }
+                if rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// `GET /v1/verify`: walks the whole chain.
+pub async fn verify(State(state): Shared, caller: Caller) -> Result<Json<Value>, ApiError> {
+    policy::allow(caller.role, "GET", "/v1/verify")?;
+    blocking(move || {
+        Ok(Json(match state.store.verify(&mut |_| {}) {
+            Ok(v) => json!({"verified": true, "count": v.count, "head": kroniek_core::types::hex(&v.head), "erased": v.erased}),
+            Err(b) => json!({"verified": false, "position": b.position, "why": b.why}),
+        }))
+    })
+    .await
+}
+
+/// `GET /v1/export`: the ledger as JSON Lines, as the caller may see it (withheld records and
+/// personal data by role), streamed in chunks.
+pub async fn export(State(state): Shared, caller: Caller) -> Result<Response, ApiError> {
+    policy::allow(caller.role, "GET", "/v1/export")?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let end = state.store.head().count;
+    tokio::task::spawn_blocking(move || {
+        let mut from = 0;
+        while from < end {
+            let chunk = state
+                .store
+                .read_range(from, 4096.min(end - from))
+                .map_err(|e| std::io::Error::other(e.to_string()))
+                .and_then(|records| {
+                    let mut bytes = Vec::with_capacity(records.len() * 512);
+                    for r in &records {
+                        bytes.extend_from_slice(
+                            &line_for(&state.store, caller.role, r)
+                                .map_err(|e| std::io::Error::other(e.detail))?,
+                        );
+                        bytes.push(b'\n');
+                    }
+                    from += records.len().max(1) as u64;
+                    Ok(bytes)
+                });
+            let failed = chunk.is_err();
+            if tx.blocking_send(chunk).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/jsonl")],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseRequest {
+    reason: String,
+    effective: Option<String>,
+}
+
+/// `POST /v1/members/{id}/erase`: records `PersonalDataErased` and destroys the member's
+/// personal data.
+pub async fn erase(
+    State(state): Shared,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    policy::allow(caller.role, "POST", "/v1/members/{id}/erase")?;
+    let request: EraseRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("send {{\"reason\": \"…\"}}: {e}")))?;
+    let effective = match &request.effective {
+        Some(t) => {
+            Date::parse(t).map_err(|e| ApiError::bad_request(e).with("field", "effective"))?
+        }
+        None => (state.today)(),
+    };
+    let actor = caller.actor();
+    let st = state.clone();
+    let outcome = blocking(move || {
+        let event =
+            kroniek_core::erasure::erasure_event(&st.store, &id, &request.reason, effective)
+                .map_err(|e| match e {
+                    kroniek_core::CoreError::Invalid(why) => ApiError::not_found(why),
+                    other => other.into(),
+                })?;
+        let outcome = st.store.append(&[event], &actor)?;
+        st.catch_up()?;
+        Ok(outcome)
+    })
+    .await?;
+    match outcome {
+        AppendOutcome::Appended { first, head, .. } => Ok((
+            StatusCode::CREATED,
+            Json(
+                json!({"position": first, "head": {"count": head.count, "hash": head.hash_hex()}}),
+            ),
+        )
+            .into_response()),
+        AppendOutcome::AlreadyRecorded { positions, head } => Ok(Json(
+            json!({"positions": positions, "head": {"count": head.count, "hash": head.hash_hex()}}),
+        )
+        .into_response()),
+    }
+}
+
+/// `GET /metrics`: Prometheus text (admin only).
+pub async fn metrics(State(state): Shared, caller: Caller) -> Result<Response, ApiError> {
+    if caller.role != kroniek_core::catalogue::AccessRole::Admin {
+        return Err(ApiError::forbidden("only the admin role reads /metrics"));
+    }
+    let st = state.clone();
+    let bytes = blocking(move || Ok(st.store.size_on_disk()?)).await?;
+    let text = state.metrics.render(state.store.head().count, bytes);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

@@ -49,6 +49,9 @@ pub struct AppState {
     pub limits: Limits,
     /// "Today" in the Netherlands (a function, so tests could fix it).
     pub today: fn() -> Date,
+    pub metrics: super::metrics::Metrics,
+    /// The durable head's count, for subscribers to wait on.
+    pub head: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -64,11 +67,14 @@ impl AppState {
         limits: Limits,
         today: fn() -> Date,
     ) -> Result<AppState, CoreError> {
+        let (head, _) = tokio::sync::watch::channel(store.head().count);
         let state = AppState {
             store,
             read: RwLock::new(ReadSide::default()),
             limits,
             today,
+            metrics: super::metrics::Metrics::default(),
+            head,
         };
         state.catch_up()?;
         Ok(state)
@@ -100,6 +106,7 @@ impl AppState {
             }
             read.applied = record.position + 1;
         }
+        self.head.send_replace(head);
         Ok(())
     }
 
