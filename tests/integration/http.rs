@@ -594,3 +594,54 @@ fn verify_export_erase_and_metrics() {
         assert!(text.contains(needle), "{needle} missing in\n{text}");
     }
 }
+
+#[test]
+fn the_openapi_document_lists_every_endpoint_and_the_docs_page_is_served() {
+    let s = Server::start(&["--demo"]);
+    let (code, body) = s.call("GET", "/openapi.json", None, None);
+    assert_eq!(code, 200);
+    let doc = json(&body);
+    let paths = doc["paths"].as_object().unwrap();
+    let samples = [("{id}", "landelijk-bestuur"), ("{stream}", "member/10201")];
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            if method != "get" {
+                continue;
+            }
+            let mut concrete = path.clone();
+            for (k, v) in samples {
+                concrete = concrete.replace(k, v);
+            }
+            concrete = match path.as_str() {
+                "/v1/members/{id}" => "/v1/members/10201".into(),
+                "/v1/elections/{id}" => "/v1/elections/bestuur-2021".into(),
+                "/v1/cases/{id}" => "/v1/cases/r-2022-01".into(),
+                "/v1/subscribe" => continue,
+                _ => concrete,
+            };
+            let (code, answer) = s.get(&concrete, &s.admin_token);
+            assert_eq!(code, 200, "{path} as {concrete}: {answer}");
+        }
+    }
+    for needle in [
+        "/v1/events",
+        "/v1/subscribe",
+        "/v1/members/{id}/erase",
+        "/metrics",
+        "/healthz",
+    ] {
+        assert!(
+            paths.contains_key(needle),
+            "{needle} missing from openapi.json"
+        );
+    }
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("| `GET /v1/cases/{id}` | ✓ | — | ✓ | — | — | — |"),
+        "{description}"
+    );
+    assert!(doc["components"]["schemas"]["Composition"].is_object());
+    let (code, page) = s.call("GET", "/docs/", None, None);
+    assert_eq!(code, 200);
+    assert!(page.contains("swagger-ui"));
+}

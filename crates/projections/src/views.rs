@@ -5,9 +5,10 @@
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// Who sits in a body on a date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Composition {
     pub body_id: String,
     pub name: String,
@@ -25,7 +26,7 @@ pub struct Composition {
 }
 
 /// One seat definition `(role, portfolio)` with its holders on the date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SeatView {
     pub role: String,
     pub portfolio: Option<String>,
@@ -36,7 +37,7 @@ pub struct SeatView {
 }
 
 /// One holder of a seat.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct HolderView {
     pub member_id: String,
     /// The office holder's name on the date (public record; absent when erased or not shown).
@@ -56,7 +57,7 @@ pub struct HolderView {
 }
 
 /// A body's term schedule (*rooster van aftreden*).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TermSchedule {
     pub body_id: String,
     pub name: String,
@@ -66,7 +67,7 @@ pub struct TermSchedule {
 }
 
 /// One seat-term in a schedule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TermView {
     pub member_id: String,
     pub role: String,
@@ -82,20 +83,21 @@ pub struct TermView {
 }
 
 /// One reappointment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ReappointmentView {
     pub date: String,
     pub term_end: String,
 }
 
 /// A member on a date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MemberView {
     pub member_id: String,
     pub as_of: String,
     pub status: String,
     pub branch_id: Option<String>,
     /// Name, residence and email on the date (personal data: absent when erased or not shown).
+    #[schema(value_type = Option<Object>)]
     pub details: Option<BTreeMap<String, Value>>,
     pub personal_erased: bool,
     /// Status changes: each date the status changes, and the status from then on.
@@ -106,14 +108,14 @@ pub struct MemberView {
 }
 
 /// A status from a date on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct StatusChange {
     pub date: String,
     pub status: String,
 }
 
 /// A seat a member holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MemberSeatView {
     pub body_id: String,
     pub role: String,
@@ -124,7 +126,7 @@ pub struct MemberSeatView {
 }
 
 /// A code-of-conduct signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SignatureView {
     pub code_id: String,
     pub version: u32,
@@ -132,14 +134,14 @@ pub struct SignatureView {
 }
 
 /// Net contributions for one year.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ContributionView {
     pub year: i32,
     pub net_cents: i64,
 }
 
 /// Members counted on a date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MembershipCount {
     pub as_of: String,
     /// Active and suspended members.
@@ -160,7 +162,7 @@ pub struct TimelineFilter {
 }
 
 /// One entry of the decision timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TimelineEntry {
     Decision(DecisionView),
@@ -178,7 +180,7 @@ impl TimelineEntry {
 }
 
 /// A decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct DecisionView {
     pub decision_id: String,
     pub body_id: String,
@@ -194,7 +196,7 @@ pub struct DecisionView {
 }
 
 /// What revoked a decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RevocationView {
     pub by_decision_id: String,
     pub date: String,
@@ -202,7 +204,7 @@ pub struct RevocationView {
 }
 
 /// A motion or amendment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MotionView {
     pub motion_id: String,
     pub meeting_id: String,
@@ -218,7 +220,7 @@ pub struct MotionView {
 }
 
 /// A vote on a motion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct VoteView {
     pub date: String,
     pub method: String,
@@ -230,7 +232,7 @@ pub struct VoteView {
 }
 
 /// An election.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ElectionView {
     pub election_id: String,
     pub body_id: String,
@@ -246,7 +248,7 @@ pub struct ElectionView {
 }
 
 /// A seat definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SeatDefView {
     pub role: String,
     pub portfolio: Option<String>,
@@ -254,7 +256,7 @@ pub struct SeatDefView {
 }
 
 /// A candidacy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CandidacyView {
     pub member_id: String,
     pub preferences: Vec<String>,
@@ -268,7 +270,7 @@ pub struct CandidacyView {
 }
 
 /// One result of an election.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ResultView {
     pub role: String,
     pub portfolio: Option<String>,
@@ -279,14 +281,14 @@ pub struct ResultView {
 }
 
 /// Votes for one candidate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TallyView {
     pub member_id: String,
     pub votes: i64,
 }
 
 /// A case file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CaseView {
     pub case_id: String,
     pub kind: String,
@@ -308,25 +310,26 @@ pub struct CaseView {
 }
 
 /// Whether a member is suspended because of a case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SuspensionView {
     pub member_id: String,
     pub suspended: bool,
 }
 
 /// One event of a case file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CaseEventView {
     pub position: u64,
     pub effective: String,
     #[serde(rename = "type")]
     pub event_type: String,
+    #[schema(value_type = Object)]
     pub data: Value,
     pub hash: String,
 }
 
 /// Conduct-code coverage on a date.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ConductView {
     pub as_of: String,
     pub active_members: u64,
@@ -334,7 +337,7 @@ pub struct ConductView {
 }
 
 /// One code's coverage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CodeCoverage {
     pub code_id: String,
     /// The version in force on the date (the latest adopted on or before it).

@@ -5,6 +5,7 @@
 
 mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod policy;
 pub mod problem;
 mod routes;
@@ -48,6 +49,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/export", get(routes::export))
         .route("/v1/members/{id}/erase", post(routes::erase))
         .route("/metrics", get(routes::metrics))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

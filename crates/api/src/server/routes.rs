@@ -15,7 +15,7 @@ use kroniek_core::record::Record;
 use kroniek_core::store::Store;
 use kroniek_core::types::Date;
 use kroniek_core::{canonical, AppendOutcome, ProposedEvent, Refusal, Rule, StreamName};
-use kroniek_projections::views::TimelineFilter;
+use kroniek_projections::views::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -31,6 +31,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
+#[utoipa::path(post, path = "/v1/events", tag = "ledger", security(("bearer" = [])), request_body(content = Object, description = "One event (DOMAIN.md envelope) or an array of events: one atomic batch"), responses((status = 201, body = super::openapi::AppendResponse), (status = 200, description = "An idempotent retry: the first result", body = super::openapi::AppendResponse), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 409, description = "version-conflict or id-reused", body = super::openapi::Problem), (status = 413, body = super::openapi::Problem), (status = 422, description = "a governance rule", body = super::openapi::Problem)))]
 /// `POST /v1/events`: one event or an array (one atomic batch).
 pub async fn append(
     State(state): Shared,
@@ -149,12 +150,14 @@ fn records_response(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Range {
     from: Option<u64>,
     limit: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/v1/events", tag = "ledger", security(("bearer" = [])), params(Range), responses((status = 200, body = [super::openapi::RecordView]), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 /// `GET /v1/events?from=&limit=`.
 pub async fn events(
     State(state): Shared,
@@ -170,11 +173,13 @@ pub async fn events(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FromVersion {
     from_version: Option<u64>,
 }
 
+#[utoipa::path(get, path = "/v1/streams/{stream}", tag = "ledger", security(("bearer" = [])), params(("stream" = String, Path, description = "category/id; may hold `/` (body/afdeling-den-haag/bestuur)"), FromVersion), responses((status = 200, body = [super::openapi::RecordView]), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 /// `GET /v1/streams/{stream}?from_version=` (the stream name holds `/`).
 pub async fn stream(
     State(state): Shared,
@@ -193,13 +198,15 @@ pub async fn stream(
     .await
 }
 
+#[utoipa::path(get, path = "/v1/head", tag = "ledger", security(("bearer" = [])), responses((status = 200, body = super::openapi::HeadView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 /// `GET /v1/head`.
 pub async fn head(State(state): Shared, _caller: Caller) -> Json<Value> {
     let h = state.store.head();
     Json(json!({"count": h.count, "hash": h.hash_hex()}))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AsOf {
     as_of: Option<String>,
 }
@@ -218,6 +225,7 @@ fn missing(e: kroniek_projections::ProjectionError) -> ApiError {
     }
 }
 
+#[utoipa::path(get, path = "/v1/bodies/{id}/composition", tag = "read models", security(("bearer" = [])), params(("id" = String, Path, description = "body id; percent-encode `/` as %2F"), AsOf), responses((status = 200, body = Composition), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
 /// `GET /v1/bodies/{id}/composition?as_of=`.
 pub async fn composition(
     State(state): Shared,
@@ -236,6 +244,7 @@ pub async fn composition(
     Ok(Json(to_json(policy::composition(caller.role, view))?))
 }
 
+#[utoipa::path(get, path = "/v1/bodies/{id}/terms", tag = "read models", security(("bearer" = [])), params(("id" = String, Path, description = "body id; percent-encode `/` as %2F")), responses((status = 200, body = TermSchedule), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
 /// `GET /v1/bodies/{id}/terms`.
 pub async fn terms(
     State(state): Shared,
@@ -247,6 +256,7 @@ pub async fn terms(
     Ok(Json(to_json(view)?))
 }
 
+#[utoipa::path(get, path = "/v1/members/{id}", tag = "read models", security(("bearer" = [])), params(("id" = String, Path, description = "member id"), AsOf), responses((status = 200, body = MemberView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
 /// `GET /v1/members/{id}?as_of=`.
 pub async fn member(
     State(state): Shared,
@@ -263,6 +273,7 @@ pub async fn member(
     Ok(Json(to_json(view)?))
 }
 
+#[utoipa::path(get, path = "/v1/members", tag = "read models", security(("bearer" = [])), params(AsOf), responses((status = 200, body = MembershipCount), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 /// `GET /v1/members?as_of=`: the membership count.
 pub async fn members(
     State(state): Shared,
@@ -275,7 +286,8 @@ pub async fn members(
     Ok(Json(to_json(view)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TimelineQuery {
     body: Option<String>,
     from: Option<String>,
@@ -283,6 +295,7 @@ pub struct TimelineQuery {
     category: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/timeline", tag = "read models", security(("bearer" = [])), params(TimelineQuery), responses((status = 200, body = [TimelineEntry]), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 /// `GET /v1/timeline?body=&from=&to=&category=`.
 pub async fn timeline(
     State(state): Shared,
@@ -305,6 +318,7 @@ pub async fn timeline(
     Ok(Json(to_json(policy::timeline(caller.role, view))?))
 }
 
+#[utoipa::path(get, path = "/v1/elections/{id}", tag = "read models", security(("bearer" = [])), params(("id" = String, Path, description = "election id")), responses((status = 200, body = ElectionView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
 /// `GET /v1/elections/{id}`.
 pub async fn election(
     State(state): Shared,
@@ -316,6 +330,7 @@ pub async fn election(
     Ok(Json(to_json(policy::election(caller.role, view))?))
 }
 
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "read models", security(("bearer" = [])), params(("id" = String, Path, description = "case id"), AsOf), responses((status = 200, body = CaseView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
 /// `GET /v1/cases/{id}?as_of=`.
 pub async fn case(
     State(state): Shared,
@@ -329,6 +344,7 @@ pub async fn case(
     Ok(Json(to_json(view)?))
 }
 
+#[utoipa::path(get, path = "/v1/conduct", tag = "read models", security(("bearer" = [])), params(AsOf), responses((status = 200, body = ConductView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 /// `GET /v1/conduct?as_of=`.
 pub async fn conduct(
     State(state): Shared,
@@ -341,6 +357,7 @@ pub async fn conduct(
     Ok(Json(to_json(view)?))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The server runs", body = Object)))]
 /// `GET /healthz`.
 pub async fn healthz(State(state): Shared) -> Json<Value> {
     Json(json!({"status": "ok", "events": state.store.head().count}))
@@ -350,7 +367,8 @@ fn to_json<T: serde::Serialize>(view: T) -> Result<Value, ApiError> {
     serde_json::to_value(view).map_err(ApiError::internal)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct From {
     from: Option<u64>,
 }
@@ -359,6 +377,7 @@ pub struct From {
 /// with its position as the event id: first the records from POS (or after `Last-Event-ID`),
 /// then each new one as it is appended. The reader tracks the next position itself, so the
 /// seam between catching up and live has no gap and no duplicate.
+#[utoipa::path(get, path = "/v1/subscribe", tag = "ledger", security(("bearer" = [])), params(From, ("Last-Event-ID" = Option<u64>, Header, description = "resume after this position")), responses((status = 200, description = "text/event-stream: `record` events, id = position, data = the record as the caller may see it"), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 pub async fn subscribe(
     State(state): Shared,
     caller: Caller,
@@ -446,6 +465,7 @@ pub async fn subscribe(
 }
 
 /// `GET /v1/verify`: walks the whole chain.
+#[utoipa::path(get, path = "/v1/verify", tag = "ledger", security(("bearer" = [])), responses((status = 200, body = super::openapi::VerifyView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 pub async fn verify(State(state): Shared, caller: Caller) -> Result<Json<Value>, ApiError> {
     policy::allow(caller.role, "GET", "/v1/verify")?;
     blocking(move || {
@@ -459,6 +479,7 @@ pub async fn verify(State(state): Shared, caller: Caller) -> Result<Json<Value>,
 
 /// `GET /v1/export`: the ledger as JSON Lines, as the caller may see it (withheld records and
 /// personal data by role), streamed in chunks.
+#[utoipa::path(get, path = "/v1/export", tag = "ledger", security(("bearer" = [])), responses((status = 200, description = "application/jsonl: one record per line (events/FORMAT.md), withheld and personal data by role"), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 pub async fn export(State(state): Shared, caller: Caller) -> Result<Response, ApiError> {
     policy::allow(caller.role, "GET", "/v1/export")?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
@@ -507,6 +528,7 @@ pub struct EraseRequest {
 
 /// `POST /v1/members/{id}/erase`: records `PersonalDataErased` and destroys the member's
 /// personal data.
+#[utoipa::path(post, path = "/v1/members/{id}/erase", tag = "ledger", security(("bearer" = [])), params(("id" = String, Path, description = "member id")), request_body(content = Object, description = "{\"reason\": \"…\", \"effective\": \"YYYY-MM-DD\" (optional)}"), responses((status = 201, description = "PersonalDataErased recorded; the personal data destroyed", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
 pub async fn erase(
     State(state): Shared,
     caller: Caller,
@@ -552,6 +574,7 @@ pub async fn erase(
 }
 
 /// `GET /metrics`: Prometheus text (admin only).
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])), responses((status = 200, description = "Prometheus text: appends, refusals by rule, request latency, ledger size"), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 pub async fn metrics(State(state): Shared, caller: Caller) -> Result<Response, ApiError> {
     if caller.role != kroniek_core::catalogue::AccessRole::Admin {
         return Err(ApiError::forbidden("only the admin role reads /metrics"));
