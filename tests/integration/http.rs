@@ -645,3 +645,78 @@ fn the_openapi_document_lists_every_endpoint_and_the_docs_page_is_served() {
     assert_eq!(code, 200);
     assert!(page.contains("swagger-ui"));
 }
+
+#[test]
+fn tokens_made_on_the_command_line_work_against_the_server_until_revoked() {
+    let l = Ledger::new();
+    let token = l
+        .run(&[
+            "token",
+            "create",
+            "--role",
+            "board",
+            "--principal",
+            "bestuur-lid",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("krn_") && token.len() == 68, "{token}");
+    assert!(
+        !l.run(&["export"]).ok().contains(&token),
+        "only the token's hash is kept"
+    );
+    assert_eq!(
+        l.run(&[
+            "token",
+            "create",
+            "--role",
+            "board",
+            "--principal",
+            "bestuur-lid"
+        ])
+        .code(),
+        2
+    );
+    assert_eq!(
+        l.run(&["token", "create", "--role", "king", "--principal", "x"])
+            .code(),
+        2
+    );
+    let list = json(&l.run(&["token", "list", "--json"]).ok());
+    assert_eq!(list[0]["principal"], "bestuur-lid");
+    assert_eq!(list[0]["role"], "board");
+    let s = Server::start_on(l, &[]);
+    assert!(
+        !s.admin_token.is_empty(),
+        "a store without an admin gets one at start"
+    );
+    assert_eq!(s.get("/v1/head", &token).0, 200);
+    assert_eq!(s.post("/v1/events", &token, PAYMENT).0, 403);
+    let mut s = s;
+    assert!(s.stop().success());
+    s.ledger.run(&["token", "revoke", "bestuur-lid"]).ok();
+    assert_eq!(s.ledger.run(&["token", "revoke", "bestuur-lid"]).code(), 2);
+    let list = json(&s.ledger.run(&["token", "list", "--json"]).ok());
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["principal"] == "bestuur-lid" && !p["revoked"].is_null()));
+    let s = Server::start_on(
+        Ledger {
+            dir: tempfile_move(&mut s),
+        },
+        &[],
+    );
+    assert_eq!(s.get("/v1/head", &token).0, 401);
+    assert!(
+        s.admin_token.is_empty(),
+        "an admin exists already: no new token is printed"
+    );
+}
+
+/// Moves the ledger folder out of a stopped server, for a second start.
+fn tempfile_move(s: &mut Server) -> tempfile::TempDir {
+    std::mem::replace(&mut s.ledger.dir, tempfile::tempdir().unwrap())
+}
