@@ -40,6 +40,7 @@ pub struct SeatView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct HolderView {
     pub member_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     /// The office holder's name on the date (public record; absent when erased or not shown).
     pub name: Option<String>,
     pub role: String,
@@ -97,6 +98,7 @@ pub struct MemberView {
     pub status: String,
     pub branch_id: Option<String>,
     /// Name, residence and email on the date (personal data: absent when erased or not shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub details: Option<BTreeMap<String, Value>>,
     pub personal_erased: bool,
@@ -265,6 +267,7 @@ pub struct CandidacyView {
     /// `None`: not screened yet.
     pub admitted: Option<bool>,
     pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     /// Personal data: absent when erased or not shown.
     pub profile_terms: Option<Vec<String>>,
 }
@@ -294,6 +297,7 @@ pub struct CaseView {
     pub kind: String,
     pub body_id: String,
     pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     /// Personal data: absent when erased or not shown.
     pub summary: Option<String>,
     pub complainants: Vec<String>,
