@@ -12,6 +12,7 @@ pub mod erasure;
 pub mod error;
 pub mod governance;
 pub mod keys;
+pub mod merkle;
 pub mod record;
 pub mod rules;
 pub mod store;

@@ -26,6 +26,7 @@ use crate::envelope::ProposedEvent;
 use crate::error::CoreError;
 use crate::governance::GovernanceState;
 use crate::keys::{is_valid_key_name, LedgerKey};
+use crate::merkle::{Frontier, NodeSource, TreeHash};
 use crate::record::{HashedTail, Personal, PersonalView, Record, ZERO_HASH};
 use crate::rules::{IndexedRefusal, Refusal, Rule};
 use crate::types::{hex, Date, EventId};
@@ -97,6 +98,7 @@ struct Trees {
     ids: sled::Tree,
     personal: sled::Tree,
     meta: sled::Tree,
+    merkle: sled::Tree,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +138,14 @@ impl std::fmt::Debug for Store {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The key of a complete Merkle subtree: level, then index (big-endian).
+fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
 }
 
 fn pos_key(position: u64) -> [u8; 8] {
@@ -203,6 +213,8 @@ struct Writer {
 struct Staged {
     record: Record,
     personal: Option<Personal>,
+    /// The complete Merkle subtrees this record completes (its leaf first).
+    nodes: Vec<((u8, u64), TreeHash)>,
 }
 
 /// The file that names the process holding the store open.
@@ -297,6 +309,7 @@ impl Store {
             ids: db.open_tree("ids")?,
             personal: db.open_tree("personal")?,
             meta: db.open_tree("meta")?,
+            merkle: db.open_tree("merkle")?,
         };
         let origin = match origin {
             Some(o) => o.to_owned(),
@@ -334,12 +347,19 @@ impl Store {
             flushes: std::sync::atomic::AtomicU64::new(0),
         };
         if mode == OpenMode::Normal {
-            if store
+            let leftover_nodes = store
                 .t
-                .records
-                .range(pos_key(head.count)..)
+                .merkle
+                .range(node_key(0, head.count)..=node_key(0, u64::MAX))
                 .next()
-                .is_some()
+                .is_some();
+            if leftover_nodes
+                || store
+                    .t
+                    .records
+                    .range(pos_key(head.count)..)
+                    .next()
+                    .is_some()
             {
                 store.discard_from(head.count)?;
                 store.db.flush()?;
@@ -350,6 +370,7 @@ impl Store {
                     dir: dir.to_owned(),
                     broken,
                 })?;
+            store.ensure_tree(head)?;
         }
         Ok(store)
     }
@@ -438,8 +459,19 @@ impl Store {
         }
     }
 
-    /// Removes every record at or past `from` with its index entries (staged leftovers).
+    /// Removes every record at or past `from` with its index entries and the Merkle subtrees
+    /// that reach past it (staged leftovers).
     fn discard_from(&self, from: u64) -> Result<(), CoreError> {
+        for level in 0..64u8 {
+            for item in self
+                .t
+                .merkle
+                .range(node_key(level, from >> level)..=node_key(level, u64::MAX))
+            {
+                let (key, _) = item?;
+                self.t.merkle.remove(key)?;
+            }
+        }
         for item in self.t.records.range(pos_key(from)..) {
             let (key, value) = item?;
             let position = be_u64(&key).unwrap_or(from);
@@ -492,6 +524,7 @@ impl Store {
         };
         state.begin();
         let mut batch = Batch::new(committed, actor.to_owned(), now_recorded_at());
+        batch.frontier = Frontier::at(self, committed.count)?;
         let rules = writer.rules;
         let result = self.run_batch(&mut batch, events, state, rules, progress);
         let outcome = match result {
@@ -694,7 +727,12 @@ impl Store {
         b.pending_ids.insert(id, b.next);
         b.next += 1;
         b.appended += 1;
-        b.pending.push(Staged { record, personal });
+        let nodes = b.frontier.push(&record.hash);
+        b.pending.push(Staged {
+            record,
+            personal,
+            nodes,
+        });
         Ok(Ok(()))
     }
 
@@ -836,7 +874,8 @@ impl Store {
     /// cross-tree atomicity is needed: anything past the head is discarded on open.
     fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
         let encoded = Store::encode(chunk);
-        let (mut records, mut streams, mut ids, mut personal) = (
+        let (mut records, mut streams, mut ids, mut personal, mut merkle) = (
+            sled::Batch::default(),
             sled::Batch::default(),
             sled::Batch::default(),
             sled::Batch::default(),
@@ -850,7 +889,11 @@ impl Store {
             if let Some(p) = pers {
                 personal.insert(&pk, p);
             }
+            for ((level, index), hash) in &s.nodes {
+                merkle.insert(&node_key(*level, *index), hash);
+            }
         }
+        self.t.merkle.apply_batch(merkle)?;
         self.t.records.apply_batch(records)?;
         self.t.streams.apply_batch(streams)?;
         self.t.ids.apply_batch(ids)?;
@@ -879,9 +922,11 @@ impl Store {
             &self.t.ids,
             &self.t.personal,
             &self.t.meta,
+            &self.t.merkle,
         );
         trees.transaction(
-            |(records, streams, ids, personal, meta): &(
+            |(records, streams, ids, personal, meta, merkle): &(
+                TransactionalTree,
                 TransactionalTree,
                 TransactionalTree,
                 TransactionalTree,
@@ -895,6 +940,9 @@ impl Store {
                     ids.insert(s.record.id.0.as_bytes(), &pk)?;
                     if let Some(p) = pers {
                         personal.insert(&pk, p.as_slice())?;
+                    }
+                    for ((level, index), hash) in &s.nodes {
+                        merkle.insert(&node_key(*level, *index), hash)?;
                     }
                 }
                 for position in erase {
@@ -1199,6 +1247,7 @@ impl Store {
             });
         }
         let mut chain = ChainVerifier::new();
+        let mut frontier = Frontier::default();
         let mut pending: Vec<Staged> = Vec::new();
         let mut staged = false;
         let result = (|| -> Result<(), CoreError> {
@@ -1238,7 +1287,12 @@ impl Store {
                 check_recorded_structure(&record, personal.as_ref()).map_err(|r| {
                     CoreError::Restore(format!("line {}: record {}: {}", n + 1, record.position, r))
                 })?;
-                pending.push(Staged { record, personal });
+                let nodes = frontier.push(&record.hash);
+                pending.push(Staged {
+                    record,
+                    personal,
+                    nodes,
+                });
                 if pending.len() >= self.chunk {
                     self.write_staged(&pending)?;
                     pending.clear();
@@ -1317,6 +1371,88 @@ fn check_recorded_structure(record: &Record, personal: Option<&Personal>) -> Res
         .map(|_| ())
 }
 
+impl NodeSource for Store {
+    type Error = CoreError;
+    fn node(&self, level: u8, index: u64) -> Result<TreeHash, CoreError> {
+        let v = self.t.merkle.get(node_key(level, index))?.ok_or_else(|| {
+            CoreError::Corrupt(
+                index << level,
+                format!("the Merkle subtree ({level}, {index}) is missing"),
+            )
+        })?;
+        v.as_ref().try_into().map_err(|_| {
+            CoreError::Corrupt(
+                index << level,
+                "a Merkle subtree hash is not 32 bytes".into(),
+            )
+        })
+    }
+}
+
+impl Store {
+    fn check_size(&self, size: u64) -> Result<(), CoreError> {
+        let head = self.head().count;
+        if size > head {
+            return Err(CoreError::Invalid(format!(
+                "the ledger holds {head} records; there is no tree of size {size}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The RFC 6962 root of the first `size` records.
+    pub fn tree_root(&self, size: u64) -> Result<TreeHash, CoreError> {
+        self.check_size(size)?;
+        crate::merkle::root(self, size)
+    }
+
+    /// The inclusion proof of the record at `index` in the tree of `size` records.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<TreeHash>, CoreError> {
+        self.check_size(size)?;
+        if index >= size {
+            return Err(CoreError::Invalid(format!(
+                "position {index} is not in a tree of size {size}"
+            )));
+        }
+        crate::merkle::inclusion_proof(self, index, size)
+    }
+
+    /// The consistency proof from the tree of `old` records to the tree of `new` records.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<TreeHash>, CoreError> {
+        self.check_size(new)?;
+        if old > new {
+            return Err(CoreError::Invalid(format!(
+                "the old size {old} is larger than the new size {new}"
+            )));
+        }
+        crate::merkle::consistency_proof(self, old, new)
+    }
+
+    /// Builds the Merkle subtrees a store written before the tree existed lacks (once).
+    fn ensure_tree(&self, head: Head) -> Result<(), CoreError> {
+        if head.count == 0 || self.t.merkle.contains_key(node_key(0, head.count - 1))? {
+            return Ok(());
+        }
+        self.t.merkle.clear()?;
+        let mut frontier = Frontier::default();
+        let mut batch = sled::Batch::default();
+        for (n, item) in self.t.records.range(..pos_key(head.count)).enumerate() {
+            let (_, value) = item?;
+            let (hash, _) = split_value(&value)
+                .ok_or_else(|| CoreError::Corrupt(n as u64, "the record is truncated".into()))?;
+            for ((level, index), h) in frontier.push(&hash) {
+                batch.insert(&node_key(level, index), &h);
+            }
+            if n % 16_384 == 16_383 {
+                self.t.merkle.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        self.t.merkle.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
 /// Writes `bytes` to a new file readable by its owner only (mode 0600).
 fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     let mut options = std::fs::OpenOptions::new();
@@ -1356,6 +1492,7 @@ struct Batch {
     refusals: Vec<IndexedRefusal>,
     erase: BTreeSet<u64>,
     staged: bool,
+    frontier: Frontier,
 }
 
 impl Batch {
@@ -1374,6 +1511,7 @@ impl Batch {
             refusals: Vec::new(),
             erase: BTreeSet::new(),
             staged: false,
+            frontier: Frontier::default(),
         }
     }
 }

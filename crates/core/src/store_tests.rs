@@ -230,6 +230,8 @@ proptest! {
         prop_assert_eq!(v.count, store.head().count);
         prop_assert_eq!(restored.head(), store.head());
         prop_assert_eq!(export_lines(&restored, true), lines);
+        let n = store.head().count;
+        prop_assert_eq!(restored.tree_root(n).unwrap(), store.tree_root(n).unwrap());
         let verified = restored.verify(&mut |_| ()).is_ok();
         prop_assert!(verified);
     }
@@ -540,4 +542,78 @@ fn restore_refuses_an_export_that_breaks_the_catalogue_even_with_good_hashes() {
     }
     assert_eq!(store.head(), Head::EMPTY);
     assert_eq!(store.t.records.len(), 0);
+}
+
+#[test]
+fn the_merkle_tree_follows_every_append_and_proves_against_any_earlier_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let mut store = Store::init(&path, "test.example/kroniek")
+        .unwrap()
+        .without_rules();
+    store.chunk = 5;
+    // Small batches, a staged large one, and a refused one that must leave no node behind.
+    for n in 0..7u8 {
+        store
+            .append(&[event(1, n, ExpectedVersion::Any, None)], "admin:local")
+            .unwrap();
+    }
+    let big: Vec<_> = (0..23u8)
+        .map(|n| event(2, n, ExpectedVersion::Any, None))
+        .collect();
+    store.append(&big, "admin:local").unwrap();
+    let mut refused: Vec<_> = (0..12u8)
+        .map(|n| event(1, n, ExpectedVersion::Any, None))
+        .collect();
+    refused.push(event(1, 0, ExpectedVersion::NoStream, None));
+    assert!(store.append(&refused, "admin:local").is_err());
+    let n = store.head().count;
+    assert_eq!(n, 30);
+    // The tree equals one built straight from the record hashes, at every size.
+    let hashes: Vec<[u8; 32]> = store.iter_from(0).map(|r| r.unwrap().hash).collect();
+    let mut f = crate::merkle::Frontier::default();
+    let mut roots = vec![crate::merkle::empty_root()];
+    for h in &hashes {
+        f.push(h);
+        roots.push(f.root());
+    }
+    for size in 0..=n {
+        assert_eq!(
+            store.tree_root(size).unwrap(),
+            roots[size as usize],
+            "size {size}"
+        );
+    }
+    for size in 1..=n {
+        for index in 0..size {
+            let proof = store.inclusion_proof(index, size).unwrap();
+            let leaf = crate::merkle::leaf_hash(&hashes[index as usize]);
+            assert!(crate::merkle::verify_inclusion(
+                &leaf,
+                index,
+                size,
+                &proof,
+                &roots[size as usize]
+            ));
+        }
+        for old in 0..=size {
+            let proof = store.consistency_proof(old, size).unwrap();
+            assert!(crate::merkle::verify_consistency(
+                old,
+                size,
+                &roots[old as usize],
+                &roots[size as usize],
+                &proof
+            ));
+        }
+    }
+    assert!(store.tree_root(n + 1).is_err());
+    assert!(store.inclusion_proof(n, n).is_err());
+    // A store written before the tree existed gets it built on open.
+    store.t.merkle.clear().unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.tree_root(n).unwrap(), roots[n as usize]);
+    assert_eq!(store.tree_root(17).unwrap(), roots[17]);
 }
