@@ -13,6 +13,7 @@ pub mod error;
 pub mod governance;
 pub mod keys;
 pub mod merkle;
+pub mod note;
 pub mod record;
 pub mod rules;
 pub mod store;

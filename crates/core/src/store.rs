@@ -27,6 +27,7 @@ use crate::error::CoreError;
 use crate::governance::GovernanceState;
 use crate::keys::{is_valid_key_name, LedgerKey};
 use crate::merkle::{Frontier, NodeSource, TreeHash};
+use crate::note::{Checkpoint, Note, VerifierKey};
 use crate::record::{HashedTail, Personal, PersonalView, Record, ZERO_HASH};
 use crate::rules::{IndexedRefusal, Refusal, Rule};
 use crate::types::{hex, Date, EventId};
@@ -246,8 +247,24 @@ impl Store {
             return Err(CoreError::AlreadyExists(dir.to_owned()));
         }
         std::fs::create_dir_all(dir)?;
-        let key = LedgerKey::from_seed(origin, random32()?);
-        write_private_file(&key_path(dir), key.to_file_text().as_bytes())?;
+        // A folder that already holds a key (its identity kept across a restore) keeps it, and
+        // its name stays the origin.
+        let origin = match std::fs::read_to_string(key_path(dir)) {
+            Ok(text) => {
+                LedgerKey::from_file_text(&text)
+                    .map_err(|why| CoreError::Key {
+                        path: key_path(dir),
+                        why,
+                    })?
+                    .name
+            }
+            Err(_) => {
+                let key = LedgerKey::from_seed(origin, random32()?);
+                write_private_file(&key_path(dir), key.to_file_text().as_bytes())?;
+                origin.to_owned()
+            }
+        };
+        let origin = origin.as_str();
         let store = Store::open_db(dir, OpenMode::Normal, Some(origin))?;
         store.t.meta.insert("origin", origin.as_bytes())?;
         store.db.flush()?;
@@ -1451,6 +1468,125 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+}
+
+impl Store {
+    /// Where the latest signed checkpoint (with its cosignatures) is kept: beside the key,
+    /// outside the database, so that it survives a restore into the same folder.
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.dir.join("checkpoint")
+    }
+
+    /// The latest checkpoint this store signed, with its cosignatures.
+    pub fn latest_checkpoint(&self) -> Result<Option<(Note, Checkpoint)>, CoreError> {
+        let path = self.checkpoint_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let bad = |why: String| {
+            CoreError::Invalid(format!(
+                "the kept checkpoint {} is unreadable: {why}",
+                path.display()
+            ))
+        };
+        let note = Note::parse(&text).map_err(bad)?;
+        let checkpoint = Checkpoint::parse_body(&note.text).map_err(bad)?;
+        Ok(Some((note, checkpoint)))
+    }
+
+    /// Checks that this store extends the checkpoint it signed last: it holds at least that
+    /// many records and its tree at that size has that root.
+    pub fn check_against_last_checkpoint(&self) -> Result<(), CoreError> {
+        let Some((note, last)) = self.latest_checkpoint()? else {
+            return Ok(());
+        };
+        let key = self.signing_key()?;
+        let vkey = VerifierKey::parse(&key.verifier_key()).map_err(CoreError::Invalid)?;
+        if !vkey.verify_signature(&note).map_err(CoreError::Invalid)? {
+            return Err(CoreError::Invalid(
+                "the kept checkpoint is not signed by this ledger's key".into(),
+            ));
+        }
+        let head = self.head().count;
+        if last.size > head {
+            return Err(CoreError::Invalid(format!(
+                "this ledger holds {head} records but signed a checkpoint of {} before: records are missing (restored from an older export, or rolled back); nothing will be signed",
+                last.size
+            )));
+        }
+        if self.tree_root(last.size)? != last.root {
+            return Err(CoreError::Invalid(format!(
+                "the first {} records no longer have the root this ledger signed: its history was changed; nothing will be signed",
+                last.size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Signs a checkpoint of the durable head, unless the latest one already covers it, and
+    /// never one inconsistent with the latest. Returns the latest checkpoint note.
+    pub fn sign_checkpoint(&self) -> Result<Note, CoreError> {
+        self.check_against_last_checkpoint()?;
+        let head = self.head().count;
+        if let Some((note, last)) = self.latest_checkpoint()? {
+            if last.size == head {
+                return Ok(note);
+            }
+        }
+        let key = self.signing_key()?;
+        let checkpoint = Checkpoint {
+            origin: key.name.clone(),
+            size: head,
+            root: self.tree_root(head)?,
+        };
+        let text = checkpoint.body();
+        let note = Note {
+            signatures: vec![crate::note::sign(&key, &text)],
+            text,
+        };
+        write_atomically(&self.checkpoint_path(), note.to_text().as_bytes())?;
+        Ok(note)
+    }
+
+    /// Adds the cosignature lines of `cosigned` (the latest checkpoint, cosigned by a witness)
+    /// to the kept checkpoint.
+    pub fn add_cosignatures(&self, cosigned: &str) -> Result<Note, CoreError> {
+        let incoming = Note::parse(cosigned)
+            .map_err(|e| CoreError::Invalid(format!("not a signed note: {e}")))?;
+        let Some((mut note, _)) = self.latest_checkpoint()? else {
+            return Err(CoreError::Invalid(
+                "this ledger has signed no checkpoint yet".into(),
+            ));
+        };
+        if incoming.text != note.text {
+            return Err(CoreError::Invalid(
+                "the cosigned checkpoint is not this ledger's latest checkpoint".into(),
+            ));
+        }
+        let origin = note
+            .signatures
+            .first()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        note.add(incoming.signatures.into_iter().filter(|s| s.name != origin));
+        write_atomically(&self.checkpoint_path(), note.to_text().as_bytes())?;
+        Ok(note)
+    }
+}
+
+/// Writes a file whole or not at all: a temporary file, synced, then renamed.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to a new file readable by its owner only (mode 0600).

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::envelope::ExpectedVersion;
+use crate::note::{Checkpoint, VerifierKey};
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -616,4 +617,69 @@ fn the_merkle_tree_follows_every_append_and_proves_against_any_earlier_size() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.tree_root(n).unwrap(), roots[n as usize]);
     assert_eq!(store.tree_root(17).unwrap(), roots[17]);
+}
+
+#[test]
+fn checkpoints_are_signed_only_when_consistent_with_the_last_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let store = Store::init(&path, "ledger.example-party.nl/kroniek")
+        .unwrap()
+        .without_rules();
+    let vkey = VerifierKey::parse(&store.signing_key().unwrap().verifier_key()).unwrap();
+    let first = store.sign_checkpoint().unwrap();
+    assert_eq!(Checkpoint::parse_body(&first.text).unwrap().size, 0);
+    store
+        .append(
+            &(0..5)
+                .map(|n| event(1, n, ExpectedVersion::Any, None))
+                .collect::<Vec<_>>(),
+            "admin:local",
+        )
+        .unwrap();
+    let second = store.sign_checkpoint().unwrap();
+    let cp = Checkpoint::parse_body(&second.text).unwrap();
+    assert_eq!(
+        (cp.size, cp.root, cp.origin.as_str()),
+        (
+            5,
+            store.tree_root(5).unwrap(),
+            "ledger.example-party.nl/kroniek"
+        )
+    );
+    assert!(vkey.verify_signature(&second).unwrap());
+    assert_eq!(
+        store.sign_checkpoint().unwrap(),
+        second,
+        "nothing new: the same checkpoint"
+    );
+    // Cosignatures are kept with it.
+    let witness = crate::note::CosignerKey::from_seed("kas.example", [5; 32]);
+    let mut cosigned = second.clone();
+    cosigned.add([witness.cosign(&second.text, 1_700_000_000)]);
+    let kept = store.add_cosignatures(&cosigned.to_text()).unwrap();
+    assert_eq!(kept.signatures.len(), 2);
+    assert!(
+        store.add_cosignatures(&first.to_text()).is_err(),
+        "not the latest checkpoint"
+    );
+    // A ledger whose records no longer match what it signed refuses to sign.
+    let export: Vec<Vec<u8>> = export_lines(&store, true);
+    drop(store);
+    std::fs::remove_dir_all(path.join("sled")).unwrap();
+    let restored = Store::init(&path, "ignored.example/other")
+        .unwrap()
+        .without_rules();
+    assert_eq!(
+        restored.origin(),
+        "ledger.example-party.nl/kroniek",
+        "the kept key keeps its name"
+    );
+    let mut short = export[..3].join(&b'\n');
+    short.push(b'\n');
+    restored
+        .restore(std::io::Cursor::new(short), &mut |_| {})
+        .unwrap();
+    let err = restored.sign_checkpoint().unwrap_err().to_string();
+    assert!(err.contains("records are missing"), "{err}");
 }

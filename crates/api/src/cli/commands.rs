@@ -252,6 +252,12 @@ pub fn restore(data: &Path, file: &Path) -> Result<(), CliError> {
     match result {
         Ok(v) => {
             println!("restored {} events, head {}", v.count, hex(&v.head));
+            // A folder that kept its key and last checkpoint: the restored ledger must extend it.
+            store.check_against_last_checkpoint().map_err(|e| {
+                CliError::Failed(format!(
+                    "the restored ledger does not extend the last signed checkpoint: {e}"
+                ))
+            })?;
             Ok(())
         }
         Err(e) => {

@@ -5,6 +5,7 @@ mod clock;
 mod commands;
 mod error;
 mod progress;
+pub mod proofs;
 mod synthetic;
 mod tables;
 
@@ -183,6 +184,22 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout_secs: u64,
     },
+    /// The ledger's signing key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign a C2SP checkpoint of the current size and root (only after the records are durable,
+    /// never one inconsistent with the last), print it with its cosignatures.
+    Checkpoint {
+        /// Write the checkpoint to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Add the cosignatures of this cosigned copy of the latest checkpoint.
+        #[arg(long, value_name = "FILE")]
+        add_cosignature: Option<PathBuf>,
+    },
+    /// Inclusion and consistency proofs (sizes default to the latest checkpoint's).
+    #[command(subcommand)]
+    Prove(ProveCommand),
     /// Manage the access tokens of a local store.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -215,6 +232,43 @@ enum Command {
         /// Print each record as its export line (JSON).
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `kroniek key …`.
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Print the verifier key: `<name>+<hex key ID>+<base64(0x01 ‖ key)>`.
+    Show,
+}
+
+/// `kroniek prove …`.
+#[derive(Debug, Subcommand)]
+enum ProveCommand {
+    /// That the record at POSITION is in the tree: JSON, or a C2SP tlog-proof with --bundle.
+    Inclusion {
+        position: u64,
+        /// The tree size (default: the latest checkpoint's).
+        #[arg(long)]
+        size: Option<u64>,
+        /// A C2SP tlog-proof a member can keep: the record, the proof and the checkpoint.
+        #[arg(long)]
+        bundle: bool,
+        /// Write to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// That the tree of NEW_SIZE extends the tree of OLD_SIZE.
+    Consistency {
+        old_size: u64,
+        /// Default: the latest checkpoint's size.
+        new_size: Option<u64>,
+        /// Print the body of a C2SP tlog-witness add-checkpoint request instead.
+        #[arg(long)]
+        witness: bool,
+        /// Write to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -330,6 +384,23 @@ pub fn run() -> ExitCode {
             };
             crate::server::serve(&cli.data, listen, demo, limits, commands::today)
         }
+        Command::Key(KeyCommand::Show) => proofs::key_show(&cli.data),
+        Command::Checkpoint {
+            out,
+            add_cosignature,
+        } => proofs::checkpoint(&cli.data, out.as_deref(), add_cosignature.as_deref()),
+        Command::Prove(ProveCommand::Inclusion {
+            position,
+            size,
+            bundle,
+            out,
+        }) => proofs::prove_inclusion(&cli.data, position, size, bundle, out.as_deref()),
+        Command::Prove(ProveCommand::Consistency {
+            old_size,
+            new_size,
+            witness,
+            out,
+        }) => proofs::prove_consistency(&cli.data, old_size, new_size, witness, out.as_deref()),
         Command::Token(TokenCommand::Create { role, principal }) => {
             commands::token_create(&cli.data, &role, &principal)
         }
