@@ -19,6 +19,7 @@ pub mod rules;
 pub mod store;
 pub mod types;
 pub mod verify;
+pub mod witness;
 
 #[cfg(test)]
 mod format_vectors;

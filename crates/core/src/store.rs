@@ -1550,16 +1550,30 @@ impl Store {
         Ok(note)
     }
 
-    /// Adds the cosignature lines of `cosigned` (the latest checkpoint, cosigned by a witness)
-    /// to the kept checkpoint.
-    pub fn add_cosignatures(&self, cosigned: &str) -> Result<Note, CoreError> {
-        let incoming = Note::parse(cosigned)
-            .map_err(|e| CoreError::Invalid(format!("not a signed note: {e}")))?;
+    /// Adds the cosignature lines of `cosigned` (the latest checkpoint cosigned by a witness,
+    /// or only the lines the witness printed) to the kept checkpoint. Every line must be a valid
+    /// cosignature of this checkpoint by one of `witnesses`.
+    pub fn add_cosignatures(
+        &self,
+        cosigned: &str,
+        witnesses: &[VerifierKey],
+    ) -> Result<Note, CoreError> {
         let Some((mut note, _)) = self.latest_checkpoint()? else {
             return Err(CoreError::Invalid(
                 "this ledger has signed no checkpoint yet".into(),
             ));
         };
+        // Either the whole cosigned note, or only the cosignature lines a witness printed.
+        let incoming = if cosigned.starts_with('\u{2014}') {
+            Note::parse(&format!("{}\n{cosigned}", note.text))
+        } else {
+            Note::parse(cosigned)
+        }
+        .map_err(|e| {
+            CoreError::Invalid(format!(
+                "not a cosigned checkpoint or cosignature lines: {e}"
+            ))
+        })?;
         if incoming.text != note.text {
             return Err(CoreError::Invalid(
                 "the cosigned checkpoint is not this ledger's latest checkpoint".into(),
@@ -1570,7 +1584,32 @@ impl Store {
             .first()
             .map(|s| s.name.clone())
             .unwrap_or_default();
-        note.add(incoming.signatures.into_iter().filter(|s| s.name != origin));
+        let lines: Vec<_> = incoming
+            .signatures
+            .into_iter()
+            .filter(|s| s.name != origin)
+            .collect();
+        if lines.is_empty() {
+            return Err(CoreError::Invalid("no cosignature to add".into()));
+        }
+        for line in &lines {
+            let key = witnesses
+                .iter()
+                .find(|k| k.name == line.name && Some(k.id) == line.key_id())
+                .ok_or_else(|| {
+                    CoreError::Invalid(format!(
+                        "{} is not a known witness: pass its verifier key",
+                        line.name
+                    ))
+                })?;
+            let single = Note {
+                text: note.text.clone(),
+                signatures: vec![line.clone()],
+            };
+            key.verify_cosignature(&single)
+                .map_err(|e| CoreError::Invalid(format!("{e} (is it for this checkpoint?)")))?;
+        }
+        note.add(lines);
         write_atomically(&self.checkpoint_path(), note.to_text().as_bytes())?;
         Ok(note)
     }

@@ -657,12 +657,26 @@ fn checkpoints_are_signed_only_when_consistent_with_the_last_one() {
     let witness = crate::note::CosignerKey::from_seed("kas.example", [5; 32]);
     let mut cosigned = second.clone();
     cosigned.add([witness.cosign(&second.text, 1_700_000_000)]);
-    let kept = store.add_cosignatures(&cosigned.to_text()).unwrap();
+    let wkey = VerifierKey::parse(&witness.verifier_key()).unwrap();
+    assert!(
+        store.add_cosignatures(&cosigned.to_text(), &[]).is_err(),
+        "an unknown witness"
+    );
+    let kept = store
+        .add_cosignatures(&cosigned.to_text(), std::slice::from_ref(&wkey))
+        .unwrap();
     assert_eq!(kept.signatures.len(), 2);
     assert!(
-        store.add_cosignatures(&first.to_text()).is_err(),
+        store
+            .add_cosignatures(&first.to_text(), std::slice::from_ref(&wkey))
+            .is_err(),
         "not the latest checkpoint"
     );
+    // Bare lines must be cosignatures of this very checkpoint.
+    let stale = witness.cosign(&first.text, 1).to_line();
+    assert!(store
+        .add_cosignatures(&stale, std::slice::from_ref(&wkey))
+        .is_err());
     // A ledger whose records no longer match what it signed refuses to sign.
     let export: Vec<Vec<u8>> = export_lines(&store, true);
     drop(store);

@@ -8,6 +8,7 @@ mod progress;
 pub mod proofs;
 mod synthetic;
 mod tables;
+mod witness;
 
 pub use commands::LOCAL_ACTOR;
 pub use error::CliError;
@@ -183,6 +184,12 @@ enum Command {
         /// The longest a request may take, in seconds.
         #[arg(long, default_value_t = 60)]
         timeout_secs: u64,
+        /// Sign a checkpoint after appends at most this often, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        checkpoint_interval_ms: u64,
+        /// A witness whose cosignatures POST /v1/checkpoint/cosignatures accepts (repeatable).
+        #[arg(long, value_name = "VKEY")]
+        witness_key: Vec<String>,
     },
     /// The ledger's signing key.
     #[command(subcommand)]
@@ -193,13 +200,20 @@ enum Command {
         /// Write the checkpoint to this file.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Add the cosignatures of this cosigned copy of the latest checkpoint.
-        #[arg(long, value_name = "FILE")]
+        /// Add the cosignatures of this cosigned copy of the latest checkpoint (or the lines
+        /// `kroniek witness cosign` printed).
+        #[arg(long, value_name = "FILE", requires = "witness_key")]
         add_cosignature: Option<PathBuf>,
+        /// A witness's verifier key (repeat for several): cosignatures must verify against one.
+        #[arg(long, value_name = "VKEY")]
+        witness_key: Vec<String>,
     },
     /// Inclusion and consistency proofs (sizes default to the latest checkpoint's).
     #[command(subcommand)]
     Prove(ProveCommand),
+    /// Cosign checkpoints as a witness (the accountant, the kascommissie), with no store.
+    #[command(subcommand)]
+    Witness(WitnessCommand),
     /// Manage the access tokens of a local store.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -269,6 +283,51 @@ enum ProveCommand {
         /// Write to this file.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+/// `kroniek witness …`.
+#[derive(Debug, Subcommand)]
+enum WitnessCommand {
+    /// Make a cosigner key (file mode 0600) and print its verifier key.
+    Key {
+        /// The cosigner's name, a schema-less URL (kascommissie.example-party.nl).
+        #[arg(long)]
+        name: String,
+        /// The key file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Cosign a checkpoint if it extends the last one this witness cosigned; print the
+    /// cosignature line (cosignature/v1).
+    Cosign {
+        /// The log's verifier key (kroniek key show).
+        #[arg(long, value_name = "VKEY")]
+        log_key: String,
+        /// The checkpoint to cosign.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: PathBuf,
+        /// The consistency proof from the last cosigned size: a tlog-witness request body
+        /// (kroniek prove consistency OLD --witness).
+        #[arg(long, value_name = "FILE")]
+        proof: PathBuf,
+        /// The witness's state folder (the last cosigned checkpoint per log).
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        /// The cosigner key file (kroniek witness key).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+    },
+    /// Serve the C2SP tlog-witness POST /add-checkpoint endpoint.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+        #[arg(long, value_name = "VKEY")]
+        log_key: String,
+        #[arg(long, value_name = "DIR")]
+        state: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
 }
 
@@ -376,19 +435,43 @@ pub fn run() -> ExitCode {
             max_body_bytes,
             max_batch,
             timeout_secs,
+            checkpoint_interval_ms,
+            witness_key,
         } => {
             let limits = crate::server::state::Limits {
                 max_body_bytes,
                 max_batch,
                 timeout_secs,
+                witnesses: witness_key,
             };
-            crate::server::serve(&cli.data, listen, demo, limits, commands::today)
+            let every = std::time::Duration::from_millis(checkpoint_interval_ms);
+            crate::server::serve(&cli.data, listen, demo, limits, every, commands::today)
         }
+        Command::Witness(WitnessCommand::Key { name, out }) => witness::key(&name, &out),
+        Command::Witness(WitnessCommand::Cosign {
+            log_key,
+            checkpoint,
+            proof,
+            state,
+            key,
+        }) => witness::cosign(&log_key, &checkpoint, &proof, &state, &key),
+        Command::Witness(WitnessCommand::Serve {
+            listen,
+            log_key,
+            state,
+            key,
+        }) => witness::serve(listen, &log_key, &state, &key),
         Command::Key(KeyCommand::Show) => proofs::key_show(&cli.data),
         Command::Checkpoint {
             out,
             add_cosignature,
-        } => proofs::checkpoint(&cli.data, out.as_deref(), add_cosignature.as_deref()),
+            witness_key,
+        } => proofs::checkpoint(
+            &cli.data,
+            out.as_deref(),
+            add_cosignature.as_deref(),
+            &witness_key,
+        ),
         Command::Prove(ProveCommand::Inclusion {
             position,
             size,

@@ -31,13 +31,22 @@ fn write_or_print(out: Option<&Path>, text: &str) -> Result<(), CliError> {
 }
 
 /// `kroniek checkpoint [--out FILE] [--add-cosignature FILE]`.
-pub fn checkpoint(data: &Path, out: Option<&Path>, add: Option<&Path>) -> Result<(), CliError> {
+pub fn checkpoint(
+    data: &Path,
+    out: Option<&Path>,
+    add: Option<&Path>,
+    witness_keys: &[String],
+) -> Result<(), CliError> {
     let store = Store::open(data)?;
     let note = match add {
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .map_err(CliError::io(format!("cannot read {}", file.display())))?;
-            store.add_cosignatures(&text)?
+            let keys = witness_keys
+                .iter()
+                .map(|k| kroniek_core::note::VerifierKey::parse(k).map_err(CliError::Usage))
+                .collect::<Result<Vec<_>, _>>()?;
+            store.add_cosignatures(&text, &keys)?
         }
         None => store.sign_checkpoint()?,
     };

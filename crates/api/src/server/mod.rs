@@ -49,6 +49,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/export", get(routes::export))
         .route("/v1/members/{id}/erase", post(routes::erase))
         .route("/metrics", get(routes::metrics))
+        .route("/v1/checkpoint", get(routes::checkpoint))
+        .route(
+            "/v1/checkpoint/cosignatures",
+            post(routes::add_cosignatures),
+        )
+        .route("/v1/proofs/inclusion/{pos}", get(routes::inclusion))
+        .route("/v1/proofs/consistency", get(routes::consistency))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::disable())
@@ -105,6 +112,7 @@ pub fn serve(
     listen: SocketAddr,
     demo: bool,
     limits: Limits,
+    checkpoint_every: Duration,
     today: fn() -> Date,
 ) -> Result<(), CliError> {
     let store = Arc::new(Store::open_or_init(data)?);
@@ -154,6 +162,7 @@ pub fn serve(
             .local_addr()
             .map_err(CliError::io("cannot read the listening address"))?;
         println!("listening on http://{address}");
+        tokio::spawn(sign_checkpoints(state.clone(), checkpoint_every));
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -162,6 +171,22 @@ pub fn serve(
     store.flush()?;
     println!("stopped; every acknowledged event is on disk");
     Ok(())
+}
+
+/// Signs a checkpoint after appends, at most once per `every`.
+async fn sign_checkpoints(state: Arc<AppState>, every: Duration) {
+    let mut rx = state.head.subscribe();
+    loop {
+        if rx.changed().await.is_err() {
+            return;
+        }
+        let st = state.clone();
+        let signed = tokio::task::spawn_blocking(move || st.store.sign_checkpoint()).await;
+        if let Ok(Err(e)) = signed {
+            eprintln!("kroniek serve: no checkpoint signed: {e}");
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -99,7 +99,8 @@ impl Modify for Security {
         routes::append, routes::events, routes::stream, routes::head, routes::subscribe,
         routes::composition, routes::terms, routes::member, routes::members, routes::timeline,
         routes::election, routes::case, routes::conduct, routes::verify, routes::export,
-        routes::erase, routes::metrics, routes::healthz,
+        routes::erase, routes::metrics, routes::healthz, routes::checkpoint, routes::inclusion,
+        routes::consistency, routes::add_cosignatures,
     ),
     components(schemas(
         HeadView, AppendResponse, Problem, RecordView, VerifyView, Composition, SeatView, HolderView,

@@ -70,6 +70,10 @@ pub const ENDPOINTS: &[(&str, &str, &[AccessRole])] = &[
     ("GET", "/v1/export", ALL),
     ("POST", "/v1/members/{id}/erase", &[Admin, Secretary]),
     ("GET", "/metrics", &[Admin]),
+    ("GET", "/v1/checkpoint", ALL),
+    ("GET", "/v1/proofs/inclusion/{pos}", ALL),
+    ("GET", "/v1/proofs/consistency", ALL),
+    ("POST", "/v1/checkpoint/cosignatures", &[Admin, Auditor]),
 ];
 
 /// Every role.

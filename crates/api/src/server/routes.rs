@@ -584,3 +584,122 @@ pub async fn metrics(State(state): Shared, caller: Caller) -> Result<Response, A
     let text = state.metrics.render(state.store.head().count, bytes);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
+
+#[utoipa::path(get, path = "/v1/checkpoint", tag = "proofs", security(("bearer" = [])), responses((status = 200, description = "text/plain: the latest C2SP checkpoint (signed note) with its cosignatures"), (status = 401, body = super::openapi::Problem)))]
+/// `GET /v1/checkpoint`: the latest signed checkpoint with its cosignatures (signing one when
+/// the ledger has none yet).
+pub async fn checkpoint(State(state): Shared, caller: Caller) -> Result<Response, ApiError> {
+    policy::allow(caller.role, "GET", "/v1/checkpoint")?;
+    let note = blocking(move || {
+        Ok(match state.store.latest_checkpoint()? {
+            Some((note, _)) => note,
+            None => state.store.sign_checkpoint()?,
+        })
+    })
+    .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        note.to_text(),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SizeQuery {
+    /// The tree size (default: the latest checkpoint's).
+    size: Option<u64>,
+}
+
+fn latest_size(store: &Store) -> Result<u64, ApiError> {
+    Ok(match store.latest_checkpoint()? {
+        Some((_, cp)) => cp.size,
+        None => {
+            kroniek_core::note::Checkpoint::parse_body(&store.sign_checkpoint()?.text)
+                .map_err(ApiError::internal)?
+                .size
+        }
+    })
+}
+
+fn proof_error(e: crate::cli::CliError) -> ApiError {
+    match e {
+        crate::cli::CliError::Core(kroniek_core::CoreError::Invalid(why)) => {
+            ApiError::bad_request(why)
+        }
+        crate::cli::CliError::Core(other) => other.into(),
+        other => ApiError::internal(other),
+    }
+}
+
+#[utoipa::path(get, path = "/v1/proofs/inclusion/{pos}", tag = "proofs", security(("bearer" = [])), params(("pos" = u64, Path, description = "the record's position"), SizeQuery), responses((status = 200, description = "tree_size, index, record_hash, leaf_hash, root, proof (hex)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem)))]
+/// `GET /v1/proofs/inclusion/{pos}?size=`.
+pub async fn inclusion(
+    State(state): Shared,
+    caller: Caller,
+    Path(pos): Path<u64>,
+    Query(q): Query<SizeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    policy::allow(caller.role, "GET", "/v1/proofs/inclusion/{pos}")?;
+    blocking(move || {
+        let size = match q.size {
+            Some(s) => s,
+            None => latest_size(&state.store)?,
+        };
+        crate::cli::proofs::inclusion_json(&state.store, pos, size)
+            .map(Json)
+            .map_err(proof_error)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// The old tree size.
+    old: u64,
+    /// The new tree size (default: the latest checkpoint's).
+    new: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/v1/proofs/consistency", tag = "proofs", security(("bearer" = [])), params(ConsistencyQuery), responses((status = 200, description = "old_size, new_size, old_root, new_root, proof (hex)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem)))]
+/// `GET /v1/proofs/consistency?old=&new=`.
+pub async fn consistency(
+    State(state): Shared,
+    caller: Caller,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<Value>, ApiError> {
+    policy::allow(caller.role, "GET", "/v1/proofs/consistency")?;
+    blocking(move || {
+        let new = match q.new {
+            Some(n) => n,
+            None => latest_size(&state.store)?,
+        };
+        crate::cli::proofs::consistency_json(&state.store, q.old, new)
+            .map(Json)
+            .map_err(proof_error)
+    })
+    .await
+}
+
+#[utoipa::path(post, path = "/v1/checkpoint/cosignatures", tag = "proofs", security(("bearer" = [])), request_body(content = String, description = "the latest checkpoint, cosigned by a witness (a signed note)"), responses((status = 200, description = "text/plain: the checkpoint with every cosignature kept"), (status = 400, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+/// `POST /v1/checkpoint/cosignatures`: keeps a witness's cosignatures of the latest checkpoint.
+pub async fn add_cosignatures(
+    State(state): Shared,
+    caller: Caller,
+    body: String,
+) -> Result<Response, ApiError> {
+    policy::allow(caller.role, "POST", "/v1/checkpoint/cosignatures")?;
+    let keys = state
+        .limits
+        .witnesses
+        .iter()
+        .map(|k| kroniek_core::note::VerifierKey::parse(k).map_err(ApiError::internal))
+        .collect::<Result<Vec<_>, _>>()?;
+    let note = blocking(move || Ok(state.store.add_cosignatures(&body, &keys)?)).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        note.to_text(),
+    )
+        .into_response())
+}

@@ -13,7 +13,7 @@ use kroniek_projections::Projections;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// Limits that keep one client from hurting the rest.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest request body, in bytes.
     pub max_body_bytes: usize,
@@ -21,6 +21,8 @@ pub struct Limits {
     pub max_batch: usize,
     /// Longest a request may take, in seconds.
     pub timeout_secs: u64,
+    /// Verifier keys of the witnesses whose cosignatures are accepted.
+    pub witnesses: Vec<String>,
 }
 
 impl Default for Limits {
@@ -29,6 +31,7 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024 * 1024,
             max_batch: 10_000,
             timeout_secs: 60,
+            witnesses: Vec::new(),
         }
     }
 }
