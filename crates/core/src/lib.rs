@@ -14,6 +14,7 @@ pub mod governance;
 pub mod keys;
 pub mod merkle;
 pub mod note;
+pub mod offline;
 pub mod record;
 pub mod rules;
 pub mod store;

@@ -62,6 +62,21 @@ enum Command {
         /// Verify an export file instead of the store (no store needed).
         #[arg(long, value_name = "FILE")]
         export: Option<PathBuf>,
+        /// Check the export against this signed checkpoint (needs --key).
+        #[arg(long, value_name = "FILE", requires_all = ["export", "key"])]
+        checkpoint: Option<PathBuf>,
+        /// An earlier checkpoint (last year's) that must be a prefix of this export.
+        #[arg(long, value_name = "FILE", requires = "checkpoint")]
+        previous_checkpoint: Option<PathBuf>,
+        /// The log's verifier key (kroniek key show).
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+        /// A witness's verifier key (repeatable).
+        #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+        witness: Vec<String>,
+        /// How many witnesses must have cosigned (default: every --witness given).
+        #[arg(long, value_name = "K", requires = "checkpoint")]
+        quorum: Option<usize>,
     },
     /// Export the ledger as JSON Lines (RFC 8785 records, in position order).
     Export {
@@ -377,7 +392,24 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Init { origin } => commands::init(&cli.data, &origin),
         Command::Append { file } => commands::append(&cli.data, &file),
-        Command::Verify { export } => commands::verify(&cli.data, export.as_deref()),
+        Command::Verify {
+            export,
+            checkpoint,
+            previous_checkpoint,
+            key,
+            witness,
+            quorum,
+        } => match checkpoint {
+            Some(cp) => proofs::verify_offline(
+                export.as_deref().unwrap_or(std::path::Path::new("-")),
+                &cp,
+                previous_checkpoint.as_deref(),
+                key.as_deref().unwrap_or_default(),
+                &witness,
+                quorum,
+            ),
+            None => commands::verify(&cli.data, export.as_deref()),
+        },
         Command::Export { out, no_personal } => {
             commands::export(&cli.data, out.as_deref(), !no_personal)
         }

@@ -176,3 +176,96 @@ pub fn prove_consistency(
         + "\n";
     write_or_print(out, &text)
 }
+
+/// `kroniek verify --export FILE --checkpoint FILE [--previous-checkpoint FILE] --key VKEY
+/// [--witness VKEY]… [--quorum K]`: no store needed.
+pub fn verify_offline(
+    export: &Path,
+    checkpoint: &Path,
+    previous: Option<&Path>,
+    key: &str,
+    witnesses: &[String],
+    quorum: Option<usize>,
+) -> Result<(), CliError> {
+    use kroniek_core::note::{Note, VerifierKey};
+    use std::io::BufRead;
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(CliError::io(format!("cannot read {}", p.display())))
+    };
+    let note = |p: &Path| -> Result<Note, CliError> {
+        Note::parse(&read(p)?).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))
+    };
+    let key = VerifierKey::parse(key).map_err(CliError::Usage)?;
+    let witnesses = witnesses
+        .iter()
+        .map(|w| VerifierKey::parse(w).map_err(CliError::Usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let expect = kroniek_core::offline::Expectations {
+        checkpoint: Some((note(checkpoint)?, key)),
+        previous: previous.map(note).transpose()?,
+        quorum: quorum.unwrap_or(witnesses.len()),
+        witnesses,
+    };
+    let file = std::fs::File::open(export)
+        .map_err(CliError::io(format!("cannot read {}", export.display())))?;
+    let mut read_error = None;
+    let lines = std::io::BufReader::with_capacity(1 << 20, file)
+        .split(b'\n')
+        .map_while(|l| l.map_err(|e| read_error = Some(e)).ok())
+        .filter(|l| !l.is_empty());
+    let result = kroniek_core::offline::verify(lines, &expect);
+    if let Some(e) = read_error {
+        return Err(CliError::Io {
+            what: format!("cannot read {}", export.display()),
+            source: e,
+        });
+    }
+    match result {
+        Ok(r) => {
+            println!(
+                "verified {} events, head {}",
+                r.chain.count,
+                hex(&r.chain.head)
+            );
+            if let Some(cp) = &r.checkpoint {
+                println!(
+                    "checkpoint: {} at size {}, root {}, signature verified",
+                    cp.origin,
+                    cp.size,
+                    hex(&cp.root)
+                );
+            }
+            if let Some(p) = &r.previous {
+                println!(
+                    "previous checkpoint: size {} is a prefix of this ledger",
+                    p.size
+                );
+            }
+            if !expect.witnesses.is_empty() {
+                println!(
+                    "cosigned by {} of {} witnesses ({}), quorum {}",
+                    r.cosigned_by.len(),
+                    expect.witnesses.len(),
+                    r.cosigned_by.join(", "),
+                    expect.quorum
+                );
+            }
+            if r.erased_explained > 0 {
+                println!("erased: {} records' personal data, each explained by a PersonalDataErased event", r.erased_explained);
+            }
+            if r.chain.withheld > 0 {
+                println!(
+                    "withheld: {} records (linked and in the tree, not recomputed)",
+                    r.chain.withheld
+                );
+            }
+            Ok(())
+        }
+        Err(failure) => {
+            println!("{failure}");
+            Err(CliError::Failed(
+                "the export does not verify against the checkpoint".into(),
+            ))
+        }
+    }
+}
