@@ -9,5 +9,6 @@ mod cli;
 mod crash;
 mod http;
 mod independent_verifier;
+mod proofs;
 mod read_models;
 mod support;
