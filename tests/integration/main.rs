@@ -7,6 +7,7 @@
 
 mod cli;
 mod crash;
+mod go_reference;
 mod http;
 mod independent_verifier;
 mod proofs;

@@ -65,6 +65,9 @@ enum Command {
         /// Check the export against this signed checkpoint (needs --key).
         #[arg(long, value_name = "FILE", requires_all = ["export", "key"])]
         checkpoint: Option<PathBuf>,
+        /// Check a proof bundle (C2SP tlog-proof from `prove inclusion --bundle`; needs --key).
+        #[arg(long, value_name = "FILE", requires = "key", conflicts_with_all = ["export", "checkpoint"])]
+        bundle: Option<PathBuf>,
         /// An earlier checkpoint (last year's) that must be a prefix of this export.
         #[arg(long, value_name = "FILE", requires = "checkpoint")]
         previous_checkpoint: Option<PathBuf>,
@@ -72,10 +75,10 @@ enum Command {
         #[arg(long, value_name = "VKEY")]
         key: Option<String>,
         /// A witness's verifier key (repeatable).
-        #[arg(long, value_name = "VKEY", requires = "checkpoint")]
+        #[arg(long, value_name = "VKEY")]
         witness: Vec<String>,
         /// How many witnesses must have cosigned (default: every --witness given).
-        #[arg(long, value_name = "K", requires = "checkpoint")]
+        #[arg(long, value_name = "K")]
         quorum: Option<usize>,
     },
     /// Export the ledger as JSON Lines (RFC 8785 records, in position order).
@@ -395,20 +398,26 @@ pub fn run() -> ExitCode {
         Command::Verify {
             export,
             checkpoint,
+            bundle,
             previous_checkpoint,
             key,
             witness,
             quorum,
-        } => match checkpoint {
-            Some(cp) => proofs::verify_offline(
-                export.as_deref().unwrap_or(std::path::Path::new("-")),
-                &cp,
-                previous_checkpoint.as_deref(),
-                key.as_deref().unwrap_or_default(),
-                &witness,
-                quorum,
-            ),
-            None => commands::verify(&cli.data, export.as_deref()),
+        } => match (checkpoint, bundle) {
+            (_, Some(b)) => {
+                proofs::verify_bundle(&b, key.as_deref().unwrap_or_default(), &witness, quorum)
+            }
+            (cp, None) => match cp {
+                Some(cp) => proofs::verify_offline(
+                    export.as_deref().unwrap_or(std::path::Path::new("-")),
+                    &cp,
+                    previous_checkpoint.as_deref(),
+                    key.as_deref().unwrap_or_default(),
+                    &witness,
+                    quorum,
+                ),
+                None => commands::verify(&cli.data, export.as_deref()),
+            },
         },
         Command::Export { out, no_personal } => {
             commands::export(&cli.data, out.as_deref(), !no_personal)

@@ -269,3 +269,100 @@ pub fn verify_offline(
         }
     }
 }
+
+/// `kroniek verify --bundle FILE --key VKEY [--witness VKEY]… [--quorum K]`: checks a C2SP
+/// tlog-proof that `prove inclusion --bundle` made — the record in its `extra` line, its
+/// inclusion in the checkpoint's tree, the log's signature and the witnesses' cosignatures.
+pub fn verify_bundle(
+    bundle: &Path,
+    key: &str,
+    witnesses: &[String],
+    quorum: Option<usize>,
+) -> Result<(), CliError> {
+    use kroniek_core::merkle::verify_inclusion;
+    use kroniek_core::note::{Note, VerifierKey};
+    use kroniek_core::record::ExportLine;
+    let text = std::fs::read_to_string(bundle)
+        .map_err(CliError::io(format!("cannot read {}", bundle.display())))?;
+    let bad = |why: &str| CliError::Failed(format!("{}: {why}", bundle.display()));
+    let (head, note_text) = text
+        .split_once("\n\n")
+        .ok_or_else(|| bad("not a tlog-proof: no empty line before the checkpoint"))?;
+    let mut lines = head.split('\n');
+    if lines.next() != Some("c2sp.org/tlog-proof@v1") {
+        return Err(bad("the first line is not c2sp.org/tlog-proof@v1"));
+    }
+    let mut next = lines.next().ok_or_else(|| bad("no index line"))?;
+    let extra = match next.strip_prefix("extra ") {
+        Some(e) => {
+            next = lines.next().ok_or_else(|| bad("no index line"))?;
+            Some(
+                BASE64
+                    .decode(e)
+                    .map_err(|_| bad("the extra line is not base64"))?,
+            )
+        }
+        None => None,
+    };
+    let index: u64 = next
+        .strip_prefix("index ")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| bad("no index line"))?;
+    let proof = lines
+        .map(|l| {
+            BASE64
+                .decode(l)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| bad("a proof line is not a base64 SHA-256 hash"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let note = Note::parse(note_text).map_err(|e| bad(&e))?;
+    let cp = Checkpoint::parse_body(&note.text).map_err(|e| bad(&e))?;
+    let key = VerifierKey::parse(key).map_err(CliError::Usage)?;
+    if key.name != cp.origin || !key.verify_signature(&note).map_err(|e| bad(&e))? {
+        return Err(bad("the checkpoint is not signed by that log key"));
+    }
+    let mut cosigned = Vec::new();
+    for w in witnesses {
+        let w = VerifierKey::parse(w).map_err(CliError::Usage)?;
+        if w.verify_cosignature(&note).map_err(|e| bad(&e))?.is_some() {
+            cosigned.push(w.name.clone());
+        }
+    }
+    let quorum = quorum.unwrap_or(witnesses.len());
+    if cosigned.len() < quorum {
+        return Err(bad(&format!(
+            "{} of the required {quorum} witnesses cosigned the checkpoint",
+            cosigned.len()
+        )));
+    }
+    let extra = extra.ok_or_else(|| bad("no extra line: the bundle does not carry its record"))?;
+    let ExportLine::Full { record, .. } =
+        ExportLine::parse(&extra).map_err(|e| bad(&format!("the record: {e}")))?
+    else {
+        return Err(bad("the record is withheld"));
+    };
+    if *blake3::hash(&record.hashed_bytes()).as_bytes() != record.hash || record.position != index {
+        return Err(bad("the record's hash or position does not match"));
+    }
+    if !verify_inclusion(&leaf_hash(&record.hash), index, cp.size, &proof, &cp.root) {
+        return Err(bad(
+            "the inclusion proof does not verify against the checkpoint",
+        ));
+    }
+    println!(
+        "record {index} ({} {} {}) is in {} at size {}; signature verified{}",
+        record.stream,
+        record.event_type,
+        record.effective,
+        cp.origin,
+        cp.size,
+        if cosigned.is_empty() {
+            String::new()
+        } else {
+            format!("; cosigned by {}", cosigned.join(", "))
+        }
+    );
+    Ok(())
+}
