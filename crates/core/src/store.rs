@@ -141,6 +141,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The lowest level of the Merkle tree the store keeps: subtrees of 16 leaves and up. Lower
+/// nodes are computed from the records' hashes when a proof needs them (at most 16 reads),
+/// which keeps the tree's cost on an append to about one write per 8 records.
+pub const STORED_TREE_LEVEL: u8 = 4;
+
+/// The `meta` marker of the tree layout above.
+const TREE_LAYOUT: &[u8] = b"rfc6962/level4";
+
 /// The key of a complete Merkle subtree: level, then index (big-endian).
 fn node_key(level: u8, index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
@@ -267,6 +275,7 @@ impl Store {
         let origin = origin.as_str();
         let store = Store::open_db(dir, OpenMode::Normal, Some(origin))?;
         store.t.meta.insert("origin", origin.as_bytes())?;
+        store.t.meta.insert("tree", TREE_LAYOUT)?;
         store.db.flush()?;
         Ok(store)
     }
@@ -364,19 +373,13 @@ impl Store {
             flushes: std::sync::atomic::AtomicU64::new(0),
         };
         if mode == OpenMode::Normal {
-            let leftover_nodes = store
+            store.discard_tree_from(head.count)?;
+            if store
                 .t
-                .merkle
-                .range(node_key(0, head.count)..=node_key(0, u64::MAX))
+                .records
+                .range(pos_key(head.count)..)
                 .next()
-                .is_some();
-            if leftover_nodes
-                || store
-                    .t
-                    .records
-                    .range(pos_key(head.count)..)
-                    .next()
-                    .is_some()
+                .is_some()
             {
                 store.discard_from(head.count)?;
                 store.db.flush()?;
@@ -479,16 +482,7 @@ impl Store {
     /// Removes every record at or past `from` with its index entries and the Merkle subtrees
     /// that reach past it (staged leftovers).
     fn discard_from(&self, from: u64) -> Result<(), CoreError> {
-        for level in 0..64u8 {
-            for item in self
-                .t
-                .merkle
-                .range(node_key(level, from >> level)..=node_key(level, u64::MAX))
-            {
-                let (key, _) = item?;
-                self.t.merkle.remove(key)?;
-            }
-        }
+        self.discard_tree_from(from)?;
         for item in self.t.records.range(pos_key(from)..) {
             let (key, value) = item?;
             let position = be_u64(&key).unwrap_or(from);
@@ -906,7 +900,9 @@ impl Store {
             if let Some(p) = pers {
                 personal.insert(&pk, p);
             }
-            for ((level, index), hash) in &s.nodes {
+            for ((level, index), hash) in
+                s.nodes.iter().filter(|((l, _), _)| *l >= STORED_TREE_LEVEL)
+            {
                 merkle.insert(&node_key(*level, *index), hash);
             }
         }
@@ -958,7 +954,9 @@ impl Store {
                     if let Some(p) = pers {
                         personal.insert(&pk, p.as_slice())?;
                     }
-                    for ((level, index), hash) in &s.nodes {
+                    for ((level, index), hash) in
+                        s.nodes.iter().filter(|((l, _), _)| *l >= STORED_TREE_LEVEL)
+                    {
                         merkle.insert(&node_key(*level, *index), hash)?;
                     }
                 }
@@ -1391,6 +1389,21 @@ fn check_recorded_structure(record: &Record, personal: Option<&Personal>) -> Res
 impl NodeSource for Store {
     type Error = CoreError;
     fn node(&self, level: u8, index: u64) -> Result<TreeHash, CoreError> {
+        if level == 0 {
+            let value = self
+                .t
+                .records
+                .get(pos_key(index))?
+                .ok_or_else(|| CoreError::Corrupt(index, "the record is missing".into()))?;
+            let (hash, _) = split_value(&value)
+                .ok_or_else(|| CoreError::Corrupt(index, "the record is truncated".into()))?;
+            return Ok(crate::merkle::leaf_hash(&hash));
+        }
+        if level < STORED_TREE_LEVEL {
+            let left = self.node(level - 1, 2 * index)?;
+            let right = self.node(level - 1, 2 * index + 1)?;
+            return Ok(crate::merkle::node_hash(&left, &right));
+        }
         let v = self.t.merkle.get(node_key(level, index))?.ok_or_else(|| {
             CoreError::Corrupt(
                 index << level,
@@ -1445,9 +1458,25 @@ impl Store {
         crate::merkle::consistency_proof(self, old, new)
     }
 
-    /// Builds the Merkle subtrees a store written before the tree existed lacks (once).
+    /// Removes the Merkle subtrees that reach past `from` leaves (staged leftovers).
+    fn discard_tree_from(&self, from: u64) -> Result<(), CoreError> {
+        for level in STORED_TREE_LEVEL..64u8 {
+            for item in self
+                .t
+                .merkle
+                .range(node_key(level, from >> level)..=node_key(level, u64::MAX))
+            {
+                let (key, _) = item?;
+                self.t.merkle.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the Merkle subtrees a store written before the tree existed (or with another
+    /// layout) lacks, once; the `tree` marker in `meta` says which layout the store keeps.
     fn ensure_tree(&self, head: Head) -> Result<(), CoreError> {
-        if head.count == 0 || self.t.merkle.contains_key(node_key(0, head.count - 1))? {
+        if self.t.meta.get("tree")?.as_deref() == Some(TREE_LAYOUT) {
             return Ok(());
         }
         self.t.merkle.clear()?;
@@ -1458,13 +1487,16 @@ impl Store {
             let (hash, _) = split_value(&value)
                 .ok_or_else(|| CoreError::Corrupt(n as u64, "the record is truncated".into()))?;
             for ((level, index), h) in frontier.push(&hash) {
-                batch.insert(&node_key(level, index), &h);
+                if level >= STORED_TREE_LEVEL {
+                    batch.insert(&node_key(level, index), &h);
+                }
             }
             if n % 16_384 == 16_383 {
                 self.t.merkle.apply_batch(std::mem::take(&mut batch))?;
             }
         }
         self.t.merkle.apply_batch(batch)?;
+        self.t.meta.insert("tree", TREE_LAYOUT)?;
         self.db.flush()?;
         Ok(())
     }
