@@ -728,3 +728,114 @@ fn tokens_made_on_the_command_line_work_against_the_server_until_revoked() {
 fn tempfile_move(s: &mut Server) -> tempfile::TempDir {
     std::mem::replace(&mut s.ledger.dir, tempfile::tempdir().unwrap())
 }
+
+#[test]
+fn the_server_signs_checkpoints_keeps_cosignatures_and_a_witness_serves_add_checkpoint() {
+    let witness_dir = Ledger::new();
+    let wkey_file = witness_dir.path("w.key");
+    let wkey = witness_dir
+        .run(&[
+            "witness",
+            "key",
+            "--name",
+            "kascommissie.example-party.nl",
+            "--out",
+            wkey_file.to_str().unwrap(),
+        ])
+        .ok();
+    let s = Server::start(&[
+        "--demo",
+        "--checkpoint-interval-ms",
+        "100",
+        "--witness-key",
+        wkey.trim(),
+    ]);
+    let t = s.admin_token.clone();
+    assert_eq!(s.post("/v1/events", &t, PAYMENT).0, 201);
+    // Signed after the append, within the interval.
+    let head = json(&s.get("/v1/head", &t).1)["count"].as_u64().unwrap();
+    let mut note = String::new();
+    for _ in 0..50 {
+        note = s.get("/v1/checkpoint", &t).1;
+        if note.lines().nth(1) == Some(head.to_string().as_str()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        note.lines().nth(1),
+        Some(head.to_string().as_str()),
+        "{note}"
+    );
+    // The witness, online: C2SP tlog-witness add-checkpoint, first from size 0. The log's
+    // verifier key is published beside the ledger (the key file is not held by the server).
+    let key_text = std::fs::read_to_string(s.ledger.data().join("signing.key")).unwrap();
+    let vkey = kroniek_core::keys::LedgerKey::from_file_text(&key_text)
+        .unwrap()
+        .verifier_key();
+    let mut witness = std::process::Command::new(crate::support::kroniek_bin())
+        .args([
+            "witness",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-key",
+            vkey.trim(),
+            "--state",
+        ])
+        .arg(witness_dir.path("state"))
+        .arg("--key")
+        .arg(&wkey_file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = {
+        use std::io::BufRead;
+        let out = witness.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(out).lines();
+        loop {
+            let line = lines.next().unwrap().unwrap();
+            if let Some(a) = line.strip_prefix("listening on ") {
+                break a.to_owned();
+            }
+        }
+    };
+    let note = s.get("/v1/checkpoint", &s.admin_token).1;
+    let agent = ureq::AgentBuilder::new().build();
+    let body = format!("old 0\n\n{note}");
+    let line = agent
+        .post(&format!("{base}/add-checkpoint"))
+        .send_string(&body)
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        line.starts_with("\u{2014} kascommissie.example-party.nl "),
+        "{line}"
+    );
+    // The same request again: the witness has moved on, 409 with its size.
+    match agent
+        .post(&format!("{base}/add-checkpoint"))
+        .send_string(&body)
+    {
+        Err(ureq::Error::Status(409, r)) => {
+            assert_eq!(r.header("content-type"), Some("text/x.tlog.size"));
+            assert_eq!(
+                r.into_string().unwrap().trim(),
+                note.lines().nth(1).unwrap()
+            );
+        }
+        other => panic!("expected 409, got {other:?}"),
+    }
+    let _ = witness.kill();
+    let _ = witness.wait();
+    // The ledger keeps the cosignature and serves it with the checkpoint.
+    let (code, kept) = s.post("/v1/checkpoint/cosignatures", &s.admin_token, &line);
+    assert_eq!(code, 200, "{kept}");
+    assert!(s
+        .get("/v1/checkpoint", &s.admin_token)
+        .1
+        .contains("kascommissie.example-party.nl"));
+    let board = grant_every_role(&s)[4].1.clone();
+    assert_eq!(s.post("/v1/checkpoint/cosignatures", &board, &line).0, 403);
+}
