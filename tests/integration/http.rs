@@ -249,6 +249,11 @@ fn every_role_against_every_endpoint() {
         ),
         ("GET", "/v1/verify", &all),
         ("GET", "/v1/checkpoint", &all),
+        (
+            "GET",
+            "/v1/audit/2022",
+            &["admin", "secretary", "auditor", "board"],
+        ),
         ("GET", "/v1/proofs/inclusion/3?size=100", &all),
         ("GET", "/v1/proofs/consistency?old=10&new=100", &all),
         ("GET", "/v1/export", &all),
@@ -624,6 +629,7 @@ fn the_openapi_document_lists_every_endpoint_and_the_docs_page_is_served() {
                 "/v1/cases/{id}" => "/v1/cases/r-2022-01".into(),
                 "/v1/proofs/inclusion/{pos}" => "/v1/proofs/inclusion/3".into(),
                 "/v1/proofs/consistency" => "/v1/proofs/consistency?old=10".into(),
+                "/v1/audit/{year}" => "/v1/audit/2023".into(),
                 "/v1/subscribe" => continue,
                 _ => concrete,
             };

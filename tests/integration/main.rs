@@ -5,6 +5,7 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+mod audit;
 mod cli;
 mod crash;
 mod go_reference;

@@ -6,6 +6,7 @@
 //! Queries take the date they are asked for and return the data of [`views`]. No I/O, no
 //! clock: "today" is passed in. Projections never write to the log.
 
+pub mod audit;
 pub mod views;
 
 #[cfg(test)]
@@ -73,7 +74,7 @@ struct CaseFile {
 /// Every read model, folded from records.
 #[derive(Debug, Clone, Default)]
 pub struct Projections {
-    state: GovernanceState,
+    pub(crate) state: GovernanceState,
     members: HashMap<String, MemberInfo>,
     decisions: HashMap<String, DecisionView>,
     motions: HashMap<String, MotionView>,
@@ -834,6 +835,17 @@ impl Projections {
             active_members: active.len() as u64,
             codes: out,
         }
+    }
+
+    /// A member's branch on `d` (the latest join or move on or before it).
+    pub fn branch_on(&self, member_id: &str, d: Date) -> Option<String> {
+        self.members
+            .get(member_id)?
+            .branch
+            .iter()
+            .filter(|(at, _, _)| *at <= d)
+            .max_by_key(|(at, p, _)| (*at, *p))
+            .and_then(|(_, _, b)| b.clone())
     }
 
     /// A member's name as recorded on or before `d` (personal data: `None` when erased).

@@ -1,6 +1,7 @@
 //! The `kroniek` command line: flag parsing and glue. The work is done in `kroniek-core`;
 //! errors become exit statuses in one place ([`error::CliError`]).
 
+pub mod audit;
 mod clock;
 mod commands;
 mod error;
@@ -229,6 +230,44 @@ enum Command {
     /// Inclusion and consistency proofs (sizes default to the latest checkpoint's).
     #[command(subcommand)]
     Prove(ProveCommand),
+    /// The yearly audit report for the accountant (at a checkpoint of the current size).
+    ///
+    /// From the store, or with --export/--checkpoint/--key from an export alone.
+    Audit {
+        /// The report's year.
+        #[arg(long)]
+        year: i32,
+        /// The reference date of the member count (default: 1 January of the year).
+        #[arg(long, value_name = "DATE")]
+        peildatum: Option<String>,
+        /// The year whose contributions count (default: the report's year).
+        #[arg(long)]
+        contribution_year: Option<i32>,
+        /// The minimum net contribution, in cents.
+        #[arg(long, default_value_t = 1200)]
+        min_contribution_cents: i64,
+        /// Last year's checkpoint: prove this ledger extends it and list late entries.
+        #[arg(long, value_name = "FILE")]
+        previous_checkpoint: Option<PathBuf>,
+        /// html, json or csv (csv: --out is a folder, one file per table).
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Where to write (default: standard output; required for csv).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Say how one figure was computed: subsidy_count, member:<id>, gifts, financial_total.
+        #[arg(long, value_name = "FIGURE")]
+        explain: Option<String>,
+        /// Make the report from this export instead of the store.
+        #[arg(long, value_name = "FILE", requires_all = ["checkpoint", "key"])]
+        export: Option<PathBuf>,
+        /// The export's checkpoint.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// The log's verifier key.
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+    },
     /// Cosign checkpoints as a witness (the accountant, the kascommissie), with no store.
     #[command(subcommand)]
     Witness(WitnessCommand),
@@ -488,6 +527,39 @@ pub fn run() -> ExitCode {
             let every = std::time::Duration::from_millis(checkpoint_interval_ms);
             crate::server::serve(&cli.data, listen, demo, limits, every, commands::today)
         }
+        Command::Audit {
+            year,
+            peildatum,
+            contribution_year,
+            min_contribution_cents,
+            previous_checkpoint,
+            format,
+            out,
+            explain,
+            export,
+            checkpoint,
+            key,
+        } => audit::params(
+            year,
+            peildatum.as_deref(),
+            contribution_year,
+            min_contribution_cents,
+        )
+        .and_then(|params| {
+            audit::audit(
+                &cli.data,
+                &audit::AuditOptions {
+                    params,
+                    previous_checkpoint,
+                    format,
+                    out,
+                    explain,
+                    export,
+                    checkpoint,
+                    key,
+                },
+            )
+        }),
         Command::Witness(WitnessCommand::Key { name, out }) => witness::key(&name, &out),
         Command::Witness(WitnessCommand::Cosign {
             log_key,

@@ -56,6 +56,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/proofs/inclusion/{pos}", get(routes::inclusion))
         .route("/v1/proofs/consistency", get(routes::consistency))
+        .route("/v1/audit/{year}", get(routes::audit))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
         .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::disable())

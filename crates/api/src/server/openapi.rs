@@ -100,7 +100,7 @@ impl Modify for Security {
         routes::composition, routes::terms, routes::member, routes::members, routes::timeline,
         routes::election, routes::case, routes::conduct, routes::verify, routes::export,
         routes::erase, routes::metrics, routes::healthz, routes::checkpoint, routes::inclusion,
-        routes::consistency, routes::add_cosignatures,
+        routes::consistency, routes::add_cosignatures, routes::audit,
     ),
     components(schemas(
         HeadView, AppendResponse, Problem, RecordView, VerifyView, Composition, SeatView, HolderView,

@@ -74,6 +74,11 @@ pub const ENDPOINTS: &[(&str, &str, &[AccessRole])] = &[
     ("GET", "/v1/proofs/inclusion/{pos}", ALL),
     ("GET", "/v1/proofs/consistency", ALL),
     ("POST", "/v1/checkpoint/cosignatures", &[Admin, Auditor]),
+    (
+        "GET",
+        "/v1/audit/{year}",
+        &[Admin, Secretary, Auditor, Board],
+    ),
 ];
 
 /// Every role.

@@ -703,3 +703,60 @@ pub async fn add_cosignatures(
     )
         .into_response())
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// The reference date of the member count (default: 1 January of the year).
+    peildatum: Option<String>,
+    /// The year whose contributions count (default: the report's year).
+    contribution_year: Option<i32>,
+    /// The minimum net contribution in cents (default 1200).
+    min_contribution_cents: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/v1/audit/{year}", tag = "read models", security(("bearer" = [])), params(("year" = i32, Path, description = "the report's year"), AuditQuery), responses((status = 200, description = "the audit report (the JSON of kroniek audit --format json)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+/// `GET /v1/audit/{year}`: the yearly audit report, made at a checkpoint of the current size.
+pub async fn audit(
+    State(state): Shared,
+    caller: Caller,
+    Path(year): Path<i32>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Value>, ApiError> {
+    policy::allow(caller.role, "GET", "/v1/audit/{year}")?;
+    if !(1000..=9999).contains(&year) {
+        return Err(ApiError::bad_request(format!("{year} is not a year")).with("field", "year"));
+    }
+    let params = crate::cli::audit::params(
+        year,
+        q.peildatum.as_deref(),
+        q.contribution_year,
+        q.min_contribution_cents.unwrap_or(1200),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let role = caller.role;
+    let report = blocking(move || {
+        crate::cli::audit::from_open_store(&state.store, &params, None).map_err(proof_error)
+    })
+    .await?;
+    let mut value = serde_json::to_value(report).map_err(ApiError::internal)?;
+    if !kroniek_core::access::sees_personal(
+        role,
+        kroniek_core::catalogue::Category::Finance,
+        kroniek_core::catalogue::EventType::GiftReceived,
+    ) {
+        // Donors' names and residences are for the roles that see gift records' personal data.
+        if let Some(list) = value
+            .pointer_mut("/money/disclosure")
+            .and_then(Value::as_array_mut)
+        {
+            for d in list {
+                if let Some(o) = d.as_object_mut() {
+                    o.remove("donor_name");
+                    o.remove("donor_residence");
+                }
+            }
+        }
+    }
+    Ok(Json(value))
+}

@@ -1,0 +1,1007 @@
+//! The yearly audit report: the figures the party's accountant signs off, each with the
+//! positions of the events it rests on, so anyone holding the export can reproduce it.
+//!
+//! One pure fold (`AuditBuilder::apply`) over records; `report` computes the year's figures.
+//! The legal thresholds live in [`GIFT_RULES`], cited to where they come from.
+
+use crate::views::{Composition, ConductView};
+use crate::{ProjectionError, Projections};
+use kroniek_core::catalogue::{CaseKind, EventData};
+use kroniek_core::governance::MemberStatus;
+use kroniek_core::record::{Personal, Record};
+use kroniek_core::types::Date;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The gift rules in force in a year (Wet financiering politieke partijen, Wfpp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GiftRules {
+    /// The first year these rules apply to.
+    pub from_year: i32,
+    /// A donor's total in the year from which gifts are registered.
+    pub register_from_cents: i64,
+    /// A donor's total from which the gifts are disclosed with name and residence.
+    pub disclose_from_cents: i64,
+    /// A donor's total from which a gift must be reported within `report_within_days`.
+    pub report_from_cents: Option<i64>,
+    pub report_within_days: Option<i64>,
+    /// The most one donor may give in a year.
+    pub cap_cents: Option<i64>,
+    /// Only Dutch donors may give.
+    pub dutch_donors_only: bool,
+    /// Where the rules come from.
+    pub source: &'static str,
+}
+
+/// The gift rules by year, newest last.
+pub const GIFT_RULES: &[GiftRules] = &[
+    GiftRules {
+        from_year: 1000,
+        register_from_cents: 100_000,
+        disclose_from_cents: 450_001,
+        report_from_cents: None,
+        report_within_days: None,
+        cap_cents: None,
+        dutch_donors_only: false,
+        source: "Wfpp (2013) art. 20 (register gifts of EUR 1,000 or more) and art. 25 (disclose those above EUR 4,500 with naam en woonplaats)",
+    },
+    GiftRules {
+        from_year: 2023,
+        register_from_cents: 100_000,
+        disclose_from_cents: 100_000,
+        report_from_cents: Some(1_000_000),
+        report_within_days: Some(3),
+        cap_cents: Some(10_000_000),
+        dutch_donors_only: true,
+        source: "Wfpp as amended from 1 January 2023: disclosure from EUR 1,000; gifts bringing a donor to EUR 10,000 or more reported within 3 days; at most EUR 100,000 per donor per year; no gifts from donors outside the Netherlands",
+    },
+];
+
+/// The rules in force in `year`.
+pub fn gift_rules(year: i32) -> &'static GiftRules {
+    GIFT_RULES
+        .iter()
+        .rev()
+        .find(|r| r.from_year <= year)
+        .unwrap_or(&GIFT_RULES[0])
+}
+
+/// The subsidy's membership threshold (Wfpp art. 8: at least 1,000 members with voting rights).
+pub const SUBSIDY_MEMBER_THRESHOLD: u64 = 1000;
+
+/// The report's parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditParams {
+    pub year: i32,
+    pub peildatum: Date,
+    pub contribution_year: i32,
+    pub min_contribution_cents: i64,
+}
+
+impl AuditParams {
+    /// The defaults: peildatum 1 January of `year`, contribution year `year`, EUR 12.
+    pub fn for_year(year: i32) -> AuditParams {
+        let peildatum = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
+            .map(Date::from_naive)
+            .unwrap_or_else(|| Date::from_naive(chrono::NaiveDate::MIN));
+        AuditParams {
+            year,
+            peildatum,
+            contribution_year: year,
+            min_contribution_cents: 1200,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct MemberFacts {
+    /// Positions of the events about the member's status (joins, ends, suspensions, …).
+    status_events: Vec<u64>,
+    /// (year, cents signed, position)
+    contributions: Vec<(i32, i64, u64)>,
+    joined: Vec<Date>,
+    ended: Vec<Date>,
+    expelled: Vec<Date>,
+}
+
+#[derive(Debug, Clone)]
+struct Gift {
+    position: u64,
+    effective: Date,
+    recorded_at: String,
+    year: i32,
+    amount_cents: i64,
+    donor_ref: String,
+    donor_kind: String,
+    dutch: bool,
+    name: Option<String>,
+    residence: Option<String>,
+}
+
+/// A `BudgetAdopted`: position, year, decision, lines.
+type BudgetFact = (u64, i32, String, Vec<(String, i64)>);
+
+/// Folds records into what the report needs.
+#[derive(Debug, Default)]
+pub struct AuditBuilder {
+    projections: Projections,
+    members: BTreeMap<String, MemberFacts>,
+    subsidies: Vec<(u64, i32, String, i64, String)>,
+    budgets: Vec<BudgetFact>,
+    gifts: Vec<Gift>,
+    cases: Vec<(u64, String, Date, String)>,
+    decision_positions: BTreeMap<String, u64>,
+    effective: Vec<(u64, Date)>,
+    count: u64,
+}
+
+fn date_of(record: &Record) -> Result<Date, ProjectionError> {
+    Date::parse(&record.effective).map_err(|why| ProjectionError::Unreadable {
+        position: record.position,
+        why,
+    })
+}
+
+impl AuditBuilder {
+    pub fn new() -> AuditBuilder {
+        AuditBuilder::default()
+    }
+
+    /// Applies the next record (with its personal data, when shown).
+    pub fn apply(
+        &mut self,
+        record: &Record,
+        personal: Option<&Personal>,
+    ) -> Result<(), ProjectionError> {
+        self.projections.apply(record, personal)?;
+        let effective = date_of(record)?;
+        let p = record.position;
+        self.count += 1;
+        self.effective.push((p, effective));
+        let event = kroniek_core::catalogue::parse_data(record.event_type, &record.data).map_err(
+            |(f, w)| ProjectionError::Unreadable {
+                position: p,
+                why: format!("data.{f}: {w}"),
+            },
+        )?;
+        use EventData as E;
+        match &event {
+            E::MemberJoined(d) => {
+                let f = self.members.entry(d.member_id.to_string()).or_default();
+                f.status_events.push(p);
+                f.joined.push(effective);
+            }
+            E::MembershipEnded(d) => {
+                let f = self.members.entry(d.member_id.to_string()).or_default();
+                f.status_events.push(p);
+                f.ended.push(effective);
+            }
+            E::MemberExpelled(d) => {
+                let f = self.members.entry(d.member_id.to_string()).or_default();
+                f.status_events.push(p);
+                f.expelled.push(effective);
+            }
+            E::MemberSuspended(d) => self
+                .members
+                .entry(d.member_id.to_string())
+                .or_default()
+                .status_events
+                .push(p),
+            E::MemberReinstated(d) => self
+                .members
+                .entry(d.member_id.to_string())
+                .or_default()
+                .status_events
+                .push(p),
+            E::MemberDetailsChanged(d) => self
+                .members
+                .entry(d.member_id.to_string())
+                .or_default()
+                .status_events
+                .push(p),
+            E::ContributionPaid(d) => self
+                .members
+                .entry(d.member_id.to_string())
+                .or_default()
+                .contributions
+                .push((d.year.0, d.amount_cents, p)),
+            E::ContributionRefunded(d) => self
+                .members
+                .entry(d.member_id.to_string())
+                .or_default()
+                .contributions
+                .push((d.year.0, -d.amount_cents, p)),
+            E::CaseDecided(d) => {
+                if let Some(c) = self.projections.state.cases.get(d.case_id.as_str()) {
+                    if c.kind == CaseKind::Royement {
+                        for m in &c.respondents {
+                            self.members
+                                .entry(m.clone())
+                                .or_default()
+                                .status_events
+                                .push(p);
+                        }
+                    }
+                }
+                self.cases
+                    .push((p, d.case_id.to_string(), effective, "decided".into()));
+            }
+            E::AppealDecided(d) => {
+                if let Some(c) = self.projections.state.cases.get(d.case_id.as_str()) {
+                    for m in &c.respondents {
+                        self.members
+                            .entry(m.clone())
+                            .or_default()
+                            .status_events
+                            .push(p);
+                    }
+                }
+            }
+            E::CaseOpened(d) => {
+                self.cases
+                    .push((p, d.case_id.to_string(), effective, "opened".into()))
+            }
+            E::CaseClosed(d) => {
+                self.cases
+                    .push((p, d.case_id.to_string(), effective, "closed".into()))
+            }
+            E::SubsidyReceived(d) => self.subsidies.push((
+                p,
+                d.year.0,
+                d.recipient.as_str().into(),
+                d.amount_cents,
+                d.grantor.clone(),
+            )),
+            E::BudgetAdopted(d) => self.budgets.push((
+                p,
+                d.year.0,
+                d.decision_id.to_string(),
+                d.lines
+                    .iter()
+                    .map(|l| (l.name.clone(), l.amount_cents))
+                    .collect(),
+            )),
+            E::GiftReceived(d) => {
+                let field = |k: &str| {
+                    personal
+                        .and_then(|pp| pp.value.get(k))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                };
+                self.gifts.push(Gift {
+                    position: p,
+                    effective,
+                    recorded_at: record.recorded_at.clone(),
+                    year: d.year.0,
+                    amount_cents: d.amount_cents,
+                    donor_ref: d.donor_ref.to_string(),
+                    donor_kind: d.donor_kind.as_str().into(),
+                    dutch: d.dutch_donor,
+                    name: field("donor_name"),
+                    residence: field("donor_residence"),
+                });
+            }
+            E::DecisionTaken(d) => {
+                self.decision_positions.insert(d.decision_id.to_string(), p);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// How many records were applied.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+/// The chain's state the report was made at (filled in by whoever built it: store or export).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Integrity {
+    pub events: u64,
+    pub head: String,
+    /// The signed checkpoint (note text) the report was made at.
+    pub checkpoint: Option<String>,
+    pub verified: bool,
+    pub verification: String,
+    pub previous_checkpoint: Option<PreviousCheck>,
+    /// Events beyond the previous checkpoint dated in a year it already covered.
+    pub late_entries: Vec<LateEntry>,
+}
+
+/// Last year's checkpoint against this ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreviousCheck {
+    pub size: u64,
+    pub consistent: bool,
+    pub detail: String,
+}
+
+/// A back-dated entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LateEntry {
+    pub position: u64,
+    pub effective: String,
+    pub stream: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CountedMember {
+    pub member_id: String,
+    pub branch_id: Option<String>,
+    pub net_cents: i64,
+    pub counted: bool,
+    /// Why not counted: `paid too little`, …; empty when counted.
+    pub reason: String,
+    /// The events the figure rests on: status events, contributions for the year.
+    pub positions: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BranchCount {
+    pub branch_id: String,
+    pub active: u64,
+    pub counted: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberChange {
+    pub member_id: String,
+    pub date: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Membership {
+    pub peildatum: String,
+    pub contribution_year: i32,
+    pub min_contribution_cents: i64,
+    pub active: u64,
+    pub subsidy_count: u64,
+    pub threshold: u64,
+    pub meets_threshold: bool,
+    pub by_branch: Vec<BranchCount>,
+    /// Every member active on the peildatum, counted or not, with the events behind it.
+    pub members: Vec<CountedMember>,
+    pub joined: Vec<MemberChange>,
+    pub ended: Vec<MemberChange>,
+    pub expelled: Vec<MemberChange>,
+    /// Active members on the first of each month and on 31 December.
+    pub over_the_year: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeatChange {
+    pub date: String,
+    pub member_id: String,
+    pub role: String,
+    pub portfolio: Option<String>,
+    /// `appointed`, `reappointed` or `left`.
+    pub change: String,
+    pub reason: Option<String>,
+    pub decision_id: Option<String>,
+    pub election_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BodyYear {
+    pub body_id: String,
+    pub name: String,
+    pub kind: String,
+    pub start: Option<Composition>,
+    pub end: Option<Composition>,
+    pub changes: Vec<SeatChange>,
+    /// Holders on 31 December whose term had ended (no reappointment, no departure).
+    pub past_term: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionLine {
+    pub decision_id: String,
+    pub date: String,
+    pub body_id: String,
+    pub category: String,
+    pub title: String,
+    pub amount_cents: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub position: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decisions {
+    /// (body, category) → count.
+    pub by_body_and_category: Vec<(String, String, u64)>,
+    pub financial: Vec<DecisionLine>,
+    pub financial_total_cents: i64,
+    pub subsidy_total_cents: i64,
+    pub revoked: Vec<DecisionLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubsidyLine {
+    pub recipient: String,
+    pub amount_cents: i64,
+    pub grantor: String,
+    pub position: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetLineView {
+    pub decision_id: String,
+    pub lines: Vec<(String, i64)>,
+    pub total_cents: i64,
+    pub position: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GiftLine {
+    pub position: u64,
+    pub date: String,
+    pub amount_cents: i64,
+    pub recorded_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DonorYear {
+    pub donor_ref: String,
+    pub donor_kind: String,
+    pub dutch_donor: bool,
+    pub total_cents: i64,
+    /// Name and residence: only on the disclosure list (personal data; absent when erased).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub donor_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub donor_residence: Option<String>,
+    pub gifts: Vec<GiftLine>,
+    pub over_cap: bool,
+    pub non_dutch: bool,
+    /// The gift that brought the donor to the reporting threshold was recorded more than the
+    /// allowed days after it was received.
+    pub possibly_reported_late: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Money {
+    pub subsidies: Vec<SubsidyLine>,
+    pub subsidy_totals: BTreeMap<String, i64>,
+    pub budgets: Vec<BudgetLineView>,
+    pub gift_rules: GiftRules,
+    pub gifts_total_cents: i64,
+    /// Donors whose gifts in the year reach the registration threshold.
+    pub register: Vec<DonorYear>,
+    /// Donors whose gifts reach the disclosure threshold, with name and residence.
+    pub disclosure: Vec<DonorYear>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseCounts {
+    pub kind: String,
+    pub opened: u64,
+    pub decided: u64,
+    pub closed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exception {
+    pub section: String,
+    pub detail: String,
+    pub positions: Vec<u64>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    pub params: AuditParams,
+    pub integrity: Integrity,
+    pub membership: Membership,
+    pub governance: Vec<BodyYear>,
+    pub decisions: Decisions,
+    pub money: Money,
+    pub conduct: ConductView,
+    pub cases: Vec<CaseCounts>,
+    pub exceptions: Vec<Exception>,
+}
+
+fn d(y: i32, m: u32, day: u32) -> Date {
+    chrono::NaiveDate::from_ymd_opt(y, m, day)
+        .map(Date::from_naive)
+        .unwrap_or_else(|| Date::from_naive(chrono::NaiveDate::MIN))
+}
+
+impl AuditBuilder {
+    /// The report for `params`, with the `integrity` its maker established.
+    pub fn report(&self, params: &AuditParams, integrity: Integrity) -> AuditReport {
+        let p = &self.projections;
+        let year = params.year;
+        let (jan1, dec31) = (d(year, 1, 1), d(year, 12, 31));
+        let in_year = |x: Date| x >= jan1 && x <= dec31;
+        let mut exceptions: Vec<Exception> = Vec::new();
+
+        // Membership at the peildatum.
+        let mut members: Vec<CountedMember> = Vec::new();
+        for (id, facts) in &self.members {
+            let Some(history) = p.state.members.get(id.as_str()) else {
+                continue;
+            };
+            if history.status_on(params.peildatum) != MemberStatus::Active {
+                continue;
+            }
+            let paid: Vec<&(i32, i64, u64)> = facts
+                .contributions
+                .iter()
+                .filter(|(y, _, _)| *y == params.contribution_year)
+                .collect();
+            let net: i64 = paid.iter().map(|(_, c, _)| c).sum();
+            let mut positions: Vec<u64> = facts.status_events.clone();
+            positions.extend(paid.iter().map(|(_, _, pos)| *pos));
+            positions.sort_unstable();
+            let counted = net >= params.min_contribution_cents;
+            let reason = if counted {
+                String::new()
+            } else if paid.is_empty() {
+                format!("no contribution for {}", params.contribution_year)
+            } else {
+                format!(
+                    "net contributions for {} below the minimum",
+                    params.contribution_year
+                )
+            };
+            members.push(CountedMember {
+                member_id: id.clone(),
+                branch_id: p.branch_on(id, params.peildatum),
+                net_cents: net,
+                counted,
+                reason,
+                positions,
+            });
+        }
+        let subsidy_count = members.iter().filter(|m| m.counted).count() as u64;
+        let mut by_branch: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for m in &members {
+            let e = by_branch
+                .entry(m.branch_id.clone().unwrap_or_else(|| "(none)".into()))
+                .or_default();
+            e.0 += 1;
+            e.1 += u64::from(m.counted);
+        }
+        if subsidy_count < SUBSIDY_MEMBER_THRESHOLD {
+            exceptions.push(Exception {
+                section: "membership".into(),
+                detail: format!("{subsidy_count} members count for the subsidy on {}; the threshold is {SUBSIDY_MEMBER_THRESHOLD}", params.peildatum),
+                positions: vec![],
+            });
+        }
+        let changes = |pick: fn(&MemberFacts) -> &Vec<Date>| -> Vec<MemberChange> {
+            let mut out: Vec<MemberChange> = self
+                .members
+                .iter()
+                .flat_map(|(id, f)| {
+                    pick(f)
+                        .iter()
+                        .filter(|x| in_year(**x))
+                        .map(move |x| MemberChange {
+                            member_id: id.clone(),
+                            date: x.to_string(),
+                        })
+                })
+                .collect();
+            out.sort_by(|a, b| (&a.date, &a.member_id).cmp(&(&b.date, &b.member_id)));
+            out
+        };
+        let mut over_the_year: Vec<(String, u64)> = (1..=12)
+            .map(|m| d(year, m, 1))
+            .chain([dec31])
+            .map(|x| {
+                (
+                    x.to_string(),
+                    p.membership_count(x)
+                        .by_status
+                        .get("active")
+                        .copied()
+                        .unwrap_or(0),
+                )
+            })
+            .collect();
+        over_the_year.dedup();
+        let membership = Membership {
+            peildatum: params.peildatum.to_string(),
+            contribution_year: params.contribution_year,
+            min_contribution_cents: params.min_contribution_cents,
+            active: members.len() as u64,
+            subsidy_count,
+            threshold: SUBSIDY_MEMBER_THRESHOLD,
+            meets_threshold: subsidy_count >= SUBSIDY_MEMBER_THRESHOLD,
+            by_branch: by_branch
+                .into_iter()
+                .map(|(b, (a, c))| BranchCount {
+                    branch_id: b,
+                    active: a,
+                    counted: c,
+                })
+                .collect(),
+            members,
+            joined: changes(|f| &f.joined),
+            ended: changes(|f| &f.ended),
+            expelled: changes(|f| &f.expelled),
+            over_the_year,
+        };
+
+        // Governance: boards, councils and committees.
+        let mut governance = Vec::new();
+        for body_id in p.body_ids() {
+            let Some(b) = p.state.bodies.get(body_id.as_str()) else {
+                continue;
+            };
+            if !matches!(
+                b.kind.as_str(),
+                "board" | "daily_board" | "council" | "committee"
+            ) || b.established > dec31
+            {
+                continue;
+            }
+            let mut seat_changes = Vec::new();
+            for h in &b.holdings {
+                if in_year(h.term_start) {
+                    seat_changes.push(SeatChange {
+                        date: h.term_start.to_string(),
+                        member_id: h.member_id.clone(),
+                        role: h.role.clone(),
+                        portfolio: h.portfolio.clone(),
+                        change: "appointed".into(),
+                        reason: None,
+                        decision_id: h.decision_id.clone(),
+                        election_id: h.election_id.clone(),
+                    });
+                }
+                for (r, _) in h.reappointments.iter().filter(|(r, _)| in_year(*r)) {
+                    seat_changes.push(SeatChange {
+                        date: r.to_string(),
+                        member_id: h.member_id.clone(),
+                        role: h.role.clone(),
+                        portfolio: h.portfolio.clone(),
+                        change: "reappointed".into(),
+                        reason: None,
+                        decision_id: None,
+                        election_id: None,
+                    });
+                }
+                if let Some((l, reason)) = h.left.filter(|(l, _)| in_year(*l)) {
+                    seat_changes.push(SeatChange {
+                        date: l.to_string(),
+                        member_id: h.member_id.clone(),
+                        role: h.role.clone(),
+                        portfolio: h.portfolio.clone(),
+                        change: "left".into(),
+                        reason: Some(reason.as_str().into()),
+                        decision_id: None,
+                        election_id: None,
+                    });
+                }
+            }
+            seat_changes.sort_by(|a, b| {
+                (&a.date, &a.role, &a.member_id).cmp(&(&b.date, &b.role, &b.member_id))
+            });
+            let end = p.composition(&body_id, dec31).ok();
+            let past_term: Vec<String> = end
+                .iter()
+                .flat_map(|c| c.seats.iter().flat_map(|s| s.holders.iter()))
+                .filter(|h| h.term_expired)
+                .map(|h| format!("{} ({})", h.member_id, h.role))
+                .collect();
+            if !past_term.is_empty() {
+                exceptions.push(Exception {
+                    section: "governance".into(),
+                    detail: format!(
+                        "{body_id}: seats held past their term on {dec31}: {}",
+                        past_term.join(", ")
+                    ),
+                    positions: vec![],
+                });
+            }
+            if let Some(c) = end.as_ref().filter(|c| c.below_min_members) {
+                exceptions.push(Exception {
+                    section: "governance".into(),
+                    detail: format!(
+                        "{body_id} has {} seated, below its minimum of {}",
+                        c.seated,
+                        c.min_members.unwrap_or(0)
+                    ),
+                    positions: vec![],
+                });
+            }
+            governance.push(BodyYear {
+                body_id: body_id.clone(),
+                name: b.name.clone(),
+                kind: b.kind.as_str().into(),
+                start: p.composition(&body_id, jan1).ok(),
+                end,
+                changes: seat_changes,
+                past_term,
+            });
+        }
+
+        // Decisions of the year.
+        let timeline = p.timeline(&crate::views::TimelineFilter {
+            from: Some(jan1.to_string()),
+            to: Some(dec31.to_string()),
+            ..Default::default()
+        });
+        let mut by: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut financial = Vec::new();
+        let mut revoked = Vec::new();
+        for e in &timeline {
+            if let crate::views::TimelineEntry::Decision(x) = e {
+                *by.entry((x.body_id.clone(), x.category.clone()))
+                    .or_default() += 1;
+                let line = DecisionLine {
+                    decision_id: x.decision_id.clone(),
+                    date: x.date.clone(),
+                    body_id: x.body_id.clone(),
+                    category: x.category.clone(),
+                    title: x.title.clone(),
+                    amount_cents: x.amount_cents,
+                    revoked_by: x.revoked.as_ref().map(|r| r.by_decision_id.clone()),
+                    position: self.decision_positions.get(&x.decision_id).copied(),
+                };
+                if matches!(x.category.as_str(), "financial" | "subsidy") {
+                    financial.push(line.clone());
+                }
+                if x.revoked.is_some() {
+                    revoked.push(line);
+                }
+            }
+        }
+        let total = |cat: &str| {
+            financial
+                .iter()
+                .filter(|l| l.category == cat && l.revoked_by.is_none())
+                .filter_map(|l| l.amount_cents)
+                .sum()
+        };
+        let decisions = Decisions {
+            by_body_and_category: by.into_iter().map(|((b, c), n)| (b, c, n)).collect(),
+            financial_total_cents: total("financial"),
+            subsidy_total_cents: total("subsidy"),
+            financial,
+            revoked,
+        };
+
+        // Money.
+        let subsidies: Vec<SubsidyLine> = self
+            .subsidies
+            .iter()
+            .filter(|s| s.1 == year)
+            .map(|s| SubsidyLine {
+                recipient: s.2.clone(),
+                amount_cents: s.3,
+                grantor: s.4.clone(),
+                position: s.0,
+            })
+            .collect();
+        let mut subsidy_totals: BTreeMap<String, i64> = BTreeMap::new();
+        for s in &subsidies {
+            *subsidy_totals.entry(s.recipient.clone()).or_default() += s.amount_cents;
+        }
+        let budgets = self
+            .budgets
+            .iter()
+            .filter(|b| b.1 == year)
+            .map(|b| BudgetLineView {
+                decision_id: b.2.clone(),
+                total_cents: b.3.iter().map(|l| l.1).sum(),
+                lines: b.3.clone(),
+                position: b.0,
+            })
+            .collect();
+        let rules = *gift_rules(year);
+        let mut donors: BTreeMap<String, Vec<&Gift>> = BTreeMap::new();
+        for g in self.gifts.iter().filter(|g| g.year == year) {
+            donors.entry(g.donor_ref.clone()).or_default().push(g);
+        }
+        let mut register = Vec::new();
+        let mut disclosure = Vec::new();
+        for (donor, mut gifts) in donors {
+            gifts.sort_by_key(|g| (g.effective, g.position));
+            let total: i64 = gifts.iter().map(|g| g.amount_cents).sum();
+            let last = gifts.last().copied();
+            // The gift that brought the donor to the reporting threshold, recorded too late?
+            let mut running = 0;
+            let mut late = None;
+            if let (Some(from), Some(days)) = (rules.report_from_cents, rules.report_within_days) {
+                for g in &gifts {
+                    let before = running;
+                    running += g.amount_cents;
+                    if before < from && running >= from {
+                        let recorded = g.recorded_at.get(..10).and_then(|t| Date::parse(t).ok());
+                        if recorded
+                            .is_some_and(|r| (r.naive() - g.effective.naive()).num_days() > days)
+                        {
+                            late = Some(g.position);
+                        }
+                    }
+                }
+            }
+            let positions: Vec<u64> = gifts.iter().map(|g| g.position).collect();
+            let non_dutch = rules.dutch_donors_only && gifts.iter().any(|g| !g.dutch);
+            let over_cap = rules.cap_cents.is_some_and(|c| total > c);
+            let mut line = DonorYear {
+                donor_ref: donor.clone(),
+                donor_kind: last.map(|g| g.donor_kind.clone()).unwrap_or_default(),
+                dutch_donor: gifts.iter().all(|g| g.dutch),
+                total_cents: total,
+                donor_name: None,
+                donor_residence: None,
+                gifts: gifts
+                    .iter()
+                    .map(|g| GiftLine {
+                        position: g.position,
+                        date: g.effective.to_string(),
+                        amount_cents: g.amount_cents,
+                        recorded_at: g.recorded_at.clone(),
+                    })
+                    .collect(),
+                over_cap,
+                non_dutch,
+                possibly_reported_late: late,
+            };
+            if over_cap {
+                exceptions.push(Exception {
+                    section: "money".into(),
+                    detail: format!(
+                        "donor {donor} gave {} in {year}, over the cap of {}",
+                        euros(total),
+                        euros(rules.cap_cents.unwrap_or(0))
+                    ),
+                    positions: positions.clone(),
+                });
+            }
+            if non_dutch {
+                exceptions.push(Exception {
+                    section: "money".into(),
+                    detail: format!(
+                        "donor {donor} is not a Dutch donor; from 2023 such gifts are not allowed"
+                    ),
+                    positions: positions.clone(),
+                });
+            }
+            if let Some(pos) = late {
+                exceptions.push(Exception { section: "money".into(), detail: format!("donor {donor}'s gift at position {pos} reached EUR {} and was recorded more than {} days after it was received: possibly reported late", rules.report_from_cents.unwrap_or(0) / 100, rules.report_within_days.unwrap_or(0)), positions: vec![pos] });
+            }
+            if total >= rules.register_from_cents {
+                register.push(line.clone());
+            }
+            if total >= rules.disclose_from_cents {
+                line.donor_name = last.and_then(|g| g.name.clone());
+                line.donor_residence = last.and_then(|g| g.residence.clone());
+                disclosure.push(line);
+            }
+        }
+        let money = Money {
+            subsidies,
+            subsidy_totals,
+            budgets,
+            gift_rules: rules,
+            gifts_total_cents: self
+                .gifts
+                .iter()
+                .filter(|g| g.year == year)
+                .map(|g| g.amount_cents)
+                .sum(),
+            register,
+            disclosure,
+        };
+
+        // Cases: counts by kind, never content.
+        let mut counts: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+        for (_, case_id, date, what) in self.cases.iter().filter(|c| in_year(c.2)) {
+            let kind = p
+                .state
+                .cases
+                .get(case_id.as_str())
+                .map(|c| c.kind.as_str().to_owned())
+                .unwrap_or_default();
+            let e = counts.entry(kind).or_default();
+            match what.as_str() {
+                "opened" => e.0 += 1,
+                "decided" => e.1 += 1,
+                _ => e.2 += 1,
+            }
+            let _ = date;
+        }
+        let cases = counts
+            .into_iter()
+            .map(|(kind, (o, d, c))| CaseCounts {
+                kind,
+                opened: o,
+                decided: d,
+                closed: c,
+            })
+            .collect();
+        for l in &integrity.late_entries {
+            exceptions.push(Exception {
+                section: "integrity".into(),
+                detail: format!(
+                    "late entry: {} {} dated {} was recorded after the previous checkpoint",
+                    l.stream, l.event_type, l.effective
+                ),
+                positions: vec![l.position],
+            });
+        }
+        if !integrity.verified {
+            exceptions.insert(
+                0,
+                Exception {
+                    section: "integrity".into(),
+                    detail: format!("the ledger does not verify: {}", integrity.verification),
+                    positions: vec![],
+                },
+            );
+        }
+        if let Some(prev) = integrity
+            .previous_checkpoint
+            .as_ref()
+            .filter(|p| !p.consistent)
+        {
+            exceptions.insert(
+                0,
+                Exception {
+                    section: "integrity".into(),
+                    detail: format!(
+                        "not consistent with the previous checkpoint: {}",
+                        prev.detail
+                    ),
+                    positions: vec![],
+                },
+            );
+        }
+        for r in &decisions.revoked {
+            exceptions.push(Exception {
+                section: "decisions".into(),
+                detail: format!(
+                    "decision {} ({}) was revoked by {}",
+                    r.decision_id,
+                    r.title,
+                    r.revoked_by.clone().unwrap_or_default()
+                ),
+                positions: r.position.into_iter().collect(),
+            });
+        }
+        AuditReport {
+            params: params.clone(),
+            integrity,
+            membership,
+            governance,
+            decisions,
+            money,
+            conduct: p.conduct(dec31),
+            cases,
+            exceptions,
+        }
+    }
+
+    /// Late entries: records at or past `previous_size` dated before 1 January of `year`.
+    pub fn late_entries(&self, previous_size: u64, year: i32) -> Vec<(u64, Date)> {
+        let jan1 = d(year, 1, 1);
+        self.effective
+            .iter()
+            .filter(|(pos, eff)| *pos >= previous_size && *eff < jan1)
+            .copied()
+            .collect()
+    }
+}
+
+/// EUR with two decimals.
+pub fn euros(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let c = cents.abs();
+    let whole = (c / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{sign}EUR {grouped}.{:02}", c % 100)
+}

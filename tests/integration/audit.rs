@@ -1,0 +1,444 @@
+//! The audit report on a ledger whose figures were worked out by hand (below, before the code
+//! ran): the subsidy count, gifts under the rules before and from 2023, compositions on both
+//! dates, a late entry; the same report from the store and from its export; CSV and HTML.
+
+use crate::support::Ledger;
+use serde_json::{json, Value};
+
+fn ev(stream: &str, ty: &str, effective: &str, data: Value) -> Value {
+    json!({"stream": stream, "type": ty, "effective": effective, "data": data})
+}
+
+fn join(m: &str, date: &str) -> Value {
+    let mut v = ev(
+        &format!("member/{m}"),
+        "MemberJoined",
+        date,
+        json!({"member_id": m, "branch_id": if m < "1006" { "afd-noord" } else { "afd-zuid" }}),
+    );
+    v["personal"] = json!({"name": format!("Lid {m}"), "residence": "Assen"});
+    v
+}
+
+fn pay(m: &str, date: &str, year: i32, cents: i64) -> Value {
+    ev(
+        &format!("member/{m}"),
+        "ContributionPaid",
+        date,
+        json!({"member_id": m, "year": year, "amount_cents": cents}),
+    )
+}
+
+fn gift(date: &str, year: i32, cents: i64, donor: &str, dutch: bool) -> Value {
+    let mut v = ev(
+        &format!("finance/{year}"),
+        "GiftReceived",
+        date,
+        json!({"year": year, "amount_cents": cents, "donor_ref": donor, "donor_kind": "natural_person", "dutch_donor": dutch}),
+    );
+    v["personal"] = json!({"donor_name": format!("Donor {donor}"), "donor_residence": format!("Woonplaats {donor}")});
+    v
+}
+
+fn case(c: &str, respondent: &str, opened: &str) -> Value {
+    let mut v = ev(
+        &format!("case/{c}"),
+        "CaseOpened",
+        opened,
+        json!({"case_id": c, "kind": "royement", "body_id": "bestuur", "complainants": ["1001"], "respondents": [respondent], "subject": "royement"}),
+    );
+    v["personal"] = json!({"summary": "geheim"});
+    v
+}
+
+/// The hand-worked ledger. Expected for 2023 (peildatum 2023-01-01, contribution year 2023,
+/// minimum EUR 12):
+/// - 1001 paid 12 → counted; 1002 paid 6 → too little; 1003 paid only for 2022; 1004 paid 24,
+///   refunded 15 → net 9; 1005 joined 2023-02-01 (after the peildatum: not active);
+///   1006 suspended 2022-12-20 (not active); 1007 expelled 2022-12-11 after an appeal upheld
+///   (not active); 1008 paid 15 → counted; 1009 paid 12 on 2023-03-01 → counted (the payment
+///   date does not matter); 1010 paid 12, ended 2023-06-30 → counted; 1011 paid 12, expelled
+///   2023-03-05 → counted (active on the peildatum).
+/// - Active 8 (1001 1002 1003 1004 1008 1009 1010 1011), subsidy count 5, joined 1 (1005),
+///   ended 1 (1010), expelled 1 (1011); afd-noord (1001–1005) active 4 counted 1.
+/// - Gifts 2022 (before 2023): d1 600+500 = 1,100 registered not disclosed; d2 5,000 disclosed;
+///   d3 800 neither. Gifts 2023: d1 60,000+50,000 = 110,000 over the cap, reported late;
+///   d4 2,000 from abroad → disclosed, not Dutch.
+/// - Board: voorzitter 1001 on 1 January, 1008 on 31 December (appointed 2023-06-01, decision
+///   b-1); 1001 left 2023-06-01.
+fn ledger() -> Vec<Value> {
+    let mut e = vec![
+        ev(
+            "body/alv",
+            "BodyEstablished",
+            "2020-01-01",
+            json!({"body_id": "alv", "name": "ALV", "kind": "alv", "appointed_by": "alv", "seats": []}),
+        ),
+        ev(
+            "body/afd-noord",
+            "BodyEstablished",
+            "2020-01-01",
+            json!({"body_id": "afd-noord", "name": "Noord", "kind": "branch", "appointed_by": "alv", "seats": []}),
+        ),
+        ev(
+            "body/afd-zuid",
+            "BodyEstablished",
+            "2020-01-01",
+            json!({"body_id": "afd-zuid", "name": "Zuid", "kind": "branch", "appointed_by": "alv", "seats": []}),
+        ),
+        ev(
+            "body/bestuur",
+            "BodyEstablished",
+            "2020-01-01",
+            json!({"body_id": "bestuur", "name": "Bestuur", "kind": "board", "appointed_by": "alv", "seats": [{"role": "voorzitter", "count": 1}]}),
+        ),
+    ];
+    for m in ["1001", "1002", "1003", "1004", "1006", "1007", "1011"] {
+        e.push(join(m, "2022-05-01"));
+    }
+    e.extend([
+        join("1005", "2023-02-01"),
+        join("1008", "2021-01-01"),
+        join("1009", "2022-01-01"),
+        join("1010", "2020-01-01"),
+    ]);
+    e.extend([
+        pay("1001", "2022-12-15", 2023, 1200),
+        pay("1002", "2022-12-15", 2023, 600),
+        pay("1003", "2022-06-01", 2022, 1200),
+        pay("1004", "2022-12-15", 2023, 2400),
+        ev("member/1004", "ContributionRefunded", "2023-01-15", json!({"member_id": "1004", "year": 2023, "amount_cents": 1500})),
+        pay("1005", "2023-02-01", 2023, 1200),
+        pay("1006", "2022-12-01", 2023, 1200),
+        pay("1007", "2022-10-01", 2023, 1200),
+        pay("1008", "2022-12-15", 2023, 1500),
+        pay("1009", "2023-03-01", 2023, 1200),
+        pay("1010", "2022-12-15", 2023, 1200),
+        pay("1011", "2022-12-15", 2023, 1200),
+        case("k1", "1006", "2022-12-19"),
+        ev("member/1006", "MemberSuspended", "2022-12-20", json!({"member_id": "1006", "case_id": "k1"})),
+        case("r1", "1007", "2022-10-01"),
+        ev("case/r1", "CaseDecided", "2022-11-01", json!({"case_id": "r1", "outcome": "expelled", "appeal_deadline": "2022-12-01"})),
+        ev("case/r1", "AppealFiled", "2022-11-15", json!({"case_id": "r1", "member_id": "1007"})),
+        ev("case/r1", "AppealDecided", "2022-12-10", json!({"case_id": "r1", "outcome": "upheld"})),
+        ev("member/1007", "MemberExpelled", "2022-12-11", json!({"member_id": "1007", "case_id": "r1"})),
+        case("r2", "1011", "2023-01-10"),
+        ev("case/r2", "CaseDecided", "2023-02-01", json!({"case_id": "r2", "outcome": "expelled", "appeal_deadline": "2023-03-01"})),
+        ev("member/1011", "MemberExpelled", "2023-03-05", json!({"member_id": "1011", "case_id": "r2"})),
+        ev("member/1010", "MembershipEnded", "2023-06-30", json!({"member_id": "1010", "reason": "resigned"})),
+        ev("body/bestuur", "MemberAppointed", "2022-06-01", json!({"body_id": "bestuur", "member_id": "1001", "role": "voorzitter", "term_start": "2022-06-01", "term_end": "2023-05-31"})),
+        ev("body/bestuur", "MemberLeftBody", "2023-06-01", json!({"body_id": "bestuur", "member_id": "1001", "role": "voorzitter", "reason": "term_ended"})),
+        ev("decision/b-1", "DecisionTaken", "2023-05-20", json!({"decision_id": "b-1", "body_id": "alv", "title": "Benoeming voorzitter, kosten, vergoeding", "category": "financial", "basis": "vote", "amount_cents": 25000})),
+        ev("body/bestuur", "MemberAppointed", "2023-06-01", json!({"body_id": "bestuur", "member_id": "1008", "role": "voorzitter", "term_start": "2023-06-01", "term_end": "2025-05-31", "decision_id": "b-1"})),
+        gift("2022-03-01", 2022, 60000, "d1", true),
+        gift("2022-09-01", 2022, 50000, "d1", true),
+        gift("2022-04-01", 2022, 500000, "d2", true),
+        gift("2022-05-01", 2022, 80000, "d3", true),
+        gift("2023-03-01", 2023, 6000000, "d1", true),
+        gift("2023-04-01", 2023, 5000000, "d1", true),
+        gift("2023-05-01", 2023, 200000, "d4", false),
+    ]);
+    e
+}
+
+fn lines(values: &[Value]) -> Vec<String> {
+    values.iter().map(Value::to_string).collect()
+}
+
+fn report(l: &Ledger, args: &[&str]) -> Value {
+    let mut all = vec!["audit", "--format", "json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&l.run(&all).ok()).unwrap()
+}
+
+#[test]
+fn the_report_reproduces_hand_worked_figures_from_the_store_and_from_the_export() {
+    let l = Ledger::new();
+    l.run(&["init", "--origin", "ledger.example-party.nl/kroniek"])
+        .ok();
+    l.run(&[
+        "append",
+        l.file("ledger.jsonl", &lines(&ledger())).to_str().unwrap(),
+    ])
+    .ok();
+    // Last year's checkpoint, then a back-dated entry.
+    let prev = l.path("2022.checkpoint");
+    l.run(&["checkpoint", "--out", prev.to_str().unwrap()]).ok();
+    let backdated = pay("1002", "2022-12-20", 2022, 1200);
+    l.run(&[
+        "append",
+        l.file("late.jsonl", &lines(&[backdated])).to_str().unwrap(),
+    ])
+    .ok();
+
+    let r = report(
+        &l,
+        &[
+            "--year",
+            "2023",
+            "--previous-checkpoint",
+            prev.to_str().unwrap(),
+        ],
+    );
+    let m = &r["membership"];
+    assert_eq!(
+        (m["active"].as_u64(), m["subsidy_count"].as_u64()),
+        (Some(8), Some(5)),
+        "{m}"
+    );
+    let counted: Vec<&str> = m["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["counted"] == true)
+        .map(|c| c["member_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(counted, ["1001", "1008", "1009", "1010", "1011"]);
+    let reason = |id: &str| {
+        m["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["member_id"] == id)
+            .map(|c| c["reason"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        reason("1002").as_deref(),
+        Some("net contributions for 2023 below the minimum")
+    );
+    assert_eq!(reason("1003").as_deref(), Some("no contribution for 2023"));
+    assert_eq!(
+        m["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["member_id"] == "1004")
+            .unwrap()["net_cents"],
+        900
+    );
+    for absent in ["1005", "1006", "1007"] {
+        assert!(
+            reason(absent).is_none(),
+            "{absent} is not active on the peildatum"
+        );
+    }
+    assert_eq!(
+        m["by_branch"][0],
+        json!({"branch_id": "afd-noord", "active": 4, "counted": 1})
+    );
+    assert_eq!(
+        (
+            m["joined"][0]["member_id"].as_str(),
+            m["ended"][0]["member_id"].as_str(),
+            m["expelled"][0]["member_id"].as_str()
+        ),
+        (Some("1005"), Some("1010"), Some("1011"))
+    );
+    assert!(
+        !m["members"][0]["positions"].as_array().unwrap().is_empty(),
+        "each counted member carries its events"
+    );
+    // Gifts from 2023: the cap, the foreign donor, the late report.
+    let money = &r["money"];
+    let d1 = money["register"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["donor_ref"] == "d1")
+        .unwrap();
+    assert_eq!(
+        (d1["total_cents"].as_i64(), d1["over_cap"].as_bool()),
+        (Some(11_000_000), Some(true))
+    );
+    assert!(d1["possibly_reported_late"].is_u64());
+    let d4 = money["disclosure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["donor_ref"] == "d4")
+        .unwrap();
+    assert_eq!(
+        (d4["non_dutch"].as_bool(), d4["donor_residence"].as_str()),
+        (Some(true), Some("Woonplaats d4"))
+    );
+    // Governance on both dates, and the change between.
+    let board = r["governance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["body_id"] == "bestuur")
+        .unwrap();
+    assert_eq!(
+        board["start"]["seats"][0]["holders"][0]["member_id"],
+        "1001"
+    );
+    assert_eq!(board["end"]["seats"][0]["holders"][0]["member_id"], "1008");
+    let changes: Vec<(&str, &str)> = board["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["change"].as_str().unwrap(),
+                c["member_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(changes, [("left", "1001"), ("appointed", "1008")]);
+    // Integrity: the previous checkpoint is a prefix; the back-dated payment is a late entry.
+    assert_eq!(r["integrity"]["previous_checkpoint"]["consistent"], true);
+    assert_eq!(r["integrity"]["late_entries"].as_array().unwrap().len(), 1);
+    assert_eq!(r["integrity"]["late_entries"][0]["effective"], "2022-12-20");
+    let exceptions = r["exceptions"].to_string();
+    for needle in [
+        "over the cap",
+        "not a Dutch donor",
+        "possibly reported late",
+        "late entry",
+        "threshold is 1000",
+    ] {
+        assert!(
+            exceptions.contains(needle),
+            "{needle} missing in {exceptions}"
+        );
+    }
+    // Cases: counts only, never content.
+    assert!(!r.to_string().contains("geheim"));
+    // 2022 under the rules before 2023.
+    let r22 = report(&l, &["--year", "2022"]);
+    let reg: Vec<&str> = r22["money"]["register"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["donor_ref"].as_str().unwrap())
+        .collect();
+    let dis: Vec<&str> = r22["money"]["disclosure"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["donor_ref"].as_str().unwrap())
+        .collect();
+    assert_eq!((reg, dis), (vec!["d1", "d2"], vec!["d2"]));
+    // The same figures from the export alone.
+    let export = l.path("export.jsonl");
+    l.run(&["export", "--out", export.to_str().unwrap()]).ok();
+    let cp = r["integrity"]["checkpoint"].as_str().unwrap();
+    std::fs::write(l.path("now.checkpoint"), cp).unwrap();
+    let vkey = l.run(&["key", "show"]).ok();
+    let offline = report(
+        &l,
+        &[
+            "--year",
+            "2023",
+            "--previous-checkpoint",
+            prev.to_str().unwrap(),
+            "--export",
+            export.to_str().unwrap(),
+            "--checkpoint",
+            l.path("now.checkpoint").to_str().unwrap(),
+            "--key",
+            vkey.trim(),
+        ],
+    );
+    for section in [
+        "membership",
+        "governance",
+        "decisions",
+        "money",
+        "conduct",
+        "cases",
+        "exceptions",
+    ] {
+        assert_eq!(
+            offline[section], r[section],
+            "{section} differs between store and export"
+        );
+    }
+    assert_eq!(
+        offline["integrity"]["late_entries"],
+        r["integrity"]["late_entries"]
+    );
+    assert_eq!(offline["integrity"]["head"], r["integrity"]["head"]);
+    // --explain.
+    let why = l
+        .run(&["audit", "--year", "2023", "--explain", "member:1004"])
+        .ok();
+    assert!(
+        why.contains("EUR 9.00") && why.contains("below the minimum"),
+        "{why}"
+    );
+}
+
+#[test]
+fn csv_tables_and_the_html_file() {
+    let l = Ledger::new();
+    l.run(&[
+        "append",
+        l.file("ledger.jsonl", &lines(&ledger())).to_str().unwrap(),
+    ])
+    .ok();
+    let r = report(&l, &["--year", "2023"]);
+    let dir = l.path("csv");
+    l.run(&[
+        "audit",
+        "--year",
+        "2023",
+        "--format",
+        "csv",
+        "--out",
+        dir.to_str().unwrap(),
+    ])
+    .ok();
+    let membership = std::fs::read_to_string(dir.join("membership.csv")).unwrap();
+    let rows: Vec<&str> = membership.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        rows[0],
+        "member_id,branch_id,net_cents,counted,reason,positions"
+    );
+    assert_eq!(rows.len() - 1, 8);
+    assert_eq!(
+        rows.iter().filter(|r| r.contains(",true,")).count() as u64,
+        r["membership"]["subsidy_count"].as_u64().unwrap()
+    );
+    let register = std::fs::read_to_string(dir.join("gift_register.csv")).unwrap();
+    let total: i64 = register
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').nth(3).unwrap().parse::<i64>().unwrap())
+        .sum();
+    let json_total: i64 = r["money"]["register"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["total_cents"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, json_total);
+    let decisions = std::fs::read_to_string(dir.join("financial_decisions.csv")).unwrap();
+    assert!(
+        decisions.contains("\"Benoeming voorzitter, kosten, vergoeding\""),
+        "RFC 4180 quoting: {decisions}"
+    );
+    let html_path = l.path("report.html");
+    l.run(&[
+        "audit",
+        "--year",
+        "2023",
+        "--out",
+        html_path.to_str().unwrap(),
+    ])
+    .ok();
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(
+        html.starts_with("<!doctype html>")
+            && html.contains("<svg")
+            && html.contains("@media print")
+    );
+    let external = html.matches("http").filter(|_| true).count();
+    assert_eq!(
+        external,
+        html.matches("http://www.w3.org/2000/svg").count(),
+        "no external assets"
+    );
+    assert!(!html.contains("<link") && !html.contains("<script src"));
+}
