@@ -442,3 +442,86 @@ fn csv_tables_and_the_html_file() {
     );
     assert!(!html.contains("<link") && !html.contains("<script src"));
 }
+
+/// Hosts Chromium itself calls in the background (time sync, sign-in, search): not the report's.
+const CHROMIUM_OWN_HOSTS: &[&str] = &[
+    "clients2.google.com",
+    "www.google.com",
+    "accounts.google.com",
+    "update.googleapis.com",
+    "optimizationguide-pa.googleapis.com",
+    "content-autofill.googleapis.com",
+];
+
+#[test]
+fn the_html_report_prints_to_pdf_in_headless_chromium_without_external_requests() {
+    let chromium = ["chromium", "chromium-browser"].into_iter().find(|c| {
+        std::process::Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    let Some(chromium) = chromium else {
+        eprintln!("SKIPPED: Debian's chromium is not installed (.ci/run installs it)");
+        return;
+    };
+    let l = Ledger::new();
+    l.run(&[
+        "append",
+        l.file("ledger.jsonl", &lines(&ledger())).to_str().unwrap(),
+    ])
+    .ok();
+    let html = l.path("report.html");
+    l.run(&["audit", "--year", "2023", "--out", html.to_str().unwrap()])
+        .ok();
+    let pdf = l.path("report.pdf");
+    let netlog = l.path("netlog.json");
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", l.path("chromium").display()))
+        .arg(format!("--log-net-log={}", netlog.display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF"));
+    let text = String::from_utf8_lossy(&bytes);
+    let pages = text.matches("/Type /Page").count() - text.matches("/Type /Pages").count();
+    assert!(
+        (4..=12).contains(&pages),
+        "{pages} pages: every section starts a page when printed"
+    );
+    // Every URL Chromium loaded: the report file, and Chromium's own background calls only.
+    let log = std::fs::read_to_string(&netlog).unwrap_or_default();
+    let foreign: Vec<&str> = log
+        .split("\"url\":\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|u| u.starts_with("http"))
+        .filter(|u| {
+            !CHROMIUM_OWN_HOSTS
+                .iter()
+                .any(|h| u.split('/').nth(2) == Some(*h))
+        })
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "the report made external requests: {foreign:?}"
+    );
+}

@@ -866,7 +866,7 @@ impl AuditBuilder {
                 });
             }
             if let Some(pos) = late {
-                exceptions.push(Exception { section: "money".into(), detail: format!("donor {donor}'s gift at position {pos} reached EUR {} and was recorded more than {} days after it was received: possibly reported late", rules.report_from_cents.unwrap_or(0) / 100, rules.report_within_days.unwrap_or(0)), positions: vec![pos] });
+                exceptions.push(Exception { section: "money".into(), detail: format!("donor {donor}'s gift at position {pos} reached {} and was recorded more than {} days after it was received: possibly reported late", euros(rules.report_from_cents.unwrap_or(0)), rules.report_within_days.unwrap_or(0)), positions: vec![pos] });
             }
             if total >= rules.register_from_cents {
                 register.push(line.clone());
