@@ -382,6 +382,8 @@ pub struct SeatChange {
     pub reason: Option<String>,
     pub decision_id: Option<String>,
     pub election_id: Option<String>,
+    /// The event this change is.
+    pub position: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -480,6 +482,8 @@ pub struct CaseCounts {
     pub opened: u64,
     pub decided: u64,
     pub closed: u64,
+    /// The events counted (their content is not in the report).
+    pub positions: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -652,9 +656,13 @@ impl AuditBuilder {
                         reason: None,
                         decision_id: h.decision_id.clone(),
                         election_id: h.election_id.clone(),
+                        position: Some(h.position),
                     });
                 }
-                for (r, _) in h.reappointments.iter().filter(|(r, _)| in_year(*r)) {
+                for (i, (r, _)) in h.reappointments.iter().enumerate() {
+                    if !in_year(*r) {
+                        continue;
+                    }
                     seat_changes.push(SeatChange {
                         date: r.to_string(),
                         member_id: h.member_id.clone(),
@@ -664,6 +672,7 @@ impl AuditBuilder {
                         reason: None,
                         decision_id: None,
                         election_id: None,
+                        position: h.reappointment_positions.get(i).copied(),
                     });
                 }
                 if let Some((l, reason)) = h.left.filter(|(l, _)| in_year(*l)) {
@@ -676,6 +685,7 @@ impl AuditBuilder {
                         reason: Some(reason.as_str().into()),
                         decision_id: None,
                         election_id: None,
+                        position: h.left_position,
                     });
                 }
             }
@@ -893,31 +903,29 @@ impl AuditBuilder {
         };
 
         // Cases: counts by kind, never content.
-        let mut counts: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
-        for (_, case_id, date, what) in self.cases.iter().filter(|c| in_year(c.2)) {
+        let mut counts: BTreeMap<String, CaseCounts> = BTreeMap::new();
+        for (position, case_id, _, what) in self.cases.iter().filter(|c| in_year(c.2)) {
             let kind = p
                 .state
                 .cases
                 .get(case_id.as_str())
                 .map(|c| c.kind.as_str().to_owned())
                 .unwrap_or_default();
-            let e = counts.entry(kind).or_default();
-            match what.as_str() {
-                "opened" => e.0 += 1,
-                "decided" => e.1 += 1,
-                _ => e.2 += 1,
-            }
-            let _ = date;
-        }
-        let cases = counts
-            .into_iter()
-            .map(|(kind, (o, d, c))| CaseCounts {
+            let e = counts.entry(kind.clone()).or_insert_with(|| CaseCounts {
                 kind,
-                opened: o,
-                decided: d,
-                closed: c,
-            })
-            .collect();
+                opened: 0,
+                decided: 0,
+                closed: 0,
+                positions: Vec::new(),
+            });
+            match what.as_str() {
+                "opened" => e.opened += 1,
+                "decided" => e.decided += 1,
+                _ => e.closed += 1,
+            }
+            e.positions.push(*position);
+        }
+        let cases: Vec<CaseCounts> = counts.into_values().collect();
         for l in &integrity.late_entries {
             exceptions.push(Exception {
                 section: "integrity".into(),

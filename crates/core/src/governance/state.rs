@@ -127,6 +127,9 @@ pub struct Holding {
     pub reappointments: Vec<(Date, Date)>,
     /// The `MemberLeftBody` date and reason: not held from that date on.
     pub left: Option<(Date, LeaveReason)>,
+    /// Positions of the reappointments (as `reappointments`) and of the departure.
+    pub reappointment_positions: Vec<u64>,
+    pub left_position: Option<u64>,
     pub decision_id: Option<String>,
     pub election_id: Option<String>,
     /// Position of the `MemberAppointed` record.
@@ -446,6 +449,8 @@ impl GovernanceState {
                         times_reappointed: 0,
                         reappointments: Vec::new(),
                         left: None,
+                        reappointment_positions: Vec::new(),
+                        left_position: None,
                         decision_id: opt(&d.decision_id),
                         election_id: opt(&d.election_id),
                         position,
@@ -459,6 +464,7 @@ impl GovernanceState {
                     {
                         h.times_reappointed += 1;
                         h.reappointments.push((effective, d.term_end));
+                        h.reappointment_positions.push(position);
                         h.term_end = Some(d.term_end);
                     }
                 }
@@ -469,6 +475,7 @@ impl GovernanceState {
                         current_holding_mut(b, d.member_id.as_str(), d.role.as_str(), effective)
                     {
                         h.left = Some((effective, d.reason));
+                        h.left_position = Some(position);
                     }
                 }
             }
