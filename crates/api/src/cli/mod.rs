@@ -2,6 +2,8 @@
 //! errors become exit statuses in one place ([`error::CliError`]).
 
 pub mod audit;
+mod bench;
+mod bench_pg;
 mod clock;
 mod commands;
 mod error;
@@ -274,6 +276,22 @@ enum Command {
     /// Manage the access tokens of a local store.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Measure kroniek against this machine's limits and a PostgreSQL event store, in one run,
+    /// and print one table of figures and ratios (not part of the test run).
+    Bench {
+        /// How many synthetic events.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// A smoke run: at most 20,000 events and fewer samples.
+        #[arg(long)]
+        quick: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Leave out the PostgreSQL peer.
+        #[arg(long)]
+        no_postgres: bool,
+    },
     /// Write a synthetic but realistic ledger (JSON Lines) for benchmarks.
     ///
     /// The event mix of a party: many members, signatures and contributions; fewer meetings,
@@ -606,6 +624,12 @@ pub fn run() -> ExitCode {
         Command::Token(TokenCommand::Revoke { principal }) => {
             commands::token_revoke(&cli.data, &principal)
         }
+        Command::Bench {
+            events,
+            quick,
+            json,
+            no_postgres,
+        } => bench::bench(events, quick, json, !no_postgres),
         Command::Generate { events, seed, out } => commands::generate(events, seed, out.as_deref()),
         Command::Log {
             stream,

@@ -1,0 +1,657 @@
+//! `kroniek bench`: measures kroniek against this machine's limits and against a PostgreSQL
+//! event store, in the same run, and prints one table of figures and ratios.
+//!
+//! Limits: chained BLAKE3 over the records' bytes, a raw sled insert and scan of the same bytes,
+//! a 4 KiB append + fdatasync. kroniek: import through the rules, verify, rebuild of every
+//! projection, durable append latency (one writer) and throughput (32 writers), peak RSS, size
+//! on disk, proofs at size N. The peer: PostgreSQL started by the bench in a temporary folder
+//! (as the `postgres` user), the same events with the same hash chain, batched import, durable
+//! append latency and throughput, and a replay into the same projections.
+
+use super::error::CliError;
+use super::synthetic;
+use kroniek_core::store::Store;
+use kroniek_core::{AppendOutcome, ProposedEvent};
+use kroniek_projections::Projections;
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// min / median / max of a figure measured several times.
+#[derive(Debug, Clone, Copy)]
+pub struct Stat {
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+}
+
+pub fn stat(mut v: Vec<f64>) -> Stat {
+    v.sort_by(|a, b| a.total_cmp(b));
+    Stat {
+        min: v[0],
+        median: v[v.len() / 2],
+        max: v[v.len() - 1],
+    }
+}
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// One row of the table: a figure, its reference, their ratio, and the target.
+struct Row {
+    what: String,
+    figure: Stat,
+    unit: &'static str,
+    reference: Option<(String, Stat)>,
+    /// figure / reference (or the inverse for latencies), and the target it is judged by.
+    ratio: Option<f64>,
+    target: String,
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Runs `kroniek --data DIR members` (which builds every projection) and returns its peak RSS.
+fn child_rss_mib(store_dir: &Path) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?;
+    let mut child = std::process::Command::new(exe)
+        .arg("--data")
+        .arg(store_dir)
+        .args(["members", "--json", "--as-of", "2020-01-01"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0.0_f64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+            {
+                peak = peak.max(kb / 1024.0);
+            }
+        }
+        if child.try_wait().ok()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (peak > 0.0).then_some(peak)
+}
+
+fn events(lines: &[String]) -> Vec<ProposedEvent> {
+    lines
+        .iter()
+        .filter_map(|l| ProposedEvent::parse_line(l).ok())
+        .collect()
+}
+
+/// A payment by an existing member, for the append latency runs.
+fn payment(member: u64, n: u64) -> ProposedEvent {
+    let line = format!(
+        r#"{{"stream":"member/{member}","type":"ContributionPaid","effective":"2023-01-02","data":{{"member_id":"{member}","year":2023,"amount_cents":{}}}}}"#,
+        1200 + n % 100
+    );
+    ProposedEvent::parse_line(&line).unwrap_or_else(|_| unreachable_payment())
+}
+
+fn unreachable_payment() -> ProposedEvent {
+    // The line above is always valid; this keeps the bench free of panics all the same.
+    ProposedEvent::parse_line(r#"{"stream":"member/100000","type":"ContributionPaid","effective":"2023-01-02","data":{"member_id":"100000","year":2023,"amount_cents":1200}}"#)
+        .expect("a valid payment")
+}
+
+/// `kroniek bench [--events N] [--quick] [--json] [--no-postgres]`.
+pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Result<(), CliError> {
+    let n = if quick {
+        events_n.min(20_000)
+    } else {
+        events_n
+    };
+    let runs = 3;
+    let tmp = tempdir()?;
+    eprintln!(
+        "kroniek bench: {n} events, {runs} runs each, in {}",
+        tmp.display()
+    );
+    let mut text = Vec::new();
+    synthetic::generate(n, 1, &mut text).map_err(CliError::io("cannot generate events"))?;
+    let lines: Vec<String> = String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    drop(text);
+    let mut rows: Vec<Row> = Vec::new();
+
+    // kroniek: import through the rules (fresh store each run; the last one is kept).
+    let mut import = Vec::new();
+    let mut store_dir = PathBuf::new();
+    for run in 0..runs {
+        store_dir = tmp.join(format!("kroniek-{run}"));
+        let store = Store::init(&store_dir, "bench.localhost/kroniek")?;
+        let evs = events(&lines);
+        let started = Instant::now();
+        match store.append(&evs, "admin:bench")? {
+            AppendOutcome::Appended { count, .. } if count == n => {}
+            other => {
+                return Err(CliError::Failed(format!(
+                    "the import appended {other:?}, not {n} events"
+                )))
+            }
+        }
+        import.push(rate(n, started.elapsed()));
+        eprintln!("  import run {}: {:.0} events/s", run + 1, import[run]);
+        if run + 1 < runs {
+            drop(store);
+            let _ = std::fs::remove_dir_all(&store_dir);
+        }
+    }
+    let store = Store::open(&store_dir)?;
+    let size_on_disk = dir_size(&store_dir.join("sled"));
+
+    // The records' bytes, for the limits.
+    let bytes: Vec<Vec<u8>> = store
+        .iter_from(0)
+        .map(|r| r.map(|r| r.hashed_bytes()))
+        .collect::<Result<_, _>>()?;
+    let total_bytes: u64 = bytes.iter().map(|b| b.len() as u64).sum();
+    let blake = stat(
+        (0..runs)
+            .map(|_| {
+                let started = Instant::now();
+                let mut prev = [0u8; 32];
+                for b in &bytes {
+                    let mut h = blake3::Hasher::new();
+                    h.update(&prev);
+                    h.update(b);
+                    prev = *h.finalize().as_bytes();
+                }
+                std::hint::black_box(prev);
+                rate(n, started.elapsed())
+            })
+            .collect(),
+    );
+    // Raw sled insert and scan of the same bytes.
+    let mut sled_insert = Vec::new();
+    let mut sled_scan = Vec::new();
+    for run in 0..runs {
+        let db = sled::Config::new()
+            .path(tmp.join(format!("raw-{run}")))
+            .cache_capacity(64 * 1024 * 1024)
+            .open()
+            .map_err(|e| CliError::Failed(e.to_string()))?;
+        let started = Instant::now();
+        for (i, chunk) in bytes.chunks(2048).enumerate() {
+            let mut batch = sled::Batch::default();
+            for (j, b) in chunk.iter().enumerate() {
+                batch.insert(&((i * 2048 + j) as u64).to_be_bytes(), b.as_slice());
+            }
+            db.apply_batch(batch)
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+        }
+        db.flush().map_err(|e| CliError::Failed(e.to_string()))?;
+        sled_insert.push(rate(n, started.elapsed()));
+        let started = Instant::now();
+        let mut seen = 0u64;
+        for item in db.iter() {
+            let (_, v) = item.map_err(|e| CliError::Failed(e.to_string()))?;
+            seen += v.len() as u64;
+        }
+        std::hint::black_box(seen);
+        sled_scan.push(rate(n, started.elapsed()));
+    }
+    let (sled_insert, sled_scan) = (stat(sled_insert), stat(sled_scan));
+    // The verify ceiling: chained BLAKE3 and a sled scan, one after the other.
+    let ceiling = 1.0 / (1.0 / blake.median + 1.0 / sled_scan.median);
+    // fdatasync.
+    let fsync = fsync_latencies(&tmp.join("fsync.bin"), if quick { 50 } else { 200 })?;
+
+    let verify = stat(
+        (0..runs)
+            .map(|_| {
+                let started = Instant::now();
+                let ok = store.verify(&mut |_| {}).is_ok();
+                if ok {
+                    rate(n, started.elapsed())
+                } else {
+                    0.0
+                }
+            })
+            .collect(),
+    );
+    let mut rebuild = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut p = Projections::new();
+        for record in store.iter_from(0) {
+            let record = record?;
+            let personal = match record.personal_commitment {
+                Some(_) => store.personal_at(record.position)?,
+                None => None,
+            };
+            p.apply(&record, personal.as_ref())
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+        }
+        rebuild.push(rate(n, started.elapsed()));
+        std::hint::black_box(p.applied());
+    }
+
+    let import = stat(import);
+    let rebuild = stat(rebuild);
+
+    // Durable appends: one writer, then 32. The first append builds the rules' state from the
+    // log (a store that was just opened); it is a warm-up, not a sample.
+    store.append(&[payment(100_000, 0)], "admin:bench")?;
+    let samples = if quick { 50 } else { 200 };
+    let mut single: Vec<f64> = Vec::new();
+    for i in 0..samples {
+        let e = payment(100_000 + i % 50, i);
+        let started = Instant::now();
+        store.append(&[e], "admin:bench")?;
+        single.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    single.sort_by(|a, b| a.total_cmp(b));
+    let store = std::sync::Arc::new(store);
+    let per_writer = if quick { 10 } else { 50 };
+    let mut concurrent = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let handles: Vec<_> = (0..32u64)
+            .map(|w| {
+                let s = store.clone();
+                std::thread::spawn(move || -> bool {
+                    (0..per_writer)
+                        .all(|i| s.append(&[payment(100_000 + w, i)], "admin:bench").is_ok())
+                })
+            })
+            .collect();
+        let ok = handles.into_iter().all(|h| h.join().unwrap_or(false));
+        if !ok {
+            return Err(CliError::Failed("a concurrent append failed".into()));
+        }
+        concurrent.push(rate(32 * per_writer, started.elapsed()));
+    }
+    let concurrent = stat(concurrent);
+    let single_rate = 1000.0 / single[single.len() / 2];
+
+    // Proofs at size N.
+    let proof_times = proof_times(&store, n)?;
+
+    rows.push(Row {
+        what: "chained BLAKE3 over the records' bytes".into(),
+        figure: blake,
+        unit: "records/s",
+        reference: None,
+        ratio: None,
+        target: format!(
+            "{:.1} MB/s",
+            total_bytes as f64 * blake.median / n as f64 / 1e6
+        ),
+    });
+    rows.push(Row {
+        what: "raw sled insert of the same bytes".into(),
+        figure: sled_insert,
+        unit: "records/s",
+        reference: None,
+        ratio: None,
+        target: "limit".into(),
+    });
+    rows.push(Row {
+        what: "raw sled scan of the same bytes".into(),
+        figure: sled_scan,
+        unit: "records/s",
+        reference: None,
+        ratio: None,
+        target: "limit".into(),
+    });
+    rows.push(Row {
+        what: "4 KiB append + fdatasync".into(),
+        figure: Stat {
+            min: fsync[0],
+            median: percentile(&fsync, 0.5),
+            max: percentile(&fsync, 0.99),
+        },
+        unit: "ms (min/p50/p99)",
+        reference: None,
+        ratio: None,
+        target: "limit".into(),
+    });
+    rows.push(Row {
+        what: "kroniek verify".into(),
+        figure: verify,
+        unit: "records/s",
+        reference: Some((
+            "BLAKE3 + sled scan ceiling".into(),
+            Stat {
+                min: ceiling,
+                median: ceiling,
+                max: ceiling,
+            },
+        )),
+        ratio: Some(verify.median / ceiling),
+        target: "≥ 0.50".into(),
+    });
+    rows.push(Row {
+        what: "kroniek import through the rules".into(),
+        figure: import,
+        unit: "events/s",
+        reference: Some(("raw sled insert".into(), sled_insert)),
+        ratio: Some(import.median / sled_insert.median),
+        target: "≥ 0.35".into(),
+    });
+    rows.push(Row {
+        what: "kroniek rebuild of every projection".into(),
+        figure: rebuild,
+        unit: "events/s",
+        reference: Some(("raw sled scan".into(), sled_scan)),
+        ratio: Some(rebuild.median / sled_scan.median),
+        target: "≥ 0.40 and ≥ 1,000,000/s".into(),
+    });
+    rows.push(Row {
+        what: "kroniek durable append, one writer".into(),
+        figure: Stat {
+            min: single[0],
+            median: percentile(&single, 0.5),
+            max: percentile(&single, 0.99),
+        },
+        unit: "ms (min/p50/p99)",
+        reference: Some((
+            "fdatasync p50".into(),
+            Stat {
+                min: fsync[0],
+                median: percentile(&fsync, 0.5),
+                max: percentile(&fsync, 0.99),
+            },
+        )),
+        ratio: Some(percentile(&single, 0.5) / percentile(&fsync, 0.5)),
+        target: "≤ 1.5".into(),
+    });
+    rows.push(Row {
+        what: "kroniek durable appends, 32 writers".into(),
+        figure: concurrent,
+        unit: "events/s",
+        reference: Some((
+            "one writer".into(),
+            Stat {
+                min: single_rate,
+                median: single_rate,
+                max: single_rate,
+            },
+        )),
+        ratio: Some(concurrent.median / single_rate),
+        target: "≥ 8".into(),
+    });
+    let export_bytes = export_size(&store)?;
+    rows.push(Row {
+        what: "size on disk per event".into(),
+        figure: Stat {
+            min: size_on_disk as f64 / n as f64,
+            median: size_on_disk as f64 / n as f64,
+            max: size_on_disk as f64 / n as f64,
+        },
+        unit: "bytes",
+        reference: Some((
+            "export bytes per event".into(),
+            Stat {
+                min: export_bytes as f64 / n as f64,
+                median: export_bytes as f64 / n as f64,
+                max: export_bytes as f64 / n as f64,
+            },
+        )),
+        ratio: Some(size_on_disk as f64 / export_bytes as f64),
+        target: "≤ 2.5".into(),
+    });
+    rows.push(Row {
+        what: "inclusion proof at size N: produce".into(),
+        figure: proof_times.0,
+        unit: "µs",
+        reference: None,
+        ratio: None,
+        target: String::new(),
+    });
+    rows.push(Row {
+        what: "inclusion proof at size N: verify".into(),
+        figure: proof_times.1,
+        unit: "µs",
+        reference: None,
+        ratio: None,
+        target: String::new(),
+    });
+    rows.push(Row {
+        what: "consistency proof N/2 → N: produce".into(),
+        figure: proof_times.2,
+        unit: "µs",
+        reference: None,
+        ratio: None,
+        target: String::new(),
+    });
+    rows.push(Row {
+        what: "consistency proof N/2 → N: verify".into(),
+        figure: proof_times.3,
+        unit: "µs",
+        reference: None,
+        ratio: None,
+        target: String::new(),
+    });
+
+    if postgres {
+        match super::bench_pg::measure(&tmp, &store, n, runs, quick) {
+            Ok(pg) => {
+                rows.push(Row {
+                    what: "import: kroniek vs PostgreSQL".into(),
+                    figure: import,
+                    unit: "events/s",
+                    reference: Some(("PostgreSQL batched import".into(), pg.import)),
+                    ratio: Some(import.median / pg.import.median),
+                    target: "> 1".into(),
+                });
+                rows.push(Row {
+                    what: "durable append p50: kroniek vs PostgreSQL".into(),
+                    figure: Stat {
+                        min: single[0],
+                        median: percentile(&single, 0.5),
+                        max: percentile(&single, 0.99),
+                    },
+                    unit: "ms (min/p50/p99)",
+                    reference: Some(("PostgreSQL one writer".into(), pg.single)),
+                    ratio: Some(pg.single.median / percentile(&single, 0.5)),
+                    target: "> 1 (PostgreSQL / kroniek)".into(),
+                });
+                rows.push(Row {
+                    what: "32 writers: kroniek vs PostgreSQL".into(),
+                    figure: concurrent,
+                    unit: "events/s",
+                    reference: Some(("PostgreSQL 32 writers".into(), pg.concurrent)),
+                    ratio: Some(concurrent.median / pg.concurrent.median),
+                    target: "> 1".into(),
+                });
+                rows.push(Row {
+                    what: "replay into the projections: kroniek vs PostgreSQL".into(),
+                    figure: rebuild,
+                    unit: "events/s",
+                    reference: Some(("PostgreSQL replay".into(), pg.replay)),
+                    ratio: Some(rebuild.median / pg.replay.median),
+                    target: "> 1".into(),
+                });
+            }
+            Err(e) => eprintln!("kroniek bench: the PostgreSQL peer could not run: {e}"),
+        }
+    }
+    // Peak RSS of a fresh process that builds every projection (this one holds the bench's own
+    // data, and the store must be closed for the child to open it).
+    drop(store);
+    let rss = child_rss_mib(&store_dir).unwrap_or_else(peak_rss_mib);
+    rows.push(Row {
+        what: "peak RSS, a process building every projection".into(),
+        figure: Stat {
+            min: rss,
+            median: rss,
+            max: rss,
+        },
+        unit: "MiB",
+        reference: None,
+        ratio: None,
+        target: "≤ 400".into(),
+    });
+    print_rows(&rows, n, as_json)?;
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
+fn export_size(store: &Store) -> Result<u64, CliError> {
+    let mut total = 0u64;
+    for record in store.iter_from(0) {
+        let record = record?;
+        total += store.export_line(&record, true)?.len() as u64 + 1;
+    }
+    Ok(total)
+}
+
+/// Produce and verify proofs at size `n`, 50 times each, in microseconds.
+fn proof_times(store: &Store, n: u64) -> Result<(Stat, Stat, Stat, Stat), CliError> {
+    use kroniek_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+    let root = store.tree_root(n)?;
+    let half = n / 2;
+    let old_root = store.tree_root(half)?;
+    let (mut p_inc, mut v_inc, mut p_con, mut v_con) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..50u64 {
+        let index = (i * 7919) % n;
+        let started = Instant::now();
+        let proof = store.inclusion_proof(index, n)?;
+        p_inc.push(started.elapsed().as_secs_f64() * 1e6);
+        let leaf = leaf_hash(&store.record_at(index)?.hash);
+        let started = Instant::now();
+        let ok = verify_inclusion(&leaf, index, n, &proof, &root);
+        v_inc.push(started.elapsed().as_secs_f64() * 1e6);
+        let started = Instant::now();
+        let cproof = store.consistency_proof(half, n)?;
+        p_con.push(started.elapsed().as_secs_f64() * 1e6);
+        let started = Instant::now();
+        let ok2 = verify_consistency(half, n, &old_root, &root, &cproof);
+        v_con.push(started.elapsed().as_secs_f64() * 1e6);
+        if !(ok && ok2) {
+            return Err(CliError::Failed("a proof did not verify".into()));
+        }
+    }
+    Ok((stat(p_inc), stat(v_inc), stat(p_con), stat(v_con)))
+}
+
+fn fsync_latencies(path: &Path, samples: usize) -> Result<Vec<f64>, CliError> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(CliError::io("cannot create the fsync file"))?;
+    let block = vec![0x5au8; 4096];
+    let mut out = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        f.write_all(&block)
+            .map_err(CliError::io("cannot write the fsync file"))?;
+        f.sync_data()
+            .map_err(CliError::io("cannot sync the fsync file"))?;
+        out.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    out.sort_by(|a, b| a.total_cmp(b));
+    Ok(out)
+}
+
+fn tempdir() -> Result<PathBuf, CliError> {
+    let base = std::env::temp_dir().join(format!("kroniek-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&base).map_err(CliError::io("cannot create the bench folder"))?;
+    Ok(base)
+}
+
+fn fmt(x: f64) -> String {
+    if x >= 100.0 {
+        let s = format!("{x:.0}");
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else if x >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn print_rows(rows: &[Row], n: u64, as_json: bool) -> Result<(), CliError> {
+    if as_json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                json!({"what": r.what, "unit": r.unit, "min": r.figure.min, "median": r.figure.median, "max": r.figure.max,
+                       "reference": r.reference.as_ref().map(|(w, s)| json!({"what": w, "min": s.min, "median": s.median, "max": s.max})),
+                       "ratio": r.ratio, "target": r.target})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"events": n, "rows": v}))
+                .map_err(|e| CliError::Failed(e.to_string()))?
+        );
+        return Ok(());
+    }
+    println!("kroniek bench, {n} events; figures min / median / max of 3 runs (latencies: min / p50 / p99)\n");
+    println!(
+        "{:<46} {:>38} {:<16} {:>30}  {:>7}  target",
+        "what", "figure", "unit", "reference (median)", "ratio"
+    );
+    for r in rows {
+        let fig = format!(
+            "{} / {} / {}",
+            fmt(r.figure.min),
+            fmt(r.figure.median),
+            fmt(r.figure.max)
+        );
+        let reference = r
+            .reference
+            .as_ref()
+            .map_or(String::new(), |(w, s)| format!("{w}: {}", fmt(s.median)));
+        let ratio = r.ratio.map_or(String::new(), |x| format!("{x:.2}"));
+        println!(
+            "{:<46} {:>38} {:<16} {:>30}  {:>7}  {}",
+            r.what, fig, r.unit, reference, ratio, r.target
+        );
+    }
+    Ok(())
+}
