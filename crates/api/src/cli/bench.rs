@@ -287,8 +287,9 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
             .map(|w| {
                 let s = store.clone();
                 std::thread::spawn(move || -> bool {
-                    (0..per_writer)
-                        .all(|i| s.append(&[payment(100_000 + w, i)], "admin:bench").is_ok())
+                    (0..per_writer).all(|i| {
+                        payment(100_000 + w, i).is_ok_and(|e| s.append(&[e], "admin:bench").is_ok())
+                    })
                 })
             })
             .collect();
