@@ -8,7 +8,6 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ed25519_dalek::SigningKey;
-use sha2::{Digest, Sha256};
 
 /// Signature type of Ed25519 in C2SP signed notes.
 pub const ED25519_TYPE: u8 = 0x01;
@@ -44,64 +43,75 @@ impl LedgerKey {
 
     /// The 4-byte key ID of C2SP signed notes.
     pub fn key_id(&self) -> [u8; 4] {
-        let mut h = Sha256::new();
-        h.update(self.name.as_bytes());
-        h.update([0x0a, ED25519_TYPE]);
-        h.update(self.signing.verifying_key().as_bytes());
-        let digest = h.finalize();
-        [digest[0], digest[1], digest[2], digest[3]]
+        crate::note::key_id(
+            &self.name,
+            ED25519_TYPE,
+            self.signing.verifying_key().as_bytes(),
+        )
     }
 
     /// `<name>+<hex key ID>+<base64(0x01 ‖ public key)>`.
     pub fn verifier_key(&self) -> String {
-        let mut body = vec![ED25519_TYPE];
-        body.extend_from_slice(self.signing.verifying_key().as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            crate::types::hex(&self.key_id()),
-            BASE64.encode(body)
-        )
+        verifier_key_text(&self.name, ED25519_TYPE, &self.signing)
     }
 
     /// The key file's text.
     pub fn to_file_text(&self) -> String {
-        let mut body = vec![ED25519_TYPE];
-        body.extend_from_slice(self.signing.as_bytes());
-        format!(
-            "PRIVATE+KEY+{}+{}+{}\n",
-            self.name,
-            crate::types::hex(&self.key_id()),
-            BASE64.encode(body)
-        )
+        key_file_text(&self.name, ED25519_TYPE, &self.signing)
     }
 
     /// Reads a key file's text.
     pub fn from_file_text(text: &str) -> Result<LedgerKey, String> {
-        let line = text.trim();
-        let rest = line
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or("the key file does not start with PRIVATE+KEY+")?;
-        // The name and the hex ID hold no `+`; base64 may.
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err("the key file is not PRIVATE+KEY+<name>+<id>+<key>".into());
-        };
-        let bytes = BASE64
-            .decode(body)
-            .map_err(|e| format!("the key is not base64: {e}"))?;
-        let seed: [u8; 32] = match bytes.split_first() {
-            Some((&ED25519_TYPE, seed)) => {
-                seed.try_into().map_err(|_| "the key is not 32 bytes")?
-            }
-            _ => return Err("the key is not an Ed25519 (type 0x01) key".into()),
-        };
-        let key = LedgerKey::from_seed(name, seed);
-        if crate::types::hex(&key.key_id()) != id {
-            return Err("the key ID in the key file does not match the key".into());
-        }
-        Ok(key)
+        let (name, seed) = parse_key_file(text, ED25519_TYPE)?;
+        Ok(LedgerKey::from_seed(&name, seed))
     }
+}
+
+/// `<name>+<hex key ID>+<base64(type ‖ public key)>` of a signing key.
+pub(crate) fn verifier_key_text(name: &str, kind: u8, key: &SigningKey) -> String {
+    let public = key.verifying_key();
+    let mut body = vec![kind];
+    body.extend_from_slice(public.as_bytes());
+    let id = crate::note::key_id(name, kind, public.as_bytes());
+    format!("{name}+{}+{}", crate::types::hex(&id), BASE64.encode(body))
+}
+
+/// A private key file: `PRIVATE+KEY+<name>+<hex key ID>+<base64(type ‖ seed)>` (the format of
+/// Go's golang.org/x/mod/sumdb/note).
+pub(crate) fn key_file_text(name: &str, kind: u8, key: &SigningKey) -> String {
+    let mut body = vec![kind];
+    body.extend_from_slice(key.as_bytes());
+    let id = crate::note::key_id(name, kind, key.verifying_key().as_bytes());
+    format!(
+        "PRIVATE+KEY+{name}+{}+{}\n",
+        crate::types::hex(&id),
+        BASE64.encode(body)
+    )
+}
+
+/// Reads a private key file of signature type `kind`: its name and seed, the ID checked.
+pub(crate) fn parse_key_file(text: &str, kind: u8) -> Result<(String, [u8; 32]), String> {
+    let rest = text
+        .trim()
+        .strip_prefix("PRIVATE+KEY+")
+        .ok_or("the key file does not start with PRIVATE+KEY+")?;
+    // The name and the hex ID hold no `+`; base64 may.
+    let mut parts = rest.splitn(3, '+');
+    let (Some(name), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("the key file is not PRIVATE+KEY+<name>+<id>+<key>".into());
+    };
+    let bytes = BASE64
+        .decode(body)
+        .map_err(|e| format!("the key is not base64: {e}"))?;
+    let seed: [u8; 32] = match bytes.split_first() {
+        Some((k, seed)) if *k == kind => seed.try_into().map_err(|_| "the key is not 32 bytes")?,
+        _ => return Err(format!("the key is not of signature type 0x{kind:02x}")),
+    };
+    let public = SigningKey::from_bytes(&seed).verifying_key();
+    if crate::types::hex(&crate::note::key_id(name, kind, public.as_bytes())) != id {
+        return Err("the key ID in the key file does not match the key".into());
+    }
+    Ok((name.to_owned(), seed))
 }
 
 #[cfg(test)]

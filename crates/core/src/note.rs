@@ -223,50 +223,18 @@ impl CosignerKey {
 
     /// `<name>+<hex key ID>+base64(0x04 ‖ public key)`.
     pub fn verifier_key(&self) -> String {
-        let mut body = vec![COSIGNATURE_TYPE];
-        body.extend_from_slice(self.signing.verifying_key().as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            crate::types::hex(&self.key_id()),
-            BASE64.encode(body)
-        )
+        crate::keys::verifier_key_text(&self.name, COSIGNATURE_TYPE, &self.signing)
     }
 
     /// The key file: `PRIVATE+KEY+<name>+<hex key ID>+base64(0x04 ‖ seed)`.
     pub fn to_file_text(&self) -> String {
-        let mut body = vec![COSIGNATURE_TYPE];
-        body.extend_from_slice(self.signing.as_bytes());
-        format!(
-            "PRIVATE+KEY+{}+{}+{}\n",
-            self.name,
-            crate::types::hex(&self.key_id()),
-            BASE64.encode(body)
-        )
+        crate::keys::key_file_text(&self.name, COSIGNATURE_TYPE, &self.signing)
     }
 
     /// Reads a key file.
     pub fn from_file_text(text: &str) -> Result<CosignerKey, String> {
-        let rest = text
-            .trim()
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or("the key file does not start with PRIVATE+KEY+")?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err("the key file is not PRIVATE+KEY+<name>+<id>+<key>".into());
-        };
-        let bytes = BASE64.decode(body).map_err(|_| "the key is not base64")?;
-        let seed: [u8; 32] = match bytes.split_first() {
-            Some((&COSIGNATURE_TYPE, seed)) => {
-                seed.try_into().map_err(|_| "the key is not 32 bytes")?
-            }
-            _ => return Err("the key is not a cosigner (type 0x04) key".into()),
-        };
-        let key = CosignerKey::from_seed(name, seed);
-        if crate::types::hex(&key.key_id()) != id {
-            return Err("the key ID in the key file does not match the key".into());
-        }
-        Ok(key)
+        let (name, seed) = crate::keys::parse_key_file(text, COSIGNATURE_TYPE)?;
+        Ok(CosignerKey::from_seed(&name, seed))
     }
 
     /// Cosigns a checkpoint text at `timestamp` (POSIX seconds).

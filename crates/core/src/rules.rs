@@ -36,6 +36,35 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, in the table's order.
+    pub const ALL: [Rule; 25] = [
+        Rule::UnknownType,
+        Rule::MalformedField,
+        Rule::TypeNotInCategory,
+        Rule::StreamIdMismatch,
+        Rule::NegativeAmount,
+        Rule::IdReused,
+        Rule::VersionConflict,
+        Rule::UnknownReference,
+        Rule::InvalidState,
+        Rule::MemberNotActive,
+        Rule::BodyDissolved,
+        Rule::RoleNotDefined,
+        Rule::NoSeatHeld,
+        Rule::SeatCountExceeded,
+        Rule::ReappointmentLimit,
+        Rule::CodeVersionSequence,
+        Rule::CandidacyOutsideWindow,
+        Rule::CandidacyDuplicate,
+        Rule::TooFewPreferences,
+        Rule::ResultNotAdmitted,
+        Rule::ResultTooManyElected,
+        Rule::VoteOutcomeMismatch,
+        Rule::AppealDeadlineTooShort,
+        Rule::AppealNotAllowed,
+        Rule::ExpulsionNotFinal,
+    ];
+
     /// The rule id as DOMAIN.md writes it (`seat-count-exceeded`).
     pub fn id(self) -> &'static str {
         match self {

@@ -681,41 +681,10 @@ fn every_rule_accepts_the_valid_case_and_refuses_the_violating_one_writing_nothi
     }
     let governance: Vec<Rule> = (Rule::UnknownReference as usize
         ..=Rule::ExpulsionNotFinal as usize)
-        .map(|i| all_rules()[i])
+        .map(|i| Rule::ALL[i])
         .filter(|r| !covered.contains(r))
         .collect();
     assert!(governance.is_empty(), "rules without a row: {governance:?}");
-}
-
-fn all_rules() -> Vec<Rule> {
-    use Rule::*;
-    vec![
-        UnknownType,
-        MalformedField,
-        TypeNotInCategory,
-        StreamIdMismatch,
-        NegativeAmount,
-        IdReused,
-        VersionConflict,
-        UnknownReference,
-        InvalidState,
-        MemberNotActive,
-        BodyDissolved,
-        RoleNotDefined,
-        NoSeatHeld,
-        SeatCountExceeded,
-        ReappointmentLimit,
-        CodeVersionSequence,
-        CandidacyOutsideWindow,
-        CandidacyDuplicate,
-        TooFewPreferences,
-        ResultNotAdmitted,
-        ResultTooManyElected,
-        VoteOutcomeMismatch,
-        AppealDeadlineTooShort,
-        AppealNotAllowed,
-        ExpulsionNotFinal,
-    ]
 }
 
 #[test]
