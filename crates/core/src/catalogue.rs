@@ -478,6 +478,10 @@ impl fmt::Display for EventType {
 }
 
 fn typed<T: serde::de::DeserializeOwned>(value: &serde_json::Value) -> Result<T, (String, String)> {
+    // The fast way first; only a refusal pays for tracking the path of the bad field.
+    if let Ok(t) = T::deserialize(value) {
+        return Ok(t);
+    }
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         let message = err.inner().to_string();
