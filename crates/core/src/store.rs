@@ -127,6 +127,8 @@ pub struct Store {
     chunk: usize,
     /// How many flushes acknowledged appends (group commit makes this fewer than appends).
     flushes: std::sync::atomic::AtomicU64,
+    /// Serialises signing checkpoints and adding cosignatures (the kept checkpoint file).
+    checkpoint_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -371,6 +373,7 @@ impl Store {
             visible: RwLock::new(head),
             chunk: CHUNK,
             flushes: std::sync::atomic::AtomicU64::new(0),
+            checkpoint_lock: Mutex::new(()),
         };
         if mode == OpenMode::Normal {
             store.discard_tree_from(head.count)?;
@@ -1560,6 +1563,7 @@ impl Store {
     /// Signs a checkpoint of the durable head, unless the latest one already covers it, and
     /// never one inconsistent with the latest. Returns the latest checkpoint note.
     pub fn sign_checkpoint(&self) -> Result<Note, CoreError> {
+        let _one_at_a_time = lock(&self.checkpoint_lock);
         self.check_against_last_checkpoint()?;
         let head = self.head().count;
         if let Some((note, last)) = self.latest_checkpoint()? {
@@ -1590,6 +1594,7 @@ impl Store {
         cosigned: &str,
         witnesses: &[VerifierKey],
     ) -> Result<Note, CoreError> {
+        let _one_at_a_time = lock(&self.checkpoint_lock);
         let Some((mut note, _)) = self.latest_checkpoint()? else {
             return Err(CoreError::Invalid(
                 "this ledger has signed no checkpoint yet".into(),

@@ -698,3 +698,23 @@ fn checkpoints_are_signed_only_when_consistent_with_the_last_one() {
     let err = restored.sign_checkpoint().unwrap_err().to_string();
     assert!(err.contains("records are missing"), "{err}");
 }
+
+#[test]
+fn checkpoints_signed_from_several_threads_at_once_never_fail() {
+    let (_dir, store) = temp_store();
+    let store = std::sync::Arc::new(store);
+    let signers: Vec<_> = (0..4)
+        .map(|_| {
+            let s = store.clone();
+            std::thread::spawn(move || (0..25).all(|_| s.sign_checkpoint().is_ok()))
+        })
+        .collect();
+    for n in 0..25u8 {
+        store
+            .append(&[event(1, n, ExpectedVersion::Any, None)], "admin:local")
+            .unwrap();
+    }
+    assert!(signers.into_iter().all(|t| t.join().unwrap()));
+    let cp = Checkpoint::parse_body(&store.sign_checkpoint().unwrap().text).unwrap();
+    assert_eq!(cp.size, 25);
+}
