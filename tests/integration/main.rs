@@ -14,3 +14,4 @@ mod independent_verifier;
 mod proofs;
 mod read_models;
 mod support;
+mod web;

@@ -872,12 +872,40 @@ impl Projections {
         current_holding(self.state.bodies.get(body_id)?, member_id, role, d)
     }
 
+    /// Every body with its name, kind, parent and dissolution date, sorted by id.
+    pub fn body_outline(&self) -> Vec<BodyOutline> {
+        let mut bodies: Vec<BodyOutline> = self
+            .state
+            .bodies
+            .iter()
+            .map(|(id, b)| BodyOutline {
+                body_id: id.clone(),
+                name: b.name.clone(),
+                kind: b.kind.as_str().into(),
+                parent_id: b.parent_id.clone(),
+                dissolved: b.dissolved.map(date),
+            })
+            .collect();
+        bodies.sort_by(|a, b| a.body_id.cmp(&b.body_id));
+        bodies
+    }
+
     /// Every body id, sorted.
     pub fn body_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.state.bodies.iter().map(|(id, _)| id.clone()).collect();
         ids.sort();
         ids
     }
+}
+
+/// One body in [`Projections::body_outline`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyOutline {
+    pub body_id: String,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<String>,
+    pub dissolved: Option<String>,
 }
 
 /// The sort key of an anonymised profile: BLAKE3 over the election id's UTF-8 bytes followed

@@ -18,7 +18,6 @@ use kroniek_core::catalogue::AccessRole;
 use kroniek_core::store::Store;
 use kroniek_core::types::Date;
 use kroniek_core::{AppendOutcome, ProposedEvent};
-use problem::ApiError;
 use state::{AppState, Limits};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -58,7 +57,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/proofs/consistency", get(routes::consistency))
         .route("/v1/audit/{year}", get(routes::audit))
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
-        .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
+        .merge(crate::web::routes())
+        .fallback(crate::web::fallback)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -55,6 +55,8 @@ pub struct AppState {
     pub metrics: super::metrics::Metrics,
     /// The durable head's count, for subscribers to wait on.
     pub head: tokio::sync::watch::Sender<u64>,
+    /// The web pages' signed-in sessions.
+    pub sessions: crate::web::session::Sessions,
 }
 
 impl std::fmt::Debug for AppState {
@@ -78,6 +80,7 @@ impl AppState {
             today,
             metrics: super::metrics::Metrics::default(),
             head,
+            sessions: crate::web::session::Sessions::default(),
         };
         state.catch_up()?;
         Ok(state)

@@ -1,0 +1,479 @@
+//! The web pages `kroniek serve` serves at `/` (the API stays under `/v1`): server-rendered
+//! HTML from compile-time checked askama templates, no external assets and no JavaScript,
+//! in Dutch by default and in English (`?lang=`, a cookie, or `Accept-Language`).
+//!
+//! Sign-in takes an access token and opens a session ([`session`]); every page asks the same
+//! access table and policy functions as the API (`kroniek_core::access`), so there is one
+//! access check, not two. Every form that writes carries the session's CSRF token.
+
+pub mod i18n;
+pub mod session;
+
+use crate::server::state::AppState;
+use askama::Template;
+use axum::extract::{Form, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use i18n::{Lang, Messages};
+use kroniek_core::access::{sees_records, token_hash};
+use kroniek_core::catalogue::Category;
+use kroniek_projections::BodyOutline;
+use serde::Deserialize;
+use session::{cookie, same_secret, set_cookie, Session, LOGIN_COOKIE, SESSION_COOKIE};
+use std::sync::Arc;
+
+type Shared = State<Arc<AppState>>;
+
+/// The pages' stylesheet (vendored into the binary, with a print stylesheet).
+const STYLESHEET: &str = include_str!("../../assets/kroniek.css");
+
+/// The routes of the web pages.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(overview))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/assets/kroniek.css", get(stylesheet))
+}
+
+/// The language of a request: `?lang=`, then the `kroniek_lang` cookie, then
+/// `Accept-Language`; Dutch by default. The second field says whether `?lang=` chose it
+/// (then the choice is remembered in the cookie).
+#[derive(Debug, Clone, Copy)]
+pub struct PageLang(pub Lang, pub bool);
+
+#[derive(Debug, Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<PageLang, Self::Rejection> {
+        let from_query = parts
+            .uri
+            .query()
+            .and_then(lang_in_query)
+            .and_then(|l| Lang::parse(&l));
+        let cookies = header_str(&parts.headers, header::COOKIE);
+        let from_cookie = cookie(cookies, "kroniek_lang").and_then(Lang::parse);
+        let lang = from_query.or(from_cookie).unwrap_or_else(|| {
+            Lang::from_accept_language(header_str(&parts.headers, header::ACCEPT_LANGUAGE))
+        });
+        Ok(PageLang(lang, from_query.is_some()))
+    }
+}
+
+/// `lang` from a query string.
+fn lang_in_query(query: &str) -> Option<String> {
+    Query::<LangQuery>::try_from_uri(&format!("/?{query}").parse().ok()?)
+        .ok()
+        .and_then(|q| q.0.lang)
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// What every page's frame shows.
+#[derive(Debug)]
+pub struct Frame {
+    pub lang: Lang,
+    pub t: &'static Messages,
+    pub title: String,
+    /// The signed-in principal, role and CSRF token (for the sign-out form).
+    pub who: Option<(String, &'static str, String)>,
+    pub switch_href: String,
+}
+
+impl Frame {
+    fn new(lang: Lang, title: &str, session: Option<&Session>, path: &str) -> Frame {
+        Frame {
+            lang,
+            t: lang.messages(),
+            title: title.to_owned(),
+            who: session.map(|s| (s.principal.clone(), s.role.as_str(), s.csrf.clone())),
+            switch_href: format!("{path}?lang={}", lang.other().code()),
+        }
+    }
+}
+
+/// A rendered page, with the language cookie when `?lang=` chose the language.
+fn page<T: Template>(status: StatusCode, template: &T, remember: Option<Lang>) -> Response {
+    match template.render() {
+        Ok(html) => {
+            let mut response = (status, axum::response::Html(html)).into_response();
+            let headers = response.headers_mut();
+            if let Some(lang) = remember {
+                if let Ok(v) = HeaderValue::from_str(&format!(
+                    "kroniek_lang={}; Path=/; SameSite=Strict; Max-Age=31536000",
+                    lang.code()
+                )) {
+                    headers.append(header::SET_COOKIE, v);
+                }
+            }
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",
+                ),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the page could not be rendered: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+/// The signed-in session of a request, if its cookie names one whose principal still
+/// stands with the same token and role (revocation ends sessions at once).
+fn current_session(state: &AppState, headers: &HeaderMap) -> Option<(String, Session)> {
+    let id = cookie(header_str(headers, header::COOKIE), SESSION_COOKIE)?.to_owned();
+    let session = state.sessions.get(&id)?;
+    let read = state.read();
+    let standing = read.access.get(&session.principal).is_some_and(|p| {
+        p.revoked.is_none() && p.role == session.role && p.token_blake3 == session.token_blake3
+    });
+    if standing {
+        Some((id, session))
+    } else {
+        state.sessions.close(&id);
+        None
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    frame: Frame,
+    csrf: String,
+    error: Option<&'static str>,
+}
+
+fn login_form(
+    PageLang(lang, chosen): PageLang,
+    status: StatusCode,
+    error: Option<&'static str>,
+) -> Response {
+    let Some(csrf) = session::random_hex() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no randomness available").into_response();
+    };
+    let t = lang.messages();
+    let mut response = page(
+        status,
+        &LoginPage {
+            frame: Frame::new(lang, t.sign_in, None, "/login"),
+            csrf: csrf.clone(),
+            error,
+        },
+        chosen.then_some(lang),
+    );
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, Some(3600))) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// `GET /login`.
+async fn login_page(
+    State(state): Shared,
+    PageLang(lang, chosen): PageLang,
+    headers: HeaderMap,
+) -> Response {
+    if current_session(&state, &headers).is_some() {
+        return Redirect::to("/").into_response();
+    }
+    login_form(PageLang(lang, chosen), StatusCode::OK, None)
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    token: String,
+    csrf: String,
+}
+
+/// `POST /login`: checks the form's CSRF token against its cookie, then the access token.
+async fn login(
+    State(state): Shared,
+    PageLang(lang, chosen): PageLang,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let t = lang.messages();
+    let expected = cookie(header_str(&headers, header::COOKIE), LOGIN_COOKIE).unwrap_or("");
+    if expected.is_empty() || !same_secret(expected, &form.csrf) {
+        return login_form(
+            PageLang(lang, chosen),
+            StatusCode::FORBIDDEN,
+            Some(t.form_expired),
+        );
+    }
+    let token = form.token.trim();
+    let found = state
+        .read()
+        .access
+        .authenticate(token)
+        .map(|p| (p.name.clone(), p.role));
+    let Some((principal, role)) = found else {
+        return login_form(
+            PageLang(lang, chosen),
+            StatusCode::UNAUTHORIZED,
+            Some(t.token_refused),
+        );
+    };
+    let Some(id) = state.sessions.open(principal, role, token_hash(token)) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no randomness available").into_response();
+    };
+    let mut response = Redirect::to("/").into_response();
+    let cookies = [
+        set_cookie(
+            SESSION_COOKIE,
+            &id,
+            Some(session::SESSION_LIFETIME.as_secs()),
+        ),
+        set_cookie(LOGIN_COOKIE, "", Some(0)),
+    ];
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /logout`: ends the session (only with its CSRF token).
+async fn logout(
+    State(state): Shared,
+    PageLang(lang, chosen): PageLang,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Some((id, session)) = current_session(&state, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if !same_secret(&session.csrf, &form.csrf) {
+        return error_page(
+            PageLang(lang, chosen),
+            Some(&session),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    state.sessions.close(&id);
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", Some(0))) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    frame: Frame,
+    heading: &'static str,
+    text: &'static str,
+}
+
+/// A 403 or 404 page.
+fn error_page(
+    PageLang(lang, chosen): PageLang,
+    session: Option<&Session>,
+    status: StatusCode,
+) -> Response {
+    let t = lang.messages();
+    let (heading, text) = if status == StatusCode::FORBIDDEN {
+        (t.forbidden, t.forbidden_text)
+    } else {
+        (t.not_found, t.not_found_text)
+    };
+    page(
+        status,
+        &ErrorPage {
+            frame: Frame::new(lang, heading, session, "/"),
+            heading,
+            text,
+        },
+        chosen.then_some(lang),
+    )
+}
+
+/// One body in the overview's tree.
+#[derive(Debug, PartialEq, Eq)]
+struct BodyNode {
+    id: String,
+    name: String,
+    kind: String,
+    dissolved: Option<String>,
+    /// How far below a top-level body it sits (0 for a top-level body).
+    depth: usize,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    frame: Frame,
+    count: u64,
+    head: String,
+    checkpoint: Option<(u64, String)>,
+    bodies: Vec<BodyNode>,
+}
+
+/// `GET /`: the ledger's head and latest checkpoint, and the party's bodies as a tree.
+async fn overview(
+    State(state): Shared,
+    PageLang(lang, chosen): PageLang,
+    headers: HeaderMap,
+) -> Response {
+    let Some((_, session)) = current_session(&state, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let bodies = if sees_records(session.role, Category::Body) {
+        body_tree(state.read().projections.body_outline())
+    } else {
+        Vec::new()
+    };
+    let store = state.store.clone();
+    let checkpoint = tokio::task::spawn_blocking(move || store.latest_checkpoint())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+        .map(|(_, c)| (c.size, c.body().lines().nth(2).unwrap_or("").to_owned()));
+    let head = state.store.head();
+    let t = lang.messages();
+    page(
+        StatusCode::OK,
+        &OverviewPage {
+            frame: Frame::new(lang, t.overview, Some(&session), "/"),
+            count: head.count,
+            head: head.hash_hex(),
+            checkpoint,
+            bodies,
+        },
+        chosen.then_some(lang),
+    )
+}
+
+/// The bodies as a tree, depth first: top-level bodies (those without a known parent) by
+/// kind and name, each followed by its children, by kind and name.
+fn body_tree(bodies: Vec<BodyOutline>) -> Vec<BodyNode> {
+    let known: std::collections::HashSet<String> =
+        bodies.iter().map(|b| b.body_id.clone()).collect();
+    let mut children: std::collections::BTreeMap<Option<String>, Vec<BodyOutline>> =
+        std::collections::BTreeMap::new();
+    for b in bodies {
+        let parent = b
+            .parent_id
+            .clone()
+            .filter(|p| known.contains(p) && *p != b.body_id);
+        children.entry(parent).or_default().push(b);
+    }
+    for list in children.values_mut() {
+        list.sort_by(|a, b| (&a.kind, &a.name, &a.body_id).cmp(&(&b.kind, &b.name, &b.body_id)));
+    }
+    let mut out = Vec::new();
+    // Depth first, with an explicit stack; `visited` stops a parent cycle.
+    let mut visited = std::collections::HashSet::new();
+    let mut stack: Vec<(BodyOutline, usize)> = children
+        .remove(&None)
+        .unwrap_or_default()
+        .into_iter()
+        .rev()
+        .map(|b| (b, 0))
+        .collect();
+    while let Some((b, depth)) = stack.pop() {
+        if !visited.insert(b.body_id.clone()) {
+            continue;
+        }
+        if let Some(kids) = children.remove(&Some(b.body_id.clone())) {
+            stack.extend(kids.into_iter().rev().map(|k| (k, depth + 1)));
+        }
+        out.push(BodyNode {
+            id: b.body_id,
+            name: b.name,
+            kind: b.kind,
+            dissolved: b.dissolved,
+            depth,
+        });
+    }
+    out
+}
+
+/// `GET /assets/kroniek.css`.
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// The router's fallback: a problem for API paths, a 404 page for the rest.
+pub async fn fallback(page_lang: PageLang, uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if path.starts_with("/v1") || path.starts_with("/docs") || path.ends_with(".json") {
+        crate::server::problem::ApiError::not_found("no such endpoint; see /openapi.json")
+            .into_response()
+    } else {
+        error_page(page_lang, None, StatusCode::NOT_FOUND)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_tree;
+    use kroniek_projections::BodyOutline;
+
+    fn body(id: &str, kind: &str, parent: Option<&str>) -> BodyOutline {
+        BodyOutline {
+            body_id: id.into(),
+            name: id.to_uppercase(),
+            kind: kind.into(),
+            parent_id: parent.map(Into::into),
+            dissolved: None,
+        }
+    }
+
+    #[test]
+    fn the_body_tree_puts_children_after_parents_with_their_depth() {
+        let tree = body_tree(vec![
+            body("utrecht-bestuur", "board", Some("utrecht")),
+            body("ab", "assembly", None),
+            body("utrecht", "branch", None),
+            body("orphan", "committee", Some("gone")),
+            body("loop-a", "network", Some("loop-b")),
+            body("loop-b", "network", Some("loop-a")),
+        ]);
+        let shown: Vec<(&str, usize)> = tree.iter().map(|n| (n.id.as_str(), n.depth)).collect();
+        // A parent that is not a body makes a top-level body; a cycle is left out, never looped.
+        assert_eq!(
+            shown,
+            [
+                ("ab", 0),
+                ("utrecht", 0),
+                ("utrecht-bestuur", 1),
+                ("orphan", 0)
+            ]
+        );
+    }
+}

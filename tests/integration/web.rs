@@ -1,0 +1,240 @@
+//! The web pages, driven over HTTP against the real server: sign-in with a token and its
+//! CSRF cookie, the session cookie's attributes, the overview, the language switch,
+//! sign-out (refused without its CSRF token), revocation ending a session, and 404 pages.
+
+use crate::support::Server;
+
+/// One answer: status, `Location`, every `Set-Cookie`, body.
+struct Answer {
+    status: u16,
+    location: String,
+    cookies: Vec<String>,
+    body: String,
+}
+
+impl Answer {
+    /// The value a `Set-Cookie` gives `name`.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.iter().find_map(|c| {
+            let pair = c.split(';').next()?;
+            let (k, v) = pair.split_once('=')?;
+            (k == name).then(|| v.to_owned())
+        })
+    }
+}
+
+/// A request without following redirects; `form` is sent url-encoded.
+fn request(
+    s: &Server,
+    method: &str,
+    path: &str,
+    cookies: &str,
+    headers: &[(&str, &str)],
+    form: Option<&[(&str, &str)]>,
+) -> Answer {
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(std::time::Duration::from_secs(30))
+        .build();
+    let mut req = agent.request(method, &format!("{}{}", s.base, path));
+    if !cookies.is_empty() {
+        req = req.set("Cookie", cookies);
+    }
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match form {
+        Some(f) => req.send_form(f),
+        None => req.call(),
+    };
+    let r = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    Answer {
+        status: r.status(),
+        location: r.header("Location").unwrap_or("").to_owned(),
+        cookies: r
+            .all("Set-Cookie")
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect(),
+        body: r.into_string().unwrap_or_default(),
+    }
+}
+
+/// The hidden CSRF field's value in a page.
+fn csrf_in(body: &str) -> String {
+    let at = body
+        .find(r#"name="csrf" value=""#)
+        .unwrap_or_else(|| panic!("no csrf field in {body}"));
+    body[at + 19..].chars().take_while(|c| *c != '"').collect()
+}
+
+/// Signs in with `token`; returns the session cookie's value.
+fn sign_in(s: &Server, token: &str) -> String {
+    let page = request(s, "GET", "/login", "", &[], None);
+    let login = page.cookie("kroniek_login").expect("a login cookie");
+    let csrf = csrf_in(&page.body);
+    let answer = request(
+        s,
+        "POST",
+        "/login",
+        &format!("kroniek_login={login}"),
+        &[],
+        Some(&[("token", token), ("csrf", &csrf)]),
+    );
+    assert_eq!(
+        (answer.status, answer.location.as_str()),
+        (303, "/"),
+        "{}",
+        answer.body
+    );
+    answer.cookie("kroniek_session").expect("a session cookie")
+}
+
+#[test]
+fn sign_in_overview_language_and_sign_out() {
+    let s = Server::start(&["--demo"]);
+    // Not signed in: the overview sends to the sign-in page.
+    let a = request(&s, "GET", "/", "", &[], None);
+    assert_eq!((a.status, a.location.as_str()), (303, "/login"));
+
+    // The sign-in page: English by Accept-Language, a CSRF token that matches its cookie.
+    let page = request(
+        &s,
+        "GET",
+        "/login",
+        "",
+        &[("Accept-Language", "en-GB,en;q=0.9")],
+        None,
+    );
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"<html lang="en">"#) && page.body.contains("Access token"));
+    let login_cookie = page
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("kroniek_login="))
+        .expect("a login cookie");
+    assert!(login_cookie.contains("HttpOnly") && login_cookie.contains("SameSite=Strict"));
+    let login = page.cookie("kroniek_login").expect("a login cookie");
+    assert_eq!(csrf_in(&page.body), login);
+    assert!(
+        page.cookie("kroniek_lang").is_none(),
+        "Accept-Language is not remembered"
+    );
+
+    // A sign-in without the matching CSRF token is refused and opens no session.
+    let bad = request(
+        &s,
+        "POST",
+        "/login",
+        &format!("kroniek_login={login}"),
+        &[],
+        Some(&[("token", s.admin_token.as_str()), ("csrf", "0000")]),
+    );
+    assert_eq!(bad.status, 403);
+    assert!(bad.cookie("kroniek_session").is_none());
+    // An unknown token is refused with the reason, in Dutch by default.
+    let unknown = request(
+        &s,
+        "POST",
+        "/login",
+        &format!("kroniek_login={login}"),
+        &[],
+        Some(&[("token", "krn_nope"), ("csrf", login.as_str())]),
+    );
+    assert_eq!(unknown.status, 401);
+    assert!(
+        unknown.body.contains("onbekend of ingetrokken"),
+        "{}",
+        unknown.body
+    );
+    assert!(unknown.cookie("kroniek_session").is_none());
+
+    // Signed in: HttpOnly, SameSite=Strict session cookie; the overview shows the head.
+    let session = sign_in(&s, &s.admin_token);
+    let cookie = format!("kroniek_session={session}");
+    let overview = request(&s, "GET", "/", &cookie, &[], None);
+    assert_eq!(overview.status, 200);
+    let head: serde_json::Value =
+        serde_json::from_str(&s.get("/v1/head", &s.admin_token).1).expect("JSON");
+    let hash = head["hash"].as_str().expect("a hash");
+    let count = head["count"].as_u64().expect("a count");
+    assert!(overview.body.contains(hash), "{}", overview.body);
+    assert!(overview
+        .body
+        .contains(&format!(r#"<dd id="event-count">{count}</dd>"#)));
+    assert!(overview.body.contains("Overzicht") && overview.body.contains("landelijk-bestuur"));
+    // A child body is listed below its parent.
+    let parent = overview
+        .body
+        .find("<code>afdeling-den-haag</code>")
+        .expect("the branch");
+    let child = overview
+        .body
+        .find("<code>afdeling-den-haag/bestuur</code>")
+        .expect("the branch's board");
+    assert!(parent < child);
+    assert!(overview.body.contains(r#"class="depth-1""#));
+
+    // The switch: ?lang=en shows English and remembers it.
+    let english = request(&s, "GET", "/?lang=en", &cookie, &[], None);
+    assert!(english.body.contains("Overview") && english.body.contains("Sign out"));
+    assert_eq!(english.cookie("kroniek_lang").as_deref(), Some("en"));
+    let remembered = request(
+        &s,
+        "GET",
+        "/",
+        &format!("{cookie}; kroniek_lang=en"),
+        &[],
+        None,
+    );
+    assert!(remembered.body.contains(r#"<html lang="en">"#));
+
+    // Sign-out without the CSRF token is refused and the session stays.
+    let refused = request(&s, "POST", "/logout", &cookie, &[], Some(&[("csrf", "x")]));
+    assert_eq!(refused.status, 403);
+    assert_eq!(request(&s, "GET", "/", &cookie, &[], None).status, 200);
+    // With it, the session ends.
+    let csrf = csrf_in(&overview.body);
+    let out = request(
+        &s,
+        "POST",
+        "/logout",
+        &cookie,
+        &[],
+        Some(&[("csrf", &csrf)]),
+    );
+    assert_eq!((out.status, out.location.as_str()), (303, "/login"));
+    let after = request(&s, "GET", "/", &cookie, &[], None);
+    assert_eq!((after.status, after.location.as_str()), (303, "/login"));
+}
+
+#[test]
+fn revoking_a_principal_ends_its_sessions_and_unknown_pages_are_404() {
+    let s = Server::start(&["--demo"]);
+    let token = "krn_web_board_test";
+    let hash = blake3::hash(token.as_bytes()).to_hex().to_string();
+    let grant = format!(
+        r#"{{"stream":"access/web-board","type":"AccessGranted","effective":"2024-01-01","data":{{"principal":"web-board","role":"board","token_blake3":"{hash}"}}}}"#
+    );
+    assert_eq!(s.post("/v1/events", &s.admin_token, &grant).0, 201);
+    let cookie = format!("kroniek_session={}", sign_in(&s, token));
+    let page = request(&s, "GET", "/", &cookie, &[], None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<strong>web-board</strong> (board)"));
+    let revoke = r#"{"stream":"access/web-board","type":"AccessRevoked","effective":"2024-02-01","data":{"principal":"web-board"}}"#;
+    assert_eq!(s.post("/v1/events", &s.admin_token, revoke).0, 201);
+    let after = request(&s, "GET", "/", &cookie, &[], None);
+    assert_eq!((after.status, after.location.as_str()), (303, "/login"));
+
+    let missing = request(&s, "GET", "/no-such-page", "", &[], None);
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("<h1>Niet gevonden</h1>"));
+    let api = request(&s, "GET", "/v1/no-such-endpoint", "", &[], None);
+    assert_eq!(api.status, 404);
+    assert!(api.body.contains("no such endpoint"), "{}", api.body);
+    let css = request(&s, "GET", "/assets/kroniek.css", "", &[], None);
+    assert!(css.status == 200 && css.body.contains("@media print"));
+}
