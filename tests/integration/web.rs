@@ -238,3 +238,128 @@ fn revoking_a_principal_ends_its_sessions_and_unknown_pages_are_404() {
     let css = request(&s, "GET", "/assets/kroniek.css", "", &[], None);
     assert!(css.status == 200 && css.body.contains("@media print"));
 }
+
+/// Grants `role` to principal `web-{role}` with token `krn_web_{role}`; returns the token.
+fn grant(s: &Server, role: &str) -> String {
+    let token = format!("krn_web_{role}");
+    let hash = blake3::hash(token.as_bytes()).to_hex().to_string();
+    let body = format!(
+        r#"{{"stream":"access/web-{role}","type":"AccessGranted","effective":"2024-01-01","data":{{"principal":"web-{role}","role":"{role}","token_blake3":"{hash}"}}}}"#
+    );
+    assert_eq!(s.post("/v1/events", &s.admin_token, &body).0, 201);
+    token
+}
+
+#[test]
+fn a_body_page_shows_the_composition_on_the_chosen_date_as_the_api_does() {
+    let s = Server::start(&["--demo"]);
+    let cookie = format!("kroniek_session={}", sign_in(&s, &s.admin_token));
+    let overview = request(&s, "GET", "/", &cookie, &[], None);
+    assert!(overview
+        .body
+        .contains(r#"href="/bodies/landelijk-bestuur""#));
+    // A departure on 2019-09-30 changes the national board: the page follows the API.
+    let mut pages = Vec::new();
+    for date in ["2019-09-29", "2019-10-01", "2019-10-12"] {
+        let page = request(
+            &s,
+            "GET",
+            &format!("/bodies/landelijk-bestuur?as_of={date}"),
+            &cookie,
+            &[],
+            None,
+        );
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains(&format!(r#"datetime="{date}""#)));
+        assert!(page
+            .body
+            .contains(&format!(r#"type="date" value="{date}""#)));
+        let api: serde_json::Value = serde_json::from_str(
+            &s.get(
+                &format!("/v1/bodies/landelijk-bestuur/composition?as_of={date}"),
+                &s.admin_token,
+            )
+            .1,
+        )
+        .expect("JSON");
+        let mut vacancies = 0;
+        for seat in api["seats"].as_array().expect("seats") {
+            vacancies += seat["vacancies"].as_u64().expect("a count");
+            for h in seat["holders"].as_array().expect("holders") {
+                let id = h["member_id"].as_str().expect("an id");
+                assert!(
+                    page.body.contains(&format!("<code>{id}</code>")),
+                    "{date}: {id}"
+                );
+            }
+        }
+        let vacant_rows = page.body.matches(r#"<tr class="vacant">"#).count() as u64;
+        assert_eq!(vacant_rows, vacancies, "{date}");
+        assert!(page.body.contains(&format!(
+            r#"<strong id="seated">{}</strong>"#,
+            api["seated"]
+        )));
+        let table = page.body.find("<table").expect("a table");
+        pages.push(page.body[table..].to_owned());
+    }
+    assert_ne!(pages[0], pages[1], "the departure on 2019-09-30 shows");
+    // A bad date: 400, the message beside the field, the composition of today.
+    let bad = request(
+        &s,
+        "GET",
+        "/bodies/landelijk-bestuur?as_of=30-09-2019",
+        &cookie,
+        &[],
+        None,
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains(r#"id="as-of-error""#) && bad.body.contains("JJJJ-MM-DD"));
+    // An unknown body: a 404 page.
+    assert_eq!(
+        request(&s, "GET", "/bodies/nope", &cookie, &[], None).status,
+        404
+    );
+}
+
+#[test]
+fn the_member_role_sees_the_current_composition_and_disputes_sees_no_names() {
+    let s = Server::start(&["--demo"]);
+    let member = format!("kroniek_session={}", sign_in(&s, &grant(&s, "member")));
+    let page = request(
+        &s,
+        "GET",
+        "/bodies/landelijk-bestuur?as_of=2019-09-29",
+        &member,
+        &[],
+        None,
+    );
+    assert_eq!(page.status, 200);
+    assert!(
+        !page.body.contains(r#"type="date""#),
+        "no date picker for members"
+    );
+    assert!(!page.body.contains(r#"datetime="2019-09-29""#));
+    assert!(page.body.contains("huidige samenstelling"));
+
+    let disputes = format!("kroniek_session={}", sign_in(&s, &grant(&s, "disputes")));
+    let page = request(
+        &s,
+        "GET",
+        "/bodies/landelijk-bestuur?as_of=2020-01-01",
+        &disputes,
+        &[],
+        None,
+    );
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("naam niet getoond"));
+    let admin = format!("kroniek_session={}", sign_in(&s, &s.admin_token));
+    let named = request(
+        &s,
+        "GET",
+        "/bodies/landelijk-bestuur?as_of=2020-01-01",
+        &admin,
+        &[],
+        None,
+    );
+    assert!(!named.body.contains("naam niet getoond"));
+}

@@ -91,6 +91,21 @@ pub struct Messages {
     pub not_found: &'static str,
     pub not_found_text: &'static str,
     pub how_to_check: &'static str,
+    pub bad_date: &'static str,
+    pub composition_on: &'static str,
+    pub show: &'static str,
+    pub date_label: &'static str,
+    pub role: &'static str,
+    pub holder: &'static str,
+    pub term: &'static str,
+    pub vacant: &'static str,
+    pub past_term: &'static str,
+    pub reappointed: &'static str,
+    pub seated: &'static str,
+    pub below_minimum: &'static str,
+    pub established: &'static str,
+    pub current_only: &'static str,
+    pub name_hidden: &'static str,
 }
 
 /// Dutch.
@@ -121,6 +136,21 @@ pub static NL: Messages = Messages {
     not_found_text: "Deze pagina bestaat niet.",
     how_to_check:
         "Controleer zelf: kroniek verify --checkpoint, of de stappen in events/FORMAT.md.",
+    bad_date: "Geef een datum als JJJJ-MM-DD.",
+    composition_on: "Samenstelling op",
+    show: "Toon",
+    date_label: "Datum",
+    role: "Rol",
+    holder: "Bekleder",
+    term: "Termijn",
+    vacant: "vacant",
+    past_term: "termijn verstreken",
+    reappointed: "herbenoemd",
+    seated: "Zittend",
+    below_minimum: "Minder leden dan het minimum",
+    established: "Ingesteld",
+    current_only: "U ziet de huidige samenstelling.",
+    name_hidden: "naam niet getoond",
 };
 
 /// English.
@@ -151,6 +181,21 @@ pub static EN: Messages = Messages {
     not_found_text: "This page does not exist.",
     how_to_check:
         "Check it yourself: kroniek verify --checkpoint, or the steps in events/FORMAT.md.",
+    bad_date: "Give a date as YYYY-MM-DD.",
+    composition_on: "Composition on",
+    show: "Show",
+    date_label: "Date",
+    role: "Role",
+    holder: "Holder",
+    term: "Term",
+    vacant: "vacant",
+    past_term: "term expired",
+    reappointed: "reappointed",
+    seated: "Seated",
+    below_minimum: "Fewer members than the minimum",
+    established: "Established",
+    current_only: "You see the current composition.",
+    name_hidden: "name not shown",
 };
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod i18n;
 pub mod session;
 
+use crate::server::policy;
 use crate::server::state::AppState;
 use askama::Template;
 use axum::extract::{Form, FromRequestParts, Query, State};
@@ -34,6 +35,7 @@ const STYLESHEET: &str = include_str!("../../assets/kroniek.css");
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(overview))
+        .route("/bodies/{*id}", get(body_page))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/assets/kroniek.css", get(stylesheet))
@@ -414,6 +416,73 @@ fn body_tree(bodies: Vec<BodyOutline>) -> Vec<BodyNode> {
         });
     }
     out
+}
+
+#[derive(Debug, Deserialize)]
+struct DateQuery {
+    as_of: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "body.html")]
+struct BodyPage {
+    frame: Frame,
+    view: kroniek_projections::views::Composition,
+    /// The date picker's value; `None` for the member role (current composition only).
+    picker: Option<String>,
+    date_error: Option<&'static str>,
+}
+
+/// `GET /bodies/{id}?as_of=`: a body's composition on a date (today by default), with its
+/// vacancies and the seats held past their term. The same policy as
+/// `GET /v1/bodies/{id}/composition` decides who sees it and whose names.
+async fn body_page(
+    State(state): Shared,
+    page_lang: PageLang,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<DateQuery>,
+) -> Response {
+    let PageLang(lang, chosen) = page_lang;
+    let Some((_, session)) = current_session(&state, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let role = session.role;
+    if policy::allow(role, "GET", "/v1/bodies/{id}/composition").is_err() {
+        return error_page(page_lang, Some(&session), StatusCode::FORBIDDEN);
+    }
+    let may_pick = policy::composition_date_allowed(role, true).is_ok();
+    let asked = q
+        .as_of
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && may_pick);
+    let t = lang.messages();
+    let (date, date_error) = match asked.map(kroniek_core::types::Date::parse) {
+        Some(Ok(d)) => (d, None),
+        Some(Err(_)) => ((state.today)(), Some(t.bad_date)),
+        None => ((state.today)(), None),
+    };
+    let view = state.read().projections.composition(&id, date);
+    let Ok(view) = view else {
+        return error_page(page_lang, Some(&session), StatusCode::NOT_FOUND);
+    };
+    let view = policy::composition(role, view);
+    let status = if date_error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    page(
+        status,
+        &BodyPage {
+            frame: Frame::new(lang, &view.name, Some(&session), &format!("/bodies/{id}")),
+            picker: may_pick.then(|| view.as_of.clone()),
+            view,
+            date_error,
+        },
+        chosen.then_some(lang),
+    )
 }
 
 /// `GET /assets/kroniek.css`.
