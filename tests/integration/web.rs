@@ -303,6 +303,29 @@ fn a_body_page_shows_the_composition_on_the_chosen_date_as_the_api_does() {
         pages.push(page.body[table..].to_owned());
     }
     assert_ne!(pages[0], pages[1], "the departure on 2019-09-30 shows");
+    // The rooster van aftreden: one bar per seat-term of the API's schedule, reappointments
+    // marked.
+    let schedule: serde_json::Value = serde_json::from_str(
+        &s.get("/v1/bodies/landelijk-bestuur/terms", &s.admin_token)
+            .1,
+    )
+    .expect("JSON");
+    let terms = schedule["terms"].as_array().expect("terms");
+    let reappointments: usize = terms
+        .iter()
+        .map(|t| t["reappointments"].as_array().map_or(0, Vec::len))
+        .sum();
+    let page = request(&s, "GET", "/bodies/landelijk-bestuur", &cookie, &[], None);
+    assert!(page.body.contains(r#"<svg id="rooster" role="img""#));
+    assert_eq!(
+        page.body.matches(r#"<g class="term">"#).count(),
+        terms.len()
+    );
+    assert_eq!(
+        page.body.matches(r##"stroke="#f2b705""##).count(),
+        reappointments
+    );
+    assert!(reappointments > 0 && terms.len() > 5);
     // A bad date: 400, the message beside the field, the composition of today.
     let bad = request(
         &s,
@@ -340,6 +363,8 @@ fn the_member_role_sees_the_current_composition_and_disputes_sees_no_names() {
     );
     assert!(!page.body.contains(r#"datetime="2019-09-29""#));
     assert!(page.body.contains("huidige samenstelling"));
+    // The member role may not read the term schedule, so no rooster either.
+    assert!(!page.body.contains(r#"<svg id="rooster""#));
 
     let disputes = format!("kroniek_session={}", sign_in(&s, &grant(&s, "disputes")));
     let page = request(

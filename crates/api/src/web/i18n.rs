@@ -106,6 +106,9 @@ pub struct Messages {
     pub established: &'static str,
     pub current_only: &'static str,
     pub name_hidden: &'static str,
+    pub rooster: &'static str,
+    pub rooster_hint: &'static str,
+    pub no_terms: &'static str,
 }
 
 /// Dutch.
@@ -151,6 +154,10 @@ pub static NL: Messages = Messages {
     established: "Ingesteld",
     current_only: "U ziet de huidige samenstelling.",
     name_hidden: "naam niet getoond",
+    rooster: "Rooster van aftreden",
+    rooster_hint:
+        "Eén balk per zittingstermijn; een streep markeert een herbenoeming, de lijn is vandaag.",
+    no_terms: "Nog geen zittingstermijnen.",
 };
 
 /// English.
@@ -196,6 +203,9 @@ pub static EN: Messages = Messages {
     established: "Established",
     current_only: "You see the current composition.",
     name_hidden: "name not shown",
+    rooster: "Term schedule (rooster van aftreden)",
+    rooster_hint: "One bar per seat-term; a tick marks a reappointment, the line is today.",
+    no_terms: "No seat-terms yet.",
 };
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! access table and policy functions as the API (`kroniek_core::access`), so there is one
 //! access check, not two. Every form that writes carries the session's CSRF token.
 
+pub mod chart;
 pub mod i18n;
 pub mod session;
 
@@ -431,6 +432,8 @@ struct BodyPage {
     /// The date picker's value; `None` for the member role (current composition only).
     picker: Option<String>,
     date_error: Option<&'static str>,
+    /// The rooster van aftreden, for roles that may see the term schedule.
+    rooster: Option<chart::Rooster>,
 }
 
 /// `GET /bodies/{id}?as_of=`: a body's composition on a date (today by default), with its
@@ -468,6 +471,21 @@ async fn body_page(
         return error_page(page_lang, Some(&session), StatusCode::NOT_FOUND);
     };
     let view = policy::composition(role, view);
+    let rooster = if policy::allow(role, "GET", "/v1/bodies/{id}/terms").is_ok() {
+        let today = (state.today)();
+        state
+            .read()
+            .projections
+            .terms(&id)
+            .ok()
+            .and_then(|schedule| {
+                let today =
+                    chrono::NaiveDate::parse_from_str(&today.to_string(), "%Y-%m-%d").ok()?;
+                Some(chart::rooster(&schedule.terms, today))
+            })
+    } else {
+        None
+    };
     let status = if date_error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -480,6 +498,7 @@ async fn body_page(
             picker: may_pick.then(|| view.as_of.clone()),
             view,
             date_error,
+            rooster,
         },
         chosen.then_some(lang),
     )
