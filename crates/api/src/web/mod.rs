@@ -114,14 +114,6 @@ fn page<T: Template>(status: StatusCode, template: &T, remember: Option<Lang>) -
         Ok(html) => {
             let mut response = (status, axum::response::Html(html)).into_response();
             let headers = response.headers_mut();
-            if let Some(lang) = remember {
-                if let Ok(v) = HeaderValue::from_str(&format!(
-                    "kroniek_lang={}; Path=/; SameSite=Strict; Max-Age=31536000",
-                    lang.code()
-                )) {
-                    headers.append(header::SET_COOKIE, v);
-                }
-            }
             headers.insert(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(
@@ -129,6 +121,13 @@ fn page<T: Template>(status: StatusCode, template: &T, remember: Option<Lang>) -
                 ),
             );
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Some(lang) = remember {
+                let value = format!(
+                    "kroniek_lang={}; Path=/; SameSite=Strict; Max-Age=31536000",
+                    lang.code()
+                );
+                add_cookie(&mut response, &value);
+            }
             response
         }
         Err(e) => (
@@ -137,6 +136,18 @@ fn page<T: Template>(status: StatusCode, template: &T, remember: Option<Lang>) -
         )
             .into_response(),
     }
+}
+
+/// Appends a `Set-Cookie` header (our cookie values are always valid header text).
+fn add_cookie(response: &mut Response, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// The answer when the system's random source fails (no session or token can be made).
+fn no_randomness() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "no randomness available").into_response()
 }
 
 /// The signed-in session of a request, if its cookie names one whose principal still
@@ -170,7 +181,7 @@ fn login_form(
     error: Option<&'static str>,
 ) -> Response {
     let Some(csrf) = session::random_hex() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "no randomness available").into_response();
+        return no_randomness();
     };
     let t = lang.messages();
     let mut response = page(
@@ -182,9 +193,7 @@ fn login_form(
         },
         chosen.then_some(lang),
     );
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, &csrf, Some(3600))) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    add_cookie(&mut response, &set_cookie(LOGIN_COOKIE, &csrf, Some(3600)));
     response
 }
 
@@ -236,22 +245,15 @@ async fn login(
         );
     };
     let Some(id) = state.sessions.open(principal, role, token_hash(token)) else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "no randomness available").into_response();
+        return no_randomness();
     };
     let mut response = Redirect::to("/").into_response();
-    let cookies = [
-        set_cookie(
-            SESSION_COOKIE,
-            &id,
-            Some(session::SESSION_LIFETIME.as_secs()),
-        ),
-        set_cookie(LOGIN_COOKIE, "", Some(0)),
-    ];
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
+    let lifetime = session::SESSION_LIFETIME.as_secs();
+    add_cookie(
+        &mut response,
+        &set_cookie(SESSION_COOKIE, &id, Some(lifetime)),
+    );
+    add_cookie(&mut response, &set_cookie(LOGIN_COOKIE, "", Some(0)));
     response
 }
 
@@ -280,9 +282,7 @@ async fn logout(
     }
     state.sessions.close(&id);
     let mut response = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, "", Some(0))) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
+    add_cookie(&mut response, &set_cookie(SESSION_COOKIE, "", Some(0)));
     response
 }
 
@@ -461,10 +461,11 @@ async fn body_page(
         .map(str::trim)
         .filter(|d| !d.is_empty() && may_pick);
     let t = lang.messages();
+    let today = (state.today)();
     let (date, date_error) = match asked.map(kroniek_core::types::Date::parse) {
         Some(Ok(d)) => (d, None),
-        Some(Err(_)) => ((state.today)(), Some(t.bad_date)),
-        None => ((state.today)(), None),
+        Some(Err(_)) => (today, Some(t.bad_date)),
+        None => (today, None),
     };
     let view = state.read().projections.composition(&id, date);
     let Ok(view) = view else {
@@ -472,17 +473,12 @@ async fn body_page(
     };
     let view = policy::composition(role, view);
     let rooster = if policy::allow(role, "GET", "/v1/bodies/{id}/terms").is_ok() {
-        let today = (state.today)();
         state
             .read()
             .projections
             .terms(&id)
             .ok()
-            .and_then(|schedule| {
-                let today =
-                    chrono::NaiveDate::parse_from_str(&today.to_string(), "%Y-%m-%d").ok()?;
-                Some(chart::rooster(&schedule.terms, today))
-            })
+            .map(|schedule| chart::rooster(&schedule.terms, today.naive()))
     } else {
         None
     };
