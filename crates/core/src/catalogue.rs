@@ -79,6 +79,8 @@ macro_rules! string_enum {
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
+            /// Every value, as DOMAIN.md writes them (the choices of a form).
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
         }
     };
 }
@@ -161,7 +163,120 @@ macro_rules! data_struct {
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name { $($(#[$fattr])* pub $field: $ty),* }
+        impl $name {
+            /// The JSON keys of this object, with their types and whether they are required.
+            pub fn fields() -> Vec<FieldSpec> {
+                vec![$(FieldSpec::from_declaration(
+                    stringify!($field),
+                    stringify!($ty),
+                    &[$(stringify!($fattr)),*],
+                )),*]
+            }
+        }
     };
+}
+
+/// One key of an event's `data` or `personal`, as the catalogue declares it: what a form for
+/// the event type asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The JSON key.
+    pub key: String,
+    /// What kind of value it takes.
+    pub kind: FieldKind,
+    /// Whether the key must be present.
+    pub required: bool,
+}
+
+/// The kind of value a field takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Free text (a name, a title, a reason).
+    Text,
+    /// An identifier (`[a-z0-9-]`, a member id, a body id with `/` segments).
+    Identifier,
+    /// A BLAKE3 hash as 64 lower-case hex digits.
+    Hash,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// An integer (amounts in cents, counts).
+    Integer,
+    /// An integer of at least 1 (a code version).
+    Positive,
+    /// A year.
+    Year,
+    /// `true` or `false`.
+    Boolean,
+    /// One of a closed list of values.
+    Choice(&'static [&'static str]),
+    /// A list of identifiers.
+    IdentifierList,
+    /// A list of free-text terms.
+    TextList,
+    /// A list of objects (seats, tally lines, budget lines), written as JSON.
+    ObjectList(&'static str),
+}
+
+impl FieldSpec {
+    /// A field from its declaration in this module: the Rust field name, its type and its
+    /// attributes as source text (`rename` gives the key; `default` or `Option` make it optional).
+    fn from_declaration(field: &str, ty: &str, attributes: &[&str]) -> FieldSpec {
+        let ty: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+        let key = attributes
+            .iter()
+            .find_map(|a| {
+                let rest = a.split("rename").nth(1)?;
+                rest.split('"').nth(1).map(str::to_owned)
+            })
+            .unwrap_or_else(|| field.to_owned());
+        let optional = ty.starts_with("Option<")
+            || attributes.iter().any(|a| a.contains("default"));
+        let inner = ty
+            .strip_prefix("Option<")
+            .and_then(|t| t.strip_suffix('>'))
+            .unwrap_or(&ty);
+        FieldSpec {
+            key,
+            kind: FieldKind::of_type(inner),
+            required: !optional,
+        }
+    }
+}
+
+impl FieldKind {
+    /// The kind of a catalogue type, by its name.
+    fn of_type(ty: &str) -> FieldKind {
+        match ty {
+            "Id" | "MemberId" | "BodyId" | "ErasureSubject" => FieldKind::Identifier,
+            "HashHex" => FieldKind::Hash,
+            "Date" => FieldKind::Date,
+            "i64" => FieldKind::Integer,
+            "std::num::NonZeroU32" => FieldKind::Positive,
+            "Year" => FieldKind::Year,
+            "bool" => FieldKind::Boolean,
+            "Vec<MemberId>" | "Vec<Id>" => FieldKind::IdentifierList,
+            "Vec<String>" => FieldKind::TextList,
+            "Vec<Seat>" => FieldKind::ObjectList(r#"[{"role": "lid", "count": 3}]"#),
+            "Vec<TallyLine>" => FieldKind::ObjectList(r#"[{"member_id": "10201", "votes": 40}]"#),
+            "Vec<BudgetLine>" => {
+                FieldKind::ObjectList(r#"[{"name": "campagne", "amount_cents": 500000}]"#)
+            }
+            "BodyKind" => FieldKind::Choice(BodyKind::NAMES),
+            "EndReason" => FieldKind::Choice(EndReason::NAMES),
+            "LeaveReason" => FieldKind::Choice(LeaveReason::NAMES),
+            "VoteMethod" => FieldKind::Choice(VoteMethod::NAMES),
+            "VoteOutcome" => FieldKind::Choice(VoteOutcome::NAMES),
+            "DecisionCategory" => FieldKind::Choice(DecisionCategory::NAMES),
+            "DecisionBasis" => FieldKind::Choice(DecisionBasis::NAMES),
+            "CaseKind" => FieldKind::Choice(CaseKind::NAMES),
+            "CaseOutcome" => FieldKind::Choice(CaseOutcome::NAMES),
+            "AppealOutcome" => FieldKind::Choice(AppealOutcome::NAMES),
+            "SubsidyRecipient" => FieldKind::Choice(SubsidyRecipient::NAMES),
+            "DonorKind" => FieldKind::Choice(DonorKind::NAMES),
+            "AccessRole" => FieldKind::Choice(AccessRole::NAMES),
+            _ => FieldKind::Text,
+        }
+    }
 }
 
 data_struct!(CodeVersionAdopted { code_id: Id, version: std::num::NonZeroU32, title: String,
@@ -400,6 +515,16 @@ macro_rules! catalogue {
             pub fn personal(self) -> PersonalSpec {
                 match self { $(EventType::$variant => catalogue!(@spec $($pspec)?)),+ }
             }
+
+            /// The keys of this type's `data`.
+            pub fn data_fields(self) -> Vec<FieldSpec> {
+                match self { $(EventType::$variant => $variant::fields()),+ }
+            }
+
+            /// The keys of this type's `personal` (none for a type without personal data).
+            pub fn personal_fields(self) -> Vec<FieldSpec> {
+                match self { $(EventType::$variant => catalogue!(@fields $($pty)?)),+ }
+            }
         }
 
         impl EventData {
@@ -424,6 +549,8 @@ macro_rules! catalogue {
         }
     };
     (@spec) => { PersonalSpec::None };
+    (@fields) => { Vec::new() };
+    (@fields $t:ty) => { <$t>::fields() };
     (@spec $s:ident) => { PersonalSpec::$s };
 }
 
@@ -603,3 +730,81 @@ pub const NON_NEGATIVE_KEYS: &[&str] = &[
     "max_reappointments",
     "min_members",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_fields_follow_the_declarations() {
+        let voted = EventType::MotionVoted.data_fields();
+        let keys: Vec<&str> = voted.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["motion_id", "method", "for", "against", "abstain", "outcome"]
+        );
+        assert_eq!(voted[1].kind, FieldKind::Choice(VoteMethod::NAMES));
+        let appointed = EventType::MemberAppointed.data_fields();
+        let term_end = appointed.iter().find(|f| f.key == "term_end");
+        assert_eq!(
+            term_end,
+            Some(&FieldSpec {
+                key: "term_end".into(),
+                kind: FieldKind::Date,
+                required: false
+            })
+        );
+        let established = EventType::BodyEstablished.data_fields();
+        assert!(matches!(established[5].kind, FieldKind::ObjectList(_)));
+        assert!(established[5].required);
+        let code = EventType::CodeVersionAdopted.data_fields();
+        assert_eq!(code[1].kind, FieldKind::Positive);
+        assert_eq!(code[3].kind, FieldKind::Hash);
+        let personal = EventType::MemberJoined.personal_fields();
+        assert_eq!(
+            personal
+                .iter()
+                .map(|f| (f.key.as_str(), f.required))
+                .collect::<Vec<_>>(),
+            [("name", true), ("residence", true), ("email", false)]
+        );
+        assert!(EventType::MotionVoted.personal_fields().is_empty());
+    }
+
+    /// Every event of the sample ledger uses only declared keys, and has every required one:
+    /// so a form built from the declarations can write each of them.
+    #[test]
+    fn the_sample_ledger_fits_the_declared_fields() {
+        let sample = include_str!("../../../events/sample.jsonl");
+        for line in sample.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let ty = EventType::from_name(v["type"].as_str().unwrap()).unwrap();
+            for (object, fields) in [
+                ("data", ty.data_fields()),
+                ("personal", ty.personal_fields()),
+            ] {
+                let Some(map) = v.get(object).and_then(|o| o.as_object()) else {
+                    continue;
+                };
+                for key in map.keys() {
+                    assert!(fields.iter().any(|f| &f.key == key), "{ty} {object}.{key}");
+                }
+                for f in fields.iter().filter(|f| f.required) {
+                    assert!(map.contains_key(&f.key), "{ty} lacks {object}.{}", f.key);
+                }
+            }
+        }
+        // No declared type falls through to free text by accident.
+        for ty in EventType::ALL {
+            for f in ty.data_fields() {
+                if f.kind == FieldKind::Text {
+                    assert!(
+                        ["title", "reason", "subject", "grantor", "name"].contains(&f.key.as_str()),
+                        "{ty}.{} is free text",
+                        f.key
+                    );
+                }
+            }
+        }
+    }
+}

@@ -890,6 +890,34 @@ impl Projections {
         bodies
     }
 
+    /// Every election id with its body, sorted by id.
+    pub fn election_ids(&self) -> Vec<(String, String)> {
+        let mut ids: Vec<(String, String)> = self
+            .state
+            .elections
+            .iter()
+            .map(|(id, e)| (id.clone(), e.body_id.clone()))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Every case id with its subject, sorted by id.
+    pub fn case_ids(&self) -> Vec<(String, String)> {
+        let mut ids: Vec<(String, String)> = self
+            .cases
+            .iter()
+            .map(|(id, c)| (id.clone(), c.subject.clone()))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// A decision, by id.
+    pub fn decision(&self, decision_id: &str) -> Option<&DecisionView> {
+        self.decisions.get(decision_id)
+    }
+
     /// Every body id, sorted.
     pub fn body_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.state.bodies.iter().map(|(id, _)| id.clone()).collect();

@@ -8,7 +8,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod policy;
 pub mod problem;
-mod routes;
+pub(crate) mod routes;
 pub mod state;
 
 use crate::cli::CliError;

@@ -167,3 +167,19 @@ pub fn composition_date_allowed(role: AccessRole, asked: bool) -> Result<(), Api
     }
     Ok(())
 }
+
+/// An audit report as `role` may see it: donors' names and residences only for the roles that
+/// see gift records' personal data.
+pub fn audit_report(
+    role: AccessRole,
+    mut report: kroniek_projections::audit::AuditReport,
+) -> kroniek_projections::audit::AuditReport {
+    use kroniek_core::catalogue::{Category, EventType};
+    if !kroniek_core::access::sees_personal(role, Category::Finance, EventType::GiftReceived) {
+        for d in &mut report.money.disclosure {
+            d.donor_name = None;
+            d.donor_residence = None;
+        }
+    }
+    report
+}

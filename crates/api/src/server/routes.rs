@@ -92,21 +92,9 @@ pub async fn append(
         items.into_iter().map(ProposedEvent::parse).collect();
     let actor = caller.actor();
     let st = state.clone();
-    let outcome = blocking(move || {
-        let result = st.store.append_iter(events, &actor, &mut |_| {});
-        if let Err(kroniek_core::CoreError::Refused(refusals)) = &result {
-            for r in refusals {
-                st.metrics.refused(r.refusal.rule.id());
-            }
-        }
-        let outcome = result?;
-        st.catch_up()?;
-        Ok(outcome)
-    })
-    .await?;
+    let outcome = blocking(move || Ok(append_checked(&st, events, &actor)?)).await?;
     Ok(match outcome {
         AppendOutcome::Appended { first, count, head } => {
-            state.metrics.appended(count);
             (
             StatusCode::CREATED,
             Json(json!({"first": first, "count": count, "positions": (first..first + count).collect::<Vec<_>>(), "head": {"count": head.count, "hash": head.hash_hex()}})),
@@ -120,8 +108,30 @@ pub async fn append(
     })
 }
 
+/// Appends `events` as one atomic batch through the rules, counts refusals by rule, and
+/// brings the read side up to date: the one append path of the API and the web pages.
+/// Blocking. The caller has checked that the role may append to each event's category.
+pub(crate) fn append_checked(
+    state: &AppState,
+    events: Vec<Result<ProposedEvent, Refusal>>,
+    actor: &str,
+) -> Result<AppendOutcome, kroniek_core::CoreError> {
+    let result = state.store.append_iter(events, actor, &mut |_| {});
+    if let Err(kroniek_core::CoreError::Refused(refusals)) = &result {
+        for r in refusals {
+            state.metrics.refused(r.refusal.rule.id());
+        }
+    }
+    let outcome = result?;
+    state.catch_up()?;
+    if let AppendOutcome::Appended { count, .. } = &outcome {
+        state.metrics.appended(*count);
+    }
+    Ok(outcome)
+}
+
 /// One record's line as `role` may see it: withheld, or with or without personal data.
-fn line_for(
+pub(crate) fn line_for(
     store: &Store,
     role: kroniek_core::catalogue::AccessRole,
     r: &Record,
@@ -469,9 +479,9 @@ pub async fn subscribe(
 pub async fn verify(State(state): Shared, caller: Caller) -> Result<Json<Value>, ApiError> {
     policy::allow(caller.role, "GET", "/v1/verify")?;
     blocking(move || {
-        Ok(Json(match state.store.verify(&mut |_| {}) {
-            Ok(v) => json!({"verified": true, "count": v.count, "head": kroniek_core::types::hex(&v.head), "erased": v.erased}),
-            Err(b) => json!({"verified": false, "position": b.position, "why": b.why}),
+        Ok(Json(match state.verify_and_remember().outcome {
+            Ok(v) => json!({"verified": true, "count": v.count, "head": v.head, "erased": v.erased}),
+            Err((position, why)) => json!({"verified": false, "position": position, "why": why}),
         }))
     })
     .await
@@ -739,24 +749,7 @@ pub async fn audit(
         crate::cli::audit::from_open_store(&state.store, &params, None).map_err(proof_error)
     })
     .await?;
-    let mut value = serde_json::to_value(report).map_err(ApiError::internal)?;
-    if !kroniek_core::access::sees_personal(
-        role,
-        kroniek_core::catalogue::Category::Finance,
-        kroniek_core::catalogue::EventType::GiftReceived,
-    ) {
-        // Donors' names and residences are for the roles that see gift records' personal data.
-        if let Some(list) = value
-            .pointer_mut("/money/disclosure")
-            .and_then(Value::as_array_mut)
-        {
-            for d in list {
-                if let Some(o) = d.as_object_mut() {
-                    o.remove("donor_name");
-                    o.remove("donor_residence");
-                }
-            }
-        }
-    }
+    let value = serde_json::to_value(policy::audit_report(role, report))
+        .map_err(ApiError::internal)?;
     Ok(Json(value))
 }

@@ -57,6 +57,26 @@ pub struct AppState {
     pub head: tokio::sync::watch::Sender<u64>,
     /// The web pages' signed-in sessions.
     pub sessions: crate::web::session::Sessions,
+    /// The outcome of the last full verification, for the overview page.
+    pub last_verification: std::sync::Mutex<Option<Verification>>,
+}
+
+/// What a verification that passed checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub count: u64,
+    pub erased: u64,
+    pub head: String,
+}
+
+/// The outcome of a full walk of the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// When it finished (UTC, to the second).
+    pub at: String,
+    /// Records checked and erased personal values explained, or the position where the
+    /// chain broke and why.
+    pub outcome: Result<Verified, (u64, String)>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -81,6 +101,7 @@ impl AppState {
             metrics: super::metrics::Metrics::default(),
             head,
             sessions: crate::web::session::Sessions::default(),
+            last_verification: std::sync::Mutex::new(None),
         };
         state.catch_up()?;
         Ok(state)
@@ -114,6 +135,27 @@ impl AppState {
         }
         self.head.send_replace(head);
         Ok(())
+    }
+
+    /// Walks the whole chain and keeps the outcome for the overview. Blocking.
+    pub fn verify_and_remember(&self) -> Verification {
+        let outcome = match self.store.verify(&mut |_| {}) {
+            Ok(v) => Ok(Verified {
+                count: v.count,
+                erased: v.erased,
+                head: kroniek_core::types::hex(&v.head),
+            }),
+            Err(b) => Err((b.position, b.why)),
+        };
+        let v = Verification {
+            at: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            outcome,
+        };
+        *self
+            .last_verification
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(v.clone());
+        v
     }
 
     /// The read side, for a short look (never held across an `.await`).

@@ -8,6 +8,8 @@
 
 pub mod chart;
 pub mod i18n;
+mod pages;
+mod record;
 pub mod session;
 
 use crate::server::policy;
@@ -40,6 +42,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/assets/kroniek.css", get(stylesheet))
+        .merge(pages::routes())
+        .merge(record::routes())
 }
 
 /// The language of a request: `?lang=`, then the `kroniek_lang` cookie, then
@@ -78,7 +82,7 @@ fn lang_in_query(query: &str) -> Option<String> {
         .and_then(|q| q.0.lang)
 }
 
-fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
+pub(crate) fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -94,22 +98,66 @@ pub struct Frame {
     /// The signed-in principal, role and CSRF token (for the sign-out form).
     pub who: Option<(String, &'static str, String)>,
     pub switch_href: String,
+    /// The navigation: link, label, and whether it is the current page's section.
+    pub nav: Vec<(&'static str, &'static str, bool)>,
 }
 
 impl Frame {
-    fn new(lang: Lang, title: &str, session: Option<&Session>, path: &str) -> Frame {
+    pub(crate) fn new(lang: Lang, title: &str, session: Option<&Session>, path: &str) -> Frame {
+        let t = lang.messages();
+        let nav = session.map_or_else(Vec::new, |s| navigation(t, s.role, path));
         Frame {
             lang,
-            t: lang.messages(),
+            t,
             title: title.to_owned(),
             who: session.map(|s| (s.principal.clone(), s.role.as_str(), s.csrf.clone())),
             switch_href: format!("{path}?lang={}", lang.other().code()),
+            nav,
         }
     }
 }
 
+/// The sections a role may open, with the one `path` is in marked.
+fn navigation(
+    t: &'static Messages,
+    role: kroniek_core::catalogue::AccessRole,
+    path: &str,
+) -> Vec<(&'static str, &'static str, bool)> {
+    let sections: [(&'static str, &'static str, bool); 5] = [
+        ("/", t.overview, true),
+        (
+            "/timeline",
+            t.timeline,
+            policy::allow(role, "GET", "/v1/timeline").is_ok(),
+        ),
+        (
+            "/conduct",
+            t.conduct,
+            policy::allow(role, "GET", "/v1/conduct").is_ok(),
+        ),
+        (
+            "/audit",
+            t.audit,
+            policy::allow(role, "GET", "/v1/audit/{year}").is_ok(),
+        ),
+        ("/record", t.record_event, record::may_record(role)),
+    ];
+    sections
+        .into_iter()
+        .filter(|(_, _, allowed)| *allowed)
+        .map(|(href, label, _)| {
+            let current = if href == "/" {
+                path == "/" || path.starts_with("/bodies")
+            } else {
+                path.starts_with(href)
+            };
+            (href, label, current)
+        })
+        .collect()
+}
+
 /// A rendered page, with the language cookie when `?lang=` chose the language.
-fn page<T: Template>(status: StatusCode, template: &T, remember: Option<Lang>) -> Response {
+pub(crate) fn page<T: Template>(status: StatusCode, template: &T, remember: Option<Lang>) -> Response {
     match template.render() {
         Ok(html) => {
             let mut response = (status, axum::response::Html(html)).into_response();
@@ -139,20 +187,20 @@ fn page<T: Template>(status: StatusCode, template: &T, remember: Option<Lang>) -
 }
 
 /// Appends a `Set-Cookie` header (our cookie values are always valid header text).
-fn add_cookie(response: &mut Response, value: &str) {
+pub(crate) fn add_cookie(response: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
 /// The answer when the system's random source fails (no session or token can be made).
-fn no_randomness() -> Response {
+pub(crate) fn no_randomness() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "no randomness available").into_response()
 }
 
 /// The signed-in session of a request, if its cookie names one whose principal still
 /// stands with the same token and role (revocation ends sessions at once).
-fn current_session(state: &AppState, headers: &HeaderMap) -> Option<(String, Session)> {
+pub(crate) fn current_session(state: &AppState, headers: &HeaderMap) -> Option<(String, Session)> {
     let id = cookie(header_str(headers, header::COOKIE), SESSION_COOKIE)?.to_owned();
     let session = state.sessions.get(&id)?;
     let read = state.read();
@@ -295,7 +343,7 @@ struct ErrorPage {
 }
 
 /// A 403 or 404 page.
-fn error_page(
+pub(crate) fn error_page(
     PageLang(lang, chosen): PageLang,
     session: Option<&Session>,
     status: StatusCode,
@@ -336,6 +384,22 @@ struct OverviewPage {
     head: String,
     checkpoint: Option<(u64, String)>,
     bodies: Vec<BodyNode>,
+    verification: Option<crate::server::state::Verification>,
+    may_verify: bool,
+    /// Elections (id, body), when the role may see them; how many more there are.
+    elections: Option<(Vec<(String, String)>, usize)>,
+    /// Cases (id, subject), for the roles that may open case files.
+    cases: Option<(Vec<(String, String)>, usize)>,
+}
+
+/// How many elections or cases the overview lists.
+const OVERVIEW_LIST: usize = 50;
+
+/// The last `OVERVIEW_LIST` of a list sorted by id, and how many are left out.
+fn last_of(mut list: Vec<(String, String)>) -> (Vec<(String, String)>, usize) {
+    let more = list.len().saturating_sub(OVERVIEW_LIST);
+    list.drain(..more);
+    (list, more)
 }
 
 /// `GET /`: the ledger's head and latest checkpoint, and the party's bodies as a tree.
@@ -347,11 +411,27 @@ async fn overview(
     let Some((_, session)) = current_session(&state, &headers) else {
         return Redirect::to("/login").into_response();
     };
-    let bodies = if sees_records(session.role, Category::Body) {
-        body_tree(state.read().projections.body_outline())
-    } else {
-        Vec::new()
+    let role = session.role;
+    let (bodies, elections, cases) = {
+        let read = state.read();
+        let bodies = if sees_records(role, Category::Body) {
+            body_tree(read.projections.body_outline())
+        } else {
+            Vec::new()
+        };
+        let elections = policy::allow(role, "GET", "/v1/elections/{id}")
+            .is_ok()
+            .then(|| last_of(read.projections.election_ids()));
+        let cases = policy::allow(role, "GET", "/v1/cases/{id}")
+            .is_ok()
+            .then(|| last_of(read.projections.case_ids()));
+        (bodies, elections, cases)
     };
+    let verification = state
+        .last_verification
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     let store = state.store.clone();
     let checkpoint = tokio::task::spawn_blocking(move || store.latest_checkpoint())
         .await
@@ -369,6 +449,10 @@ async fn overview(
             head: head.hash_hex(),
             checkpoint,
             bodies,
+            verification,
+            may_verify: policy::allow(role, "GET", "/v1/verify").is_ok(),
+            elections,
+            cases,
         },
         chosen.then_some(lang),
     )
@@ -434,7 +518,13 @@ struct BodyPage {
     date_error: Option<&'static str>,
     /// The rooster van aftreden, for roles that may see the term schedule.
     rooster: Option<chart::Rooster>,
+    /// The body's latest decisions (newest first), and how many it has in all.
+    decisions: Vec<kroniek_projections::views::DecisionView>,
+    decision_count: usize,
 }
+
+/// How many decisions a body's page lists.
+const BODY_DECISIONS: usize = 10;
 
 /// `GET /bodies/{id}?as_of=`: a body's composition on a date (today by default), with its
 /// vacancies and the seats held past their term. The same policy as
@@ -482,6 +572,22 @@ async fn body_page(
     } else {
         None
     };
+    let mut decisions: Vec<kroniek_projections::views::DecisionView> = state
+        .read()
+        .projections
+        .timeline(&kroniek_projections::views::TimelineFilter {
+            body_id: Some(id.clone()),
+            ..Default::default()
+        })
+        .into_iter()
+        .filter_map(|e| match e {
+            kroniek_projections::views::TimelineEntry::Decision(d) => Some(d),
+            kroniek_projections::views::TimelineEntry::Motion(_) => None,
+        })
+        .collect();
+    let decision_count = decisions.len();
+    decisions.reverse();
+    decisions.truncate(BODY_DECISIONS);
     let status = if date_error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -495,6 +601,8 @@ async fn body_page(
             view,
             date_error,
             rooster,
+            decisions,
+            decision_count,
         },
         chosen.then_some(lang),
     )
