@@ -15,3 +15,4 @@ mod proofs;
 mod read_models;
 mod support;
 mod web;
+mod web_pages;

@@ -5,11 +5,11 @@
 use crate::support::Server;
 
 /// One answer: status, `Location`, every `Set-Cookie`, body.
-struct Answer {
-    status: u16,
-    location: String,
-    cookies: Vec<String>,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) cookies: Vec<String>,
+    pub(crate) body: String,
 }
 
 impl Answer {
@@ -24,7 +24,7 @@ impl Answer {
 }
 
 /// A request without following redirects; `form` is sent url-encoded.
-fn request(
+pub(crate) fn request(
     s: &Server,
     method: &str,
     path: &str,
@@ -64,7 +64,7 @@ fn request(
 }
 
 /// The hidden CSRF field's value in a page.
-fn csrf_in(body: &str) -> String {
+pub(crate) fn csrf_in(body: &str) -> String {
     let at = body
         .find(r#"name="csrf" value=""#)
         .unwrap_or_else(|| panic!("no csrf field in {body}"));
@@ -72,7 +72,7 @@ fn csrf_in(body: &str) -> String {
 }
 
 /// Signs in with `token`; returns the session cookie's value.
-fn sign_in(s: &Server, token: &str) -> String {
+pub(crate) fn sign_in(s: &Server, token: &str) -> String {
     let page = request(s, "GET", "/login", "", &[], None);
     let login = page.cookie("kroniek_login").expect("a login cookie");
     let csrf = csrf_in(&page.body);
@@ -240,7 +240,7 @@ fn revoking_a_principal_ends_its_sessions_and_unknown_pages_are_404() {
 }
 
 /// Grants `role` to principal `web-{role}` with token `krn_web_{role}`; returns the token.
-fn grant(s: &Server, role: &str) -> String {
+pub(crate) fn grant(s: &Server, role: &str) -> String {
     let token = format!("krn_web_{role}");
     let hash = blake3::hash(token.as_bytes()).to_hex().to_string();
     let body = format!(

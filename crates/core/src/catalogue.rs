@@ -229,8 +229,8 @@ impl FieldSpec {
                 rest.split('"').nth(1).map(str::to_owned)
             })
             .unwrap_or_else(|| field.to_owned());
-        let optional = ty.starts_with("Option<")
-            || attributes.iter().any(|a| a.contains("default"));
+        let optional =
+            ty.starts_with("Option<") || attributes.iter().any(|a| a.contains("default"));
         let inner = ty
             .strip_prefix("Option<")
             .and_then(|t| t.strip_suffix('>'))
@@ -741,7 +741,14 @@ mod tests {
         let keys: Vec<&str> = voted.iter().map(|f| f.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["motion_id", "method", "for", "against", "abstain", "outcome"]
+            [
+                "motion_id",
+                "method",
+                "for",
+                "against",
+                "abstain",
+                "outcome"
+            ]
         );
         assert_eq!(voted[1].kind, FieldKind::Choice(VoteMethod::NAMES));
         let appointed = EventType::MemberAppointed.data_fields();

@@ -480,7 +480,9 @@ pub async fn verify(State(state): Shared, caller: Caller) -> Result<Json<Value>,
     policy::allow(caller.role, "GET", "/v1/verify")?;
     blocking(move || {
         Ok(Json(match state.verify_and_remember().outcome {
-            Ok(v) => json!({"verified": true, "count": v.count, "head": v.head, "erased": v.erased}),
+            Ok(v) => {
+                json!({"verified": true, "count": v.count, "head": v.head, "erased": v.erased})
+            }
             Err((position, why)) => json!({"verified": false, "position": position, "why": why}),
         }))
     })
@@ -749,7 +751,7 @@ pub async fn audit(
         crate::cli::audit::from_open_store(&state.store, &params, None).map_err(proof_error)
     })
     .await?;
-    let value = serde_json::to_value(policy::audit_report(role, report))
-        .map_err(ApiError::internal)?;
+    let value =
+        serde_json::to_value(policy::audit_report(role, report)).map_err(ApiError::internal)?;
     Ok(Json(value))
 }

@@ -148,7 +148,9 @@ impl AppState {
             Err(b) => Err((b.position, b.why)),
         };
         let v = Verification {
-            at: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            at: chrono::Utc::now()
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string(),
             outcome,
         };
         *self

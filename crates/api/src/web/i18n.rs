@@ -401,7 +401,8 @@ pub static NL: Messages = Messages {
     case_events: "Het dossier",
     document: "Document",
     conduct: "Gedragscode",
-    conduct_intro: "Per code de versie die geldt en het deel van de actieve leden dat die versie tekende.",
+    conduct_intro:
+        "Per code de versie die geldt en het deel van de actieve leden dat die versie tekende.",
     code: "Code",
     version: "Versie",
     adopted: "Vastgesteld",
@@ -410,7 +411,8 @@ pub static NL: Messages = Messages {
     signed_any: "Tekenden een versie",
     no_codes: "Nog geen gedragscode vastgesteld.",
     audit: "Jaarverslag",
-    audit_intro: "Het verslag voor de accountant, gemaakt bij een checkpoint van de huidige omvang.",
+    audit_intro:
+        "Het verslag voor de accountant, gemaakt bij een checkpoint van de huidige omvang.",
     downloads: "Downloads",
     verified: "geverifieerd",
     not_verified: "verificatie mislukt",
@@ -458,7 +460,8 @@ pub static NL: Messages = Messages {
     refused: "Geweigerd",
     refused_intro: "De gebeurtenis is niet vastgelegd; er is niets geschreven.",
     upload: "Een bestand uploaden",
-    upload_intro: "Een .jsonl-bestand, één gebeurtenis per regel, als één geheel vastgelegd: alles of niets.",
+    upload_intro:
+        "Een .jsonl-bestand, één gebeurtenis per regel, als één geheel vastgelegd: alles of niets.",
     upload_file: "Bestand (.jsonl)",
     upload_submit: "Uploaden en vastleggen",
     upload_accepted: "gebeurtenissen vastgelegd vanaf positie",
@@ -479,7 +482,17 @@ pub static NL: Messages = Messages {
     bad_year: "Geef een jaartal, bijvoorbeeld 2024.",
     chart_share: "Aandeel actieve leden dat tekende",
     recorded_at: "Vastgelegd op",
-    kinds: &[("alv", "algemene ledenvergadering"), ("board", "bestuur"), ("daily_board", "dagelijks bestuur"), ("council", "raad"), ("committee", "commissie"), ("branch", "afdeling"), ("working_group", "werkgroep"), ("network", "netwerk"), ("affiliate", "gelieerde organisatie")],
+    kinds: &[
+        ("alv", "algemene ledenvergadering"),
+        ("board", "bestuur"),
+        ("daily_board", "dagelijks bestuur"),
+        ("council", "raad"),
+        ("committee", "commissie"),
+        ("branch", "afdeling"),
+        ("working_group", "werkgroep"),
+        ("network", "netwerk"),
+        ("affiliate", "gelieerde organisatie"),
+    ],
 };
 
 /// English.
@@ -605,7 +618,8 @@ pub static EN: Messages = Messages {
     case_events: "The case file",
     document: "Document",
     conduct: "Code of conduct",
-    conduct_intro: "For each code, the version in force and the share of active members who signed it.",
+    conduct_intro:
+        "For each code, the version in force and the share of active members who signed it.",
     code: "Code",
     version: "Version",
     adopted: "Adopted",
@@ -683,7 +697,17 @@ pub static EN: Messages = Messages {
     bad_year: "Give a year, for example 2024.",
     chart_share: "Share of active members who signed",
     recorded_at: "Recorded at",
-    kinds: &[("alv", "general assembly"), ("board", "board"), ("daily_board", "daily board"), ("council", "council"), ("committee", "committee"), ("branch", "branch"), ("working_group", "working group"), ("network", "network"), ("affiliate", "affiliate")],
+    kinds: &[
+        ("alv", "general assembly"),
+        ("board", "board"),
+        ("daily_board", "daily board"),
+        ("council", "council"),
+        ("committee", "committee"),
+        ("branch", "branch"),
+        ("working_group", "working group"),
+        ("network", "network"),
+        ("affiliate", "affiliate"),
+    ],
 };
 
 #[cfg(test)]

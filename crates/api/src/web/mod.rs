@@ -15,7 +15,7 @@ pub mod session;
 use crate::server::policy;
 use crate::server::state::AppState;
 use askama::Template;
-use axum::extract::{Form, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -157,7 +157,11 @@ fn navigation(
 }
 
 /// A rendered page, with the language cookie when `?lang=` chose the language.
-pub(crate) fn page<T: Template>(status: StatusCode, template: &T, remember: Option<Lang>) -> Response {
+pub(crate) fn page<T: Template>(
+    status: StatusCode,
+    template: &T,
+    remember: Option<Lang>,
+) -> Response {
     match template.render() {
         Ok(html) => {
             let mut response = (status, axum::response::Html(html)).into_response();
@@ -257,10 +261,18 @@ async fn login_page(
     login_form(PageLang(lang, chosen), StatusCode::OK, None)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct LoginForm {
+    #[serde(default)]
     token: String,
+    #[serde(default)]
     csrf: String,
+}
+
+/// A url-encoded form body; what does not read as one counts as an empty form (whose
+/// missing CSRF token then refuses it with a page, never a bare error).
+fn read_form<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> T {
+    serde_urlencoded::from_bytes(body).unwrap_or_default()
 }
 
 /// `POST /login`: checks the form's CSRF token against its cookie, then the access token.
@@ -268,8 +280,9 @@ async fn login(
     State(state): Shared,
     PageLang(lang, chosen): PageLang,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    body: axum::body::Bytes,
 ) -> Response {
+    let form: LoginForm = read_form(&body);
     let t = lang.messages();
     let expected = cookie(header_str(&headers, header::COOKIE), LOGIN_COOKIE).unwrap_or("");
     if expected.is_empty() || !same_secret(expected, &form.csrf) {
@@ -305,7 +318,7 @@ async fn login(
     response
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct CsrfForm {
     #[serde(default)]
     csrf: String,
@@ -316,8 +329,9 @@ async fn logout(
     State(state): Shared,
     PageLang(lang, chosen): PageLang,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    body: axum::body::Bytes,
 ) -> Response {
+    let form: CsrfForm = read_form(&body);
     let Some((id, session)) = current_session(&state, &headers) else {
         return Redirect::to("/login").into_response();
     };

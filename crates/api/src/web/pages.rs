@@ -37,10 +37,10 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// The signed-in session, or the answer that sends the visitor to sign in.
-fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
+fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Session, Box<Response>> {
     current_session(state, headers)
         .map(|(_, s)| s)
-        .ok_or_else(|| Redirect::to("/login").into_response())
+        .ok_or_else(|| Box::new(Redirect::to("/login").into_response()))
 }
 
 /// The session, if its role may call the API endpoint `api_path` this page shows; else the
@@ -50,10 +50,14 @@ fn gate(
     headers: &HeaderMap,
     lang: PageLang,
     api_path: &str,
-) -> Result<Session, Response> {
+) -> Result<Session, Box<Response>> {
     let session = signed_in(state, headers)?;
     if policy::allow(session.role, "GET", api_path).is_err() {
-        return Err(error_page(lang, Some(&session), StatusCode::FORBIDDEN));
+        return Err(Box::new(error_page(
+            lang,
+            Some(&session),
+            StatusCode::FORBIDDEN,
+        )));
     }
     Ok(session)
 }
@@ -157,7 +161,7 @@ async fn timeline(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/timeline") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = lang.0.messages();
     let clean = |v: &Option<String>| {
@@ -172,12 +176,15 @@ async fn timeline(
             error = Some(t.bad_date);
         }
     }
-    let category = clean(&q.category).filter(|c| {
-        kroniek_core::catalogue::DecisionCategory::NAMES.contains(&c.as_str())
-    });
+    let category = clean(&q.category)
+        .filter(|c| kroniek_core::catalogue::DecisionCategory::NAMES.contains(&c.as_str()));
     let filter = TimelineFilter {
         body_id: clean(&q.body),
-        from: if error.is_none() { clean(&q.from) } else { None },
+        from: if error.is_none() {
+            clean(&q.from)
+        } else {
+            None
+        },
         to: if error.is_none() { clean(&q.to) } else { None },
         category: category.clone(),
     };
@@ -271,7 +278,7 @@ async fn member(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/members/{id}") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = lang.0.messages();
     let (date, date_error) = date_or_today(q.as_of.as_deref(), (state.today)(), t);
@@ -373,7 +380,7 @@ async fn election(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/elections/{id}") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = lang.0.messages();
     let view = state.read().projections.election(&id);
@@ -437,7 +444,7 @@ async fn case(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/cases/{id}") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = lang.0.messages();
     let today = (state.today)();
@@ -499,7 +506,7 @@ async fn conduct(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/conduct") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = lang.0.messages();
     let (date, date_error) = date_or_today(q.as_of.as_deref(), (state.today)(), t);
@@ -582,7 +589,7 @@ async fn audit(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/audit/{year}") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let t = lang.0.messages();
     let default_year = (state.today)().naive().format("%Y").to_string();
@@ -630,19 +637,20 @@ async fn audit_download(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/audit/{year}") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let Some(year) = year.parse::<i32>().ok().filter(|y| (1000..=9999).contains(y)) else {
+    let Some(year) = year
+        .parse::<i32>()
+        .ok()
+        .filter(|y| (1000..=9999).contains(y))
+    else {
         return error_page(lang, Some(&session), StatusCode::NOT_FOUND);
     };
     let Some(report) = report_for(&state, session.role, year).await else {
         return error_page(lang, Some(&session), StatusCode::NOT_FOUND);
     };
     let (content_type, body) = match file.as_str() {
-        "report.html" => (
-            "text/html; charset=utf-8",
-            crate::cli::audit::html(&report),
-        ),
+        "report.html" => ("text/html; charset=utf-8", crate::cli::audit::html(&report)),
         "report.json" => match serde_json::to_string_pretty(&report) {
             Ok(json) => ("application/json", json),
             Err(_) => return error_page(lang, Some(&session), StatusCode::NOT_FOUND),
@@ -734,7 +742,7 @@ async fn event(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/events") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let count = state.store.head().count;
     let Some(position) = position.parse::<u64>().ok().filter(|p| *p < count) else {
@@ -817,7 +825,7 @@ async fn event_proof(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/proofs/inclusion/{pos}") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let count = state.store.head().count;
     let Some(position) = position.parse::<u64>().ok().filter(|p| *p < count) else {
@@ -868,7 +876,7 @@ async fn verify_now(
 ) -> Response {
     let session = match gate(&state, &headers, lang, "/v1/verify") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let form: Option<CsrfOnly> = serde_urlencoded::from_bytes(&body).ok();
     if !form.is_some_and(|f| same_secret(&session.csrf, &f.csrf)) {

@@ -203,12 +203,20 @@ fn fresh_event_id() -> Option<String> {
 }
 
 /// The session of a role that may record, or the sign-in redirect / 403 page.
-fn recorder(state: &AppState, headers: &HeaderMap, lang: PageLang) -> Result<Session, Response> {
+fn recorder(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: PageLang,
+) -> Result<Session, Box<Response>> {
     let Some((_, session)) = current_session(state, headers) else {
-        return Err(Redirect::to("/login").into_response());
+        return Err(Box::new(Redirect::to("/login").into_response()));
     };
     if !may_record(session.role) {
-        return Err(error_page(lang, Some(&session), StatusCode::FORBIDDEN));
+        return Err(Box::new(error_page(
+            lang,
+            Some(&session),
+            StatusCode::FORBIDDEN,
+        )));
     }
     Ok(session)
 }
@@ -263,9 +271,12 @@ async fn record_page(
 ) -> Response {
     let session = match recorder(&state, &headers, lang) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let chosen = q.event_type.as_deref().and_then(EventType::from_name);
+    if chosen.is_some_and(|t| !t.categories().iter().any(|c| may_append(session.role, *c))) {
+        return error_page(lang, Some(&session), StatusCode::FORBIDDEN);
+    }
     match blank_page(&state, lang, &session, chosen) {
         Some(p) => page(StatusCode::OK, &p, lang.1.then_some(lang.0)),
         None => super::no_randomness(),
@@ -322,7 +333,7 @@ async fn record_event(
 ) -> Response {
     let session = match recorder(&state, &headers, lang) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(form) = form_body(&state, body).await else {
         return error_page(lang, Some(&session), StatusCode::BAD_REQUEST);
@@ -370,14 +381,26 @@ async fn record_event(
             }
         }
     }
-    if p.stream.is_empty() {
-        // Derive the stream from the id in the data that names it, when the data reads.
-        let derived = kroniek_core::catalogue::parse_data(event_type, &Value::Object(data.clone()))
-            .ok()
-            .and_then(|d| d.stream_id())
-            .zip(event_type.categories().first());
-        if let Some((id, category)) = derived {
-            p.stream = format!("{}/{id}", category.name());
+    let t = lang.0.messages();
+    if p.stream.is_empty() && !local_errors {
+        // Derive the stream from the id in the data that names it; data that does not read
+        // is refused here, beside its field, as the envelope parser would.
+        match kroniek_core::catalogue::parse_data(event_type, &Value::Object(data.clone())) {
+            Ok(d) => {
+                if let Some((id, category)) = d.stream_id().zip(event_type.categories().first()) {
+                    p.stream = format!("{}/{id}", category.name());
+                }
+            }
+            Err((field, message)) => {
+                let refusal = Refusal {
+                    rule: Rule::MalformedField,
+                    message,
+                    field: Some(format!("data.{field}")),
+                };
+                place_refusal(&mut p, &refusal);
+                p.problems.insert(0, t.refused_intro.to_owned());
+                return page(StatusCode::UNPROCESSABLE_ENTITY, &p, None);
+            }
         }
     }
     if let Some(c) = category_of(&p.stream) {
@@ -390,7 +413,6 @@ async fn record_event(
             local_errors = true;
         }
     }
-    let t = lang.0.messages();
     if local_errors {
         p.problems.push(t.refused_intro.to_owned());
         return page(StatusCode::BAD_REQUEST, &p, None);
@@ -401,7 +423,9 @@ async fn record_event(
     envelope.insert("stream".into(), Value::String(p.stream.clone()));
     envelope.insert("effective".into(), Value::String(p.effective.clone()));
     envelope.insert("data".into(), Value::Object(data));
-    if !personal.is_empty() || event_type.personal() == kroniek_core::catalogue::PersonalSpec::Required {
+    if !personal.is_empty()
+        || event_type.personal() == kroniek_core::catalogue::PersonalSpec::Required
+    {
         envelope.insert("personal".into(), Value::Object(personal));
     }
     let proposed = vec![ProposedEvent::parse(Value::Object(envelope))];
@@ -441,11 +465,9 @@ fn place_refusal(p: &mut RecordPage, r: &Refusal) {
         "stream" => p.stream_error = Some(message),
         "effective" => p.effective_error = Some(message),
         name => {
-            let target = p
-                .data
-                .iter_mut()
-                .chain(p.personal.iter_mut())
-                .find(|f| f.name == name || (!name.is_empty() && name.starts_with(&format!("{}.", f.name))));
+            let target = p.data.iter_mut().chain(p.personal.iter_mut()).find(|f| {
+                f.name == name || (!name.is_empty() && name.starts_with(&format!("{}.", f.name)))
+            });
             match target {
                 Some(f) => f.error = Some(message),
                 None => p.problems.push(message),
@@ -467,7 +489,7 @@ async fn upload(
 ) -> Response {
     let session = match recorder(&state, &headers, lang) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(mut multipart) = multipart else {
         return error_page(lang, Some(&session), StatusCode::BAD_REQUEST);
@@ -514,8 +536,9 @@ async fn upload(
         return super::no_randomness();
     };
     if too_large {
-        p.upload_problems
-            .push(format!("the file is over {limit} bytes; split it or use kroniek append"));
+        p.upload_problems.push(format!(
+            "the file is over {limit} bytes; split it or use kroniek append"
+        ));
         return page(StatusCode::PAYLOAD_TOO_LARGE, &p, None);
     }
     let bytes = file.unwrap_or_default();
@@ -531,7 +554,10 @@ async fn upload(
         line_numbers.push(number);
         let parsed = match std::str::from_utf8(line) {
             Ok(text) => ProposedEvent::parse_line(text),
-            Err(_) => Err(Refusal::new(Rule::MalformedField, "the line is not UTF-8 text")),
+            Err(_) => Err(Refusal::new(
+                Rule::MalformedField,
+                "the line is not UTF-8 text",
+            )),
         };
         if let Ok(e) = &parsed {
             let category = e.stream.category();
@@ -587,7 +613,10 @@ fn line_messages(refusals: &[IndexedRefusal], line_numbers: &[u64]) -> Vec<Strin
         if lines.last() != Some(&line) {
             lines.push(line);
             if lines.len() <= MAX_REPORTED {
-                out.push(format!("line {line}: {}: {}", r.refusal.rule, r.refusal.message));
+                out.push(format!(
+                    "line {line}: {}: {}",
+                    r.refusal.rule, r.refusal.message
+                ));
             }
         }
     }
@@ -638,7 +667,12 @@ mod tests {
         assert_eq!(field(FieldKind::Date, false, "  ").json(), Ok(None));
         assert!(field(FieldKind::ObjectList(""), true, "[{").json().is_err());
         assert_eq!(
-            field(FieldKind::ObjectList(""), true, r#"[{"role":"lid","count":3}]"#).json(),
+            field(
+                FieldKind::ObjectList(""),
+                true,
+                r#"[{"role":"lid","count":3}]"#
+            )
+            .json(),
             Ok(Some(serde_json::json!([{"role": "lid", "count": 3}])))
         );
     }
