@@ -6,6 +6,7 @@
 )]
 
 mod audit;
+mod browser;
 mod cli;
 mod crash;
 mod go_reference;

@@ -172,6 +172,21 @@ fn the_pages_show_what_the_read_models_hold() {
         at += found + link.len();
     }
 
+    // On a date between the decision and its appeal deadline, the deadline counts down.
+    let decided = request(
+        &s,
+        "GET",
+        "/cases/r-2022-01?as_of=2022-06-20",
+        &admin,
+        &[],
+        None,
+    )
+    .body;
+    assert!(
+        decided.contains("<strong>25 dagen over</strong>"),
+        "{decided}"
+    );
+
     // The event page: the record, its hash and an inclusion proof that the API agrees with.
     let event = request(&s, "GET", "/events/3", &admin, &[], None).body;
     let (_, proof) = s.get("/v1/proofs/inclusion/3", &s.admin_token);

@@ -413,7 +413,7 @@ struct CasePage {
     frame: Frame,
     view: CaseView,
     date_error: Option<&'static str>,
-    /// Days from today to the appeal deadline, while an appeal can still be filed.
+    /// Days from the page's date to the appeal deadline, while an appeal can still be filed.
     days_left: Option<i64>,
 }
 
@@ -456,7 +456,7 @@ async fn case(
     let days_left = match (&view.appeal_deadline, view.status.as_str()) {
         (Some(deadline), "decided") => Date::parse(deadline)
             .ok()
-            .map(|d| (d.naive() - today.naive()).num_days()),
+            .map(|d| (d.naive() - date.naive()).num_days()),
         _ => None,
     };
     page(
