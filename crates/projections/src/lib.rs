@@ -603,20 +603,52 @@ impl Projections {
 
     /// Decisions and motions, in date order, filtered.
     pub fn timeline(&self, filter: &TimelineFilter) -> Vec<TimelineEntry> {
+        self.timeline_refs(filter, false)
+            .into_iter()
+            .map(EntryRef::to_entry)
+            .collect()
+    }
+
+    /// One page of the timeline: `limit` entries from `offset`, newest first when asked, and
+    /// how many entries the filter selects in all. Only the page's entries are copied, so a
+    /// page of a large ledger costs a sort of references, not a copy of every decision.
+    pub fn timeline_page(
+        &self,
+        filter: &TimelineFilter,
+        decisions_only: bool,
+        newest_first: bool,
+        offset: usize,
+        limit: usize,
+    ) -> (Vec<TimelineEntry>, usize) {
+        let mut refs = self.timeline_refs(filter, decisions_only);
+        if newest_first {
+            refs.reverse();
+        }
+        let total = refs.len();
+        let page = refs
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(EntryRef::to_entry)
+            .collect();
+        (page, total)
+    }
+
+    /// The entries a filter selects, as references, in date order.
+    fn timeline_refs(&self, filter: &TimelineFilter, decisions_only: bool) -> Vec<EntryRef<'_>> {
         let in_range = |d: &str| {
             filter.from.as_deref().is_none_or(|f| d >= f)
                 && filter.to.as_deref().is_none_or(|t| d <= t)
         };
-        let mut out: Vec<TimelineEntry> = self
+        let mut out: Vec<EntryRef<'_>> = self
             .decisions
             .values()
             .filter(|d| filter.body_id.as_deref().is_none_or(|b| d.body_id == b))
             .filter(|d| filter.category.as_deref().is_none_or(|c| d.category == c))
             .filter(|d| in_range(&d.date))
-            .cloned()
-            .map(TimelineEntry::Decision)
+            .map(EntryRef::Decision)
             .collect();
-        if filter.category.is_none() {
+        if filter.category.is_none() && !decisions_only {
             out.extend(
                 self.motions
                     .values()
@@ -627,11 +659,10 @@ impl Projections {
                             .is_none_or(|b| m.body_id.as_deref() == Some(b))
                     })
                     .filter(|m| in_range(&m.date))
-                    .cloned()
-                    .map(TimelineEntry::Motion),
+                    .map(EntryRef::Motion),
             );
         }
-        out.sort_by(|a, b| a.key().cmp(&b.key()));
+        out.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
         out
     }
 
@@ -923,6 +954,30 @@ impl Projections {
         let mut ids: Vec<String> = self.state.bodies.iter().map(|(id, _)| id.clone()).collect();
         ids.sort();
         ids
+    }
+}
+
+/// A timeline entry, borrowed.
+#[derive(Debug, Clone, Copy)]
+enum EntryRef<'a> {
+    Decision(&'a DecisionView),
+    Motion(&'a MotionView),
+}
+
+impl EntryRef<'_> {
+    /// Date, then position: positions are unique, so the order is total.
+    fn key(&self) -> (&str, u64) {
+        match self {
+            EntryRef::Decision(d) => (&d.date, d.position),
+            EntryRef::Motion(m) => (&m.date, m.position),
+        }
+    }
+
+    fn to_entry(self) -> TimelineEntry {
+        match self {
+            EntryRef::Decision(d) => TimelineEntry::Decision(d.clone()),
+            EntryRef::Motion(m) => TimelineEntry::Motion(m.clone()),
+        }
     }
 }
 

@@ -472,3 +472,31 @@ proptest! {
         prop_assert_eq!(answers(&live, &dates), answers(&rebuilt, &dates));
     }
 }
+
+#[test]
+fn a_timeline_page_is_a_slice_of_the_whole_timeline() {
+    let (_dir, p) = sample();
+    let filter = TimelineFilter::default();
+    let mut newest_first = p.timeline(&filter);
+    newest_first.reverse();
+    for (offset, limit) in [(0, 5), (5, 5), (15, 10), (40, 5), (0, 1000)] {
+        let (page, total) = p.timeline_page(&filter, false, true, offset, limit);
+        assert_eq!(total, newest_first.len());
+        let expected: Vec<TimelineEntry> = newest_first
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .cloned()
+            .collect();
+        assert_eq!(page, expected, "offset {offset}, limit {limit}");
+    }
+    let (oldest, _) = p.timeline_page(&filter, false, false, 0, 3);
+    assert_eq!(oldest, p.timeline(&filter)[..3].to_vec());
+    // Decisions only: the motions are left out of the page and of the total.
+    let (decisions, total) = p.timeline_page(&filter, true, true, 0, 1000);
+    assert!(decisions
+        .iter()
+        .all(|e| matches!(e, TimelineEntry::Decision(_))));
+    assert_eq!(total, decisions.len());
+    assert!(total < newest_first.len());
+}

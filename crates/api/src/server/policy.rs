@@ -133,9 +133,14 @@ pub fn member(role: AccessRole, p: &Projections, mut m: MemberView) -> MemberVie
     m
 }
 
+/// Whether `role` sees only the decisions of the timeline (the member role), not the motions.
+pub fn timeline_decisions_only(role: AccessRole) -> bool {
+    role == Member
+}
+
 /// The timeline as `role` may see it: the member role sees decisions only.
 pub fn timeline(role: AccessRole, entries: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
-    if role == Member {
+    if timeline_decisions_only(role) {
         entries
             .into_iter()
             .filter(|e| matches!(e, TimelineEntry::Decision(_)))

@@ -586,22 +586,23 @@ async fn body_page(
     } else {
         None
     };
-    let mut decisions: Vec<kroniek_projections::views::DecisionView> = state
-        .read()
-        .projections
-        .timeline(&kroniek_projections::views::TimelineFilter {
+    let (entries, decision_count) = state.read().projections.timeline_page(
+        &kroniek_projections::views::TimelineFilter {
             body_id: Some(id.clone()),
             ..Default::default()
-        })
+        },
+        true,
+        true,
+        0,
+        BODY_DECISIONS,
+    );
+    let decisions: Vec<kroniek_projections::views::DecisionView> = entries
         .into_iter()
         .filter_map(|e| match e {
             kroniek_projections::views::TimelineEntry::Decision(d) => Some(d),
             kroniek_projections::views::TimelineEntry::Motion(_) => None,
         })
         .collect();
-    let decision_count = decisions.len();
-    decisions.reverse();
-    decisions.truncate(BODY_DECISIONS);
     let status = if date_error.is_some() {
         StatusCode::BAD_REQUEST
     } else {

@@ -188,10 +188,29 @@ async fn timeline(
         to: if error.is_none() { clean(&q.to) } else { None },
         category: category.clone(),
     };
-    let (mut entries, revokers, bodies) = {
+    let requested = q.page.unwrap_or(0);
+    let (shown, total, revokers, bodies) = {
         let read = state.read();
-        let entries = policy::timeline(session.role, read.projections.timeline(&filter));
-        let revokers = entries
+        let decisions_only = policy::timeline_decisions_only(session.role);
+        let (mut shown, mut total) = read.projections.timeline_page(
+            &filter,
+            decisions_only,
+            true,
+            requested.saturating_mul(TIMELINE_PAGE),
+            TIMELINE_PAGE,
+        );
+        if shown.is_empty() && total > 0 {
+            // A page past the end: the last page.
+            (shown, total) = read.projections.timeline_page(
+                &filter,
+                decisions_only,
+                true,
+                (total - 1) / TIMELINE_PAGE * TIMELINE_PAGE,
+                TIMELINE_PAGE,
+            );
+        }
+        let shown = policy::timeline(session.role, shown);
+        let revokers = shown
             .iter()
             .filter_map(|e| match e {
                 TimelineEntry::Decision(d) => d.revoked.as_ref(),
@@ -206,17 +225,10 @@ async fn timeline(
         let outline = read.projections.body_outline();
         let bodies = (outline.len() <= 200)
             .then(|| outline.into_iter().map(|b| (b.body_id, b.name)).collect());
-        (entries, revokers, bodies)
+        (shown, total, revokers, bodies)
     };
-    entries.reverse();
-    let total = entries.len();
-    let page_index = q.page.unwrap_or(0).min(total / TIMELINE_PAGE);
+    let page_index = requested.min(total.saturating_sub(1) / TIMELINE_PAGE);
     let first = page_index * TIMELINE_PAGE;
-    let shown: Vec<TimelineEntry> = entries
-        .into_iter()
-        .skip(first)
-        .take(TIMELINE_PAGE)
-        .collect();
     let later = (page_index > 0).then(|| timeline_href(&q, page_index - 1));
     let earlier = (first + TIMELINE_PAGE < total).then(|| timeline_href(&q, page_index + 1));
     page(
