@@ -21,6 +21,7 @@ const ROLES: [&str; 6] = [
 const PAGES: &[(&str, &[&str])] = &[
     ("/", &ROLES),
     ("/bodies/landelijk-bestuur", &ROLES),
+    ("/bodies", &ROLES),
     ("/timeline", &ROLES),
     ("/timeline?body=alv&from=2018-01-01&to=2030-12-31", &ROLES),
     (

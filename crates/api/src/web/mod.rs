@@ -38,6 +38,7 @@ const STYLESHEET: &str = include_str!("../../assets/kroniek.css");
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(overview))
+        .route("/bodies", get(bodies_page))
         .route("/bodies/{*id}", get(body_page))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
@@ -398,6 +399,8 @@ struct OverviewPage {
     head: String,
     checkpoint: Option<(u64, String)>,
     bodies: Vec<BodyNode>,
+    /// How many bodies there are in all (the overview shows the first `OVERVIEW_BODIES`).
+    body_count: usize,
     verification: Option<crate::server::state::Verification>,
     may_verify: bool,
     /// Elections (id, body), when the role may see them; how many more there are.
@@ -405,6 +408,12 @@ struct OverviewPage {
     /// Cases (id, subject), for the roles that may open case files.
     cases: Option<(Vec<(String, String)>, usize)>,
 }
+
+/// How many bodies of the tree the overview shows (the rest are on `/bodies`).
+const OVERVIEW_BODIES: usize = 200;
+
+/// How many bodies one page of `/bodies` shows.
+const BODIES_PAGE: usize = 500;
 
 /// How many elections or cases the overview lists.
 const OVERVIEW_LIST: usize = 50;
@@ -426,20 +435,22 @@ async fn overview(
         return Redirect::to("/login").into_response();
     };
     let role = session.role;
-    let (bodies, elections, cases) = {
+    let (bodies, body_count, elections, cases) = {
         let read = state.read();
-        let bodies = if sees_records(role, Category::Body) {
+        let mut bodies = if sees_records(role, Category::Body) {
             body_tree(read.projections.body_outline())
         } else {
             Vec::new()
         };
+        let body_count = bodies.len();
+        bodies.truncate(OVERVIEW_BODIES);
         let elections = policy::allow(role, "GET", "/v1/elections/{id}")
             .is_ok()
             .then(|| last_of(read.projections.election_ids()));
         let cases = policy::allow(role, "GET", "/v1/cases/{id}")
             .is_ok()
             .then(|| last_of(read.projections.case_ids()));
-        (bodies, elections, cases)
+        (bodies, body_count, elections, cases)
     };
     let verification = state
         .last_verification
@@ -463,10 +474,63 @@ async fn overview(
             head: head.hash_hex(),
             checkpoint,
             bodies,
+            body_count,
             verification,
             may_verify: policy::allow(role, "GET", "/v1/verify").is_ok(),
             elections,
             cases,
+        },
+        chosen.then_some(lang),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "bodies.html")]
+struct BodiesPage {
+    frame: Frame,
+    bodies: Vec<BodyNode>,
+    first: usize,
+    total: usize,
+    previous: Option<usize>,
+    next: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<usize>,
+}
+
+/// `GET /bodies?page=`: every body of the party as a tree, a page at a time.
+async fn bodies_page(
+    State(state): Shared,
+    page_lang: PageLang,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let PageLang(lang, chosen) = page_lang;
+    let Some((_, session)) = current_session(&state, &headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    if !sees_records(session.role, Category::Body) {
+        return error_page(page_lang, Some(&session), StatusCode::FORBIDDEN);
+    }
+    let tree = body_tree(state.read().projections.body_outline());
+    let total = tree.len();
+    let index = q
+        .page
+        .unwrap_or(0)
+        .min(total.saturating_sub(1) / BODIES_PAGE);
+    let first = index * BODIES_PAGE;
+    let t = lang.messages();
+    page(
+        StatusCode::OK,
+        &BodiesPage {
+            frame: Frame::new(lang, t.bodies, Some(&session), "/bodies"),
+            bodies: tree.into_iter().skip(first).take(BODIES_PAGE).collect(),
+            first,
+            total,
+            previous: index.checked_sub(1),
+            next: (first + BODIES_PAGE < total).then_some(index + 1),
         },
         chosen.then_some(lang),
     )
