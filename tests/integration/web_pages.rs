@@ -299,6 +299,15 @@ fn recording_through_a_form_shows_the_position_or_the_refusal_beside_its_field()
         .take_while(|c| *c != '"')
         .collect();
     let before = head_count(&s);
+    // The audit report the page made (and keeps) is made again after an append.
+    let admin = session(&s, "admin");
+    let audit_events = |s: &Server| -> u64 {
+        let a = request(s, "GET", "/audit/2024/report.json", &admin, &[], None);
+        let v: serde_json::Value = serde_json::from_str(&a.body).expect("JSON");
+        v["integrity"]["events"].as_u64().expect("a count")
+    };
+    assert_eq!(audit_events(&s), before);
+    assert_eq!(audit_events(&s), before);
 
     // Without the CSRF token: refused, nothing written.
     let no_csrf = decision_form("", &id, "landelijk-bestuur", "120000");
@@ -373,6 +382,7 @@ fn recording_through_a_form_shows_the_position_or_the_refusal_beside_its_field()
         record.contains(r#""stream":"decision/2024-900""#),
         "{record}"
     );
+    assert_eq!(audit_events(&s), before + 1);
     // The same form sent twice (the same event id) records it once.
     let a = request(&s, "POST", "/record", &secretary, &[], Some(&good));
     assert_eq!(a.status, 201);

@@ -59,6 +59,11 @@ pub struct AppState {
     pub sessions: crate::web::session::Sessions,
     /// The outcome of the last full verification, for the overview page.
     pub last_verification: std::sync::Mutex<Option<Verification>>,
+    /// The audit reports the pages made, by year, with the ledger size each was made at: a
+    /// report reads the whole ledger, so its page and downloads reuse it until the next append.
+    pub audit_reports: std::sync::Mutex<
+        std::collections::HashMap<i32, (u64, Arc<kroniek_projections::audit::AuditReport>)>,
+    >,
 }
 
 /// What a verification that passed checked.
@@ -102,6 +107,7 @@ impl AppState {
             head,
             sessions: crate::web::session::Sessions::default(),
             last_verification: std::sync::Mutex::new(None),
+            audit_reports: std::sync::Mutex::new(std::collections::HashMap::new()),
         };
         state.catch_up()?;
         Ok(state)

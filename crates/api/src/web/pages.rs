@@ -576,20 +576,41 @@ impl AuditPage {
     }
 }
 
-/// The report for `year` as `role` may see it (built at a checkpoint of the current size).
+/// The report for `year` as `role` may see it (built at a checkpoint of the current size, or
+/// taken from the reports made since the last append).
 async fn report_for(
     state: &Arc<AppState>,
     role: kroniek_core::catalogue::AccessRole,
     year: i32,
 ) -> Option<kroniek_projections::audit::AuditReport> {
-    let params = crate::cli::audit::params(year, None, None, 1200).ok()?;
-    let st = state.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        crate::cli::audit::from_open_store(&st.store, &params, None).ok()
-    })
-    .await
-    .ok()??;
-    Some(policy::audit_report(role, report))
+    let size = state.store.head().count;
+    let kept = state
+        .audit_reports
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&year)
+        .filter(|(made_at, _)| *made_at == size)
+        .map(|(_, report)| report.clone());
+    let report = match kept {
+        Some(report) => report,
+        None => {
+            let params = crate::cli::audit::params(year, None, None, 1200).ok()?;
+            let st = state.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                crate::cli::audit::from_open_store(&st.store, &params, None).ok()
+            })
+            .await
+            .ok()??;
+            let report = Arc::new(report);
+            state
+                .audit_reports
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(year, (report.integrity.events, report.clone()));
+            report
+        }
+    };
+    Some(policy::audit_report(role, (*report).clone()))
 }
 
 /// `GET /audit?year=`: the yearly report (last year by default) with its downloads.
