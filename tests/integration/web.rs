@@ -14,7 +14,7 @@ pub(crate) struct Answer {
 
 impl Answer {
     /// The value a `Set-Cookie` gives `name`.
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         self.cookies.iter().find_map(|c| {
             let pair = c.split(';').next()?;
             let (k, v) = pair.split_once('=')?;

@@ -488,3 +488,61 @@ fn an_uploaded_file_is_appended_whole_or_refused_with_line_numbers() {
     );
     assert_eq!(head_count(&s), before + 2);
 }
+
+#[test]
+fn signing_in_leads_on_to_the_page_that_was_asked_for() {
+    let s = Server::start(&["--demo"]);
+    let asked = request(
+        &s,
+        "GET",
+        "/cases/r-2022-01?as_of=2022-06-20",
+        "",
+        &[],
+        None,
+    );
+    assert_eq!(asked.status, 303);
+    assert_eq!(
+        asked.location,
+        "/login?next=%2Fcases%2Fr-2022-01%3Fas_of%3D2022-06-20"
+    );
+    let page = request(&s, "GET", &asked.location, "", &[], None);
+    assert!(page
+        .body
+        .contains(r#"name="next" value="/cases/r-2022-01?as_of=2022-06-20""#));
+    let login = page.cookie("kroniek_login").expect("a login cookie");
+    let csrf = csrf_in(&page.body);
+    let next = "/cases/r-2022-01?as_of=2022-06-20";
+    let token = s.admin_token.clone();
+    let form = [
+        ("token", token.as_str()),
+        ("csrf", csrf.as_str()),
+        ("next", next),
+    ];
+    let a = request(
+        &s,
+        "POST",
+        "/login",
+        &format!("kroniek_login={login}"),
+        &[],
+        Some(&form),
+    );
+    assert_eq!((a.status, a.location.as_str()), (303, next));
+    // Never on to another site.
+    let page = request(&s, "GET", "/login", "", &[], None);
+    let login = page.cookie("kroniek_login").expect("a login cookie");
+    let csrf = csrf_in(&page.body);
+    let form = [
+        ("token", token.as_str()),
+        ("csrf", csrf.as_str()),
+        ("next", "//evil.example/"),
+    ];
+    let a = request(
+        &s,
+        "POST",
+        "/login",
+        &format!("kroniek_login={login}"),
+        &[],
+        Some(&form),
+    );
+    assert_eq!((a.status, a.location.as_str()), (303, "/"));
+}

@@ -45,6 +45,53 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/assets/kroniek.css", get(stylesheet))
         .merge(pages::routes())
         .merge(record::routes())
+        .layer(axum::middleware::from_fn(remember_destination))
+}
+
+/// Sends a visitor who must sign in first on to the page they asked for: a GET answered with
+/// a redirect to `/login` gets `?next=` with the path it asked for.
+async fn remember_destination(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let asked = (request.method() == axum::http::Method::GET)
+        .then(|| {
+            request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+        })
+        .flatten()
+        .filter(|p| p != "/");
+    let mut response = next.run(request).await;
+    let to_login = response.status() == StatusCode::SEE_OTHER
+        && response
+            .headers()
+            .get(header::LOCATION)
+            .is_some_and(|l| l == "/login");
+    if let (true, Some(asked)) = (to_login, asked) {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", &asked)
+            .finish();
+        if let Ok(location) = HeaderValue::from_str(&format!("/login?{query}")) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+/// Where to go after signing in: a path on this site (never another site), else `/`.
+fn safe_destination(next: &str) -> &str {
+    let on_this_site = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.contains(['\r', '\n'])
+        && !next.starts_with("/login");
+    if on_this_site {
+        next
+    } else {
+        "/"
+    }
 }
 
 /// The language of a request: `?lang=`, then the `kroniek_lang` cookie, then
@@ -226,12 +273,15 @@ struct LoginPage {
     frame: Frame,
     csrf: String,
     error: Option<&'static str>,
+    /// Where to go after signing in.
+    next: String,
 }
 
 fn login_form(
     PageLang(lang, chosen): PageLang,
     status: StatusCode,
     error: Option<&'static str>,
+    next: &str,
 ) -> Response {
     let Some(csrf) = session::random_hex() else {
         return no_randomness();
@@ -243,6 +293,7 @@ fn login_form(
             frame: Frame::new(lang, t.sign_in, None, "/login"),
             csrf: csrf.clone(),
             error,
+            next: safe_destination(next).to_owned(),
         },
         chosen.then_some(lang),
     );
@@ -250,16 +301,23 @@ fn login_form(
     response
 }
 
-/// `GET /login`.
+#[derive(Debug, Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// `GET /login?next=`.
 async fn login_page(
     State(state): Shared,
     PageLang(lang, chosen): PageLang,
     headers: HeaderMap,
+    Query(q): Query<NextQuery>,
 ) -> Response {
+    let next = q.next.unwrap_or_default();
     if current_session(&state, &headers).is_some() {
-        return Redirect::to("/").into_response();
+        return Redirect::to(safe_destination(&next)).into_response();
     }
-    login_form(PageLang(lang, chosen), StatusCode::OK, None)
+    login_form(PageLang(lang, chosen), StatusCode::OK, None, &next)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -268,6 +326,8 @@ struct LoginForm {
     token: String,
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    next: String,
 }
 
 /// A url-encoded form body; what does not read as one counts as an empty form (whose
@@ -291,6 +351,7 @@ async fn login(
             PageLang(lang, chosen),
             StatusCode::FORBIDDEN,
             Some(t.form_expired),
+            &form.next,
         );
     }
     let token = form.token.trim();
@@ -304,12 +365,13 @@ async fn login(
             PageLang(lang, chosen),
             StatusCode::UNAUTHORIZED,
             Some(t.token_refused),
+            &form.next,
         );
     };
     let Some(id) = state.sessions.open(principal, role, token_hash(token)) else {
         return no_randomness();
     };
-    let mut response = Redirect::to("/").into_response();
+    let mut response = Redirect::to(safe_destination(&form.next)).into_response();
     let lifetime = session::SESSION_LIFETIME.as_secs();
     add_cookie(
         &mut response,
@@ -722,6 +784,26 @@ mod tests {
             kind: kind.into(),
             parent_id: parent.map(Into::into),
             dissolved: None,
+        }
+    }
+
+    #[test]
+    fn after_signing_in_only_a_path_on_this_site_is_followed() {
+        use super::safe_destination;
+        assert_eq!(
+            safe_destination("/cases/r-2022-01?as_of=2022-06-20"),
+            "/cases/r-2022-01?as_of=2022-06-20"
+        );
+        for outside in [
+            "",
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "/login?next=/",
+            "x/y",
+            "/a\r\nSet-Cookie: x",
+        ] {
+            assert_eq!(safe_destination(outside), "/", "{outside:?}");
         }
     }
 
