@@ -28,6 +28,17 @@ impl Drop for Driver {
     }
 }
 
+/// Ends every browser process started with this profile folder, when dropped.
+struct Reaper(String);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-f", &format!("--user-data-dir={}", self.0)])
+            .status();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -163,6 +174,8 @@ fn the_pages_in_a_real_browser() {
     let server = Server::start(&["--demo"]);
     let driver = start_driver(&driver_path);
     let profile = tempfile::tempdir().expect("a profile folder");
+    // Should the test fail before its WebDriver session ends, no browser outlives it.
+    let _browser_reaper = Reaper(profile.path().display().to_string());
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&shots).expect("screenshot folder");
     let runtime = tokio::runtime::Builder::new_current_thread()

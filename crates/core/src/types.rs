@@ -101,9 +101,16 @@ impl Date {
         if !shape_ok {
             return Err(format!("\"{s}\" is not a date: write YYYY-MM-DD"));
         }
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        // The shape is checked: read the digits directly (no format-string interpreter).
+        let number = |range: std::ops::Range<usize>| {
+            b[range]
+                .iter()
+                .fold(0u32, |n, c| n * 10 + u32::from(c - b'0'))
+        };
+        let year = i32::try_from(number(0..4)).unwrap_or(0);
+        chrono::NaiveDate::from_ymd_opt(year, number(5..7), number(8..10))
             .map(Date)
-            .map_err(|_| format!("\"{s}\" is not a calendar date"))
+            .ok_or_else(|| format!("\"{s}\" is not a calendar date"))
     }
 
     /// The underlying chrono date.
@@ -132,7 +139,15 @@ impl From<Date> for String {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        use chrono::Datelike;
+        let (y, m, d) = (self.0.year(), self.0.month(), self.0.day());
+        if (0..=9999).contains(&y) {
+            // The common case without chrono's format-string interpreter (a rebuild formats
+            // millions of dates).
+            write!(f, "{y:04}-{m:02}-{d:02}")
+        } else {
+            write!(f, "{}", self.0.format("%Y-%m-%d"))
+        }
     }
 }
 
@@ -268,6 +283,18 @@ mod tests {
     #[test]
     fn dates() {
         assert!(Date::parse("2024-02-29").is_ok());
+        for text in [
+            "2024-02-29",
+            "0001-01-01",
+            "0999-12-31",
+            "9999-12-31",
+            "2019-10-01",
+        ] {
+            assert_eq!(
+                Date::parse(text).map(|d| d.to_string()),
+                Ok(text.to_owned())
+            );
+        }
         for bad in [
             "2023-02-29",
             "2023-2-01",
