@@ -15,7 +15,41 @@ use std::path::Path;
 pub const LOCAL_ACTOR: &str = "admin:local";
 
 /// How many refused lines `append` prints.
-const MAX_REPORTED: usize = 100;
+pub(crate) const MAX_REPORTED: usize = 100;
+
+/// The refusals of a file's lines as `line N: <rule-id>: <why>` (the first refusal of each
+/// line; `line_numbers[i]` is the line of the file's i-th event), at most [`MAX_REPORTED`]
+/// then how many more; and how many lines were refused. The command line and the web upload
+/// both report with it.
+pub fn refused_line_messages(
+    refusals: &[kroniek_core::rules::IndexedRefusal],
+    line_numbers: &[u64],
+) -> (Vec<String>, usize) {
+    let mut lines: Vec<u64> = Vec::new();
+    let mut out = Vec::new();
+    for r in refusals {
+        let line = line_numbers
+            .get(r.index)
+            .copied()
+            .unwrap_or(r.index as u64 + 1);
+        if lines.last() != Some(&line) {
+            lines.push(line);
+            if lines.len() <= MAX_REPORTED {
+                out.push(format!(
+                    "line {line}: {}: {}",
+                    r.refusal.rule, r.refusal.message
+                ));
+            }
+        }
+    }
+    if lines.len() > MAX_REPORTED {
+        out.push(format!(
+            "… and {} more refused lines",
+            lines.len() - MAX_REPORTED
+        ));
+    }
+    (out, lines.len())
+}
 
 fn open_input(file: &Path) -> Result<Box<dyn BufRead>, CliError> {
     if file.as_os_str() == "-" {
@@ -125,25 +159,12 @@ pub fn append(data: &Path, file: &Path) -> Result<(), CliError> {
                 // The folder did not exist: leave no empty ledger behind a refused file.
                 let _ = std::fs::remove_dir_all(data);
             }
-            let mut lines: Vec<u64> = Vec::new();
-            for r in &refusals {
-                let line = line_numbers
-                    .get(r.index)
-                    .copied()
-                    .unwrap_or(r.index as u64 + 1);
-                if lines.last() != Some(&line) {
-                    lines.push(line);
-                    if lines.len() <= MAX_REPORTED {
-                        eprintln!("line {line}: {}: {}", r.refusal.rule, r.refusal.message);
-                    }
-                }
-            }
-            if lines.len() > MAX_REPORTED {
-                eprintln!("… and {} more refused lines", lines.len() - MAX_REPORTED);
+            let (messages, refused_lines) = refused_line_messages(&refusals, &line_numbers);
+            for message in messages {
+                eprintln!("{message}");
             }
             Err(CliError::Failed(format!(
-                "{} of {} lines refused; nothing was written",
-                lines.len(),
+                "{refused_lines} of {} lines refused; nothing was written",
                 line_numbers.len()
             )))
         }

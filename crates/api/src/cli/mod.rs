@@ -5,7 +5,7 @@ pub mod audit;
 mod bench;
 mod bench_pg;
 mod clock;
-mod commands;
+pub(crate) mod commands;
 mod error;
 mod progress;
 pub mod proofs;

@@ -14,7 +14,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use kroniek_core::access::may_append;
 use kroniek_core::catalogue::{AccessRole, Category, EventType, FieldKind, FieldSpec};
-use kroniek_core::rules::IndexedRefusal;
 use kroniek_core::{canonical, AppendOutcome, CoreError, ProposedEvent, Refusal, Rule};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -476,9 +475,6 @@ fn place_refusal(p: &mut RecordPage, r: &Refusal) {
     }
 }
 
-/// The most refusals an upload's answer lists (as the command line).
-const MAX_REPORTED: usize = 100;
-
 /// `POST /record/upload`: a `.jsonl` file appended as one atomic batch, with the command
 /// line's line-numbered errors when it is refused (and nothing written).
 async fn upload(
@@ -577,7 +573,10 @@ async fn upload(
         return page(StatusCode::BAD_REQUEST, &p, None);
     }
     if !forbidden.is_empty() {
-        p.upload_problems = forbidden.into_iter().take(MAX_REPORTED).collect();
+        p.upload_problems = forbidden
+            .into_iter()
+            .take(crate::cli::commands::MAX_REPORTED)
+            .collect();
         return page(StatusCode::FORBIDDEN, &p, None);
     }
     let st = state.clone();
@@ -589,7 +588,8 @@ async fn upload(
             page(StatusCode::CREATED, &p, None)
         }
         Ok(Err(CoreError::Refused(refusals))) => {
-            p.upload_problems = line_messages(&refusals, &line_numbers);
+            p.upload_problems =
+                crate::cli::commands::refused_line_messages(&refusals, &line_numbers).0;
             page(StatusCode::UNPROCESSABLE_ENTITY, &p, None)
         }
         Ok(Err(e)) => {
@@ -598,32 +598,6 @@ async fn upload(
         }
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the append failed").into_response(),
     }
-}
-
-/// `line N: <rule-id>: <why>` for each refused line (the first refusal of a line), at most
-/// [`MAX_REPORTED`], then how many more.
-fn line_messages(refusals: &[IndexedRefusal], line_numbers: &[u64]) -> Vec<String> {
-    let mut lines: Vec<u64> = Vec::new();
-    let mut out = Vec::new();
-    for r in refusals {
-        let line = line_numbers
-            .get(r.index)
-            .copied()
-            .unwrap_or(r.index as u64 + 1);
-        if lines.last() != Some(&line) {
-            lines.push(line);
-            if lines.len() <= MAX_REPORTED {
-                out.push(format!(
-                    "line {line}: {}: {}",
-                    r.refusal.rule, r.refusal.message
-                ));
-            }
-        }
-    }
-    if lines.len() > MAX_REPORTED {
-        out.push(format!("… and {} more", lines.len() - MAX_REPORTED));
-    }
-    out
 }
 
 #[cfg(test)]
