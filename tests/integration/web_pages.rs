@@ -195,6 +195,11 @@ fn the_pages_show_what_the_read_models_hold() {
     assert!(event.contains(proof["root"].as_str().expect("a root")));
     assert!(event.contains(proof["record_hash"].as_str().expect("a hash")));
     assert!(event.contains("kroniek verify --bundle"));
+    for missing in ["/events/999999", "/events/abc", "/events/999999/proof"] {
+        let a = request(&s, "GET", missing, &admin, &[], None);
+        assert_eq!(a.status, 404, "{missing}");
+        assert!(a.body.contains("Niet gevonden"));
+    }
     let bundle = request(&s, "GET", "/events/3/proof", &admin, &[], None);
     assert_eq!(bundle.status, 200);
     assert!(bundle.body.starts_with("c2sp.org/tlog-proof@v1\n"));

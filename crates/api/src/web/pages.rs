@@ -62,6 +62,26 @@ fn gate(
     Ok(session)
 }
 
+/// [`gate`], then the position in `text` if the ledger holds a record there (else a 404 page).
+fn gate_record(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: PageLang,
+    api_path: &str,
+    text: &str,
+) -> Result<(Session, u64), Box<Response>> {
+    let session = gate(state, headers, lang, api_path)?;
+    let count = state.store.head().count;
+    match text.parse::<u64>().ok().filter(|p| *p < count) {
+        Some(position) => Ok((session, position)),
+        None => Err(Box::new(error_page(
+            lang,
+            Some(&session),
+            StatusCode::NOT_FOUND,
+        ))),
+    }
+}
+
 /// The language cookie to set, when `?lang=` chose the language.
 fn remember(lang: PageLang) -> Option<super::Lang> {
     lang.1.then_some(lang.0)
@@ -773,14 +793,11 @@ async fn event(
     headers: HeaderMap,
     Path(position): Path<String>,
 ) -> Response {
-    let session = match gate(&state, &headers, lang, "/v1/events") {
-        Ok(s) => s,
+    let (session, position) = match gate_record(&state, &headers, lang, "/v1/events", &position) {
+        Ok(found) => found,
         Err(r) => return *r,
     };
     let count = state.store.head().count;
-    let Some(position) = position.parse::<u64>().ok().filter(|p| *p < count) else {
-        return error_page(lang, Some(&session), StatusCode::NOT_FOUND);
-    };
     let role = session.role;
     let st = state.clone();
     let loaded = tokio::task::spawn_blocking(move || {
@@ -856,13 +873,15 @@ async fn event_proof(
     headers: HeaderMap,
     Path(position): Path<String>,
 ) -> Response {
-    let session = match gate(&state, &headers, lang, "/v1/proofs/inclusion/{pos}") {
-        Ok(s) => s,
+    let (session, position) = match gate_record(
+        &state,
+        &headers,
+        lang,
+        "/v1/proofs/inclusion/{pos}",
+        &position,
+    ) {
+        Ok(found) => found,
         Err(r) => return *r,
-    };
-    let count = state.store.head().count;
-    let Some(position) = position.parse::<u64>().ok().filter(|p| *p < count) else {
-        return error_page(lang, Some(&session), StatusCode::NOT_FOUND);
     };
     let role = session.role;
     let st = state.clone();
