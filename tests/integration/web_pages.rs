@@ -153,6 +153,11 @@ fn the_pages_show_what_the_read_models_hold() {
     let financial = request(&s, "GET", "/timeline?category=financial", &admin, &[], None).body;
     assert!(financial.contains(r#"<span class="tag">financial</span>"#));
     assert!(!financial.contains(r#"<span class="tag">appointment</span>"#));
+    // The language switch keeps the filters.
+    assert!(
+        financial.contains(r#"href="/timeline?category=financial&#38;lang=en""#),
+        "{financial}"
+    );
     // A bad date is a 400 with the message beside the filter.
     let bad = request(&s, "GET", "/timeline?from=2020-13-01", &admin, &[], None);
     assert_eq!(bad.status, 400);

@@ -49,21 +49,20 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 /// Sends a visitor who must sign in first on to the page they asked for: a GET answered with
-/// a redirect to `/login` gets `?next=` with the path it asked for.
+/// a redirect to `/login` gets `?next=` with the path it asked for. It also keeps the page's
+/// path and query for its language switch.
 async fn remember_destination(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let here = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let asked = (request.method() == axum::http::Method::GET)
-        .then(|| {
-            request
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-        })
-        .flatten()
+        .then(|| here.clone())
         .filter(|p| p != "/");
-    let mut response = next.run(request).await;
+    let mut response = ASKED.scope(here, next.run(request)).await;
     let to_login = response.status() == StatusCode::SEE_OTHER
         && response
             .headers()
@@ -159,10 +158,32 @@ impl Frame {
             t,
             title: title.to_owned(),
             who: session.map(|s| (s.principal.clone(), s.role.as_str(), s.csrf.clone())),
-            switch_href: format!("{path}?lang={}", lang.other().code()),
+            switch_href: switch_href(path, lang.other()),
             nav,
         }
     }
+}
+
+tokio::task_local! {
+    /// The path and query of the page being answered (set by [`remember_destination`]).
+    static ASKED: String;
+}
+
+/// The link to this page in the other language: the page's own path and query (its date,
+/// filters, page) with `lang` set; `path` when the request's is not known.
+fn switch_href(path: &str, other: Lang) -> String {
+    let asked = ASKED
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| path.to_owned());
+    let (path, query) = asked.split_once('?').unwrap_or((asked.as_str(), ""));
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k != "lang" {
+            pairs.append_pair(&k, &v);
+        }
+    }
+    pairs.append_pair("lang", other.code());
+    format!("{path}?{}", pairs.finish())
 }
 
 /// The sections a role may open, with the one `path` is in marked.
