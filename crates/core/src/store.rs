@@ -1066,6 +1066,78 @@ impl Store {
             })
     }
 
+    /// Calls `apply` with each record from `from` up to the head (as it was at the call) and its
+    /// personal data, in order. For more than a few records a second thread reads and decodes
+    /// them (and looks up their personal data) while `apply` runs, so on two cores reading and
+    /// folding overlap; it reads at most a few batches ahead. An error of either side stops both
+    /// and is returned.
+    pub fn replay<E>(
+        &self,
+        from: u64,
+        mut apply: impl FnMut(&Record, Option<&Personal>) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<CoreError>,
+    {
+        /// Records per message from the reading thread.
+        const BATCH: usize = 1_024;
+        type Batch = Vec<(Record, Option<Personal>)>;
+        let end = self.head().count;
+        if end.saturating_sub(from) <= 2 * BATCH as u64 {
+            // A few records (a read side catching up after an append): no thread.
+            for record in self.iter_from(from) {
+                let record = record?;
+                if record.position >= end {
+                    break;
+                }
+                let personal = match record.personal_commitment {
+                    Some(_) => self.personal_at(record.position)?,
+                    None => None,
+                };
+                apply(&record, personal.as_ref())?;
+            }
+            return Ok(());
+        }
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, CoreError>>(4);
+            scope.spawn(move || {
+                let mut batch: Batch = Vec::with_capacity(BATCH);
+                for item in self.iter_from(from) {
+                    let read = item.and_then(|record| {
+                        let personal = match record.personal_commitment {
+                            Some(_) => self.personal_at(record.position)?,
+                            None => None,
+                        };
+                        Ok((record, personal))
+                    });
+                    match read {
+                        Ok((record, _)) if record.position >= end => break,
+                        Ok(pair) => batch.push(pair),
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(Ok(full)).is_err() {
+                            return; // the folding side stopped
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch));
+                }
+            });
+            for message in rx {
+                for (record, personal) in message? {
+                    apply(&record, personal.as_ref())?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// The records of one stream from `from_version`, in version order.
     pub fn read_stream(&self, stream: &str, from_version: u64) -> Result<Vec<Record>, CoreError> {
         let end = self.head().count;

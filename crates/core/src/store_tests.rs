@@ -718,3 +718,56 @@ fn checkpoints_signed_from_several_threads_at_once_never_fail() {
     let cp = Checkpoint::parse_body(&store.sign_checkpoint().unwrap().text).unwrap();
     assert_eq!(cp.size, 25);
 }
+
+#[test]
+fn replay_gives_every_record_with_its_personal_data_in_order_and_stops_on_an_error() {
+    // More records than one batch of the reading thread, with personal data on some.
+    let kinds: Vec<(u8, u8)> = (0..2_600u32)
+        .map(|i| ((i % 5) as u8, (i % 7) as u8))
+        .collect();
+    let (_dir, store) = filled_store(&kinds, Some(2));
+    let mut expected = Vec::new();
+    for r in store.iter_from(3) {
+        let r = r.unwrap();
+        let personal = match r.personal_commitment {
+            Some(_) => store.personal_at(r.position).unwrap(),
+            None => None,
+        };
+        expected.push((r, personal));
+    }
+    let mut seen = Vec::new();
+    store
+        .replay(3, |r, p| -> Result<(), CoreError> {
+            seen.push((r.clone(), p.cloned()));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen.len(), expected.len());
+    assert!(
+        seen == expected,
+        "the same records and personal data, in order"
+    );
+    assert!(seen.iter().any(|(_, p)| p.is_some()));
+
+    // An error from the folding side stops the replay and is what it returns.
+    let mut calls = 0;
+    let result = store.replay(0, |r, _| {
+        calls += 1;
+        if r.position == 1_500 {
+            return Err(CoreError::Invalid("stop here".into()));
+        }
+        Ok(())
+    });
+    assert!(matches!(result, Err(CoreError::Invalid(why)) if why == "stop here"));
+    assert_eq!(calls, 1_501);
+
+    // A short replay (no thread) gives the same.
+    let mut short = Vec::new();
+    store
+        .replay(2_590, |r, p| -> Result<(), CoreError> {
+            short.push((r.clone(), p.cloned()));
+            Ok(())
+        })
+        .unwrap();
+    assert!(short[..] == expected[2_587..]);
+}

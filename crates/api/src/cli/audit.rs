@@ -56,22 +56,18 @@ pub fn from_open_store(
     let verification = store.verify(&mut |_| {});
     let mut builder = AuditBuilder::new();
     let bar = progress::bar("reading the ledger", Some(cp.size));
-    for record in store.iter_from(0) {
-        let record = record?;
+    store.replay(0, |record, personal| -> Result<(), CliError> {
         if record.position >= cp.size {
-            break;
+            return Ok(());
         }
-        let personal = match record.personal_commitment {
-            Some(_) => store.personal_at(record.position)?,
-            None => None,
-        };
         builder
-            .apply(&record, personal.as_ref())
+            .apply(record, personal)
             .map_err(|e| CliError::Failed(e.to_string()))?;
         if record.position % 65_536 == 0 {
             bar.set_position(record.position);
         }
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     let mut integrity = Integrity {
         events: cp.size,

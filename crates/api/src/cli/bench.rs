@@ -250,15 +250,10 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     for _ in 0..runs {
         let started = Instant::now();
         let mut p = Projections::new();
-        for record in store.iter_from(0) {
-            let record = record?;
-            let personal = match record.personal_commitment {
-                Some(_) => store.personal_at(record.position)?,
-                None => None,
-            };
-            p.apply(&record, personal.as_ref())
-                .map_err(|e| CliError::Failed(e.to_string()))?;
-        }
+        store.replay(0, |record, personal| -> Result<(), CliError> {
+            p.apply(record, personal)
+                .map_err(|e| CliError::Failed(e.to_string()))
+        })?;
         rebuild.push(rate(n, started.elapsed()));
         std::hint::black_box(p.applied());
     }

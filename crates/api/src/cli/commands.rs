@@ -398,18 +398,14 @@ fn projections(data: &Path) -> Result<kroniek_projections::Projections, CliError
     let store = Store::open(data)?;
     let bar = progress::bar("reading the ledger", Some(store.head().count));
     let mut p = kroniek_projections::Projections::new();
-    for record in store.iter_from(0) {
-        let record = record?;
-        let personal = match record.personal_commitment {
-            Some(_) => store.personal_at(record.position)?,
-            None => None,
-        };
-        p.apply(&record, personal.as_ref())
+    store.replay(0, |record, personal| -> Result<(), CliError> {
+        p.apply(record, personal)
             .map_err(|e| CliError::Failed(e.to_string()))?;
         if record.position % 65_536 == 0 {
             bar.set_position(record.position);
         }
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     Ok(p)
 }

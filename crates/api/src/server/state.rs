@@ -120,17 +120,13 @@ impl AppState {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let head = self.store.head().count;
-        for record in self.store.iter_from(read.applied) {
-            let record = record?;
+        let read = &mut *read;
+        self.store.replay(read.applied, |record, personal| {
             if record.position >= head {
-                break;
+                return Ok(());
             }
-            let personal = match record.personal_commitment {
-                Some(_) => self.store.personal_at(record.position)?,
-                None => None,
-            };
             read.projections
-                .apply(&record, personal.as_ref())
+                .apply(record, personal)
                 .map_err(|e| CoreError::Corrupt(record.position, e.to_string()))?;
             if record.event_type.name().starts_with("Access") {
                 if let Ok(event) = catalogue::parse_data(record.event_type, &record.data) {
@@ -138,7 +134,8 @@ impl AppState {
                 }
             }
             read.applied = record.position + 1;
-        }
+            Ok::<(), CoreError>(())
+        })?;
         self.head.send_replace(head);
         Ok(())
     }
