@@ -163,6 +163,13 @@ fn the_pages_show_what_the_read_models_hold() {
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("JJJJ-MM-DD"));
 
+    // The conduct page lists each code's versions.
+    let conduct = request(&s, "GET", "/conduct", &admin, &[], None).body;
+    assert!(
+        conduct.contains("<li>v1 Gedragscode 2018 (2018-01-06)</li>"),
+        "{conduct}"
+    );
+
     // The election: the tallies as a chart, the elected marked.
     let election = request(&s, "GET", "/elections/bestuur-2021", &admin, &[], None).body;
     assert!(election.contains(r#"<svg class="tally""#) && election.contains(" ✓"));

@@ -852,6 +852,17 @@ impl Projections {
                     signed_any += 1;
                 }
             }
+            let mut versions: Vec<CodeVersionView> = code
+                .versions
+                .iter()
+                .filter(|(_, d, _)| *d <= as_of)
+                .map(|(v, d, t)| CodeVersionView {
+                    version: *v,
+                    title: t.clone(),
+                    adopted: date(*d),
+                })
+                .collect();
+            versions.sort_by_key(|v| v.version);
             out.push(CodeCoverage {
                 code_id: code_id.clone(),
                 version: *version,
@@ -859,6 +870,7 @@ impl Projections {
                 adopted: date(*adopted),
                 signed_current,
                 signed_any,
+                versions,
             });
         }
         ConductView {

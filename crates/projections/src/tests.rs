@@ -396,7 +396,21 @@ fn conduct_coverage_follows_the_version_in_force() {
         (1, before.active_members, before.active_members)
     );
     assert!(before.codes.iter().all(|c| c.code_id != "safer-space"));
+    assert_eq!(
+        code.versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1]
+    );
     let after = p.conduct(d("2022-03-12"));
+    let versions: Vec<(u32, &str)> = after
+        .codes
+        .iter()
+        .find(|c| c.code_id == "gedragscode")
+        .unwrap()
+        .versions
+        .iter()
+        .map(|v| (v.version, v.adopted.as_str()))
+        .collect();
+    assert_eq!(versions, [(1, "2018-01-06"), (2, "2022-03-12")]);
     let code = after
         .codes
         .iter()

@@ -352,4 +352,14 @@ pub struct CodeCoverage {
     pub signed_current: u64,
     /// Active members who signed any version.
     pub signed_any: u64,
+    /// Every version adopted on or before the date, oldest first.
+    pub versions: Vec<CodeVersionView>,
+}
+
+/// One version of a code of conduct.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CodeVersionView {
+    pub version: u32,
+    pub title: String,
+    pub adopted: String,
 }

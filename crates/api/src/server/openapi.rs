@@ -107,7 +107,7 @@ impl Modify for Security {
         TermSchedule, TermView, ReappointmentView, MemberView, StatusChange, MemberSeatView,
         SignatureView, ContributionView, MembershipCount, TimelineEntry, DecisionView,
         RevocationView, MotionView, VoteView, ElectionView, SeatDefView, CandidacyView, ResultView,
-        TallyView, CaseView, SuspensionView, CaseEventView, ConductView, CodeCoverage,
+        TallyView, CaseView, SuspensionView, CaseEventView, ConductView, CodeCoverage, CodeVersionView,
     )),
     modifiers(&Security),
 )]
