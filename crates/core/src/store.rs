@@ -1067,10 +1067,10 @@ impl Store {
     }
 
     /// Calls `apply` with each record from `from` up to the head (as it was at the call) and its
-    /// personal data, in order. For more than a few records a second thread reads and decodes
-    /// them (and looks up their personal data) while `apply` runs, so on two cores reading and
-    /// folding overlap; it reads at most a few batches ahead. An error of either side stops both
-    /// and is returned.
+    /// personal data, in order. For more than a few records, one thread reads sled's pages and
+    /// another decodes the records (and looks up their personal data) while `apply` runs, so on
+    /// two cores reading, decoding and folding overlap; each reads at most a few batches ahead.
+    /// An error of any side stops them all and is returned.
     pub fn replay<E>(
         &self,
         from: u64,
@@ -1098,37 +1098,59 @@ impl Store {
             }
             return Ok(());
         }
+        type Raw = Vec<(sled::IVec, sled::IVec)>;
         std::thread::scope(|scope| {
+            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Result<Raw, CoreError>>(4);
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, CoreError>>(4);
+            // Reading: sled's pages, as stored.
             scope.spawn(move || {
-                let mut batch: Batch = Vec::with_capacity(BATCH);
-                for item in self.iter_from(from) {
-                    let read = item.and_then(|record| {
-                        let personal = match record.personal_commitment {
-                            Some(_) => self.personal_at(record.position)?,
-                            None => None,
-                        };
-                        Ok((record, personal))
-                    });
-                    match read {
-                        Ok((record, _)) if record.position >= end => break,
+                let mut batch: Raw = Vec::with_capacity(BATCH);
+                for item in self.t.records.range(pos_key(from)..pos_key(end)) {
+                    match item {
                         Ok(pair) => batch.push(pair),
                         Err(e) => {
-                            let _ = tx.send(Err(e));
+                            let _ = raw_tx.send(Err(e.into()));
                             return;
                         }
                     }
                     if batch.len() == BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if tx.send(Ok(full)).is_err() {
-                            return; // the folding side stopped
+                        if raw_tx.send(Ok(full)).is_err() {
+                            return; // the other side stopped
                         }
                     }
                 }
                 if !batch.is_empty() {
-                    let _ = tx.send(Ok(batch));
+                    let _ = raw_tx.send(Ok(batch));
                 }
             });
+            // Decoding: records and their personal data.
+            scope.spawn(move || {
+                for message in raw_rx {
+                    let decoded = message.and_then(|raw| {
+                        raw.iter()
+                            .map(|(key, value)| {
+                                let position = be_u64(key).unwrap_or_default();
+                                let (hash, bytes) = split_value(value).ok_or_else(|| {
+                                    CoreError::Corrupt(position, "the record is truncated".into())
+                                })?;
+                                let record = Record::from_hashed_bytes(bytes, hash)
+                                    .map_err(|e| CoreError::Corrupt(position, e))?;
+                                let personal = match record.personal_commitment {
+                                    Some(_) => self.personal_at(record.position)?,
+                                    None => None,
+                                };
+                                Ok((record, personal))
+                            })
+                            .collect::<Result<Batch, CoreError>>()
+                    });
+                    let failed = decoded.is_err();
+                    if tx.send(decoded).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            // Folding, here.
             for message in rx {
                 for (record, personal) in message? {
                     apply(&record, personal.as_ref())?;
