@@ -413,6 +413,34 @@ fn recording_through_a_form_shows_the_position_or_the_refusal_beside_its_field()
         request(&s, "POST", "/record", &disputes, &[], Some(&other)).status,
         403
     );
+    // The disputes committee erases a case summary through the form (stream derived: case/…).
+    let form = request(
+        &s,
+        "GET",
+        "/record?type=PersonalDataErased",
+        &disputes,
+        &[],
+        None,
+    )
+    .body;
+    let erase_id_at = form.find(r#"name="id" value=""#).expect("an event id");
+    let erase_id: String = form[erase_id_at + 17..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    let erase = [
+        ("csrf", csrf_d.as_str()),
+        ("type", "PersonalDataErased"),
+        ("id", erase_id.as_str()),
+        ("stream", ""),
+        ("effective", "2024-05-01"),
+        ("data.subject", "case:r-2022-01"),
+        ("data.reason", "AVG-verzoek"),
+    ];
+    let a = request(&s, "POST", "/record", &disputes, &[], Some(&erase));
+    assert_eq!(a.status, 201, "{}", a.body);
+    let case = request(&s, "GET", "/cases/r-2022-01", &disputes, &[], None).body;
+    assert!(!case.contains("Herhaalde intimidatie"), "{case}");
     let board = session(&s, "board");
     let granted = head_count(&s);
     assert_eq!(

@@ -39,9 +39,10 @@ fn types_for(role: AccessRole) -> Vec<(&'static str, Vec<&'static str>)> {
         .into_iter()
         .filter(|c| may_append(role, *c))
         .map(|c| {
+            // Each type once, under the first of its categories the role may append to.
             let types = EventType::ALL
                 .iter()
-                .filter(|t| t.categories().first() == Some(&c))
+                .filter(|t| t.categories().iter().find(|tc| may_append(role, **tc)) == Some(&c))
                 .map(|t| t.name())
                 .collect();
             (c.name(), types)
@@ -386,8 +387,8 @@ async fn record_event(
         // is refused here, beside its field, as the envelope parser would.
         match kroniek_core::catalogue::parse_data(event_type, &Value::Object(data.clone())) {
             Ok(d) => {
-                if let Some((id, category)) = d.stream_id().zip(event_type.categories().first()) {
-                    p.stream = format!("{}/{id}", category.name());
+                if let Some(stream) = derived_stream(&d) {
+                    p.stream = stream;
                 }
             }
             Err((field, message)) => {
@@ -452,6 +453,22 @@ async fn record_event(
         }
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the append failed").into_response(),
     }
+}
+
+/// The stream an event's data names (`member/10201` for a member's event, `case/c-1` for a case
+/// summary's erasure); `None` where the data does not name one (a donor's erasure goes to a
+/// year's finance stream, which the user gives).
+fn derived_stream(event: &kroniek_core::catalogue::EventData) -> Option<String> {
+    use kroniek_core::catalogue::{ErasureSubject, EventData};
+    let category = match event {
+        EventData::PersonalDataErased(e) => match e.subject {
+            ErasureSubject::Member(_) => Category::Member,
+            ErasureSubject::Case(_) => Category::Case,
+            ErasureSubject::Donor(_) => return None,
+        },
+        other => *other.event_type().categories().first()?,
+    };
+    Some(format!("{}/{}", category.name(), event.stream_id()?))
 }
 
 /// Puts a refusal next to the form field it names (`data.seats[0].count` → `data.seats`),
@@ -652,6 +669,43 @@ mod tests {
     }
 
     #[test]
+    fn the_stream_is_derived_from_the_id_the_data_names() {
+        let derive = |ty: EventType, data: serde_json::Value| {
+            kroniek_core::catalogue::parse_data(ty, &data)
+                .ok()
+                .and_then(|d| derived_stream(&d))
+        };
+        assert_eq!(
+            derive(
+                EventType::ContributionPaid,
+                serde_json::json!({"member_id": "10201", "year": 2024, "amount_cents": 1200})
+            ),
+            Some("member/10201".into())
+        );
+        assert_eq!(
+            derive(
+                EventType::PersonalDataErased,
+                serde_json::json!({"subject": "case:c-1", "reason": "AVG"})
+            ),
+            Some("case/c-1".into())
+        );
+        assert_eq!(
+            derive(
+                EventType::PersonalDataErased,
+                serde_json::json!({"subject": "10201", "reason": "AVG"})
+            ),
+            Some("member/10201".into())
+        );
+        assert_eq!(
+            derive(
+                EventType::PersonalDataErased,
+                serde_json::json!({"subject": "donor:d-1", "reason": "AVG"})
+            ),
+            None
+        );
+    }
+
+    #[test]
     fn each_role_is_offered_the_types_it_may_append() {
         let names = |role| -> Vec<&str> {
             types_for(role)
@@ -660,8 +714,13 @@ mod tests {
                 .collect()
         };
         assert!(names(AccessRole::Disputes).iter().all(|t| {
-            EventType::from_name(t).is_some_and(|t| t.categories()[0] == Category::Case)
+            EventType::from_name(t).is_some_and(|t| t.categories().contains(&Category::Case))
         }));
+        // A case's summary may be erased by the disputes committee (a case stream).
+        assert!(names(AccessRole::Disputes).contains(&"PersonalDataErased"));
+        // Each type is offered once.
+        let admin = names(AccessRole::Admin);
+        assert_eq!(admin.len(), EventType::ALL.len());
         assert!(names(AccessRole::Secretary).contains(&"DecisionTaken"));
         assert!(!names(AccessRole::Secretary).contains(&"CaseOpened"));
         assert!(names(AccessRole::Admin).contains(&"AccessGranted"));
