@@ -81,10 +81,12 @@ async fn remember_destination(
 
 /// Where to go after signing in: a path on this site (never another site), else `/`.
 fn safe_destination(next: &str) -> &str {
+    // Visible ASCII only (a path and query as the middleware recorded it, percent-encoded): it
+    // goes into a Location header, which must not carry anything else.
     let on_this_site = next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")
-        && !next.contains(['\r', '\n'])
+        && next.bytes().all(|b| b.is_ascii_graphic())
         && !next.starts_with("/login");
     if on_this_site {
         next
@@ -823,6 +825,9 @@ mod tests {
             "/login?next=/",
             "x/y",
             "/a\r\nSet-Cookie: x",
+            "/a\u{0}b",
+            "/caf\u{e9}",
+            "/a b",
         ] {
             assert_eq!(safe_destination(outside), "/", "{outside:?}");
         }
