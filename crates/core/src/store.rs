@@ -1019,9 +1019,7 @@ impl Store {
             .records
             .get(pos_key(position))?
             .ok_or_else(|| CoreError::Corrupt(position, "the record is missing".into()))?;
-        let (hash, bytes) = split_value(&value)
-            .ok_or_else(|| CoreError::Corrupt(position, "the record is truncated".into()))?;
-        Record::from_hashed_bytes(bytes, hash).map_err(|e| CoreError::Corrupt(position, e))
+        decode_stored(position, &value)
     }
 
     /// The personal data of the record at `position`, unless there is none or it was erased.
@@ -1052,18 +1050,31 @@ impl Store {
 
     /// Every visible record in position order, lazily.
     pub fn iter_from(&self, from: u64) -> impl Iterator<Item = Result<Record, CoreError>> + '_ {
-        let end = self.head().count;
+        self.records_between(from, self.head().count)
+    }
+
+    /// The records at positions `from..end`, in order.
+    fn records_between(
+        &self,
+        from: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<Record, CoreError>> + '_ {
         self.t
             .records
             .range(pos_key(from)..pos_key(end))
-            .map(move |item| {
+            .map(|item| {
                 let (key, value) = item?;
-                let position = be_u64(&key).unwrap_or_default();
-                let (hash, bytes) = split_value(&value).ok_or_else(|| {
-                    CoreError::Corrupt(position, "the record is truncated".into())
-                })?;
-                Record::from_hashed_bytes(bytes, hash).map_err(|e| CoreError::Corrupt(position, e))
+                decode_stored(be_u64(&key).unwrap_or_default(), &value)
             })
+    }
+
+    /// A record with its personal data (none when it has none or it was erased).
+    fn with_personal(&self, record: Record) -> Result<(Record, Option<Personal>), CoreError> {
+        let personal = match record.personal_commitment {
+            Some(_) => self.personal_at(record.position)?,
+            None => None,
+        };
+        Ok((record, personal))
     }
 
     /// Calls `apply` with each record from `from` up to the head (as it was at the call) and its
@@ -1085,15 +1096,8 @@ impl Store {
         let end = self.head().count;
         if end.saturating_sub(from) <= 2 * BATCH as u64 {
             // A few records (a read side catching up after an append): no thread.
-            for record in self.iter_from(from) {
-                let record = record?;
-                if record.position >= end {
-                    break;
-                }
-                let personal = match record.personal_commitment {
-                    Some(_) => self.personal_at(record.position)?,
-                    None => None,
-                };
+            for record in self.records_between(from, end) {
+                let (record, personal) = self.with_personal(record?)?;
                 apply(&record, personal.as_ref())?;
             }
             return Ok(());
@@ -1131,16 +1135,7 @@ impl Store {
                         raw.iter()
                             .map(|(key, value)| {
                                 let position = be_u64(key).unwrap_or_default();
-                                let (hash, bytes) = split_value(value).ok_or_else(|| {
-                                    CoreError::Corrupt(position, "the record is truncated".into())
-                                })?;
-                                let record = Record::from_hashed_bytes(bytes, hash)
-                                    .map_err(|e| CoreError::Corrupt(position, e))?;
-                                let personal = match record.personal_commitment {
-                                    Some(_) => self.personal_at(record.position)?,
-                                    None => None,
-                                };
-                                Ok((record, personal))
+                                self.with_personal(decode_stored(position, value)?)
                             })
                             .collect::<Result<Batch, CoreError>>()
                     });
@@ -1772,6 +1767,13 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
+}
+
+/// The record at `position` from its stored value (hash ‖ hashed bytes).
+fn decode_stored(position: u64, value: &[u8]) -> Result<Record, CoreError> {
+    let (hash, bytes) = split_value(value)
+        .ok_or_else(|| CoreError::Corrupt(position, "the record is truncated".into()))?;
+    Record::from_hashed_bytes(bytes, hash).map_err(|e| CoreError::Corrupt(position, e))
 }
 
 fn split_value(value: &[u8]) -> Option<([u8; 32], &[u8])> {
