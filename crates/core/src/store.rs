@@ -857,7 +857,11 @@ impl Store {
             // Staged chunks are durable before the head that makes them visible.
             self.db.flush()?;
         }
-        self.write_chunk(&b.pending, Some(head), &b.erase)?;
+        if b.erase.is_empty() {
+            self.write_in_log_order(&b.pending, head)?;
+        } else {
+            self.write_chunk(&b.pending, Some(head), &b.erase)?;
+        }
         let mut applied = lock(&self.applied);
         *applied = head;
         Ok(head)
@@ -917,7 +921,57 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a chunk, the erasures and the new head in one sled transaction: the commit point.
+    /// Writes the last chunk and then the new head as single-key writes, in that order: the
+    /// commit point of a batch without erasures.
+    ///
+    /// No sled transaction is needed: sled recovers a contiguous prefix of its log (recovery
+    /// stops at the first torn or missing message), so a head that survives a crash brings
+    /// every write before it, and writes past a head that did not survive are discarded on
+    /// open ([`Store::discard_from`]). Each record goes before its index entries, so an index
+    /// entry never outlives its record. A transaction would cost a second synced log write per
+    /// append (sled writes a batch manifest in a buffer of its own); see `kroniek bench`.
+    fn write_in_log_order(&self, chunk: &[Staged], head: Head) -> Result<(), CoreError> {
+        for (tree, key, value) in self.writes_in_log_order(chunk, head)? {
+            tree.insert(key, value)?;
+        }
+        Ok(())
+    }
+
+    /// The single-key writes of [`Store::write_in_log_order`], in the order they are made
+    /// (a function of its own so that a test can cut them anywhere, as a crash would).
+    fn writes_in_log_order(
+        &self,
+        chunk: &[Staged],
+        head: Head,
+    ) -> Result<Vec<(&sled::Tree, Vec<u8>, Vec<u8>)>, CoreError> {
+        let head_bytes = bincode::encode_to_vec(head, bincode_config())
+            .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        let mut writes = Vec::with_capacity(chunk.len() * 4 + 1);
+        for (s, (skey, value, pers)) in chunk.iter().zip(Store::encode(chunk)) {
+            let pk = pos_key(s.record.position).to_vec();
+            writes.push((&self.t.records, pk.clone(), value));
+            writes.push((&self.t.streams, skey, pk.clone()));
+            writes.push((&self.t.ids, s.record.id.0.as_bytes().to_vec(), pk.clone()));
+            if let Some(p) = pers {
+                writes.push((&self.t.personal, pk, p));
+            }
+            for ((level, index), hash) in
+                s.nodes.iter().filter(|((l, _), _)| *l >= STORED_TREE_LEVEL)
+            {
+                writes.push((
+                    &self.t.merkle,
+                    node_key(*level, *index).to_vec(),
+                    hash.to_vec(),
+                ));
+            }
+        }
+        writes.push((&self.t.meta, b"head".to_vec(), head_bytes));
+        Ok(writes)
+    }
+
+    /// Writes a chunk, the erasures and the new head in one sled transaction: the commit point
+    /// of a batch that erases personal data (the erasures and the event that records them
+    /// become durable together, or neither does).
     fn write_chunk(
         &self,
         chunk: &[Staged],

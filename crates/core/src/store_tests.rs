@@ -425,6 +425,98 @@ fn leftovers_past_the_head_are_discarded_on_open() {
     assert_eq!(count, 1);
 }
 
+/// A commit without erasures is a sequence of single-key writes ending with the head; a crash
+/// leaves a prefix of sled's log. Cut the writes after every one of them: the store that
+/// opens holds the old head and nothing of the batch, or (the head written) all of it.
+#[test]
+fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
+    let committed = 15u64; // the batch crosses 16 records: a stored Merkle node is among the writes
+    let batch = || {
+        vec![
+            event(0, 7, ExpectedVersion::Exact(14), Some(900)),
+            event(1, 7, ExpectedVersion::Exact(15), Some(901)),
+            event(2, 7, ExpectedVersion::Any, Some(902)),
+        ]
+    };
+    let total_writes = {
+        let (_dir, store) = filled_store(&[(1, 2); 15], None);
+        let mut b = Batch::new(store.head(), "admin:local".into(), now_recorded_at());
+        b.frontier = Frontier::at(&store, committed).unwrap();
+        for (n, e) in batch().into_iter().enumerate() {
+            store.check_and_stage(&mut b, n, e, None).unwrap().unwrap();
+        }
+        let head = Head {
+            count: b.next,
+            hash: b.prev,
+        };
+        let writes = store.writes_in_log_order(&b.pending, head).unwrap();
+        assert!(writes
+            .iter()
+            .any(|(t, _, _)| t.name() == store.t.merkle.name()));
+        writes.len()
+    };
+    for cut in 0..=total_writes {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let before = {
+            let store = Store::init(&path, "test.example/kroniek")
+                .unwrap()
+                .without_rules();
+            for _ in 0..committed {
+                store
+                    .append(&[event(1, 2, ExpectedVersion::Any, None)], "admin:local")
+                    .unwrap();
+            }
+            let mut b = Batch::new(store.head(), "admin:local".into(), now_recorded_at());
+            b.frontier = Frontier::at(&store, committed).unwrap();
+            for (n, e) in batch().into_iter().enumerate() {
+                store.check_and_stage(&mut b, n, e, None).unwrap().unwrap();
+            }
+            let head = Head {
+                count: b.next,
+                hash: b.prev,
+            };
+            for (tree, key, value) in store
+                .writes_in_log_order(&b.pending, head)
+                .unwrap()
+                .into_iter()
+                .take(cut)
+            {
+                tree.insert(key, value).unwrap();
+            }
+            store.flush().unwrap();
+            store.head()
+        };
+        let store = Store::open(&path).unwrap().without_rules();
+        let whole = cut == total_writes;
+        let count = store.head().count;
+        assert_eq!(
+            count,
+            if whole { committed + 3 } else { committed },
+            "cut {cut}"
+        );
+        assert_eq!(store.t.records.len() as u64, count, "cut {cut}");
+        assert_eq!(store.t.ids.len() as u64, count, "cut {cut}");
+        assert_eq!(store.t.streams.len() as u64, count, "cut {cut}");
+        assert_eq!(
+            store.t.personal.len(),
+            if whole { 2 } else { 0 },
+            "cut {cut}"
+        );
+        assert_eq!(store.verify(&mut |_| {}).unwrap().count, count, "cut {cut}");
+        if !whole {
+            assert_eq!(store.head(), before);
+            // The cut batch left nothing behind: the same events append again, at the same
+            // stream versions, and the tree proves the new head.
+            store.append(&batch(), "admin:local").unwrap();
+        }
+        assert_eq!(store.head().count, committed + 3);
+        let proof = store.inclusion_proof(committed, committed + 3).unwrap();
+        assert!(!proof.is_empty());
+        assert_eq!(store.verify(&mut |_| {}).unwrap().count, committed + 3);
+    }
+}
+
 #[test]
 fn a_damaged_head_is_reported_on_open() {
     let dir = tempfile::tempdir().unwrap();

@@ -68,6 +68,19 @@ fn dir_size(path: &Path) -> u64 {
         .sum()
 }
 
+/// CPU time this process has used (user + system, every thread, also those that ended), in
+/// seconds, from `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+/// `None` where there is no `/proc`.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after it start past its ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    Some((user + system) / 100.0)
+}
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -273,10 +286,25 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         single.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     single.sort_by(|a, b| a.total_cmp(b));
+    // What one durable append costs in CPU (every thread: the writer's and sled's flusher):
+    // enough appends that the clock ticks of 10 ms do not blur it.
+    let cpu_samples: u64 = if quick { 300 } else { 3_000 };
+    let cpu_before = process_cpu_seconds();
+    let started = Instant::now();
+    for i in 0..cpu_samples {
+        store.append(&[payment(100_050 + i % 50, i)?], "admin:bench")?;
+    }
+    let cpu_wall = started.elapsed().as_secs_f64();
+    let cpu_per_append = cpu_before
+        .zip(process_cpu_seconds())
+        .map(|(a, b)| (b - a) / cpu_samples as f64);
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
     let store = std::sync::Arc::new(store);
     let per_writer = if quick { 10 } else { 50 };
     let mut concurrent = Vec::new();
+    let mut busy = Vec::new();
     for _ in 0..runs {
+        let cpu_before = process_cpu_seconds();
         let started = Instant::now();
         let handles: Vec<_> = (0..32u64)
             .map(|w| {
@@ -292,7 +320,11 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         if !ok {
             return Err(CliError::Failed("a concurrent append failed".into()));
         }
-        concurrent.push(rate(32 * per_writer, started.elapsed()));
+        let wall = started.elapsed();
+        concurrent.push(rate(32 * per_writer, wall));
+        if let Some((a, b)) = cpu_before.zip(process_cpu_seconds()) {
+            busy.push((b - a) / (wall.as_secs_f64() * cores));
+        }
     }
     let concurrent = stat(concurrent);
     let single_rate = 1000.0 / single[single.len() / 2];
@@ -404,6 +436,43 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         ratio: Some(concurrent.median / single_rate),
         target: "≥ 8".into(),
     });
+    if let Some(cpu) = cpu_per_append {
+        // Where one writer is CPU-bound rather than waiting on fdatasync, 32 writers cannot go
+        // past the cores divided by the CPU time of one append; these rows show whether it is.
+        let wall = cpu_wall / cpu_samples as f64;
+        let one = |x: f64| Stat {
+            min: x,
+            median: x,
+            max: x,
+        };
+        rows.push(Row {
+            what: "one writer: CPU time per durable append".into(),
+            figure: one(cpu * 1000.0),
+            unit: "ms",
+            reference: Some(("wall time per append".into(), one(wall * 1000.0))),
+            ratio: Some(cpu / wall),
+            target: "share of the wall time spent on CPU".into(),
+        });
+        let ceiling = cores / cpu;
+        rows.push(Row {
+            what: "32 writers, ratio to the CPU ceiling".into(),
+            figure: concurrent,
+            unit: "events/s",
+            reference: Some((format!("{cores:.0} cores / CPU per append"), one(ceiling))),
+            ratio: Some(concurrent.median / ceiling),
+            target: "the bound where CPU-bound".into(),
+        });
+        if busy.len() == runs {
+            rows.push(Row {
+                what: "32 writers: share of all cores busy".into(),
+                figure: stat(busy.iter().map(|b| b * 100.0).collect()),
+                unit: "%",
+                reference: None,
+                ratio: None,
+                target: "near 100: CPU-bound".into(),
+            });
+        }
+    }
     let export_bytes = export_size(&store)?;
     rows.push(Row {
         what: "size on disk per event".into(),
