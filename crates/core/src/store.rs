@@ -159,6 +159,9 @@ fn node_key(level: u8, index: u64) -> [u8; 9] {
     k
 }
 
+/// One single-key write: the tree, the key, the value.
+type KeyWrite<'a> = (&'a sled::Tree, Vec<u8>, Vec<u8>);
+
 fn pos_key(position: u64) -> [u8; 8] {
     position.to_be_bytes()
 }
@@ -943,7 +946,7 @@ impl Store {
         &self,
         chunk: &[Staged],
         head: Head,
-    ) -> Result<Vec<(&sled::Tree, Vec<u8>, Vec<u8>)>, CoreError> {
+    ) -> Result<Vec<KeyWrite<'_>>, CoreError> {
         let head_bytes = bincode::encode_to_vec(head, bincode_config())
             .map_err(|e| CoreError::Invalid(e.to_string()))?;
         let mut writes = Vec::with_capacity(chunk.len() * 4 + 1);
