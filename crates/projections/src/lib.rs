@@ -12,7 +12,7 @@ pub mod views;
 #[cfg(test)]
 mod tests;
 
-use kroniek_core::catalogue::{self, ErasureSubject, EventData};
+use kroniek_core::catalogue::{self, ErasureSubject, EventData, EventType};
 use kroniek_core::governance::state::{current_holding, BodyHistory, Holding};
 use kroniek_core::governance::{GovernanceState, MemberStatus};
 use kroniek_core::record::{Personal, Record};
@@ -49,7 +49,7 @@ struct MemberInfo {
     /// Branch changes: date, position, branch (None: no branch).
     branch: Vec<(Date, u64, Option<String>)>,
     /// Personal details as recorded: date, position, the `personal` object.
-    details: Vec<(Date, u64, BTreeMap<String, Value>)>,
+    details: Vec<(Date, u64, PersonalText)>,
     erased: bool,
     signatures: Vec<(String, u32, Date)>,
     contributions: BTreeMap<i32, i64>,
@@ -68,7 +68,60 @@ struct CandidacyInfo {
 struct CaseFile {
     subject: String,
     summary: Option<String>,
-    events: Vec<CaseEventView>,
+    events: Vec<CaseEntry>,
+}
+
+/// One event of a case file as kept: its `data` as compact JSON text (a parsed object takes
+/// about four times the memory, and a ledger holds many cases; a query parses the one file
+/// it shows).
+#[derive(Debug, Clone)]
+struct CaseEntry {
+    position: u64,
+    effective: Date,
+    event_type: EventType,
+    data: Box<str>,
+    hash: [u8; 32],
+}
+
+impl CaseEntry {
+    fn view(&self) -> CaseEventView {
+        CaseEventView {
+            position: self.position,
+            effective: date(self.effective),
+            event_type: self.event_type.name().into(),
+            data: serde_json::from_str(&self.data).unwrap_or(Value::Null),
+            hash: hex(&self.hash),
+        }
+    }
+}
+
+/// A `personal` object as kept: compact JSON text, for the same reason as [`CaseEntry`]
+/// (about 90,000 members' details in a large ledger).
+#[derive(Debug, Clone)]
+struct PersonalText(Box<str>);
+
+impl PersonalText {
+    /// The object of `p`, if it is one.
+    fn of(p: Option<&Personal>) -> Option<PersonalText> {
+        match p.map(|p| &p.value) {
+            Some(v @ Value::Object(_)) => Some(PersonalText(v.to_string().into_boxed_str())),
+            _ => None,
+        }
+    }
+
+    fn map(&self) -> BTreeMap<String, Value> {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+}
+
+/// Pushes onto a vector that usually holds one or two items, growing it by one: the default
+/// growth reserves four at the first push, and a ledger holds such vectors by the hundred
+/// thousand (a member's branch changes, a motion's votes).
+fn push_small<T>(v: &mut Vec<T>, item: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(1);
+    }
+    v.push(item);
 }
 
 /// Every read model, folded from records.
@@ -85,13 +138,6 @@ pub struct Projections {
 
 fn date(d: Date) -> String {
     d.to_string()
-}
-
-fn personal_map(p: Option<&Personal>) -> Option<BTreeMap<String, Value>> {
-    match p.map(|p| &p.value) {
-        Some(Value::Object(m)) => Some(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-        _ => None,
-    }
 }
 
 impl Projections {
@@ -136,30 +182,33 @@ impl Projections {
         match &event {
             E::MemberJoined(d) => {
                 let info = self.members.entry(d.member_id.to_string()).or_default();
-                info.branch.push((
-                    effective,
-                    position,
-                    d.branch_id.as_ref().map(ToString::to_string),
-                ));
-                if let Some(m) = personal_map(personal) {
-                    info.details.push((effective, position, m));
+                push_small(
+                    &mut info.branch,
+                    (
+                        effective,
+                        position,
+                        d.branch_id.as_ref().map(ToString::to_string),
+                    ),
+                );
+                if let Some(m) = PersonalText::of(personal) {
+                    push_small(&mut info.details, (effective, position, m));
                 }
             }
             E::MemberDetailsChanged(d) => {
                 let info = self.members.entry(d.member_id.to_string()).or_default();
                 if let Some(b) = &d.branch_id {
-                    info.branch.push((effective, position, Some(b.to_string())));
+                    push_small(&mut info.branch, (effective, position, Some(b.to_string())));
                 }
-                if let Some(m) = personal_map(personal) {
-                    info.details.push((effective, position, m));
+                if let Some(m) = PersonalText::of(personal) {
+                    push_small(&mut info.details, (effective, position, m));
                 }
             }
             E::ConductCodeSigned(d) => {
-                self.members
-                    .entry(d.member_id.to_string())
-                    .or_default()
-                    .signatures
-                    .push((d.code_id.to_string(), d.version.get(), effective));
+                let info = self.members.entry(d.member_id.to_string()).or_default();
+                push_small(
+                    &mut info.signatures,
+                    (d.code_id.to_string(), d.version.get(), effective),
+                );
             }
             E::ContributionPaid(d) => {
                 *self
@@ -258,14 +307,17 @@ impl Projections {
             }
             E::MotionVoted(d) => {
                 if let Some(m) = self.motions.get_mut(d.motion_id.as_str()) {
-                    m.votes.push(VoteView {
-                        date: date(effective),
-                        method: d.method.as_str().into(),
-                        votes_for: d.votes_for,
-                        against: d.against,
-                        abstain: d.abstain,
-                        outcome: d.outcome.as_str().into(),
-                    });
+                    push_small(
+                        &mut m.votes,
+                        VoteView {
+                            date: date(effective),
+                            method: d.method.as_str().into(),
+                            votes_for: d.votes_for,
+                            against: d.against,
+                            abstain: d.abstain,
+                            outcome: d.outcome.as_str().into(),
+                        },
+                    );
                 }
             }
             E::CandidacySubmitted(d) => {
@@ -298,12 +350,12 @@ impl Projections {
                     .and_then(Value::as_str)
                     .map(str::to_owned);
             }
-            file.events.push(CaseEventView {
+            file.events.push(CaseEntry {
                 position,
-                effective: record.effective.clone(),
-                event_type: record.event_type.name().into(),
-                data: record.data.clone(),
-                hash: hex(&record.hash),
+                effective,
+                event_type: record.event_type,
+                data: record.data.to_string().into_boxed_str(),
+                hash: record.hash,
             });
         }
         self.applied += 1;
@@ -471,7 +523,7 @@ impl Projections {
             .max_by_key(|(d, p, _)| (*d, *p))
             .and_then(|(_, _, b)| b.clone());
         let mut details: Option<BTreeMap<String, Value>> = None;
-        let mut changes: Vec<&(Date, u64, BTreeMap<String, Value>)> = info
+        let mut changes: Vec<&(Date, u64, PersonalText)> = info
             .details
             .iter()
             .filter(|(d, _, _)| *d <= as_of)
@@ -479,7 +531,7 @@ impl Projections {
         changes.sort_by_key(|(d, p, _)| (*d, *p));
         for (_, _, m) in changes {
             let merged = details.get_or_insert_with(BTreeMap::new);
-            for (k, v) in m {
+            for (k, v) in m.map() {
                 if !v.is_null() {
                     merged.insert(k.clone(), v.clone());
                 }
@@ -810,7 +862,7 @@ impl Projections {
             appeal_deadline: decided.and_then(|d| d.appeal_deadline).map(date),
             appeal_outcome: appeal_decided.map(|(_, o)| o.as_str().into()),
             suspended,
-            events: file.events,
+            events: file.events.iter().map(CaseEntry::view).collect(),
         })
     }
 
@@ -896,9 +948,13 @@ impl Projections {
         let info = self.members.get(member_id)?;
         info.details
             .iter()
-            .filter(|(at, _, m)| *at <= d && m.get("name").is_some_and(|v| !v.is_null()))
+            .filter(|(at, _, _)| *at <= d)
+            .filter_map(|(at, p, m)| match m.map().remove("name") {
+                Some(Value::String(name)) => Some((*at, *p, name)),
+                _ => None,
+            })
             .max_by_key(|(at, p, _)| (*at, *p))
-            .and_then(|(_, _, m)| m.get("name").and_then(Value::as_str).map(str::to_owned))
+            .map(|(_, _, name)| name)
     }
 
     /// Whether the member holds or held a seat in any body (an office holder, whose name is

@@ -349,7 +349,19 @@ fn elections_show_screening_profiles_and_results() {
 
 #[test]
 fn case_files_follow_the_appeal_and_the_suspension() {
-    let (_dir, p) = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::init(&dir.path().join("l"), "test.example/kroniek").unwrap();
+    store.append(&sample_events(), "admin:local").unwrap();
+    let p = rebuild(&store);
+    // Each event of a file is the stored record's: position, date, type, data and hash.
+    for e in p.case("r-2022-01", d("2030-01-01")).unwrap().events {
+        let r = store.record_at(e.position).unwrap();
+        assert_eq!(r.stream, "case/r-2022-01");
+        assert_eq!(
+            (e.effective, e.event_type.as_str(), &e.data, e.hash),
+            (r.effective, r.event_type.name(), &r.data, hex(&r.hash))
+        );
+    }
     let table: &[(&str, &str, Option<&str>, bool)] = &[
         ("2022-06-14", "open", None, false),
         ("2022-06-15", "decided", Some("expelled"), true),
