@@ -211,13 +211,13 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
             })
             .collect(),
     );
-    // Raw sled insert and scan of the same bytes.
+    // Raw sled insert and scan of the same bytes, with the page cache kroniek uses.
     let mut sled_insert = Vec::new();
     let mut sled_scan = Vec::new();
     for run in 0..runs {
         let db = sled::Config::new()
             .path(tmp.join(format!("raw-{run}")))
-            .cache_capacity(64 * 1024 * 1024)
+            .cache_capacity(kroniek_core::store::page_cache_bytes())
             .open()
             .map_err(|e| CliError::Failed(e.to_string()))?;
         let started = Instant::now();

@@ -236,15 +236,13 @@ pub struct MeetingState {
     pub date: Date,
 }
 
-/// One motion or amendment.
+/// One motion or amendment: what the rules ask of it (that it was submitted, and whether it
+/// was withdrawn before a vote). Its title, submitters and votes are the read models' business
+/// (kroniek-projections); keeping them here too cost about 30 MB on a 1,000,000-event ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MotionState {
-    pub meeting_id: String,
-    pub title: String,
-    pub amends: Option<String>,
     pub submitted: Date,
     pub withdrawn: Option<Date>,
-    pub votes: Vec<(Date, MotionVoted)>,
 }
 
 /// One decision.
@@ -414,7 +412,8 @@ impl GovernanceState {
             | E::PersonalDataErased(_)
             | E::SubsidyReceived(_)
             | E::GiftReceived(_)
-            | E::BudgetAdopted(_) => {}
+            | E::BudgetAdopted(_)
+            | E::MotionVoted(_) => {}
             E::BodyEstablished(d) => self.bodies.insert(
                 s(&d.body_id),
                 BodyHistory {
@@ -496,22 +495,13 @@ impl GovernanceState {
             E::MotionSubmitted(d) => self.motions.insert(
                 s(&d.motion_id),
                 MotionState {
-                    meeting_id: s(&d.meeting_id),
-                    title: d.title.clone(),
-                    amends: opt(&d.amends),
                     submitted: effective,
                     withdrawn: None,
-                    votes: Vec::new(),
                 },
             ),
             E::MotionWithdrawn(d) => {
                 if let Some(m) = self.motions.get_mut(&s(&d.motion_id)) {
                     m.withdrawn = Some(m.withdrawn.map_or(effective, |w| w.min(effective)));
-                }
-            }
-            E::MotionVoted(d) => {
-                if let Some(m) = self.motions.get_mut(&s(&d.motion_id)) {
-                    m.votes.push((effective, d.clone()));
                 }
             }
             E::DecisionTaken(d) => self.decisions.insert(
