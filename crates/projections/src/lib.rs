@@ -52,7 +52,23 @@ struct MemberInfo {
     details: Vec<(Date, u64, PersonalText)>,
     erased: bool,
     signatures: Vec<(String, u32, Date)>,
-    contributions: BTreeMap<i32, i64>,
+    /// Net contributions per year, in year order (a few years each: a vector is a third of
+    /// the memory of a map).
+    contributions: Vec<(i32, i64)>,
+}
+
+impl MemberInfo {
+    fn add_contribution(&mut self, year: i32, cents: i64) {
+        match self.contributions.binary_search_by_key(&year, |(y, _)| *y) {
+            Ok(i) => self.contributions[i].1 = self.contributions[i].1.saturating_add(cents),
+            Err(i) => {
+                if self.contributions.len() == self.contributions.capacity() {
+                    self.contributions.reserve_exact(1);
+                }
+                self.contributions.insert(i, (year, cents));
+            }
+        }
+    }
 }
 
 /// What the read models keep of a candidacy: the record hash (for the profile order) and
@@ -210,24 +226,16 @@ impl Projections {
                     (d.code_id.to_string(), d.version.get(), effective),
                 );
             }
-            E::ContributionPaid(d) => {
-                *self
-                    .members
-                    .entry(d.member_id.to_string())
-                    .or_default()
-                    .contributions
-                    .entry(d.year.0)
-                    .or_default() += d.amount_cents;
-            }
-            E::ContributionRefunded(d) => {
-                *self
-                    .members
-                    .entry(d.member_id.to_string())
-                    .or_default()
-                    .contributions
-                    .entry(d.year.0)
-                    .or_default() -= d.amount_cents;
-            }
+            E::ContributionPaid(d) => self
+                .members
+                .entry(d.member_id.to_string())
+                .or_default()
+                .add_contribution(d.year.0, d.amount_cents),
+            E::ContributionRefunded(d) => self
+                .members
+                .entry(d.member_id.to_string())
+                .or_default()
+                .add_contribution(d.year.0, d.amount_cents.saturating_neg()),
             E::PersonalDataErased(d) => match &d.subject {
                 ErasureSubject::Member(m) => {
                     let info = self.members.entry(m.to_string()).or_default();

@@ -526,3 +526,24 @@ fn a_timeline_page_is_a_slice_of_the_whole_timeline() {
     assert_eq!(total, decisions.len());
     assert!(total < newest_first.len());
 }
+
+#[test]
+fn contributions_are_kept_per_year_in_year_order() {
+    let mut info = MemberInfo::default();
+    for (year, cents) in [
+        (2022, 1200),
+        (2020, 500),
+        (2022, -200),
+        (2021, 0),
+        (2020, 700),
+    ] {
+        info.add_contribution(year, cents);
+    }
+    assert_eq!(info.contributions, [(2020, 1200), (2021, 0), (2022, 1000)]);
+    info.add_contribution(2022, i64::MAX);
+    assert_eq!(
+        info.contributions[2],
+        (2022, i64::MAX),
+        "saturates, never panics"
+    );
+}
