@@ -12,9 +12,12 @@
 //! - `meta`: `head` (count and hash of the last record: the commit point), `origin`.
 //!
 //! ## Commit protocol
-//! Records at positions at or past the committed head are invisible. A batch is written as one
-//! sled transaction that also moves the head; a very large batch is first staged in chunks
-//! (invisible, memory stays bounded) and committed by a final transaction that moves the head.
+//! Records at positions at or past the committed head are invisible. A batch is written past
+//! the head, record before index entries, and committed by its last write, the one that moves
+//! the head (sled recovers a contiguous prefix of its log, so a head that survives a crash
+//! brings everything written before it); a batch that erases personal data commits its last
+//! chunk, the erasures and the head in one sled transaction. A very large batch is first staged
+//! in chunks (invisible, memory stays bounded) and flushed before its head is written.
 //! Opening a store discards whatever was staged past the head, so a crash leaves a batch
 //! either whole or absent. Appends are serialised (check and append are one step); each waits
 //! for a flush that covers it before it is acknowledged, and one flush covers every append
@@ -852,7 +855,7 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the last chunk, the erasures and the new head in one transaction.
+    /// Writes the last chunk, any erasures and the new head: the commit point.
     fn commit(&self, b: &mut Batch) -> Result<Head, CoreError> {
         let head = Head {
             count: b.next,
