@@ -3,7 +3,7 @@
 //! opens, verifies, holds every batch that was acknowledged, and holds each batch whole or
 //! not at all.
 
-use crate::support::{kroniek_bin, uuid, Ledger};
+use crate::support::{joined, kroniek_bin, paid, uuid, Ledger};
 use kroniek_core::Store;
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -138,4 +138,102 @@ fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
         rounds >= 5 && !acked.is_empty(),
         "the test killed the writer only {rounds} times"
     );
+}
+
+/// Durable before acknowledged, beyond `kill -9`: sled's own flush ends with `sync_file_range`,
+/// which keeps neither the log file's size nor the drive's cache through a power cut. Traced
+/// with `strace`: after the last write to sled's log file and before the command prints that
+/// the batch was appended, the log file is `fdatasync`ed. (`.ci/run` installs strace and sets
+/// `KRONIEK_REQUIRE_STRACE=1`; elsewhere a missing strace makes the test say SKIPPED.)
+#[test]
+fn an_append_is_acknowledged_only_after_fdatasync_of_the_log() {
+    let has_strace = Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_strace {
+        let required = std::env::var("KRONIEK_REQUIRE_STRACE").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "strace is required here (KRONIEK_REQUIRE_STRACE=1) but cannot run"
+        );
+        eprintln!("SKIPPED: strace is not installed");
+        return;
+    }
+    let l = Ledger::new();
+    l.run(&[
+        "append",
+        &l.file("first.jsonl", &[joined(7001, 1)]).to_string_lossy(),
+    ])
+    .ok();
+    let file = l.file("batch.jsonl", &[paid(7001, 1200, 2), paid(7001, 600, 3)]);
+    let trace = l.path("trace.txt");
+    let out = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-s",
+            "256",
+            "-e",
+            "trace=openat,pwrite64,fdatasync,write",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(kroniek_bin())
+        .arg("--data")
+        .arg(l.data())
+        .arg("append")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = std::fs::read_to_string(trace).unwrap();
+    // The file descriptors of sled's log file (sled's own and kroniek's).
+    let mut log_fds: HashSet<String> = HashSet::new();
+    let (mut last_log_write, mut synced_after_write, mut acknowledged) = (None, false, false);
+    for (n, line) in trace.lines().enumerate() {
+        let call = line
+            .split_once(' ')
+            .map_or(line, |(_, rest)| rest)
+            .trim_start();
+        if call.starts_with("openat(") && call.contains("/sled/db\"") {
+            if let Some(fd) = call
+                .rsplit("= ")
+                .next()
+                .filter(|fd| fd.parse::<u32>().is_ok())
+            {
+                log_fds.insert(fd.to_owned());
+            }
+        }
+        let fd_of = |name: &str| {
+            call.strip_prefix(name)
+                .and_then(|rest| rest.split([',', ')']).next())
+                .map(str::to_owned)
+        };
+        if fd_of("pwrite64(").is_some_and(|fd| log_fds.contains(&fd)) {
+            last_log_write = Some(n);
+            synced_after_write = false;
+        }
+        // (A failed fdatasync fails the append: it would not be acknowledged.)
+        if fd_of("fdatasync(").is_some_and(|fd| log_fds.contains(&fd)) {
+            synced_after_write = true;
+        }
+        if call.starts_with("write(1, \"appended 2 events") {
+            acknowledged = true;
+            assert!(
+                last_log_write.is_some(),
+                "the batch was written to sled's log:\n{trace}"
+            );
+            assert!(
+                synced_after_write,
+                "acknowledged before an fdatasync of the log after its last write:\n{trace}"
+            );
+        }
+    }
+    assert!(acknowledged, "the command acknowledged the batch:\n{trace}");
+    assert!(!log_fds.is_empty(), "sled's log file was opened:\n{trace}");
 }
