@@ -140,13 +140,10 @@ fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
     );
 }
 
-/// Durable before acknowledged, beyond `kill -9`: sled's own flush ends with `sync_file_range`,
-/// which keeps neither the log file's size nor the drive's cache through a power cut. Traced
-/// with `strace`: after the last write to sled's log file and before the command prints that
-/// the batch was appended, the log file is `fdatasync`ed. (`.ci/run` installs strace and sets
-/// `KRONIEK_REQUIRE_STRACE=1`; elsewhere a missing strace makes the test say SKIPPED.)
-#[test]
-fn an_append_is_acknowledged_only_after_fdatasync_of_the_log() {
+/// Runs `kroniek append FILE` under strace (open, write and sync calls of every thread) and
+/// returns the trace; `None` when strace is missing and not required. (`.ci/run` installs
+/// strace and sets `KRONIEK_REQUIRE_STRACE=1`; elsewhere the tests say SKIPPED.)
+fn traced_append(l: &Ledger, file: &std::path::Path) -> Option<String> {
     let has_strace = Command::new("strace")
         .arg("-V")
         .output()
@@ -158,32 +155,18 @@ fn an_append_is_acknowledged_only_after_fdatasync_of_the_log() {
             "strace is required here (KRONIEK_REQUIRE_STRACE=1) but cannot run"
         );
         eprintln!("SKIPPED: strace is not installed");
-        return;
+        return None;
     }
-    let l = Ledger::new();
-    l.run(&[
-        "append",
-        &l.file("first.jsonl", &[joined(7001, 1)]).to_string_lossy(),
-    ])
-    .ok();
-    let file = l.file("batch.jsonl", &[paid(7001, 1200, 2), paid(7001, 600, 3)]);
     let trace = l.path("trace.txt");
     let out = Command::new("strace")
-        .args([
-            "-f",
-            "-qq",
-            "-s",
-            "256",
-            "-e",
-            "trace=openat,pwrite64,fdatasync,write",
-            "-o",
-        ])
+        .args(["-f", "-qq", "-s", "256", "-o"])
         .arg(&trace)
+        .args(["-e", "trace=openat,pwrite64,write,fsync,fdatasync"])
         .arg(kroniek_bin())
         .arg("--data")
         .arg(l.data())
         .arg("append")
-        .arg(&file)
+        .arg(file)
         .output()
         .unwrap();
     assert!(
@@ -191,15 +174,44 @@ fn an_append_is_acknowledged_only_after_fdatasync_of_the_log() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let trace = std::fs::read_to_string(trace).unwrap();
+    Some(std::fs::read_to_string(trace).unwrap())
+}
+
+/// The calls of a trace line, without the thread id.
+fn call_of(line: &str) -> &str {
+    line.split_once(' ')
+        .map_or(line, |(_, rest)| rest)
+        .trim_start()
+}
+
+/// The file descriptor a call acts on (`pwrite64(5, ...` → `5`).
+fn fd_of(call: &str, name: &str) -> Option<String> {
+    call.strip_prefix(name)
+        .and_then(|rest| rest.split([',', ')']).next())
+        .map(str::to_owned)
+}
+
+/// Durable before acknowledged, beyond `kill -9`: sled's own flush ends with `sync_file_range`,
+/// which keeps neither the log file's size nor the drive's cache through a power cut. Traced:
+/// after the last write to sled's log file and before the command prints that the batch was
+/// appended, the log file is `fdatasync`ed.
+#[test]
+fn an_append_is_acknowledged_only_after_fdatasync_of_the_log() {
+    let l = Ledger::new();
+    l.run(&[
+        "append",
+        &l.file("first.jsonl", &[joined(7001, 1)]).to_string_lossy(),
+    ])
+    .ok();
+    let file = l.file("batch.jsonl", &[paid(7001, 1200, 2), paid(7001, 600, 3)]);
+    let Some(trace) = traced_append(&l, &file) else {
+        return;
+    };
     // The file descriptors of sled's log file (sled's own and kroniek's).
     let mut log_fds: HashSet<String> = HashSet::new();
     let (mut last_log_write, mut synced_after_write, mut acknowledged) = (None, false, false);
     for (n, line) in trace.lines().enumerate() {
-        let call = line
-            .split_once(' ')
-            .map_or(line, |(_, rest)| rest)
-            .trim_start();
+        let call = call_of(line);
         if call.starts_with("openat(") && call.contains("/sled/db\"") {
             if let Some(fd) = call
                 .rsplit("= ")
@@ -209,17 +221,12 @@ fn an_append_is_acknowledged_only_after_fdatasync_of_the_log() {
                 log_fds.insert(fd.to_owned());
             }
         }
-        let fd_of = |name: &str| {
-            call.strip_prefix(name)
-                .and_then(|rest| rest.split([',', ')']).next())
-                .map(str::to_owned)
-        };
-        if fd_of("pwrite64(").is_some_and(|fd| log_fds.contains(&fd)) {
+        if fd_of(call, "pwrite64(").is_some_and(|fd| log_fds.contains(&fd)) {
             last_log_write = Some(n);
             synced_after_write = false;
         }
         // (A failed fdatasync fails the append: it would not be acknowledged.)
-        if fd_of("fdatasync(").is_some_and(|fd| log_fds.contains(&fd)) {
+        if fd_of(call, "fdatasync(").is_some_and(|fd| log_fds.contains(&fd)) {
             synced_after_write = true;
         }
         if call.starts_with("write(1, \"appended 2 events") {
@@ -236,4 +243,48 @@ fn an_append_is_acknowledged_only_after_fdatasync_of_the_log() {
     }
     assert!(acknowledged, "the command acknowledged the batch:\n{trace}");
     assert!(!log_fds.is_empty(), "sled's log file was opened:\n{trace}");
+}
+
+/// sled writes a tree node over 128 KiB (a leaf holding an event that large) to a file of its
+/// own in `sled/blobs` and never syncs it; kroniek does, before it acknowledges the append.
+#[test]
+fn a_large_event_is_acknowledged_only_after_its_blob_file_is_synced() {
+    let l = Ledger::new();
+    let name = "A".repeat(300_000);
+    let line = format!(
+        r#"{{"stream":"body/alv","type":"BodyEstablished","effective":"2010-01-01","data":{{"appointed_by":"alv","body_id":"alv","kind":"alv","name":"{name}","seats":[{{"count":10,"role":"lid"}}]}}}}"#
+    );
+    let file = l.file("big.jsonl", &[line]);
+    let Some(trace) = traced_append(&l, &file) else {
+        return;
+    };
+    let mut blob_fds: HashSet<String> = HashSet::new();
+    let (mut blob_synced, mut acknowledged) = (false, false);
+    for line in trace.lines() {
+        let call = call_of(line);
+        if call.starts_with("openat(") && call.contains("/sled/blobs/") {
+            if let Some(fd) = call
+                .rsplit("= ")
+                .next()
+                .filter(|fd| fd.parse::<u32>().is_ok())
+            {
+                blob_fds.insert(fd.to_owned());
+            }
+        }
+        if ["fsync(", "fdatasync("]
+            .iter()
+            .any(|name| fd_of(call, name).is_some_and(|fd| blob_fds.contains(&fd)))
+        {
+            blob_synced = true;
+        }
+        if call.starts_with("write(1, \"appended 1 events") {
+            acknowledged = true;
+            assert!(!blob_fds.is_empty(), "sled wrote a blob file:\n{trace}");
+            assert!(
+                blob_synced,
+                "acknowledged before the blob file was synced:\n{trace}"
+            );
+        }
+    }
+    assert!(acknowledged, "the command acknowledged the event:\n{trace}");
 }

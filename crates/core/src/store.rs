@@ -37,7 +37,7 @@ use crate::types::{hex, Date, EventId};
 use crate::verify::{Broken, ChainVerifier, Verified};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
@@ -139,6 +139,8 @@ pub struct Store {
     checkpoint_lock: Mutex<()>,
     /// sled's log file, to `fdatasync` after each flush (see [`Store::sync_to_disk`]).
     log_file: std::fs::File,
+    /// The blob files (name, length) already made durable (see [`Store::sync_blobs`]).
+    synced_blobs: Mutex<HashSet<(std::ffi::OsString, u64)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -390,6 +392,7 @@ impl Store {
             flushes: std::sync::atomic::AtomicU64::new(0),
             checkpoint_lock: Mutex::new(()),
             log_file,
+            synced_blobs: Mutex::new(HashSet::new()),
         };
         if mode == OpenMode::Normal {
             store.discard_tree_from(head.count)?;
@@ -1531,10 +1534,41 @@ impl Store {
     /// append is acknowledged only after an `fdatasync` of the log file as well; group commit
     /// shares it among the appends waiting for it.
     fn sync_to_disk(&self) -> Result<(), CoreError> {
+        let io = |e: std::io::Error| CoreError::Storage(sled::Error::Io(e));
         self.db.flush()?;
-        self.log_file
-            .sync_data()
-            .map_err(|e| CoreError::Storage(sled::Error::Io(e)))
+        self.sync_blobs().map_err(io)?;
+        self.log_file.sync_data().map_err(io)
+    }
+
+    /// Makes sled's new blob files durable. sled writes a tree node too large for its log
+    /// buffers (over 128 KiB: a leaf holding an event of that size) to a file of its own in
+    /// `sled/blobs`, and never syncs it, while the log that points to it is synced. Blob files
+    /// are written once; one seen at a shorter length (still being written by another append)
+    /// is synced again when it is seen complete. The folder is usually empty: one `readdir`.
+    fn sync_blobs(&self) -> std::io::Result<()> {
+        let dir = sled_path(&self.dir).join("blobs");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut synced = lock(&self.synced_blobs);
+        let mut present = HashSet::new();
+        let mut new = false;
+        for entry in entries {
+            let entry = entry?;
+            let blob = (entry.file_name(), entry.metadata()?.len());
+            if !synced.contains(&blob) {
+                std::fs::File::open(entry.path())?.sync_all()?;
+                new = true;
+            }
+            present.insert(blob);
+        }
+        if new {
+            std::fs::File::open(&dir)?.sync_all()?;
+        }
+        *synced = present;
+        Ok(())
     }
 }
 
