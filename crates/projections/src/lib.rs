@@ -220,22 +220,19 @@ impl Projections {
                 }
             }
             E::ConductCodeSigned(d) => {
-                let info = self.members.entry(d.member_id.to_string()).or_default();
-                push_small(
-                    &mut info.signatures,
-                    (d.code_id.to_string(), d.version.get(), effective),
-                );
+                self.with_member(d.member_id.as_str(), |info| {
+                    push_small(
+                        &mut info.signatures,
+                        (d.code_id.to_string(), d.version.get(), effective),
+                    )
+                });
             }
-            E::ContributionPaid(d) => self
-                .members
-                .entry(d.member_id.to_string())
-                .or_default()
-                .add_contribution(d.year.0, d.amount_cents),
-            E::ContributionRefunded(d) => self
-                .members
-                .entry(d.member_id.to_string())
-                .or_default()
-                .add_contribution(d.year.0, d.amount_cents.saturating_neg()),
+            E::ContributionPaid(d) => self.with_member(d.member_id.as_str(), |info| {
+                info.add_contribution(d.year.0, d.amount_cents)
+            }),
+            E::ContributionRefunded(d) => self.with_member(d.member_id.as_str(), |info| {
+                info.add_contribution(d.year.0, d.amount_cents.saturating_neg())
+            }),
             E::PersonalDataErased(d) => match &d.subject {
                 ErasureSubject::Member(m) => {
                     let info = self.members.entry(m.to_string()).or_default();
@@ -368,6 +365,16 @@ impl Projections {
         }
         self.applied += 1;
         Ok(())
+    }
+
+    /// Runs `f` on what the read models keep of member `id`, made empty first if absent (the
+    /// id is copied only then: most events are of members seen before).
+    fn with_member(&mut self, id: &str, f: impl FnOnce(&mut MemberInfo)) {
+        if let Some(info) = self.members.get_mut(id) {
+            f(info);
+        } else {
+            f(self.members.entry(id.to_owned()).or_default());
+        }
     }
 
     fn body(&self, id: &str) -> Result<&BodyHistory, ProjectionError> {
