@@ -141,7 +141,24 @@ pub struct Store {
     log_file: std::fs::File,
     /// The blob files (name, length) already made durable (see [`Store::sync_blobs`]).
     synced_blobs: Mutex<HashSet<(std::ffi::OsString, u64)>>,
+    /// Whether sled may have blob files to sync: see [`LARGE_VALUE`].
+    blobs_possible: std::sync::atomic::AtomicBool,
 }
+
+/// sled keeps a tree node in a blob file of its own (which it never syncs, see
+/// [`Store::sync_blobs`]) only when the node is over 128 KiB. A leaf holds at most about 17
+/// entries and an index node about 257 keys, so a node that large needs a value over 4 KiB or
+/// a key over 256 bytes (a long stream name) somewhere in the store. Until one is written, a
+/// flush need not look for blob files (reading the folder costs an append about 20 µs). The
+/// meta key [`META_BLOBS`] records that one was; [`META_BLOB_WATCH`] that the store keeps
+/// that record (set at `init`; a store made before it is treated as possibly having blobs).
+const LARGE_VALUE: usize = 4096;
+/// See [`LARGE_VALUE`].
+const LONG_KEY: usize = 256;
+/// See [`LARGE_VALUE`].
+const META_BLOBS: &str = "blobs-possible";
+/// See [`LARGE_VALUE`].
+const META_BLOB_WATCH: &str = "blob-watch";
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -293,6 +310,12 @@ impl Store {
         let store = Store::open_db(dir, OpenMode::Normal, Some(origin))?;
         store.t.meta.insert("origin", origin.as_bytes())?;
         store.t.meta.insert("tree", TREE_LAYOUT)?;
+        store.t.meta.insert(META_BLOB_WATCH, b"")?;
+        if !store.t.meta.contains_key(META_BLOBS)? {
+            store
+                .blobs_possible
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        }
         store.sync_to_disk()?;
         Ok(store)
     }
@@ -348,6 +371,14 @@ impl Store {
         let _ = std::fs::write(dir.join(HOLDER_FILE), holder);
         let log_file = std::fs::File::open(sled_path(dir).join("db"))
             .map_err(|e| CoreError::Storage(sled::Error::Io(e)))?;
+        let blobs_possible = db
+            .open_tree("meta")
+            .and_then(|meta| {
+                Ok(meta.contains_key(META_BLOBS)? || !meta.contains_key(META_BLOB_WATCH)?)
+            })
+            .map_err(CoreError::Storage)?
+            || std::fs::read_dir(sled_path(dir).join("blobs"))
+                .map_or(false, |mut entries| entries.next().is_some());
         let t = Trees {
             records: db.open_tree("records")?,
             streams: db.open_tree("streams")?,
@@ -393,6 +424,7 @@ impl Store {
             checkpoint_lock: Mutex::new(()),
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
+            blobs_possible: std::sync::atomic::AtomicBool::new(blobs_possible),
         };
         if mode == OpenMode::Normal {
             store.discard_tree_from(head.count)?;
@@ -886,8 +918,10 @@ impl Store {
         Ok(head)
     }
 
-    fn encode(chunk: &[Staged]) -> Vec<EncodedRecord> {
-        chunk
+    /// The stored form of a chunk's records. Records [`META_BLOBS`] first (a write before the
+    /// chunk's) when a value or key is large enough to put a node in a blob file.
+    fn encode(&self, chunk: &[Staged]) -> Result<Vec<EncodedRecord>, CoreError> {
+        let encoded: Vec<EncodedRecord> = chunk
             .iter()
             .map(|s| {
                 let mut value = Vec::with_capacity(400);
@@ -904,13 +938,28 @@ impl Store {
                     personal,
                 )
             })
-            .collect()
+            .collect();
+        let large = encoded.iter().any(|(key, value, personal)| {
+            key.len() > LONG_KEY
+                || value.len() > LARGE_VALUE
+                || personal.as_ref().is_some_and(|p| p.len() > LARGE_VALUE)
+        });
+        if large
+            && !self
+                .blobs_possible
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.t.meta.insert(META_BLOBS, b"")?;
+            self.blobs_possible
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(encoded)
     }
 
     /// Writes a chunk past the head, invisible until a later commit moves the head. No
     /// cross-tree atomicity is needed: anything past the head is discarded on open.
     fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
-        let encoded = Store::encode(chunk);
+        let encoded = self.encode(chunk)?;
         let (mut records, mut streams, mut ids, mut personal, mut merkle) = (
             sled::Batch::default(),
             sled::Batch::default(),
@@ -966,7 +1015,7 @@ impl Store {
         let head_bytes = bincode::encode_to_vec(head, bincode_config())
             .map_err(|e| CoreError::Invalid(e.to_string()))?;
         let mut writes = Vec::with_capacity(chunk.len() * 4 + 1);
-        for (s, (skey, value, pers)) in chunk.iter().zip(Store::encode(chunk)) {
+        for (s, (skey, value, pers)) in chunk.iter().zip(self.encode(chunk)?) {
             let pk = pos_key(s.record.position).to_vec();
             writes.push((&self.t.records, pk.clone(), value));
             writes.push((&self.t.streams, skey, pk.clone()));
@@ -997,7 +1046,7 @@ impl Store {
         head: Option<Head>,
         erase: &BTreeSet<u64>,
     ) -> Result<(), CoreError> {
-        let encoded = Store::encode(chunk);
+        let encoded = self.encode(chunk)?;
         let head_bytes = match head {
             Some(h) => Some(
                 bincode::encode_to_vec(h, bincode_config())
@@ -1536,7 +1585,12 @@ impl Store {
     fn sync_to_disk(&self) -> Result<(), CoreError> {
         let io = |e: std::io::Error| CoreError::Storage(sled::Error::Io(e));
         self.db.flush()?;
-        self.sync_blobs().map_err(io)?;
+        if self
+            .blobs_possible
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.sync_blobs().map_err(io)?;
+        }
         self.log_file.sync_data().map_err(io)
     }
 
@@ -1544,7 +1598,8 @@ impl Store {
     /// buffers (over 128 KiB: a leaf holding an event of that size) to a file of its own in
     /// `sled/blobs`, and never syncs it, while the log that points to it is synced. Blob files
     /// are written once; one seen at a shorter length (still being written by another append)
-    /// is synced again when it is seen complete. The folder is usually empty: one `readdir`.
+    /// is synced again when it is seen complete. Called only once a store may have blob files
+    /// (see [`LARGE_VALUE`]).
     fn sync_blobs(&self) -> std::io::Result<()> {
         let dir = sled_path(&self.dir).join("blobs");
         let entries = match std::fs::read_dir(&dir) {

@@ -517,6 +517,60 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
     }
 }
 
+/// A flush looks for sled's blob files only once a value over 4 KiB or a key over 256 bytes was
+/// written (only then can a node reach sled's 128 KiB blob size); the store remembers it.
+#[test]
+fn blob_files_are_looked_for_once_a_large_value_or_key_was_written() {
+    let possible = |s: &Store| s.blobs_possible.load(std::sync::atomic::Ordering::SeqCst);
+    let code = |n: u32, title: String| {
+        ProposedEvent::parse(
+            json!({"stream": "code/gedragscode", "type": "CodeVersionAdopted",
+            "effective": "2018-01-01", "data": {"code_id": "gedragscode", "version": n,
+            "title": title, "text_blake3": "0".repeat(64)}}),
+        )
+        .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    {
+        let store = Store::init(&path, "test.example/kroniek")
+            .unwrap()
+            .without_rules();
+        assert!(!possible(&store), "a new store has no blob files");
+        store
+            .append(&[code(1, "t".repeat(3_000))], "admin:local")
+            .unwrap();
+        assert!(
+            !possible(&store),
+            "a 3 KB record cannot make a 128 KiB node"
+        );
+        store
+            .append(&[code(2, "t".repeat(5_000))], "admin:local")
+            .unwrap();
+        assert!(possible(&store));
+    }
+    assert!(possible(&Store::open(&path).unwrap()), "remembered");
+    // A long stream name makes long keys in the stream index.
+    let (_dir, store) = temp_store();
+    let m = "m".repeat(300);
+    let long = ProposedEvent::parse(json!({"stream": format!("member/{m}"),
+        "type": "ContributionPaid", "effective": "2020-02-01",
+        "data": {"member_id": m, "year": 2020, "amount_cents": 100}}))
+    .unwrap();
+    assert!(!possible(&store));
+    store.append(&[long], "admin:local").unwrap();
+    assert!(possible(&store));
+    // A store made before the record was kept may have blob files.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    {
+        let store = Store::init(&path, "test.example/kroniek").unwrap();
+        store.t.meta.remove(META_BLOB_WATCH).unwrap();
+        store.flush().unwrap();
+    }
+    assert!(possible(&Store::open(&path).unwrap()));
+}
+
 #[test]
 fn a_damaged_head_is_reported_on_open() {
     let dir = tempfile::tempdir().unwrap();
