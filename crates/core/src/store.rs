@@ -378,7 +378,7 @@ impl Store {
             })
             .map_err(CoreError::Storage)?
             || std::fs::read_dir(sled_path(dir).join("blobs"))
-                .map_or(false, |mut entries| entries.next().is_some());
+                .is_ok_and(|mut entries| entries.next().is_some());
         let t = Trees {
             records: db.open_tree("records")?,
             streams: db.open_tree("streams")?,
