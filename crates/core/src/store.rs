@@ -1575,7 +1575,8 @@ impl Store {
         self.sync_to_disk()
     }
 
-    /// Writes sled's buffers to its log file and makes them durable.
+    /// Makes sled's new blob files durable, then writes sled's buffers to its log file and
+    /// makes them durable.
     ///
     /// sled's own flush ends each write with `sync_file_range`, which saves neither the file's
     /// size (the log grows at its end) nor the drive's write cache: enough after `kill -9`, not
@@ -1584,19 +1585,22 @@ impl Store {
     /// shares it among the appends waiting for it.
     fn sync_to_disk(&self) -> Result<(), CoreError> {
         let io = |e: std::io::Error| CoreError::Storage(sled::Error::Io(e));
-        self.db.flush()?;
+        // Blob files first: they were written whole before the appends this flush covers were
+        // applied, and the log entries that point to them should not reach the disk first.
         if self
             .blobs_possible
             .load(std::sync::atomic::Ordering::SeqCst)
         {
             self.sync_blobs().map_err(io)?;
         }
+        self.db.flush()?;
         self.log_file.sync_data().map_err(io)
     }
 
     /// Makes sled's new blob files durable. sled writes a tree node too large for its log
     /// buffers (over 128 KiB: a leaf holding an event of that size) to a file of its own in
-    /// `sled/blobs`, and never syncs it, while the log that points to it is synced. Blob files
+    /// `sled/blobs` when it is inserted, and never syncs it, while the log that points to it is
+    /// synced at the flush. Blob files
     /// are written once; one seen at a shorter length (still being written by another append)
     /// is synced again when it is seen complete. Called only once a store may have blob files
     /// (see [`LARGE_VALUE`]).
