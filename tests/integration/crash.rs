@@ -161,7 +161,7 @@ fn traced_append(l: &Ledger, file: &std::path::Path) -> Option<String> {
     let out = Command::new("strace")
         .args(["-f", "-qq", "-s", "256", "-o"])
         .arg(&trace)
-        .args(["-e", "trace=openat,pwrite64,write,fsync,fdatasync"])
+        .args(["-e", "trace=openat,close,pwrite64,write,fsync,fdatasync"])
         .arg(kroniek_bin())
         .arg("--data")
         .arg(l.data())
@@ -184,11 +184,59 @@ fn call_of(line: &str) -> &str {
         .trim_start()
 }
 
-/// The file descriptor a call acts on (`pwrite64(5, ...` → `5`).
+/// The file descriptor a call acts on (`pwrite64(5, ...` → `5`; also `fdatasync(5 <unfinished
+/// ...>`, a call another thread's line interrupted).
 fn fd_of(call: &str, name: &str) -> Option<String> {
     call.strip_prefix(name)
-        .and_then(|rest| rest.split([',', ')']).next())
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .filter(|fd| !fd.is_empty())
         .map(str::to_owned)
+}
+
+/// What a finished call returned, when it is a number (`... = 5` → `5`).
+fn result_of(call: &str) -> Option<String> {
+    call.rsplit("= ")
+        .next()
+        .filter(|n| n.parse::<u32>().is_ok())
+        .map(str::to_owned)
+}
+
+/// Which file each descriptor names, followed through a trace line by line (`openat`,
+/// `close`), also across calls another thread interrupted (`<unfinished ...>` … `<... openat
+/// resumed>`): descriptors are reused once closed.
+#[derive(Default)]
+struct Descriptors {
+    open: std::collections::HashMap<String, String>,
+    opening: std::collections::HashMap<String, String>,
+}
+
+impl Descriptors {
+    fn see(&mut self, line: &str) {
+        let thread = line.split(' ').next().unwrap_or_default().to_owned();
+        let call = call_of(line);
+        if call.starts_with("openat(") {
+            let path = call.split('"').nth(1).unwrap_or_default().to_owned();
+            match result_of(call) {
+                Some(fd) => {
+                    self.open.insert(fd, path);
+                }
+                None => {
+                    self.opening.insert(thread, path);
+                }
+            }
+        } else if call.starts_with("<... openat resumed>") {
+            if let (Some(path), Some(fd)) = (self.opening.remove(&thread), result_of(call)) {
+                self.open.insert(fd, path);
+            }
+        } else if let Some(fd) = fd_of(call, "close(") {
+            self.open.remove(&fd);
+        }
+    }
+
+    /// The path the descriptor of call `name` in `call` names.
+    fn path_of(&self, call: &str, name: &str) -> Option<&str> {
+        fd_of(call, name).and_then(|fd| self.open.get(&fd).map(String::as_str))
+    }
 }
 
 /// Durable before acknowledged, beyond `kill -9`: sled's own flush ends with `sync_file_range`,
@@ -207,34 +255,23 @@ fn an_append_is_acknowledged_only_after_fdatasync_of_the_log() {
     let Some(trace) = traced_append(&l, &file) else {
         return;
     };
-    // The file descriptors of sled's log file (sled's own and kroniek's).
-    let mut log_fds: HashSet<String> = HashSet::new();
-    let (mut last_log_write, mut synced_after_write, mut acknowledged) = (None, false, false);
-    for (n, line) in trace.lines().enumerate() {
+    let is_log = |path: Option<&str>| path.is_some_and(|p| p.ends_with("/sled/db"));
+    let mut fds = Descriptors::default();
+    let (mut wrote, mut synced_after_write, mut acknowledged) = (false, false, false);
+    for line in trace.lines() {
+        fds.see(line);
         let call = call_of(line);
-        if call.starts_with("openat(") && call.contains("/sled/db\"") {
-            if let Some(fd) = call
-                .rsplit("= ")
-                .next()
-                .filter(|fd| fd.parse::<u32>().is_ok())
-            {
-                log_fds.insert(fd.to_owned());
-            }
-        }
-        if fd_of(call, "pwrite64(").is_some_and(|fd| log_fds.contains(&fd)) {
-            last_log_write = Some(n);
+        if is_log(fds.path_of(call, "pwrite64(")) {
+            wrote = true;
             synced_after_write = false;
         }
         // (A failed fdatasync fails the append: it would not be acknowledged.)
-        if fd_of(call, "fdatasync(").is_some_and(|fd| log_fds.contains(&fd)) {
+        if is_log(fds.path_of(call, "fdatasync(")) {
             synced_after_write = true;
         }
         if call.starts_with("write(1, \"appended 2 events") {
             acknowledged = true;
-            assert!(
-                last_log_write.is_some(),
-                "the batch was written to sled's log:\n{trace}"
-            );
+            assert!(wrote, "the batch was written to sled's log:\n{trace}");
             assert!(
                 synced_after_write,
                 "acknowledged before an fdatasync of the log after its last write:\n{trace}"
@@ -242,7 +279,6 @@ fn an_append_is_acknowledged_only_after_fdatasync_of_the_log() {
         }
     }
     assert!(acknowledged, "the command acknowledged the batch:\n{trace}");
-    assert!(!log_fds.is_empty(), "sled's log file was opened:\n{trace}");
 }
 
 /// sled writes a tree node over 128 KiB (a leaf holding an event that large) to a file of its
@@ -258,28 +294,19 @@ fn a_large_event_is_acknowledged_only_after_its_blob_file_is_synced() {
     let Some(trace) = traced_append(&l, &file) else {
         return;
     };
-    let mut blob_fds: HashSet<String> = HashSet::new();
-    let (mut blob_synced, mut acknowledged) = (false, false);
+    let is_blob = |path: Option<&str>| path.is_some_and(|p| p.contains("/sled/blobs/"));
+    let mut fds = Descriptors::default();
+    let (mut blob_written, mut blob_synced, mut acknowledged) = (false, false, false);
     for line in trace.lines() {
+        fds.see(line);
         let call = call_of(line);
-        if call.starts_with("openat(") && call.contains("/sled/blobs/") {
-            if let Some(fd) = call
-                .rsplit("= ")
-                .next()
-                .filter(|fd| fd.parse::<u32>().is_ok())
-            {
-                blob_fds.insert(fd.to_owned());
-            }
-        }
-        if ["fsync(", "fdatasync("]
-            .iter()
-            .any(|name| fd_of(call, name).is_some_and(|fd| blob_fds.contains(&fd)))
-        {
+        blob_written |= call.starts_with("openat(") && call.contains("/sled/blobs/");
+        if is_blob(fds.path_of(call, "fsync(")) || is_blob(fds.path_of(call, "fdatasync(")) {
             blob_synced = true;
         }
         if call.starts_with("write(1, \"appended 1 events") {
             acknowledged = true;
-            assert!(!blob_fds.is_empty(), "sled wrote a blob file:\n{trace}");
+            assert!(blob_written, "sled wrote a blob file:\n{trace}");
             assert!(
                 blob_synced,
                 "acknowledged before the blob file was synced:\n{trace}"
