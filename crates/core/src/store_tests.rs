@@ -438,10 +438,10 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
             event(2, 7, ExpectedVersion::Any, Some(902)),
         ]
     };
-    let total_writes = {
-        let (_dir, store) = filled_store(&[(1, 2); 15], None);
+    // The batch staged on a store of `committed` records, and the head it would commit.
+    let stage = |store: &Store| {
         let mut b = Batch::new(store.head(), "admin:local".into(), now_recorded_at());
-        b.frontier = Frontier::at(&store, committed).unwrap();
+        b.frontier = Frontier::at(store, committed).unwrap();
         for (n, e) in batch().into_iter().enumerate() {
             store.check_and_stage(&mut b, n, e, None).unwrap().unwrap();
         }
@@ -449,6 +449,11 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
             count: b.next,
             hash: b.prev,
         };
+        (b, head)
+    };
+    let total_writes = {
+        let (_dir, store) = filled_store(&[(1, 2); 15], None);
+        let (b, head) = stage(&store);
         let writes = store.writes_in_log_order(&b.pending, head).unwrap();
         assert!(writes
             .iter()
@@ -467,15 +472,7 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
                     .append(&[event(1, 2, ExpectedVersion::Any, None)], "admin:local")
                     .unwrap();
             }
-            let mut b = Batch::new(store.head(), "admin:local".into(), now_recorded_at());
-            b.frontier = Frontier::at(&store, committed).unwrap();
-            for (n, e) in batch().into_iter().enumerate() {
-                store.check_and_stage(&mut b, n, e, None).unwrap().unwrap();
-            }
-            let head = Head {
-                count: b.next,
-                hash: b.prev,
-            };
+            let (b, head) = stage(&store);
             for (tree, key, value) in store
                 .writes_in_log_order(&b.pending, head)
                 .unwrap()
