@@ -3,8 +3,9 @@
 //!
 //! Limits: chained BLAKE3 over the records' bytes, a raw sled insert and scan of the same bytes,
 //! a 4 KiB append + fdatasync. kroniek: import through the rules, verify, rebuild of every
-//! projection, durable append latency (one writer) and throughput (32 writers), peak RSS, size
-//! on disk, proofs at size N. The peer: PostgreSQL started by the bench in a temporary folder
+//! projection, durable append latency (one writer) and throughput (32 writers) with the CPU
+//! time one append costs (the bound 32 writers meet when appends are CPU-bound rather than
+//! waiting on the disk), peak RSS, size on disk, proofs at size N. The peer: PostgreSQL started by the bench in a temporary folder
 //! (as the `postgres` user), the same events with the same hash chain, batched import, durable
 //! append latency and throughput, and a replay into the same projections.
 
