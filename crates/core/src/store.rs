@@ -188,8 +188,20 @@ fn node_key(level: u8, index: u64) -> [u8; 9] {
     k
 }
 
+/// The trees a record's writes go to (see [`Store::record_writes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (In the order a staged chunk writes them: see [`Store::write_staged`].)
+enum TreeId {
+    Merkle,
+    Records,
+    Streams,
+    Ids,
+    Personal,
+    Meta,
+}
+
 /// One single-key write: the tree, the key, the value.
-type KeyWrite<'a> = (&'a sled::Tree, Vec<u8>, Vec<u8>);
+type KeyWrite = (TreeId, Vec<u8>, Vec<u8>);
 
 fn pos_key(position: u64) -> [u8; 8] {
     position.to_be_bytes()
@@ -959,33 +971,26 @@ impl Store {
     /// Writes a chunk past the head, invisible until a later commit moves the head. No
     /// cross-tree atomicity is needed: anything past the head is discarded on open.
     fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
-        let encoded = self.encode(chunk)?;
-        let (mut records, mut streams, mut ids, mut personal, mut merkle) = (
-            sled::Batch::default(),
-            sled::Batch::default(),
-            sled::Batch::default(),
-            sled::Batch::default(),
-            sled::Batch::default(),
-        );
-        for (s, (skey, value, pers)) in chunk.iter().zip(encoded) {
-            let pk = pos_key(s.record.position);
-            records.insert(&pk, value);
-            streams.insert(skey, &pk);
-            ids.insert(s.record.id.0.as_bytes(), &pk);
-            if let Some(p) = pers {
-                personal.insert(&pk, p);
-            }
-            for ((level, index), hash) in
-                s.nodes.iter().filter(|((l, _), _)| *l >= STORED_TREE_LEVEL)
-            {
-                merkle.insert(&node_key(*level, *index), hash);
+        // Written tree by tree, in `TreeId`'s order, each tree's keys in one batch.
+        const ORDER: [TreeId; 6] = [
+            TreeId::Merkle,
+            TreeId::Records,
+            TreeId::Streams,
+            TreeId::Ids,
+            TreeId::Personal,
+            TreeId::Meta,
+        ];
+        let mut batches: [Option<sled::Batch>; 6] = Default::default();
+        for (id, key, value) in self.record_writes(chunk)? {
+            batches[id as usize]
+                .get_or_insert_with(sled::Batch::default)
+                .insert(key, value);
+        }
+        for (id, batch) in ORDER.into_iter().zip(batches) {
+            if let Some(batch) = batch {
+                self.tree(id).apply_batch(batch)?;
             }
         }
-        self.t.merkle.apply_batch(merkle)?;
-        self.t.records.apply_batch(records)?;
-        self.t.streams.apply_batch(streams)?;
-        self.t.ids.apply_batch(ids)?;
-        self.t.personal.apply_batch(personal)?;
         Ok(())
     }
 
@@ -999,10 +1004,21 @@ impl Store {
     /// entry never outlives its record. A transaction would cost a second synced log write per
     /// append (sled writes a batch manifest in a buffer of its own); see `kroniek bench`.
     fn write_in_log_order(&self, chunk: &[Staged], head: Head) -> Result<(), CoreError> {
-        for (tree, key, value) in self.writes_in_log_order(chunk, head)? {
-            tree.insert(key, value)?;
+        for (id, key, value) in self.writes_in_log_order(chunk, head)? {
+            self.tree(id).insert(key, value)?;
         }
         Ok(())
+    }
+
+    fn tree(&self, id: TreeId) -> &sled::Tree {
+        match id {
+            TreeId::Records => &self.t.records,
+            TreeId::Streams => &self.t.streams,
+            TreeId::Ids => &self.t.ids,
+            TreeId::Personal => &self.t.personal,
+            TreeId::Merkle => &self.t.merkle,
+            TreeId::Meta => &self.t.meta,
+        }
     }
 
     /// The single-key writes of [`Store::write_in_log_order`], in the order they are made
@@ -1011,29 +1027,38 @@ impl Store {
         &self,
         chunk: &[Staged],
         head: Head,
-    ) -> Result<Vec<KeyWrite<'_>>, CoreError> {
+    ) -> Result<Vec<KeyWrite>, CoreError> {
         let head_bytes = bincode::encode_to_vec(head, bincode_config())
             .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        let mut writes = self.record_writes(chunk)?;
+        writes.push((TreeId::Meta, b"head".to_vec(), head_bytes));
+        Ok(writes)
+    }
+
+    /// The single-key writes that store a chunk's records (each record before its index
+    /// entries, its personal data and the tree nodes it completes): the one description of
+    /// a record's keys, used whether they are staged, committed in log order or in a
+    /// transaction.
+    fn record_writes(&self, chunk: &[Staged]) -> Result<Vec<KeyWrite>, CoreError> {
         let mut writes = Vec::with_capacity(chunk.len() * 4 + 1);
         for (s, (skey, value, pers)) in chunk.iter().zip(self.encode(chunk)?) {
             let pk = pos_key(s.record.position).to_vec();
-            writes.push((&self.t.records, pk.clone(), value));
-            writes.push((&self.t.streams, skey, pk.clone()));
-            writes.push((&self.t.ids, s.record.id.0.as_bytes().to_vec(), pk.clone()));
+            writes.push((TreeId::Records, pk.clone(), value));
+            writes.push((TreeId::Streams, skey, pk.clone()));
+            writes.push((TreeId::Ids, s.record.id.0.as_bytes().to_vec(), pk.clone()));
             if let Some(p) = pers {
-                writes.push((&self.t.personal, pk, p));
+                writes.push((TreeId::Personal, pk, p));
             }
             for ((level, index), hash) in
                 s.nodes.iter().filter(|((l, _), _)| *l >= STORED_TREE_LEVEL)
             {
                 writes.push((
-                    &self.t.merkle,
+                    TreeId::Merkle,
                     node_key(*level, *index).to_vec(),
                     hash.to_vec(),
                 ));
             }
         }
-        writes.push((&self.t.meta, b"head".to_vec(), head_bytes));
         Ok(writes)
     }
 
@@ -1046,7 +1071,7 @@ impl Store {
         head: Option<Head>,
         erase: &BTreeSet<u64>,
     ) -> Result<(), CoreError> {
-        let encoded = self.encode(chunk)?;
+        let writes = self.record_writes(chunk)?;
         let head_bytes = match head {
             Some(h) => Some(
                 bincode::encode_to_vec(h, bincode_config())
@@ -1071,19 +1096,16 @@ impl Store {
                 TransactionalTree,
                 TransactionalTree,
             )| {
-                for (s, (skey, value, pers)) in chunk.iter().zip(&encoded) {
-                    let pk = pos_key(s.record.position);
-                    records.insert(&pk, value.as_slice())?;
-                    streams.insert(skey.as_slice(), &pk)?;
-                    ids.insert(s.record.id.0.as_bytes(), &pk)?;
-                    if let Some(p) = pers {
-                        personal.insert(&pk, p.as_slice())?;
-                    }
-                    for ((level, index), hash) in
-                        s.nodes.iter().filter(|((l, _), _)| *l >= STORED_TREE_LEVEL)
-                    {
-                        merkle.insert(&node_key(*level, *index), hash)?;
-                    }
+                for (id, key, value) in &writes {
+                    let tree = match id {
+                        TreeId::Records => records,
+                        TreeId::Streams => streams,
+                        TreeId::Ids => ids,
+                        TreeId::Personal => personal,
+                        TreeId::Merkle => merkle,
+                        TreeId::Meta => meta,
+                    };
+                    tree.insert(key.as_slice(), value.as_slice())?;
                 }
                 for position in erase {
                     personal.remove(&pos_key(*position))?;

@@ -455,9 +455,7 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
         let (_dir, store) = filled_store(&[(1, 2); 15], None);
         let (b, head) = stage(&store);
         let writes = store.writes_in_log_order(&b.pending, head).unwrap();
-        assert!(writes
-            .iter()
-            .any(|(t, _, _)| t.name() == store.t.merkle.name()));
+        assert!(writes.iter().any(|(id, _, _)| *id == TreeId::Merkle));
         writes.len()
     };
     for cut in 0..=total_writes {
@@ -473,13 +471,13 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
                     .unwrap();
             }
             let (b, head) = stage(&store);
-            for (tree, key, value) in store
+            for (id, key, value) in store
                 .writes_in_log_order(&b.pending, head)
                 .unwrap()
                 .into_iter()
                 .take(cut)
             {
-                tree.insert(key, value).unwrap();
+                store.tree(id).insert(key, value).unwrap();
             }
             store.flush().unwrap();
             store.head()
