@@ -72,18 +72,28 @@ pub(crate) fn csrf_in(body: &str) -> String {
 }
 
 /// Signs in with `token`; returns the session cookie's value.
-pub(crate) fn sign_in(s: &Server, token: &str) -> String {
-    let page = request(s, "GET", "/login", "", &[], None);
+/// Posts the sign-in form of `page` (an answer of `/login`) with `token` and, when given, the
+/// page to go on to; the answer.
+pub(crate) fn post_sign_in(s: &Server, page: &Answer, token: &str, next: Option<&str>) -> Answer {
     let login = page.cookie("kroniek_login").expect("a login cookie");
     let csrf = csrf_in(&page.body);
-    let answer = request(
+    let mut form = vec![("token", token), ("csrf", csrf.as_str())];
+    if let Some(next) = next {
+        form.push(("next", next));
+    }
+    request(
         s,
         "POST",
         "/login",
         &format!("kroniek_login={login}"),
         &[],
-        Some(&[("token", token), ("csrf", &csrf)]),
-    );
+        Some(&form),
+    )
+}
+
+pub(crate) fn sign_in(s: &Server, token: &str) -> String {
+    let page = request(s, "GET", "/login", "", &[], None);
+    let answer = post_sign_in(s, &page, token, None);
     assert_eq!(
         (answer.status, answer.location.as_str()),
         (303, "/"),

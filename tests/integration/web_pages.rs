@@ -6,7 +6,7 @@
 //! upload that is appended whole or not at all, with line-numbered errors.
 
 use crate::support::Server;
-use crate::web::{csrf_in, grant, request, sign_in, Answer};
+use crate::web::{csrf_in, grant, post_sign_in, request, sign_in, Answer};
 
 const ROLES: [&str; 6] = [
     "admin",
@@ -554,40 +554,11 @@ fn signing_in_leads_on_to_the_page_that_was_asked_for() {
     assert!(page
         .body
         .contains(r#"name="next" value="/cases/r-2022-01?as_of=2022-06-20""#));
-    let login = page.cookie("kroniek_login").expect("a login cookie");
-    let csrf = csrf_in(&page.body);
     let next = "/cases/r-2022-01?as_of=2022-06-20";
-    let token = s.admin_token.clone();
-    let form = [
-        ("token", token.as_str()),
-        ("csrf", csrf.as_str()),
-        ("next", next),
-    ];
-    let a = request(
-        &s,
-        "POST",
-        "/login",
-        &format!("kroniek_login={login}"),
-        &[],
-        Some(&form),
-    );
+    let a = post_sign_in(&s, &page, &s.admin_token, Some(next));
     assert_eq!((a.status, a.location.as_str()), (303, next));
     // Never on to another site.
     let page = request(&s, "GET", "/login", "", &[], None);
-    let login = page.cookie("kroniek_login").expect("a login cookie");
-    let csrf = csrf_in(&page.body);
-    let form = [
-        ("token", token.as_str()),
-        ("csrf", csrf.as_str()),
-        ("next", "//evil.example/"),
-    ];
-    let a = request(
-        &s,
-        "POST",
-        "/login",
-        &format!("kroniek_login={login}"),
-        &[],
-        Some(&form),
-    );
+    let a = post_sign_in(&s, &page, &s.admin_token, Some("//evil.example/"));
     assert_eq!((a.status, a.location.as_str()), (303, "/"));
 }

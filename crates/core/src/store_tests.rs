@@ -876,13 +876,17 @@ fn replay_gives_every_record_with_its_personal_data_in_order_and_stops_on_an_err
         };
         expected.push((r, personal));
     }
-    let mut seen = Vec::new();
-    store
-        .replay(3, |r, p| -> Result<(), CoreError> {
-            seen.push((r.clone(), p.cloned()));
-            Ok(())
-        })
-        .unwrap();
+    let replayed = |from: u64| {
+        let mut seen = Vec::new();
+        store
+            .replay(from, |r, p| -> Result<(), CoreError> {
+                seen.push((r.clone(), p.cloned()));
+                Ok(())
+            })
+            .unwrap();
+        seen
+    };
+    let seen = replayed(3);
     assert_eq!(seen.len(), expected.len());
     assert!(
         seen == expected,
@@ -903,12 +907,5 @@ fn replay_gives_every_record_with_its_personal_data_in_order_and_stops_on_an_err
     assert_eq!(calls, 1_501);
 
     // A short replay (no thread) gives the same.
-    let mut short = Vec::new();
-    store
-        .replay(2_590, |r, p| -> Result<(), CoreError> {
-            short.push((r.clone(), p.cloned()));
-            Ok(())
-        })
-        .unwrap();
-    assert!(short[..] == expected[2_587..]);
+    assert!(replayed(2_590)[..] == expected[2_587..]);
 }
