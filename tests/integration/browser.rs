@@ -151,6 +151,23 @@ async fn serious_violations(c: &Client, axe: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The element `locator` finds on the page a click has started to load. Like fantoccini's
+/// `wait().for_element`, but a find that the navigation itself aborted (chromedriver's
+/// "aborted by navigation", seen in CI) is tried again rather than failing the test.
+async fn after_navigation(
+    c: &Client,
+    locator: Locator<'_>,
+) -> Result<fantoccini::elements::Element, fantoccini::error::CmdError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match c.find(locator).await {
+            Ok(element) => return Ok(element),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
 async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -227,8 +244,7 @@ fn the_pages_in_a_real_browser() {
                 .expect("tab");
         }
         assert!(reached_token, "the token field is reachable by Tab");
-        c.wait()
-            .for_element(Locator::Id("event-count"))
+        after_navigation(&c, Locator::Id("event-count"))
             .await
             .expect("the overview");
         // The sample ledger and the admin's grant; the next event goes at this position.
@@ -285,8 +301,7 @@ fn the_pages_in_a_real_browser() {
                 .click()
                 .await
                 .expect("click");
-            c.wait()
-                .for_element(Locator::Css(&format!("time#as-of[datetime='{date}']")))
+            after_navigation(&c, Locator::Css(&format!("time#as-of[datetime='{date}']")))
                 .await
                 .expect("the page for the date");
             seen.push(text_of(&c, "table.composition").await);
@@ -312,8 +327,7 @@ fn the_pages_in_a_real_browser() {
             .click()
             .await
             .expect("click");
-        c.wait()
-            .for_element(Locator::Id("event-form"))
+        after_navigation(&c, Locator::Id("event-form"))
             .await
             .expect("the form");
         let fill = |id: &'static str, value: &'static str| {
@@ -349,9 +363,7 @@ fn the_pages_in_a_real_browser() {
             .await
             .expect("click");
         // Refused: the rule's message beside the field, what was typed kept.
-        let error = c
-            .wait()
-            .for_element(Locator::Id("f-data-body_id-error"))
+        let error = after_navigation(&c, Locator::Id("f-data-body_id-error"))
             .await
             .expect("an error");
         assert!(error
@@ -379,9 +391,7 @@ fn the_pages_in_a_real_browser() {
             .click()
             .await
             .expect("click");
-        let position = c
-            .wait()
-            .for_element(Locator::Id("accepted-position"))
+        let position = after_navigation(&c, Locator::Id("accepted-position"))
             .await
             .expect("accepted");
         assert_eq!(position.text().await.expect("text"), count);
