@@ -198,37 +198,10 @@ impl Record {
 
     /// Reads a record back from its hashed bytes (as the store keeps them) and its hash.
     pub fn from_hashed_bytes(bytes: &[u8], hash: [u8; 32]) -> Result<Record, String> {
-        // Stored records were checked when written: read them straight into their fields.
-        if let Ok(stored) = serde_json::from_slice::<StoredRecord<'_>>(bytes) {
-            if let (Ok(id), Some(event_type), Some(prev_hash)) = (
-                EventId::parse(stored.id),
-                EventType::from_name(stored.event_type),
-                parse_hex32(stored.prev_hash),
-            ) {
-                let personal_commitment = match stored.personal_commitment {
-                    None => None,
-                    Some(c) => Some(
-                        parse_hex32(c)
-                            .ok_or("\"personal_commitment\" must be 64 lower-case hex digits")?,
-                    ),
-                };
-                if stored.data.is_object() {
-                    return Ok(Record {
-                        position: stored.position,
-                        version: stored.version,
-                        stream: stored.stream,
-                        event_type,
-                        id,
-                        effective: stored.effective,
-                        recorded_at: stored.recorded_at,
-                        actor: stored.actor,
-                        data: stored.data,
-                        personal_commitment,
-                        prev_hash,
-                        hash,
-                    });
-                }
-            }
+        // Stored records were written by `write_fields`: read them by that layout first, and
+        // anything else (a string with an escape, say) with the strict parser.
+        if let Some(record) = Record::from_written_layout(bytes, hash) {
+            return Ok(record);
         }
         let value = canonical::parse_strict_bytes(bytes)?;
         let Value::Object(map) = value else {
@@ -238,27 +211,61 @@ impl Record {
         record.hash = hash;
         Ok(record)
     }
-}
 
-/// A record's hashed bytes, read field by field (the fast path of `from_hashed_bytes`).
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StoredRecord<'a> {
-    actor: String,
-    data: Value,
-    effective: String,
-    #[serde(borrow)]
-    id: &'a str,
-    #[serde(borrow)]
-    personal_commitment: Option<&'a str>,
-    position: u64,
-    #[serde(borrow)]
-    prev_hash: &'a str,
-    recorded_at: String,
-    stream: String,
-    #[serde(rename = "type", borrow)]
-    event_type: &'a str,
-    version: u64,
+    /// The record in hashed bytes laid out exactly as `write_fields` writes them, its strings
+    /// without escapes; `None` for any other bytes. Every rebuild reads each record through
+    /// this, so it reads the keys as the literals they are instead of parsing them; only
+    /// `data` goes through serde_json.
+    fn from_written_layout(bytes: &[u8], hash: [u8; 32]) -> Option<Record> {
+        let mut cur = Cursor { bytes, at: 0 };
+        cur.expect(b"{\"actor\":")?;
+        let actor = cur.quoted_plain()?.to_owned();
+        cur.expect(b",\"data\":")?;
+        if bytes.get(cur.at) != Some(&b'{') {
+            return None;
+        }
+        let mut values =
+            serde_json::Deserializer::from_slice(&bytes[cur.at..]).into_iter::<Value>();
+        let data = values.next()?.ok()?;
+        cur.at += values.byte_offset();
+        cur.expect(b",\"effective\":")?;
+        let effective = cur.quoted_plain()?.to_owned();
+        cur.expect(b",\"id\":")?;
+        let id = EventId::parse(cur.quoted_plain()?).ok()?;
+        cur.expect(b",\"personal_commitment\":")?;
+        let personal_commitment = if cur.literal(b"null") {
+            None
+        } else {
+            Some(cur.quoted_hash()?)
+        };
+        cur.expect(b",\"position\":")?;
+        let position = cur.number()?;
+        cur.expect(b",\"prev_hash\":")?;
+        let prev_hash = cur.quoted_hash()?;
+        cur.expect(b",\"recorded_at\":")?;
+        let recorded_at = cur.quoted_plain()?.to_owned();
+        cur.expect(b",\"stream\":")?;
+        let stream = cur.quoted_plain()?.to_owned();
+        cur.expect(b",\"type\":")?;
+        let event_type = EventType::from_name(cur.quoted_plain()?)?;
+        cur.expect(b",\"version\":")?;
+        let version = cur.number()?;
+        cur.expect(b"}")?;
+        (cur.at == bytes.len()).then_some(Record {
+            position,
+            version,
+            stream,
+            event_type,
+            id,
+            effective,
+            recorded_at,
+            actor,
+            data,
+            personal_commitment,
+            prev_hash,
+            hash,
+        })
+    }
 }
 
 const HASHED_KEYS: [&str; 11] = [
@@ -513,13 +520,17 @@ impl<'a> Cursor<'a> {
         }
         let text = std::str::from_utf8(&self.bytes[self.at..self.at + digits]).ok()?;
         self.at += digits;
-        text.parse().ok()
+        // As the strict parser: beyond 2^53 − 1 is not an I-JSON integer.
+        text.parse()
+            .ok()
+            .filter(|n| *n <= canonical::MAX_SAFE_INTEGER as u64)
     }
     fn quoted_plain(&mut self) -> Option<&'a str> {
         self.expect(b"\"")?;
+        // Stops at an escape or a control character too, which are then refused.
         let len = self.bytes[self.at..]
             .iter()
-            .position(|&b| b == b'"' || b == b'\\')?;
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
         let text = std::str::from_utf8(&self.bytes[self.at..self.at + len]).ok()?;
         self.at += len;
         self.expect(b"\"")?;
@@ -606,6 +617,85 @@ mod tests {
         let again = Record::from_hashed_bytes(&r.hashed_bytes(), r.hash).unwrap();
         assert_eq!(again, r);
         assert!(Record::from_hashed_bytes(b"{\"actor\":1}", r.hash).is_err());
+    }
+
+    fn strict_read(bytes: &[u8], hash: [u8; 32]) -> Result<Record, String> {
+        let Value::Object(map) = canonical::parse_strict_bytes(bytes)? else {
+            return Err("not an object".into());
+        };
+        let mut record = record_from_map(map, &HASHED_KEYS)?;
+        record.hash = hash;
+        Ok(record)
+    }
+
+    proptest::proptest! {
+        /// The layout reader and the strict parser read every stored record alike; the
+        /// layout reader declines only strings with an escape.
+        #[test]
+        fn the_layout_reader_agrees_with_the_strict_parser(
+            position in 0u64..(1 << 54),
+            version in 0u64..1_000_000,
+            stream in "[a-z]{1,8}/[a-z0-9\\-\"\\\\\u{1}\u{e9}]{1,12}",
+            actor in "[a-z]{1,8}:[a-z\"\t\u{e9}\u{1f600}]{0,12}",
+            note in "\\PC{0,24}",
+            amount in 0i64..(1 << 53),
+            commitment in proptest::option::of(proptest::prelude::any::<[u8; 32]>()),
+            prev in proptest::prelude::any::<[u8; 32]>(),
+        ) {
+            let record = Record::seal(
+                position,
+                version,
+                stream.clone(),
+                EventType::ContributionPaid,
+                EventId::parse("00000000-0000-4000-8000-000000000001").unwrap(),
+                "2024-02-29".into(),
+                "2026-11-24T21:49:07.123456Z".into(),
+                actor.clone(),
+                json!({"member_id": "10234", "amount_cents": amount, "note": note, "nested": {"a": [1, null, true]}}),
+                commitment,
+                prev,
+            );
+            let bytes = record.hashed_bytes();
+            let escaped = [&stream, &actor]
+                .iter()
+                .any(|s| s.contains(|c: char| c == '"' || c == '\\' || c < ' '));
+            let layout = Record::from_written_layout(&bytes, record.hash);
+            let read = Record::from_hashed_bytes(&bytes, record.hash);
+            if position > canonical::MAX_SAFE_INTEGER as u64 {
+                // Not I-JSON: both refuse it.
+                proptest::prop_assert!(strict_read(&bytes, record.hash).is_err());
+                proptest::prop_assert!(layout.is_none());
+                proptest::prop_assert!(read.is_err());
+            } else {
+                proptest::prop_assert_eq!(layout.is_none(), escaped);
+                if let Some(layout) = layout {
+                    proptest::prop_assert_eq!(&layout, &record);
+                }
+                proptest::prop_assert_eq!(strict_read(&bytes, record.hash), Ok(record.clone()));
+                proptest::prop_assert_eq!(read, Ok(record));
+            }
+        }
+    }
+
+    #[test]
+    fn the_layout_reader_declines_bytes_of_another_layout() {
+        let r = sample();
+        let bytes = String::from_utf8(r.hashed_bytes()).unwrap();
+        for other in [
+            bytes.replacen(",\"data\":", ", \"data\":", 1),
+            bytes.replacen("\"position\":3", "\"position\":03", 1),
+            bytes.replacen("\"version\":0}", "\"version\":0,\"extra\":1}", 1),
+            bytes.replacen("\"data\":{", "\"data\":[{", 1),
+            // A raw control character in a string: not JSON.
+            bytes.replacen("secretary:", "secretary:\u{1}", 1),
+            format!("{bytes} "),
+            bytes[..bytes.len() - 1].to_owned(),
+        ] {
+            assert!(
+                Record::from_written_layout(other.as_bytes(), r.hash).is_none(),
+                "{other}"
+            );
+        }
     }
 
     #[test]

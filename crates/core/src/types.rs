@@ -190,25 +190,43 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Parses exactly 64 lower-case hex digits into 32 bytes.
+///
+/// Every stored record carries one or two of these, so this runs once or twice per record on
+/// a rebuild: a table lookup per digit and one check at the end, no branch per digit.
 pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     let b = s.as_bytes();
     if b.len() != 64 {
         return None;
     }
     let mut out = [0u8; 32];
-    for (i, pair) in b.chunks_exact(2).enumerate() {
-        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let (high, low) = (
+            HEX_DIGIT[usize::from(pair[0])],
+            HEX_DIGIT[usize::from(pair[1])],
+        );
+        invalid |= high | low;
+        *byte = (high << 4) | (low & 0x0f);
     }
-    Some(out)
+    (invalid & NOT_HEX == 0).then_some(out)
 }
 
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// A lower-case hex digit's value, or [`NOT_HEX`] for any other byte.
+const HEX_DIGIT: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+const NOT_HEX: u8 = 0x80;
 
 /// An event's UUID, always written lower-case and hyphenated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -217,9 +235,11 @@ pub struct EventId(pub uuid::Uuid);
 impl EventId {
     /// Parses a lower-case hyphenated UUID.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let uuid = uuid::Uuid::try_parse(s)
-            .ok()
-            .filter(|u| u.hyphenated().to_string() == s)
+        // 36 characters is the hyphenated form only; with no upper-case digit it is the one
+        // way to write this UUID.
+        let uuid = Some(s)
+            .filter(|s| s.len() == 36 && !s.bytes().any(|b| b.is_ascii_uppercase()))
+            .and_then(|s| uuid::Uuid::try_parse(s).ok())
             .ok_or_else(|| {
                 format!("\"{s}\" is not a UUID: write it lower-case with hyphens (8-4-4-4-12)")
             })?;
@@ -315,5 +335,44 @@ mod tests {
         assert!(EventId::parse("0b6c9b0e-2f3a-4c1d-9e8f-7a6b5c4d3e2f").is_ok());
         assert!(EventId::parse("0B6C9B0E-2F3A-4C1D-9E8F-7A6B5C4D3E2F").is_err());
         assert!(EventId::parse("0b6c9b0e2f3a4c1d9e8f7a6b5c4d3e2f").is_err());
+        for other_form in [
+            "{0b6c9b0e-2f3a-4c1d-9e8f-7a6b5c4d3e2f}",
+            "urn:uuid:0b6c9b0e-2f3a-4c1d-9e8f-7a6b5c4d3e2f",
+            "0b6c9b0e-2f3a-4c1d-9e8f-7a6b5c4d3e2F",
+            "0b6c9b0e-2f3a4-c1d-9e8f-7a6b5c4d3e2f",
+            "0b6c9b0e-2f3a-4c1d-9e8f-7a6b5c4d3e2g",
+        ] {
+            assert!(EventId::parse(other_form).is_err(), "{other_form}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn event_ids_read_back_only_as_written(bytes: [u8; 16]) {
+            let id = EventId::new_v4_from(bytes);
+            let text = id.to_string();
+            proptest::prop_assert_eq!(EventId::parse(&text), Ok(id));
+            if text.bytes().any(|b| b.is_ascii_lowercase()) {
+                proptest::prop_assert!(EventId::parse(&text.to_uppercase()).is_err());
+            }
+        }
+
+        #[test]
+        fn hex32_reads_back_what_hex_wrote(bytes: [u8; 32]) {
+            proptest::prop_assert_eq!(parse_hex32(&hex(&bytes)), Some(bytes));
+        }
+
+        #[test]
+        fn hex32_refuses_any_byte_that_is_not_a_lower_case_hex_digit(
+            bytes: [u8; 32],
+            at in 0usize..64,
+            other: u8,
+        ) {
+            let mut text = hex(&bytes).into_bytes();
+            text[at] = other;
+            let expected = other.is_ascii_digit() || (b'a'..=b'f').contains(&other);
+            let parsed = std::str::from_utf8(&text).ok().and_then(parse_hex32);
+            proptest::prop_assert_eq!(parsed.is_some(), expected);
+        }
     }
 }
