@@ -5,7 +5,8 @@
 //! a 4 KiB append + fdatasync. kroniek: import through the rules, verify, rebuild of every
 //! projection, durable append latency (one writer) and throughput (32 writers) with the CPU
 //! time one append costs (the bound 32 writers meet when appends are CPU-bound rather than
-//! waiting on the disk), peak RSS, size on disk, proofs at size N. The peer: PostgreSQL started by the bench in a temporary folder
+//! waiting on the disk), peak RSS, size on disk, proofs at size N. HTTP (`bench_http`): requests/s
+//! and latency of composition reads and single-event appends over 32 connections. The peer: PostgreSQL started by the bench in a temporary folder
 //! (as the `postgres` user), the same events with the same hash chain, batched import, durable
 //! append latency and throughput, and a replay into the same projections.
 
@@ -522,6 +523,46 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         what: "consistency proof N/2 → N: verify".into(),
         figure: proof_times.3,
         unit: "µs",
+        reference: None,
+        ratio: None,
+        target: String::new(),
+    });
+
+    // HTTP: the API over the sample ledger, 32 connections.
+    let http = super::bench_http::measure(&tmp.join("http"), runs, if quick { 1.0 } else { 5.0 })?;
+    let one = |x: f64| Stat {
+        min: x,
+        median: x,
+        max: x,
+    };
+    rows.push(Row {
+        what: "HTTP composition reads, 32 connections".into(),
+        figure: http.reads.per_second,
+        unit: "requests/s",
+        reference: Some(("target".into(), one(20_000.0))),
+        ratio: Some(http.reads.per_second.median / 20_000.0),
+        target: "≥ 1 (≥ 20,000 requests/s)".into(),
+    });
+    rows.push(Row {
+        what: "HTTP composition reads: latency".into(),
+        figure: http.reads.latency,
+        unit: "ms (min/p50/p99)",
+        reference: Some(("target p99".into(), one(10.0))),
+        ratio: Some(http.reads.latency.max / 10.0),
+        target: "≤ 1 (p99 ≤ 10 ms)".into(),
+    });
+    rows.push(Row {
+        what: "HTTP single-event appends, 32 connections".into(),
+        figure: http.appends.per_second,
+        unit: "requests/s",
+        reference: Some(("32 writers in process".into(), concurrent)),
+        ratio: Some(http.appends.per_second.median / concurrent.median),
+        target: "durable before the answer".into(),
+    });
+    rows.push(Row {
+        what: "HTTP single-event appends: latency".into(),
+        figure: http.appends.latency,
+        unit: "ms (min/p50/p99)",
         reference: None,
         ratio: None,
         target: String::new(),

@@ -3,6 +3,7 @@
 
 pub mod audit;
 mod bench;
+mod bench_http;
 mod bench_pg;
 mod clock;
 pub(crate) mod commands;
@@ -278,11 +279,18 @@ enum Command {
     Token(TokenCommand),
     /// Measure kroniek against this machine's limits and a PostgreSQL event store, in one run,
     /// and print one table of figures and ratios (not part of the test run).
+    ///
+    /// Limits: chained BLAKE3, a raw sled insert and scan of the same bytes, a 4 KiB append +
+    /// fdatasync. kroniek: import, verify, rebuild, durable appends (one writer and 32), peak
+    /// RSS, size on disk, proofs, and the HTTP API over the sample ledger (32 connections of a
+    /// client in this process: composition reads and single-event appends). The peer:
+    /// PostgreSQL 15, started in a temporary folder as the `postgres` user. Each figure is
+    /// measured 3 times; ratios compare figures of the same run.
     Bench {
         /// How many synthetic events.
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
-        /// A smoke run: at most 20,000 events and fewer samples.
+        /// A smoke run: at most 20,000 events, fewer samples, 1-second HTTP runs (else 5).
         #[arg(long)]
         quick: bool,
         /// Print JSON.

@@ -1,0 +1,204 @@
+//! The HTTP rows of `kroniek bench`: the API served by this process on 127.0.0.1 over the
+//! sample ledger (as `serve --demo`), loaded by 32 keep-alive connections of hyper's HTTP/1.1
+//! client on one thread, each sending its next request as soon as it has read the whole answer
+//! to the last one (as `wrk -t1` does; `scripts/http-load` runs `wrk` itself). The client runs
+//! on the same two cores as the server, so the figures are what the machine does with both.
+
+use super::bench::{stat, Stat};
+use super::error::CliError;
+use crate::server::{self, state::AppState, state::Limits};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use kroniek_core::catalogue::AccessRole;
+use kroniek_core::store::Store;
+use kroniek_core::{AppendOutcome, ProposedEvent};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Connections, as the issue and `scripts/http-load` use.
+const CONNECTIONS: usize = 32;
+/// The body composition reads ask for, present in the sample ledger.
+const COMPOSITION: &str = "/v1/bodies/landelijk-bestuur/composition";
+/// The event each append sends: a contribution of a member of the sample ledger.
+const PAYMENT: &str = r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{"member_id":"10201","year":2025,"amount_cents":1500}}"#;
+
+/// Requests per second of each run, and every request's latency (ms) over all runs.
+pub struct Load {
+    pub per_second: Stat,
+    /// min / p50 / p99 of all runs' latencies together, in milliseconds.
+    pub latency: Stat,
+}
+
+/// The two loads: composition reads and single-event durable appends.
+pub struct HttpFigures {
+    pub reads: Load,
+    pub appends: Load,
+}
+
+/// Serves the sample ledger from a new store in `dir` and loads it, `runs` times for `seconds`
+/// each, with reads and then appends.
+pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, CliError> {
+    let store = Arc::new(Store::init(dir, "bench.localhost/kroniek")?);
+    let sample = server::SAMPLE
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(ProposedEvent::parse_line);
+    match store.append_iter(sample, super::LOCAL_ACTOR, &mut |_| {})? {
+        AppendOutcome::Appended { count, .. } if count > 0 => {}
+        other => {
+            return Err(CliError::Failed(format!(
+                "the sample ledger was not appended: {other:?}"
+            )))
+        }
+    }
+    let today = super::commands::today;
+    let token = server::grant(
+        &store,
+        "bench",
+        AccessRole::Admin,
+        super::LOCAL_ACTOR,
+        today(),
+    )?;
+    let state = Arc::new(AppState::new(store, Limits::default(), today)?);
+    // The server on a runtime of its own (a worker per core, as `kroniek serve`); the load on
+    // one thread, as `wrk -t1`, so the client does not take the server's workers.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::io("cannot start the async runtime"))?;
+    let listener = server_runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .map_err(CliError::io("cannot listen on 127.0.0.1"))?;
+    let address = listener
+        .local_addr()
+        .map_err(CliError::io("cannot read the listening address"))?;
+    let served =
+        server_runtime.spawn(async move { axum::serve(listener, server::router(state)).await });
+    let client_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::io("cannot start the async runtime"))?;
+    let bearer = format!("Bearer {token}");
+    let read = || {
+        Request::get(COMPOSITION)
+            .header("host", "127.0.0.1")
+            .header("authorization", bearer.as_str())
+            .body(Full::new(Bytes::new()))
+    };
+    let append = || {
+        Request::post("/v1/events")
+            .header("host", "127.0.0.1")
+            .header("authorization", bearer.as_str())
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(PAYMENT.as_bytes())))
+    };
+    let figures = client_runtime.block_on(async {
+        let reads = runs_of(address, runs, seconds, &read).await?;
+        let appends = runs_of(address, runs, seconds, &append).await?;
+        Ok(HttpFigures { reads, appends })
+    });
+    served.abort();
+    figures
+}
+
+type MakeRequest<'a> = &'a (dyn Fn() -> Result<Request<Full<Bytes>>, hyper::http::Error> + Sync);
+
+async fn runs_of(
+    address: SocketAddr,
+    runs: usize,
+    seconds: f64,
+    make: MakeRequest<'_>,
+) -> Result<Load, CliError> {
+    let mut rates = Vec::with_capacity(runs);
+    let mut latencies = Vec::new();
+    for _ in 0..runs {
+        let (rate, mut run) = one_run(address, seconds, make).await?;
+        rates.push(rate);
+        latencies.append(&mut run);
+    }
+    if latencies.is_empty() {
+        return Err(CliError::Failed("no HTTP request was answered".into()));
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    Ok(Load {
+        per_second: stat(rates),
+        latency: Stat {
+            min: latencies[0],
+            median: super::bench::percentile(&latencies, 0.5),
+            max: super::bench::percentile(&latencies, 0.99),
+        },
+    })
+}
+
+/// One run: every connection sends requests until `seconds` have passed. Returns the
+/// requests answered per second and each one's latency in milliseconds. Any answer that is
+/// not a success fails the run.
+async fn one_run(
+    address: SocketAddr,
+    seconds: f64,
+    make: MakeRequest<'_>,
+) -> Result<(f64, Vec<f64>), CliError> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let connections = (0..CONNECTIONS).map(|c| connection(address, deadline, c, make));
+    let results = futures_util::future::join_all(connections).await;
+    let elapsed = started.elapsed();
+    let mut latencies = Vec::new();
+    for result in results {
+        latencies.append(&mut result?);
+    }
+    Ok((latencies.len() as f64 / elapsed.as_secs_f64(), latencies))
+}
+
+async fn connection(
+    address: SocketAddr,
+    deadline: Instant,
+    index: usize,
+    make: MakeRequest<'_>,
+) -> Result<Vec<f64>, CliError> {
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        CliError::Failed(format!("HTTP load, connection {index}: {what}: {e}"))
+    };
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .map_err(|e| failed("cannot connect", &e))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| failed("cannot set TCP_NODELAY", &e))?;
+    let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| failed("handshake", &e))?;
+    let driving = tokio::spawn(driver);
+    let mut latencies = Vec::new();
+    while Instant::now() < deadline {
+        let request = make().map_err(|e| failed("cannot build the request", &e))?;
+        let sent = Instant::now();
+        // The connection takes one request at a time: wait until it can take the next.
+        sender.ready().await.map_err(|e| failed("connection", &e))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| failed("request", &e))?;
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| failed("reading the answer", &e))?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(failed(
+                &format!("answered {status}"),
+                &String::from_utf8_lossy(&body),
+            ));
+        }
+        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    drop(sender);
+    driving.abort();
+    Ok(latencies)
+}
