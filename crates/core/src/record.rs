@@ -233,36 +233,20 @@ impl Record {
         cur.expect(b",\"id\":")?;
         let id = EventId::parse(cur.quoted_plain()?).ok()?;
         cur.expect(b",\"personal_commitment\":")?;
-        let personal_commitment = if cur.literal(b"null") {
-            None
-        } else {
-            Some(cur.quoted_hash()?)
-        };
-        cur.expect(b",\"position\":")?;
-        let position = cur.number()?;
-        cur.expect(b",\"prev_hash\":")?;
-        let prev_hash = cur.quoted_hash()?;
-        cur.expect(b",\"recorded_at\":")?;
-        let recorded_at = cur.quoted_plain()?.to_owned();
-        cur.expect(b",\"stream\":")?;
-        let stream = cur.quoted_plain()?.to_owned();
-        cur.expect(b",\"type\":")?;
-        let event_type = EventType::from_name(cur.quoted_plain()?)?;
-        cur.expect(b",\"version\":")?;
-        let version = cur.number()?;
-        cur.expect(b"}")?;
-        (cur.at == bytes.len()).then_some(Record {
-            position,
-            version,
-            stream,
+        let (tail, recorded_at) = cur.tail()?;
+        let event_type = EventType::from_name(tail.event_type)?;
+        Some(Record {
+            position: tail.position,
+            version: tail.version,
+            stream: tail.stream.to_owned(),
             event_type,
             id,
             effective,
-            recorded_at,
+            recorded_at: recorded_at.to_owned(),
             actor,
             data,
-            personal_commitment,
-            prev_hash,
+            personal_commitment: tail.personal_commitment,
+            prev_hash: tail.prev_hash,
             hash,
         })
     }
@@ -463,33 +447,7 @@ impl<'a> HashedTail<'a> {
                 .map(|i| i + from)
         };
         let start = find(window).or_else(|| find(0))? + KEY.len();
-        let mut cur = Cursor { bytes, at: start };
-        let personal_commitment = if cur.literal(b"null") {
-            None
-        } else {
-            Some(cur.quoted_hash()?)
-        };
-        cur.expect(b",\"position\":")?;
-        let position = cur.number()?;
-        cur.expect(b",\"prev_hash\":")?;
-        let prev_hash = cur.quoted_hash()?;
-        cur.expect(b",\"recorded_at\":")?;
-        cur.quoted_plain()?;
-        cur.expect(b",\"stream\":")?;
-        let stream = cur.quoted_plain()?;
-        cur.expect(b",\"type\":")?;
-        let event_type = cur.quoted_plain()?;
-        cur.expect(b",\"version\":")?;
-        let version = cur.number()?;
-        cur.expect(b"}")?;
-        (cur.at == bytes.len()).then_some(HashedTail {
-            personal_commitment,
-            position,
-            prev_hash,
-            stream,
-            event_type,
-            version,
-        })
+        Cursor { bytes, at: start }.tail().map(|(tail, _)| tail)
     }
 }
 
@@ -538,6 +496,36 @@ impl<'a> Cursor<'a> {
     }
     fn quoted_hash(&mut self) -> Option<[u8; 32]> {
         parse_hex32(self.quoted_plain()?)
+    }
+    /// The fields after `"personal_commitment":` to the end of the bytes, and `recorded_at`.
+    fn tail(&mut self) -> Option<(HashedTail<'a>, &'a str)> {
+        let personal_commitment = if self.literal(b"null") {
+            None
+        } else {
+            Some(self.quoted_hash()?)
+        };
+        self.expect(b",\"position\":")?;
+        let position = self.number()?;
+        self.expect(b",\"prev_hash\":")?;
+        let prev_hash = self.quoted_hash()?;
+        self.expect(b",\"recorded_at\":")?;
+        let recorded_at = self.quoted_plain()?;
+        self.expect(b",\"stream\":")?;
+        let stream = self.quoted_plain()?;
+        self.expect(b",\"type\":")?;
+        let event_type = self.quoted_plain()?;
+        self.expect(b",\"version\":")?;
+        let version = self.number()?;
+        self.expect(b"}")?;
+        let tail = HashedTail {
+            personal_commitment,
+            position,
+            prev_hash,
+            stream,
+            event_type,
+            version,
+        };
+        (self.at == self.bytes.len()).then_some((tail, recorded_at))
     }
 }
 
