@@ -5,10 +5,11 @@
 //! a 4 KiB append + fdatasync. kroniek: import through the rules, verify, rebuild of every
 //! projection, durable append latency (one writer) and throughput (32 writers) with the CPU
 //! time one append costs (the bound 32 writers meet when appends are CPU-bound rather than
-//! waiting on the disk), peak RSS, size on disk, proofs at size N. HTTP (`bench_http`): requests/s
-//! and latency of composition reads and single-event appends over 32 connections. The peer: PostgreSQL started by the bench in a temporary folder
-//! (as the `postgres` user), the same events with the same hash chain, batched import, durable
-//! append latency and throughput, and a replay into the same projections.
+//! waiting on the disk), peak RSS, size on disk, proofs at size N. HTTP (`bench_http`):
+//! requests/s and latency of composition reads and single-event appends over 32 connections.
+//! The peer (`bench_pg`): PostgreSQL started by the bench in a temporary folder (as the
+//! `postgres` user), the same events with the same hash chain, batched import, durable append
+//! latency and throughput, and a replay into the same projections.
 
 use super::error::CliError;
 use super::synthetic;
@@ -26,6 +27,26 @@ pub struct Stat {
     pub min: f64,
     pub median: f64,
     pub max: f64,
+}
+
+impl Stat {
+    /// A figure measured once (or derived), shown as min = median = max.
+    pub fn one(x: f64) -> Stat {
+        Stat {
+            min: x,
+            median: x,
+            max: x,
+        }
+    }
+
+    /// Latencies as the table shows them: min / p50 / p99 of `sorted` (ascending, not empty).
+    pub fn latencies(sorted: &[f64]) -> Stat {
+        Stat {
+            min: sorted[0],
+            median: percentile(sorted, 0.5),
+            max: percentile(sorted, 0.99),
+        }
+    }
 }
 
 pub fn stat(mut v: Vec<f64>) -> Stat {
@@ -363,11 +384,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     });
     rows.push(Row {
         what: "4 KiB append + fdatasync".into(),
-        figure: Stat {
-            min: fsync[0],
-            median: percentile(&fsync, 0.5),
-            max: percentile(&fsync, 0.99),
-        },
+        figure: Stat::latencies(&fsync),
         unit: "ms (min/p50/p99)",
         reference: None,
         ratio: None,
@@ -377,14 +394,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         what: "kroniek verify".into(),
         figure: verify,
         unit: "records/s",
-        reference: Some((
-            "BLAKE3 + sled scan ceiling".into(),
-            Stat {
-                min: ceiling,
-                median: ceiling,
-                max: ceiling,
-            },
-        )),
+        reference: Some(("BLAKE3 + sled scan ceiling".into(), Stat::one(ceiling))),
         ratio: Some(verify.median / ceiling),
         target: "≥ 0.50".into(),
     });
@@ -406,20 +416,9 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     });
     rows.push(Row {
         what: "kroniek durable append, one writer".into(),
-        figure: Stat {
-            min: single[0],
-            median: percentile(&single, 0.5),
-            max: percentile(&single, 0.99),
-        },
+        figure: Stat::latencies(&single),
         unit: "ms (min/p50/p99)",
-        reference: Some((
-            "fdatasync p50".into(),
-            Stat {
-                min: fsync[0],
-                median: percentile(&fsync, 0.5),
-                max: percentile(&fsync, 0.99),
-            },
-        )),
+        reference: Some(("fdatasync p50".into(), Stat::latencies(&fsync))),
         ratio: Some(percentile(&single, 0.5) / percentile(&fsync, 0.5)),
         target: "≤ 1.5".into(),
     });
@@ -427,14 +426,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         what: "kroniek durable appends, 32 writers".into(),
         figure: concurrent,
         unit: "events/s",
-        reference: Some((
-            "one writer".into(),
-            Stat {
-                min: single_rate,
-                median: single_rate,
-                max: single_rate,
-            },
-        )),
+        reference: Some(("one writer".into(), Stat::one(single_rate))),
         ratio: Some(concurrent.median / single_rate),
         target: "≥ 8".into(),
     });
@@ -442,16 +434,11 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         // Where one writer is CPU-bound rather than waiting on fdatasync, 32 writers cannot go
         // past the cores divided by the CPU time of one append; these rows show whether it is.
         let wall = cpu_wall / cpu_samples as f64;
-        let one = |x: f64| Stat {
-            min: x,
-            median: x,
-            max: x,
-        };
         rows.push(Row {
             what: "one writer: CPU time per durable append".into(),
-            figure: one(cpu * 1000.0),
+            figure: Stat::one(cpu * 1000.0),
             unit: "ms",
-            reference: Some(("wall time per append".into(), one(wall * 1000.0))),
+            reference: Some(("wall time per append".into(), Stat::one(wall * 1000.0))),
             ratio: Some(cpu / wall),
             target: "share of the wall time spent on CPU".into(),
         });
@@ -460,7 +447,10 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
             what: "32 writers, ratio to the CPU ceiling".into(),
             figure: concurrent,
             unit: "events/s",
-            reference: Some((format!("{cores:.0} cores / CPU per append"), one(ceiling))),
+            reference: Some((
+                format!("{cores:.0} cores / CPU per append"),
+                Stat::one(ceiling),
+            )),
             ratio: Some(concurrent.median / ceiling),
             target: "the bound where CPU-bound".into(),
         });
@@ -478,19 +468,11 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     let export_bytes = export_size(&store)?;
     rows.push(Row {
         what: "size on disk per event".into(),
-        figure: Stat {
-            min: size_on_disk as f64 / n as f64,
-            median: size_on_disk as f64 / n as f64,
-            max: size_on_disk as f64 / n as f64,
-        },
+        figure: Stat::one(size_on_disk as f64 / n as f64),
         unit: "bytes",
         reference: Some((
             "export bytes per event".into(),
-            Stat {
-                min: export_bytes as f64 / n as f64,
-                median: export_bytes as f64 / n as f64,
-                max: export_bytes as f64 / n as f64,
-            },
+            Stat::one(export_bytes as f64 / n as f64),
         )),
         ratio: Some(size_on_disk as f64 / export_bytes as f64),
         target: "≤ 2.5".into(),
@@ -530,16 +512,11 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
 
     // HTTP: the API over the sample ledger, 32 connections.
     let http = super::bench_http::measure(&tmp.join("http"), runs, if quick { 1.0 } else { 5.0 })?;
-    let one = |x: f64| Stat {
-        min: x,
-        median: x,
-        max: x,
-    };
     rows.push(Row {
         what: "HTTP composition reads, 32 connections".into(),
         figure: http.reads.per_second,
         unit: "requests/s",
-        reference: Some(("target".into(), one(20_000.0))),
+        reference: Some(("target".into(), Stat::one(20_000.0))),
         ratio: Some(http.reads.per_second.median / 20_000.0),
         target: "≥ 1 (≥ 20,000 requests/s)".into(),
     });
@@ -547,7 +524,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         what: "HTTP composition reads: latency".into(),
         figure: http.reads.latency,
         unit: "ms (min/p50/p99)",
-        reference: Some(("target p99".into(), one(10.0))),
+        reference: Some(("target p99".into(), Stat::one(10.0))),
         ratio: Some(http.reads.latency.max / 10.0),
         target: "≤ 1 (p99 ≤ 10 ms)".into(),
     });
@@ -581,11 +558,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
                 });
                 rows.push(Row {
                     what: "durable append p50: kroniek vs PostgreSQL".into(),
-                    figure: Stat {
-                        min: single[0],
-                        median: percentile(&single, 0.5),
-                        max: percentile(&single, 0.99),
-                    },
+                    figure: Stat::latencies(&single),
                     unit: "ms (min/p50/p99)",
                     reference: Some(("PostgreSQL one writer".into(), pg.single)),
                     ratio: Some(pg.single.median / percentile(&single, 0.5)),
@@ -617,11 +590,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     let rss = child_rss_mib(&store_dir).unwrap_or_else(peak_rss_mib);
     rows.push(Row {
         what: "peak RSS, a process building every projection".into(),
-        figure: Stat {
-            min: rss,
-            median: rss,
-            max: rss,
-        },
+        figure: Stat::one(rss),
         unit: "MiB",
         reference: None,
         ratio: None,

@@ -126,11 +126,7 @@ async fn runs_of(
     latencies.sort_by(|a, b| a.total_cmp(b));
     Ok(Load {
         per_second: stat(rates),
-        latency: Stat {
-            min: latencies[0],
-            median: super::bench::percentile(&latencies, 0.5),
-            max: super::bench::percentile(&latencies, 0.99),
-        },
+        latency: Stat::latencies(&latencies),
     })
 }
 

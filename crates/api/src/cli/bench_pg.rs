@@ -300,11 +300,7 @@ pub fn measure(
     }
     Ok(PgFigures {
         import: super::bench::stat(import),
-        single: super::bench::Stat {
-            min: single[0],
-            median: super::bench::percentile(&single, 0.5),
-            max: super::bench::percentile(&single, 0.99),
-        },
+        single: super::bench::Stat::latencies(&single),
         concurrent: super::bench::stat(concurrent),
         replay: super::bench::stat(replay),
     })
