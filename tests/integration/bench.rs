@@ -1,12 +1,15 @@
-//! `kroniek bench --quick`: every row is measured, the HTTP load included. Without the
-//! PostgreSQL peer here; CI's smoke run (`.ci/run`) runs the bench with it.
+//! `kroniek bench --quick`, the benchmark's smoke run: every row is measured, the HTTP load and
+//! (where `KRONIEK_REQUIRE_POSTGRES` is set, as in CI) the PostgreSQL peer included. Not part of
+//! the normal test run (the issue keeps the bench out of it): `.ci/run` runs it with
+//! `--ignored`, and it prints the table it checked.
 
 use crate::support::Ledger;
 
 #[test]
-fn the_quick_bench_measures_every_row_and_the_http_load() {
+#[ignore = "the benchmark smoke run: .ci/run runs it with --ignored"]
+fn the_quick_bench_measures_every_row() {
     let ledger = Ledger::new();
-    let run = ledger.run(&["bench", "--quick", "--no-postgres", "--json"]);
+    let run = ledger.run(&["bench", "--quick", "--json"]);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(report["events"], 20_000);
@@ -18,8 +21,16 @@ fn the_quick_bench_measures_every_row_and_the_http_load() {
             min > 0.0 && min <= median && median <= max && max.is_finite(),
             "{row}"
         );
+        let ratio = row["ratio"]
+            .as_f64()
+            .map_or(String::new(), |r| format!("ratio {r:.2}"));
+        println!(
+            "{:<52} {min:>12.3} / {median:>12.3} / {max:>12.3} {:<18} {ratio}",
+            row["what"].as_str().unwrap(),
+            row["unit"].as_str().unwrap(),
+        );
     }
-    for what in [
+    let mut expected = vec![
         "chained BLAKE3 over the records' bytes",
         "raw sled insert of the same bytes",
         "raw sled scan of the same bytes",
@@ -35,20 +46,27 @@ fn the_quick_bench_measures_every_row_and_the_http_load() {
         "HTTP single-event appends, 32 connections",
         "HTTP single-event appends: latency",
         "peak RSS, a process building every projection",
-    ] {
-        assert!(rows.iter().any(|r| r["what"] == what), "no row {what:?}");
+    ];
+    if std::env::var_os("KRONIEK_REQUIRE_POSTGRES").is_some() {
+        expected.extend([
+            "import: kroniek vs PostgreSQL",
+            "durable append p50: kroniek vs PostgreSQL",
+            "32 writers: kroniek vs PostgreSQL",
+            "replay into the projections: kroniek vs PostgreSQL",
+        ]);
     }
-    let ratio = |what: &str| {
-        rows.iter()
-            .find(|r| r["what"] == what)
-            .and_then(|r| r["ratio"].as_f64())
-            .unwrap()
-    };
+    for what in expected {
+        assert!(
+            rows.iter().any(|r| r["what"] == what),
+            "no row {what:?}: {}",
+            run.stderr()
+        );
+    }
     // The read row's ratio is its median against the 20,000 requests/s target.
     let reads = rows
         .iter()
         .find(|r| r["what"] == "HTTP composition reads, 32 connections")
         .unwrap();
-    let expected = reads["median"].as_f64().unwrap() / 20_000.0;
-    assert!((ratio("HTTP composition reads, 32 connections") - expected).abs() < 1e-9);
+    let ratio = reads["ratio"].as_f64().unwrap();
+    assert!((ratio - reads["median"].as_f64().unwrap() / 20_000.0).abs() < 1e-9);
 }
