@@ -3,7 +3,7 @@
 //! opens, verifies, holds every batch that was acknowledged, and holds each batch whole or
 //! not at all.
 
-use crate::support::{joined, kroniek_bin, paid, uuid, Ledger};
+use crate::support::{joined, kroniek_bin, paid, uuid, Ledger, Run};
 use kroniek_core::Store;
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -158,7 +158,7 @@ fn traced_append(l: &Ledger, file: &std::path::Path) -> Option<String> {
         return None;
     }
     let trace = l.path("trace.txt");
-    let out = Command::new("strace")
+    Run(Command::new("strace")
         .args(["-f", "-qq", "-s", "256", "-o"])
         .arg(&trace)
         .args(["-e", "trace=openat,close,pwrite64,write,fsync,fdatasync"])
@@ -168,12 +168,8 @@ fn traced_append(l: &Ledger, file: &std::path::Path) -> Option<String> {
         .arg("append")
         .arg(file)
         .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .unwrap())
+    .ok();
     Some(std::fs::read_to_string(trace).unwrap())
 }
 

@@ -71,7 +71,6 @@ pub(crate) fn csrf_in(body: &str) -> String {
     body[at + 19..].chars().take_while(|c| *c != '"').collect()
 }
 
-/// Signs in with `token`; returns the session cookie's value.
 /// Posts the sign-in form of `page` (an answer of `/login`) with `token` and, when given, the
 /// page to go on to; the answer.
 pub(crate) fn post_sign_in(s: &Server, page: &Answer, token: &str, next: Option<&str>) -> Answer {
@@ -91,6 +90,7 @@ pub(crate) fn post_sign_in(s: &Server, page: &Answer, token: &str, next: Option<
     )
 }
 
+/// Signs in with `token`; returns the session cookie's value.
 pub(crate) fn sign_in(s: &Server, token: &str) -> String {
     let page = request(s, "GET", "/login", "", &[], None);
     let answer = post_sign_in(s, &page, token, None);
