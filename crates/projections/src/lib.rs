@@ -62,9 +62,7 @@ impl MemberInfo {
         match self.contributions.binary_search_by_key(&year, |(y, _)| *y) {
             Ok(i) => self.contributions[i].1 = self.contributions[i].1.saturating_add(cents),
             Err(i) => {
-                if self.contributions.len() == self.contributions.capacity() {
-                    self.contributions.reserve_exact(1);
-                }
+                reserve_one(&mut self.contributions);
                 self.contributions.insert(i, (year, cents));
             }
         }
@@ -134,10 +132,15 @@ impl PersonalText {
 /// growth reserves four at the first push, and a ledger holds such vectors by the hundred
 /// thousand (a member's branch changes, a motion's votes).
 fn push_small<T>(v: &mut Vec<T>, item: T) {
+    reserve_one(v);
+    v.push(item);
+}
+
+/// Room for one more item in a full vector, and no more (see [`push_small`]).
+fn reserve_one<T>(v: &mut Vec<T>) {
     if v.len() == v.capacity() {
         v.reserve_exact(1);
     }
-    v.push(item);
 }
 
 /// Every read model, folded from records.
@@ -548,7 +551,7 @@ impl Projections {
             let merged = details.get_or_insert_with(BTreeMap::new);
             for (k, v) in m.map() {
                 if !v.is_null() {
-                    merged.insert(k.clone(), v.clone());
+                    merged.insert(k, v);
                 }
             }
         }
