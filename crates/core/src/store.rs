@@ -188,9 +188,9 @@ fn node_key(level: u8, index: u64) -> [u8; 9] {
     k
 }
 
-/// The trees a record's writes go to (see [`Store::record_writes`]).
+/// The trees a record's writes go to (see [`Store::record_writes`]), in the order a staged
+/// chunk writes them (see [`Store::write_staged`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-/// (In the order a staged chunk writes them: see [`Store::write_staged`].)
 enum TreeId {
     Merkle,
     Records,
@@ -1622,10 +1622,9 @@ impl Store {
     /// Makes sled's new blob files durable. sled writes a tree node too large for its log
     /// buffers (over 128 KiB: a leaf holding an event of that size) to a file of its own in
     /// `sled/blobs` when it is inserted, and never syncs it, while the log that points to it is
-    /// synced at the flush. Blob files
-    /// are written once; one seen at a shorter length (still being written by another append)
-    /// is synced again when it is seen complete. Called only once a store may have blob files
-    /// (see [`LARGE_VALUE`]).
+    /// synced at the flush. Blob files are written once; one seen at a shorter length (still
+    /// being written by another append) is synced again when it is seen complete. Called only
+    /// once a store may have blob files (see [`LARGE_VALUE`]).
     fn sync_blobs(&self) -> std::io::Result<()> {
         let dir = sled_path(&self.dir).join("blobs");
         let entries = match std::fs::read_dir(&dir) {
