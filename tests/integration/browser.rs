@@ -34,7 +34,8 @@ struct Reaper(String);
 impl Drop for Reaper {
     fn drop(&mut self) {
         let _ = Command::new("pkill")
-            .args(["-f", &format!("--user-data-dir={}", self.0)])
+            // `--` first: the pattern itself starts with `--`.
+            .args(["-f", "--", &format!("--user-data-dir={}", self.0)])
             .status();
     }
 }
