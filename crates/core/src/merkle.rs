@@ -48,7 +48,7 @@ fn largest_power_of_two_below(n: u64) -> u64 {
 
 /// The Merkle tree hash of leaves `start .. start + size` (size ≥ 1).
 pub fn subtree_root<S: NodeSource>(src: &S, start: u64, size: u64) -> Result<TreeHash, S::Error> {
-    if size.is_power_of_two() && start % size == 0 {
+    if size.is_power_of_two() && start.is_multiple_of(size) {
         return src.node(size.trailing_zeros() as u8, start / size);
     }
     let k = largest_power_of_two_below(size);

@@ -143,6 +143,10 @@ pub struct Store {
     synced_blobs: Mutex<HashSet<(std::ffi::OsString, u64)>>,
     /// Whether sled may have blob files to sync: see [`LARGE_VALUE`].
     blobs_possible: std::sync::atomic::AtomicBool,
+    /// The store's lock, held while the store is open (see [`hold_store`]). Declared last:
+    /// fields drop in order, so sled has written all it writes on closing before another
+    /// process may open the store.
+    _holder_file: std::fs::File,
 }
 
 /// sled keeps a tree node in a blob file of its own (which it never syncs, see
@@ -272,8 +276,57 @@ struct Staged {
     nodes: Vec<((u8, u64), TreeHash)>,
 }
 
-/// The file that names the process holding the store open.
+/// The file that names the process holding the store open; the store's lock is on it.
 const HOLDER_FILE: &str = "holder";
+
+/// Takes the store's lock: an exclusive `flock` on the holder file, kept until the [`Store`]
+/// drops (the kernel lets go of it when a killed process's files close). sled locks its log
+/// file too, but only once it has started reading the folder; this lock is taken first, so
+/// that [`remove_torn_snapshots`] runs only when no other process has the store open.
+fn hold_store(dir: &Path) -> Result<std::fs::File, CoreError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(HOLDER_FILE))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(dir.join(HOLDER_FILE)).unwrap_or_default();
+            Err(CoreError::Locked {
+                dir: dir.to_owned(),
+                holder: holder.trim().to_owned(),
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
+/// Removes the snapshot files sled left half-written. sled 0.34.7 writes its page-table
+/// snapshot to `snap.<lsn>.generating`, syncs it and renames it to `snap.<lsn>`; the rename is
+/// the commit. But on opening it reads the file with the greatest name among all `snap.*`,
+/// the `.generating` ones included, and a process killed while writing one leaves a file that
+/// sorts after the snapshot it replaces: every later open fails with "Read corrupted data"
+/// (sled issue #1527). A `.generating` file was never committed, so removing it gives the
+/// folder as it was just before that write began, a state sled recovers from (it replays its
+/// log from the last committed snapshot). Called only while [`hold_store`]'s lock is held.
+fn remove_torn_snapshots(sled_dir: &Path) -> Result<(), CoreError> {
+    let entries = match std::fs::read_dir(sled_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
 
 /// The file names inside a store's folder.
 pub fn key_path(dir: &Path) -> PathBuf {
@@ -356,6 +409,8 @@ impl Store {
     }
 
     fn open_db(dir: &Path, mode: OpenMode, origin: Option<&str>) -> Result<Store, CoreError> {
+        let holder_file = hold_store(dir)?;
+        remove_torn_snapshots(&sled_path(dir))?;
         let db = sled::Config::new()
             .path(sled_path(dir))
             .cache_capacity(page_cache_bytes())
@@ -380,7 +435,9 @@ impl Store {
             std::process::id(),
             std::env::args().collect::<Vec<_>>().join(" ")
         );
-        let _ = std::fs::write(dir.join(HOLDER_FILE), holder);
+        let _ = holder_file
+            .set_len(0)
+            .and_then(|()| (&holder_file).write_all(holder.as_bytes()));
         let log_file = std::fs::File::open(sled_path(dir).join("db"))
             .map_err(|e| CoreError::Storage(sled::Error::Io(e)))?;
         let blobs_possible = db
@@ -437,6 +494,7 @@ impl Store {
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
             blobs_possible: std::sync::atomic::AtomicBool::new(blobs_possible),
+            _holder_file: holder_file,
         };
         if mode == OpenMode::Normal {
             store.discard_tree_from(head.count)?;
@@ -1378,7 +1436,7 @@ impl Store {
         let mut personal = self.t.personal.range(..pos_key(head.count)).peekable();
         for item in self.t.records.range(..pos_key(head.count)) {
             let expected = chain.finish().count;
-            if expected % 65_536 == 0 {
+            if expected.is_multiple_of(65_536) {
                 progress(expected);
             }
             let (key, value) = item.map_err(storage(expected))?;

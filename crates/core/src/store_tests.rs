@@ -909,3 +909,77 @@ fn replay_gives_every_record_with_its_personal_data_in_order_and_stops_on_an_err
     // A short replay (no thread) gives the same.
     assert!(replayed(2_590)[..] == expected[2_587..]);
 }
+
+/// The `snap.*` files in a store's sled folder, sorted by name (as sled sorts them).
+fn snapshot_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(sled_path(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("snap.")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_snapshot_left_half_written_by_a_kill_does_not_stop_the_store_opening() {
+    let kinds: Vec<(u8, u8)> = (0..40).map(|n| (n % 2, n)).collect();
+    let (tmp, store) = filled_store(&kinds, None);
+    let dir = tmp.path().join("ledger");
+    let head = store.head();
+    drop(store);
+    // Reopening replays the log past the last snapshot and writes a new one.
+    drop(Store::open(&dir).unwrap());
+    let snapshots = snapshot_files(&dir);
+    let committed = snapshots.last().expect("sled wrote a snapshot").clone();
+    // What a process killed while writing its next snapshot leaves: the first half of it,
+    // under the name sled writes it to before the rename.
+    let bytes = std::fs::read(&committed).unwrap();
+    let torn = committed.with_file_name(format!(
+        "{}.generating",
+        committed.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&torn, &bytes[..bytes.len() / 2]).unwrap();
+    // sled alone reads the torn file as the newest snapshot and refuses to open.
+    let sled_alone = sled::Config::new().path(sled_path(&dir)).open();
+    assert!(
+        matches!(sled_alone, Err(sled::Error::Corruption { .. })),
+        "sled 0.34.7 opens a folder with a torn snapshot: {sled_alone:?}"
+    );
+    drop(sled_alone);
+
+    let store = Store::open(&dir).unwrap();
+    assert!(!torn.exists(), "the torn snapshot was removed");
+    assert_eq!(store.head(), head);
+    assert_eq!(store.verify(&mut |_| {}).unwrap().count, head.count);
+    assert_eq!(store.iter_from(0).count() as u64, head.count);
+}
+
+#[test]
+fn a_store_held_open_is_locked_and_its_files_are_left_alone() {
+    let (tmp, store) = filled_store(&[(0, 1), (1, 1)], None);
+    let dir = tmp.path().join("ledger");
+    // A snapshot being written by the process holding the store.
+    let generating = sled_path(&dir).join("snap.00000000000FFFFF.generating");
+    std::fs::write(&generating, b"being written").unwrap();
+    match Store::open(&dir) {
+        Err(CoreError::Locked { holder, .. }) => assert!(
+            holder.starts_with(&format!("process {} (", std::process::id())),
+            "{holder}"
+        ),
+        other => panic!("a second open is refused as locked: {other:?}"),
+    }
+    assert!(
+        generating.exists(),
+        "another process's snapshot is untouched"
+    );
+    drop(store);
+    let reopened = Store::open(&dir).unwrap();
+    assert!(!generating.exists());
+    assert_eq!(reopened.head().count, 2);
+}
