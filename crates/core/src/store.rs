@@ -328,6 +328,60 @@ fn remove_torn_snapshots(sled_dir: &Path) -> Result<(), CoreError> {
     Ok(())
 }
 
+/// The origin the signing key in `dir` names (`init` writes the key first, named by the
+/// origin), else the default.
+fn key_origin(dir: &Path) -> Result<String, CoreError> {
+    match std::fs::read_to_string(key_path(dir)) {
+        Ok(text) => LedgerKey::from_file_text(&text)
+            .map(|key| key.name)
+            .map_err(|why| CoreError::Key {
+                path: key_path(dir),
+                why,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DEFAULT_ORIGIN.to_owned()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens sled in `dir`. sled locks its log file too, and lets go of it only when the last of
+/// its threads' references to the file is gone, which can be a moment after its `Db` dropped.
+/// With [`hold_store`]'s lock held, no other kroniek process has the store open, so a store
+/// this process closed just before is waited for, up to two seconds; then the lock's holder is
+/// reported.
+fn open_sled(dir: &Path) -> Result<sled::Db, CoreError> {
+    let is_lock_error = |e: &sled::Error| {
+        matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+            || io.to_string().contains("could not acquire lock"))
+    };
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match sled_config(&sled_path(dir)).open() {
+            Ok(db) => return Ok(db),
+            Err(e) if is_lock_error(&e) && waited < std::time::Duration::from_secs(2) => {
+                let pause = std::time::Duration::from_millis(10);
+                std::thread::sleep(pause);
+                waited += pause;
+            }
+            Err(e) if is_lock_error(&e) => {
+                let holder = std::fs::read_to_string(dir.join(HOLDER_FILE)).unwrap_or_default();
+                return Err(CoreError::Locked {
+                    dir: dir.to_owned(),
+                    holder: holder.trim().to_owned(),
+                });
+            }
+            Err(e) => return Err(CoreError::Storage(e)),
+        }
+    }
+}
+
+/// How kroniek opens sled.
+fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(page_cache_bytes())
+        .mode(sled::Mode::HighThroughput)
+}
+
 /// The file names inside a store's folder.
 pub fn key_path(dir: &Path) -> PathBuf {
     dir.join("signing.key")
@@ -338,9 +392,10 @@ fn sled_path(dir: &Path) -> PathBuf {
 }
 
 impl Store {
-    /// True when `dir` holds a ledger.
+    /// True when `dir` holds a ledger: sled's log file is there (sled creates it once its
+    /// `conf` file is written).
     pub fn exists(dir: &Path) -> bool {
-        sled_path(dir).join("conf").exists() || sled_path(dir).join("db").exists()
+        sled_path(dir).join("db").exists()
     }
 
     /// Creates a ledger in `dir` with its origin and a new Ed25519 signing key (mode 0600).
@@ -354,35 +409,28 @@ impl Store {
             return Err(CoreError::AlreadyExists(dir.to_owned()));
         }
         std::fs::create_dir_all(dir)?;
+        let holder_file = hold_store(dir)?;
+        if Store::exists(dir) {
+            // Another process made it between the check above and taking the lock.
+            return Err(CoreError::AlreadyExists(dir.to_owned()));
+        }
         // A folder that already holds a key (its identity kept across a restore) keeps it, and
         // its name stays the origin.
-        let origin = match std::fs::read_to_string(key_path(dir)) {
-            Ok(text) => {
-                LedgerKey::from_file_text(&text)
-                    .map_err(|why| CoreError::Key {
-                        path: key_path(dir),
-                        why,
-                    })?
-                    .name
-            }
-            Err(_) => {
-                let key = LedgerKey::from_seed(origin, random32()?);
-                write_private_file(&key_path(dir), key.to_file_text().as_bytes())?;
-                origin.to_owned()
-            }
+        let origin = if key_path(dir).exists() {
+            key_origin(dir)?
+        } else {
+            let key = LedgerKey::from_seed(origin, random32()?);
+            write_private_file(&key_path(dir), key.to_file_text().as_bytes())?;
+            origin.to_owned()
         };
-        let origin = origin.as_str();
-        let store = Store::open_db(dir, OpenMode::Normal, Some(origin))?;
-        store.t.meta.insert("origin", origin.as_bytes())?;
-        store.t.meta.insert("tree", TREE_LAYOUT)?;
-        store.t.meta.insert(META_BLOB_WATCH, b"")?;
-        if !store.t.meta.contains_key(META_BLOBS)? {
-            store
-                .blobs_possible
-                .store(false, std::sync::atomic::Ordering::SeqCst);
+        // sled writes its `conf` file first, in two writes, and creates its log file `db` after
+        // it: a `conf` without a `db` is what a process killed in between left, and would be
+        // read as corrupt. (`exists` looks for `db`.)
+        match std::fs::remove_file(sled_path(dir).join("conf")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
         }
-        store.sync_to_disk()?;
-        Ok(store)
+        Store::open_db(dir, OpenMode::Normal, holder_file, Some(&origin))
     }
 
     /// Opens the ledger in `dir`, or creates it with the default origin when there is none.
@@ -405,30 +453,24 @@ impl Store {
         if !Store::exists(dir) {
             return Err(CoreError::NoLedger(dir.to_owned()));
         }
-        Store::open_db(dir, mode, None)
+        let holder_file = hold_store(dir)?;
+        Store::open_db(dir, mode, holder_file, None)
     }
 
-    fn open_db(dir: &Path, mode: OpenMode, origin: Option<&str>) -> Result<Store, CoreError> {
-        let holder_file = hold_store(dir)?;
+    /// Opens the sled folder of `dir`, whose lock `holder_file` holds (see [`hold_store`]).
+    ///
+    /// A store whose `meta` has neither an origin nor a head is new, or its `init` was killed
+    /// before its entries were flushed: they are written (the origin is `new_origin`, else the
+    /// name of the folder's signing key, else the default) and synced, with sled's `conf`
+    /// file, which sled itself never syncs.
+    fn open_db(
+        dir: &Path,
+        mode: OpenMode,
+        holder_file: std::fs::File,
+        new_origin: Option<&str>,
+    ) -> Result<Store, CoreError> {
         remove_torn_snapshots(&sled_path(dir))?;
-        let db = sled::Config::new()
-            .path(sled_path(dir))
-            .cache_capacity(page_cache_bytes())
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("could not acquire lock") =>
-                {
-                    let holder = std::fs::read_to_string(dir.join(HOLDER_FILE)).unwrap_or_default();
-                    CoreError::Locked {
-                        dir: dir.to_owned(),
-                        holder: holder.trim().to_owned(),
-                    }
-                }
-                other => CoreError::Storage(other),
-            })?;
+        let db = open_sled(dir)?;
         // Say who holds the store, for the next process that finds it locked.
         let holder = format!(
             "process {} ({})",
@@ -440,12 +482,19 @@ impl Store {
             .and_then(|()| (&holder_file).write_all(holder.as_bytes()));
         let log_file = std::fs::File::open(sled_path(dir).join("db"))
             .map_err(|e| CoreError::Storage(sled::Error::Io(e)))?;
-        let blobs_possible = db
-            .open_tree("meta")
-            .and_then(|meta| {
-                Ok(meta.contains_key(META_BLOBS)? || !meta.contains_key(META_BLOB_WATCH)?)
-            })
-            .map_err(CoreError::Storage)?
+        let meta = db.open_tree("meta")?;
+        let unfinished = !meta.contains_key("origin")? && !meta.contains_key("head")?;
+        if unfinished {
+            let origin = match new_origin {
+                Some(origin) => origin.to_owned(),
+                None => key_origin(dir)?,
+            };
+            meta.insert("origin", origin.as_bytes())?;
+            meta.insert("tree", TREE_LAYOUT)?;
+            meta.insert(META_BLOB_WATCH, b"")?;
+        }
+        let blobs_possible = meta.contains_key(META_BLOBS)?
+            || !meta.contains_key(META_BLOB_WATCH)?
             || std::fs::read_dir(sled_path(dir).join("blobs"))
                 .is_ok_and(|mut entries| entries.next().is_some());
         let t = Trees {
@@ -453,15 +502,12 @@ impl Store {
             streams: db.open_tree("streams")?,
             ids: db.open_tree("ids")?,
             personal: db.open_tree("personal")?,
-            meta: db.open_tree("meta")?,
+            meta,
             merkle: db.open_tree("merkle")?,
         };
-        let origin = match origin {
-            Some(o) => o.to_owned(),
-            None => match t.meta.get("origin")? {
-                Some(v) => String::from_utf8_lossy(&v).into_owned(),
-                None => DEFAULT_ORIGIN.to_owned(),
-            },
+        let origin = match t.meta.get("origin")? {
+            Some(v) => String::from_utf8_lossy(&v).into_owned(),
+            None => DEFAULT_ORIGIN.to_owned(),
         };
         let head = match t.meta.get("head")? {
             Some(v) => bincode::decode_from_slice::<Head, _>(&v, bincode_config())
@@ -496,6 +542,12 @@ impl Store {
             blobs_possible: std::sync::atomic::AtomicBool::new(blobs_possible),
             _holder_file: holder_file,
         };
+        if unfinished {
+            store.sync_to_disk()?;
+            for path in [sled_path(dir).join("conf"), sled_path(dir), dir.to_owned()] {
+                std::fs::File::open(path)?.sync_all()?;
+            }
+        }
         if mode == OpenMode::Normal {
             store.discard_tree_from(head.count)?;
             if store
@@ -2003,14 +2055,24 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
+    std::fs::File::open(parent_folder(path))?.sync_all()?;
     Ok(())
 }
 
-/// Writes `bytes` to a new file readable by its owner only (mode 0600).
+/// The folder `path` is in (`.` for a bare file name), to sync after a rename or link.
+fn parent_folder(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Writes `bytes` to a new file readable by its owner only (mode 0600), whole or not at all:
+/// to a temporary file of a random name first, synced, then linked to `path` (which fails if
+/// `path` exists, so a key is never replaced) and the link synced.
 fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", hex(&random32()?[..8])));
+    let tmp = path.with_file_name(name);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -2018,9 +2080,15 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
+    let written = options.open(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::hard_link(&tmp, path)
+    });
+    let removed = std::fs::remove_file(&tmp);
+    written?;
+    removed?;
+    std::fs::File::open(parent_folder(path))?.sync_all()?;
     Ok(())
 }
 

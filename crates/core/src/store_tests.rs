@@ -983,3 +983,53 @@ fn a_store_held_open_is_locked_and_its_files_are_left_alone() {
     assert!(!generating.exists());
     assert_eq!(reopened.head().count, 2);
 }
+
+#[test]
+fn an_init_killed_part_way_is_finished_by_the_next_open_or_init() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Killed between sled's two writes of its `conf` file, before its log file existed: no
+    // ledger yet, and the torn `conf` does not stop the next `init`.
+    let dir = tmp.path().join("torn-conf");
+    std::fs::create_dir_all(sled_path(&dir)).unwrap();
+    std::fs::write(
+        sled_path(&dir).join("conf"),
+        b"segment_size: 524288\nuse_compr",
+    )
+    .unwrap();
+    assert!(!Store::exists(&dir));
+    let store = Store::open_or_init(&dir).unwrap();
+    assert_eq!(store.origin(), DEFAULT_ORIGIN);
+    drop(store);
+    assert_eq!(Store::open(&dir).unwrap().origin(), DEFAULT_ORIGIN);
+
+    // Killed after sled made its folder but before the store's entries were flushed: the key
+    // `init` wrote first names the origin, and the next open writes what was lost.
+    let dir = tmp.path().join("no-meta");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = LedgerKey::from_seed("party.example/kroniek", [7; 32]);
+    write_private_file(&key_path(&dir), key.to_file_text().as_bytes()).unwrap();
+    drop(sled_config(&sled_path(&dir)).open().unwrap());
+    assert!(Store::exists(&dir));
+    let store = Store::open(&dir).unwrap();
+    assert_eq!(store.origin(), "party.example/kroniek");
+    assert_eq!(
+        store.t.meta.get("tree").unwrap().as_deref(),
+        Some(TREE_LAYOUT)
+    );
+    assert_eq!(store.head(), Head::EMPTY);
+    drop(store);
+    assert_eq!(Store::open(&dir).unwrap().origin(), "party.example/kroniek");
+    // Only the store's own files: no temporary key file left behind.
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["holder", "signing.key", "sled"]);
+    // A key is never replaced.
+    assert!(write_private_file(&key_path(&dir), b"another").is_err());
+    assert_eq!(
+        std::fs::read_to_string(key_path(&dir)).unwrap(),
+        key.to_file_text()
+    );
+}
