@@ -57,6 +57,7 @@ fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
     let mut next = 0u32;
     let mut rounds = 0;
     let mut seed = 0x9e37_79b9u32;
+    let mut snapshots_in_writing = 0;
     while rounds < 14 && next < BATCHES {
         rounds += 1;
         let script = format!(
@@ -100,6 +101,15 @@ fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
         // Give the killed processes a moment to be reaped so the store's lock is free.
         std::thread::sleep(Duration::from_millis(50));
 
+        // A snapshot sled was writing when the kill came (the store removes it on opening).
+        snapshots_in_writing += std::fs::read_dir(l.data().join("sled"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".generating"))
+                    .count()
+            })
+            .unwrap_or(0);
         let store = match Store::open(&l.data()) {
             Ok(s) => s,
             Err(kroniek_core::CoreError::NoLedger(_)) if acked.is_empty() => continue,
@@ -137,6 +147,10 @@ fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
     assert!(
         rounds >= 5 && !acked.is_empty(),
         "the test killed the writer only {rounds} times"
+    );
+    eprintln!(
+        "{rounds} kills, {} batches acknowledged, {snapshots_in_writing} sled snapshots caught in writing",
+        acked.len()
     );
 }
 
