@@ -460,9 +460,9 @@ impl Store {
     /// Opens the sled folder of `dir`, whose lock `holder_file` holds (see [`hold_store`]).
     ///
     /// A store whose `meta` has neither an origin nor a head is new, or its `init` was killed
-    /// before its entries were flushed: they are written (the origin is `new_origin`, else the
-    /// name of the folder's signing key, else the default) and synced, with sled's `conf`
-    /// file, which sled itself never syncs.
+    /// before its entries were flushed: in [`OpenMode::Normal`] they are written (the origin
+    /// is `new_origin`, else the name of the folder's signing key, else the default) and
+    /// synced, with sled's `conf` file, which sled itself never syncs.
     fn open_db(
         dir: &Path,
         mode: OpenMode,
@@ -483,7 +483,9 @@ impl Store {
         let log_file = std::fs::File::open(sled_path(dir).join("db"))
             .map_err(|e| CoreError::Storage(sled::Error::Io(e)))?;
         let meta = db.open_tree("meta")?;
-        let unfinished = !meta.contains_key("origin")? && !meta.contains_key("head")?;
+        let unfinished = mode == OpenMode::Normal
+            && !meta.contains_key("origin")?
+            && !meta.contains_key("head")?;
         if unfinished {
             let origin = match new_origin {
                 Some(origin) => origin.to_owned(),
