@@ -316,6 +316,26 @@ fn forged_trees_forged_chains_and_unexplained_erasures_are_caught() {
 #[test]
 fn the_witness_refuses_a_split_view() {
     let w = sample_with_key();
+    // A witness's key is made once: a second `witness key` to its file is refused and leaves it.
+    let key_text = std::fs::read_to_string(w.p("witness.key")).unwrap();
+    let again = w.l.run(&[
+        "witness",
+        "key",
+        "--name",
+        "other.example",
+        "--out",
+        &w.p("witness.key"),
+    ]);
+    assert_eq!(again.code(), 2);
+    assert!(
+        again.stderr().contains("it must not exist yet"),
+        "{}",
+        again.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.p("witness.key")).unwrap(),
+        key_text
+    );
     let honest = w.checkpoint_cosigned("honest.checkpoint", 0);
     assert!(std::fs::read_to_string(honest).unwrap().lines().count() >= 6);
     // The same log key shows another history: a second ledger with the same key, whose

@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod envelope;
 pub mod erasure;
 pub mod error;
+pub mod files;
 pub mod governance;
 pub mod keys;
 pub mod merkle;

@@ -27,6 +27,7 @@ use crate::canonical;
 use crate::catalogue::{ErasureSubject, EventData, EventType};
 use crate::envelope::ProposedEvent;
 use crate::error::CoreError;
+use crate::files;
 use crate::governance::GovernanceState;
 use crate::keys::{is_valid_key_name, LedgerKey};
 use crate::merkle::{Frontier, NodeSource, TreeHash};
@@ -420,7 +421,7 @@ impl Store {
             key_origin(dir)?
         } else {
             let key = LedgerKey::from_seed(origin, random32()?);
-            write_private_file(&key_path(dir), key.to_file_text().as_bytes())?;
+            files::create_private(&key_path(dir), key.to_file_text().as_bytes())?;
             origin.to_owned()
         };
         // sled writes its `conf` file first, in two writes, and creates its log file `db` after
@@ -592,7 +593,7 @@ impl Store {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = LedgerKey::from_seed(&self.origin, random32()?);
-                write_private_file(&path, key.to_file_text().as_bytes())?;
+                files::create_private(&path, key.to_file_text().as_bytes())?;
                 Ok(key)
             }
             Err(e) => Err(CoreError::Key {
@@ -1980,7 +1981,7 @@ impl Store {
             signatures: vec![crate::note::sign(&key, &text)],
             text,
         };
-        write_atomically(&self.checkpoint_path(), note.to_text().as_bytes())?;
+        files::replace(&self.checkpoint_path(), note.to_text().as_bytes())?;
         Ok(note)
     }
 
@@ -2045,53 +2046,9 @@ impl Store {
                 .map_err(|e| CoreError::Invalid(format!("{e} (is it for this checkpoint?)")))?;
         }
         note.add(lines);
-        write_atomically(&self.checkpoint_path(), note.to_text().as_bytes())?;
+        files::replace(&self.checkpoint_path(), note.to_text().as_bytes())?;
         Ok(note)
     }
-}
-
-/// Writes a file whole or not at all: a temporary file, synced, then renamed.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(parent_folder(path))?.sync_all()?;
-    Ok(())
-}
-
-/// The folder `path` is in (`.` for a bare file name), to sync after a rename or link.
-fn parent_folder(path: &Path) -> &Path {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-}
-
-/// Writes `bytes` to a new file readable by its owner only (mode 0600), whole or not at all:
-/// to a temporary file of a random name first, synced, then linked to `path` (which fails if
-/// `path` exists, so a key is never replaced) and the link synced.
-fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), CoreError> {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{}.tmp", hex(&random32()?[..8])));
-    let tmp = path.with_file_name(name);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = options.open(&tmp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::hard_link(&tmp, path)
-    });
-    let removed = std::fs::remove_file(&tmp);
-    written?;
-    removed?;
-    std::fs::File::open(parent_folder(path))?.sync_all()?;
-    Ok(())
 }
 
 /// The record at `position` from its stored value (hash ‖ hashed bytes).

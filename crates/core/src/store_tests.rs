@@ -1007,7 +1007,7 @@ fn an_init_killed_part_way_is_finished_by_the_next_open_or_init() {
     let dir = tmp.path().join("no-meta");
     std::fs::create_dir_all(&dir).unwrap();
     let key = LedgerKey::from_seed("party.example/kroniek", [7; 32]);
-    write_private_file(&key_path(&dir), key.to_file_text().as_bytes()).unwrap();
+    files::create_private(&key_path(&dir), key.to_file_text().as_bytes()).unwrap();
     drop(sled_config(&sled_path(&dir)).open().unwrap());
     assert!(Store::exists(&dir));
     let store = Store::open(&dir).unwrap();
@@ -1027,7 +1027,7 @@ fn an_init_killed_part_way_is_finished_by_the_next_open_or_init() {
     names.sort();
     assert_eq!(names, ["holder", "signing.key", "sled"]);
     // A key is never replaced.
-    assert!(write_private_file(&key_path(&dir), b"another").is_err());
+    assert!(files::create_private(&key_path(&dir), b"another").is_err());
     assert_eq!(
         std::fs::read_to_string(key_path(&dir)).unwrap(),
         key.to_file_text()

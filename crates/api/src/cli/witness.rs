@@ -5,10 +5,20 @@
 use super::error::CliError;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
+use kroniek_core::error::CoreError;
+use kroniek_core::files;
 use kroniek_core::note::{Checkpoint, CosignerKey, Note, VerifierKey};
 use kroniek_core::witness::{add_checkpoint, Refused, Request};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+/// A failed write of `files`, said as what was being written.
+fn file_error(what: String) -> impl FnOnce(CoreError) -> CliError {
+    move |e| match e {
+        CoreError::Io(source) => CliError::Io { what, source },
+        other => other.into(),
+    }
+}
 
 fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(CliError::io(format!("cannot read {}", path.display())))
@@ -20,20 +30,10 @@ pub fn key(name: &str, out: &Path) -> Result<(), CliError> {
         return Err(CliError::Usage(format!("\"{name}\" is not a key name: use a schema-less URL such as kascommissie.example-party.nl")));
     }
     let key = CosignerKey::from_seed(name, kroniek_core::store::random32()?);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    use std::io::Write;
-    let mut file = options.open(out).map_err(CliError::io(format!(
+    files::create_private(out, key.to_file_text().as_bytes()).map_err(file_error(format!(
         "cannot create {} (it must not exist yet)",
         out.display()
     )))?;
-    file.write_all(key.to_file_text().as_bytes())
-        .map_err(CliError::io(format!("cannot write {}", out.display())))?;
     println!("{}", key.verifier_key());
     Ok(())
 }
@@ -113,11 +113,10 @@ impl WitnessState {
                 Ok((line, _)) => {
                     let mut note = request.note.clone();
                     note.add([line.clone()]);
-                    let tmp = self.file().with_extension("tmp");
-                    std::fs::write(&tmp, note.to_text())
-                        .map_err(CliError::io("cannot write the witness state"))?;
-                    std::fs::rename(&tmp, self.file())
-                        .map_err(CliError::io("cannot write the witness state"))?;
+                    // Durable before the cosignature is given: a witness that forgot it
+                    // could be led to cosign a checkpoint inconsistent with it.
+                    files::replace(&self.file(), note.to_text().as_bytes())
+                        .map_err(file_error("cannot write the witness state".into()))?;
                     Ok(line.to_line())
                 }
                 Err(refused) => Err(refused),
