@@ -311,7 +311,9 @@ fn hold_store(dir: &Path) -> Result<std::fs::File, CoreError> {
 /// sorts after the snapshot it replaces: every later open fails with "Read corrupted data"
 /// (sled issue #1527). A `.generating` file was never committed, so removing it gives the
 /// folder as it was just before that write began, a state sled recovers from (it replays its
-/// log from the last committed snapshot). Called only while [`hold_store`]'s lock is held.
+/// log from the last committed snapshot). Called only while [`hold_store`]'s lock is held; sled
+/// itself writes snapshots only while it opens a store (`advance_snapshot`), so no process that
+/// already has the store open can be writing one.
 fn remove_torn_snapshots(sled_dir: &Path) -> Result<(), CoreError> {
     let entries = match std::fs::read_dir(sled_dir) {
         Ok(entries) => entries,
