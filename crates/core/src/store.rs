@@ -1468,6 +1468,25 @@ impl Store {
     /// Walks the stored chain up to the head: every hash recomputed from the stored bytes,
     /// every link, position and stream version, and every personal commitment.
     pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<Verified, Broken> {
+        let mut walk = self.chain_walk()?;
+        for item in self.t.records.range(..pos_key(walk.head.count)) {
+            let expected = walk.checked();
+            if expected.is_multiple_of(65_536) {
+                progress(expected);
+            }
+            let (key, value) = item.map_err(|e| Broken {
+                position: expected,
+                why: format!("storage error: {e}"),
+            })?;
+            walk.check(&key, &value)?;
+        }
+        let done = walk.finish()?;
+        progress(done.count);
+        Ok(done)
+    }
+
+    /// The checks of [`Store::verify`], ready to take the stored records from the first.
+    fn chain_walk(&self) -> Result<ChainWalk, Broken> {
         let head = match self.t.meta.get("head") {
             Ok(Some(v)) => bincode::decode_from_slice::<Head, _>(&v, bincode_config())
                 .map(|(h, _)| h)
@@ -1483,119 +1502,11 @@ impl Store {
                 })
             }
         };
-        let storage = |position: u64| {
-            move |e: sled::Error| Broken {
-                position,
-                why: format!("storage error: {e}"),
-            }
-        };
-        let mut chain = ChainVerifier::new();
-        let mut personal = self.t.personal.range(..pos_key(head.count)).peekable();
-        for item in self.t.records.range(..pos_key(head.count)) {
-            let expected = chain.finish().count;
-            if expected.is_multiple_of(65_536) {
-                progress(expected);
-            }
-            let (key, value) = item.map_err(storage(expected))?;
-            let position = be_u64(&key).ok_or_else(|| Broken {
-                position: expected,
-                why: "a record key is not a position".into(),
-            })?;
-            if position != expected {
-                return Err(Broken { position: expected, why: format!("gap: position {expected} is missing (the next stored record is {position})") });
-            }
-            let (hash, bytes) = split_value(&value).ok_or_else(|| Broken {
-                position,
-                why: "the record is truncated".into(),
-            })?;
-            let computed = *blake3::hash(bytes).as_bytes();
-            if computed != hash {
-                return Err(Broken {
-                    position,
-                    why: format!(
-                        "hash mismatch: the record hashes to {} but says {}",
-                        hex(&computed),
-                        hex(&hash)
-                    ),
-                });
-            }
-            let tail = HashedTail::parse(bytes).ok_or_else(|| Broken {
-                position,
-                why: "the record is not in the record format".into(),
-            })?;
-            if tail.position != position {
-                return Err(Broken {
-                    position,
-                    why: format!(
-                        "the record at position {position} says it is at position {}",
-                        tail.position
-                    ),
-                });
-            }
-            chain.link(position, &tail.prev_hash, tail.stream, tail.version, &hash)?;
-            // Personal data: merge-join the personal tree with the records.
-            let mut stored_personal = None;
-            while let Some(Ok((pkey, _))) = personal.peek() {
-                let ppos = be_u64(pkey).unwrap_or(u64::MAX);
-                if ppos < position {
-                    return Err(Broken {
-                        position: ppos,
-                        why: "personal data is stored for a record without a personal commitment"
-                            .into(),
-                    });
-                }
-                if ppos > position {
-                    break;
-                }
-                stored_personal = personal.next().and_then(Result::ok).map(|(_, v)| v);
-            }
-            match (tail.personal_commitment, stored_personal) {
-                (None, Some(_)) => {
-                    return Err(Broken {
-                        position,
-                        why: "personal data is stored for a record without a personal commitment"
-                            .into(),
-                    })
-                }
-                (Some(c), Some(v)) => {
-                    let ok = v.len() >= 32 && {
-                        let mut salt = [0u8; 32];
-                        salt.copy_from_slice(&v[..32]);
-                        *blake3::keyed_hash(&salt, &v[32..]).as_bytes() == c
-                    };
-                    if !ok {
-                        return Err(Broken {
-                            position,
-                            why: "personal data does not match its commitment".into(),
-                        });
-                    }
-                }
-                (Some(_), None) => chain.note_erased(),
-                (None, None) => {}
-            }
-        }
-        let done = chain.finish();
-        if done.count != head.count {
-            return Err(Broken {
-                position: done.count,
-                why: format!(
-                    "gap: the head says {} records, but they end at position {}",
-                    head.count, done.count
-                ),
-            });
-        }
-        if done.head != head.hash {
-            return Err(Broken {
-                position: head.count.saturating_sub(1),
-                why: format!(
-                    "the stored head hash {} differs from the last record's hash {}",
-                    hex(&head.hash),
-                    hex(&done.head)
-                ),
-            });
-        }
-        progress(done.count);
-        Ok(done)
+        Ok(ChainWalk {
+            head,
+            chain: ChainVerifier::new(),
+            personal: self.t.personal.range(..pos_key(head.count)).peekable(),
+        })
     }
 
     /// Restores an export (JSON Lines) into this empty store, checking every line as
@@ -2050,6 +1961,135 @@ impl Store {
         note.add(lines);
         files::replace(&self.checkpoint_path(), note.to_text().as_bytes())?;
         Ok(note)
+    }
+}
+
+/// A full verification, one stored record at a time (see [`Store::verify`]): each record's
+/// hash, position and link, and its personal data merge-joined with the `personal` tree; at
+/// the end, the head. [`Store::replay_verified`] runs it on the pages a rebuild reads anyway.
+struct ChainWalk {
+    head: Head,
+    chain: ChainVerifier,
+    personal: std::iter::Peekable<sled::Iter>,
+}
+
+impl ChainWalk {
+    /// Records checked so far: the position the next one must have.
+    fn checked(&self) -> u64 {
+        self.chain.finish().count
+    }
+
+    /// Checks the next stored record (its `records` key and value).
+    fn check(&mut self, key: &[u8], value: &[u8]) -> Result<(), Broken> {
+        let expected = self.checked();
+        let position = be_u64(key).ok_or_else(|| Broken {
+            position: expected,
+            why: "a record key is not a position".into(),
+        })?;
+        if position != expected {
+            return Err(Broken {
+                position: expected,
+                why: format!(
+                    "gap: position {expected} is missing (the next stored record is {position})"
+                ),
+            });
+        }
+        let (hash, bytes) = split_value(value).ok_or_else(|| Broken {
+            position,
+            why: "the record is truncated".into(),
+        })?;
+        let computed = *blake3::hash(bytes).as_bytes();
+        if computed != hash {
+            return Err(Broken {
+                position,
+                why: format!(
+                    "hash mismatch: the record hashes to {} but says {}",
+                    hex(&computed),
+                    hex(&hash)
+                ),
+            });
+        }
+        let tail = HashedTail::parse(bytes).ok_or_else(|| Broken {
+            position,
+            why: "the record is not in the record format".into(),
+        })?;
+        if tail.position != position {
+            return Err(Broken {
+                position,
+                why: format!(
+                    "the record at position {position} says it is at position {}",
+                    tail.position
+                ),
+            });
+        }
+        self.chain
+            .link(position, &tail.prev_hash, tail.stream, tail.version, &hash)?;
+        // Personal data: merge-join the personal tree with the records.
+        let mut stored_personal = None;
+        while let Some(Ok((pkey, _))) = self.personal.peek() {
+            let ppos = be_u64(pkey).unwrap_or(u64::MAX);
+            if ppos < position {
+                return Err(Broken {
+                    position: ppos,
+                    why: "personal data is stored for a record without a personal commitment"
+                        .into(),
+                });
+            }
+            if ppos > position {
+                break;
+            }
+            stored_personal = self.personal.next().and_then(Result::ok).map(|(_, v)| v);
+        }
+        match (tail.personal_commitment, stored_personal) {
+            (None, Some(_)) => {
+                return Err(Broken {
+                    position,
+                    why: "personal data is stored for a record without a personal commitment"
+                        .into(),
+                })
+            }
+            (Some(c), Some(v)) => {
+                let ok = v.len() >= 32 && {
+                    let mut salt = [0u8; 32];
+                    salt.copy_from_slice(&v[..32]);
+                    *blake3::keyed_hash(&salt, &v[32..]).as_bytes() == c
+                };
+                if !ok {
+                    return Err(Broken {
+                        position,
+                        why: "personal data does not match its commitment".into(),
+                    });
+                }
+            }
+            (Some(_), None) => self.chain.note_erased(),
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The outcome, once every stored record up to the head was checked.
+    fn finish(self) -> Result<Verified, Broken> {
+        let done = self.chain.finish();
+        if done.count != self.head.count {
+            return Err(Broken {
+                position: done.count,
+                why: format!(
+                    "gap: the head says {} records, but they end at position {}",
+                    self.head.count, done.count
+                ),
+            });
+        }
+        if done.head != self.head.hash {
+            return Err(Broken {
+                position: self.head.count.saturating_sub(1),
+                why: format!(
+                    "the stored head hash {} differs from the last record's hash {}",
+                    hex(&self.head.hash),
+                    hex(&done.head)
+                ),
+            });
+        }
+        Ok(done)
     }
 }
 
