@@ -255,9 +255,11 @@ fn the_pages_show_what_the_read_models_hold() {
     assert_eq!(csv.status, 200);
     assert!(csv.body.starts_with("member_id,"));
 
-    // The overview: a verification on demand, kept for the page.
+    // The overview: the verification made while the server built its read side, and one on
+    // demand, kept for the page.
     let overview = request(&s, "GET", "/", &admin, &[], None).body;
     assert!(overview.contains("href=\"/elections/bestuur-2021\""));
+    assert!(overview.contains("ketting klopt"), "{overview}");
     let csrf = csrf_in(&overview);
     let v = request(&s, "POST", "/verify", &admin, &[], Some(&[("csrf", &csrf)]));
     assert_eq!(v.status, 303);

@@ -1033,3 +1033,54 @@ fn an_init_killed_part_way_is_finished_by_the_next_open_or_init() {
         key.to_file_text()
     );
 }
+
+#[test]
+fn a_verified_replay_finds_what_verify_finds() {
+    // More records than the replay reads without a thread, personal data on some, one erased.
+    let kinds: Vec<(u8, u8)> = (0..2_600u32)
+        .map(|i| ((i % 5) as u8, (i % 7) as u8))
+        .collect();
+    let (_dir, store) = filled_store(&kinds, Some(2));
+    let n = store.head().count;
+    let verified_replay = |store: &Store| {
+        let mut folded = 0u64;
+        let outcome = store
+            .replay_verified(|_, _| -> Result<(), CoreError> {
+                folded += 1;
+                Ok(())
+            })
+            .unwrap();
+        (folded, outcome)
+    };
+    let (folded, outcome) = verified_replay(&store);
+    assert_eq!(folded, n);
+    let intact = outcome.unwrap();
+    assert_eq!(Ok(intact), store.verify(&mut |_| {}));
+    assert!(intact.erased > 0);
+
+    // A record whose stored hash was changed still reads: the fold goes on, the walk finds it.
+    let at = pos_key(1_500);
+    let mut value = store.t.records.get(at).unwrap().unwrap().to_vec();
+    value[0] ^= 1;
+    store.t.records.insert(at, value).unwrap();
+    let (folded, outcome) = verified_replay(&store);
+    assert_eq!(folded, n);
+    let broken = outcome.unwrap_err();
+    assert_eq!(broken.position, 1_500);
+    assert!(broken.why.starts_with("hash mismatch"), "{broken}");
+    assert_eq!(Err(broken), store.verify(&mut |_| {}));
+
+    // The first break is the one reported: a record missing earlier is found first.
+    store.t.records.remove(pos_key(700)).unwrap();
+    let (folded, outcome) = verified_replay(&store);
+    assert_eq!(folded, n - 1);
+    let broken = outcome.unwrap_err();
+    assert_eq!(broken.position, 700);
+    assert_eq!(Err(broken), store.verify(&mut |_| {}));
+
+    // Few records: replayed without a thread, verified by a walk of their own.
+    let (_dir, small) = filled_store(&kinds[..40], None);
+    let (folded, outcome) = verified_replay(&small);
+    assert_eq!(folded, small.head().count);
+    assert_eq!(outcome, small.verify(&mut |_| {}));
+}

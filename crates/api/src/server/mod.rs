@@ -164,9 +164,7 @@ pub fn serve(
             .map_err(CliError::io("cannot read the listening address"))?;
         println!("listening on http://{address}");
         tokio::spawn(sign_checkpoints(state.clone(), checkpoint_every));
-        // Walk the chain once at start, in the background, so the overview shows a verification.
-        let verifying = state.clone();
-        tokio::task::spawn_blocking(move || verifying.verify_and_remember());
+        // (The overview's verification was made while the read side was built.)
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await

@@ -109,19 +109,28 @@ impl AppState {
             last_verification: std::sync::Mutex::new(None),
             audit_reports: std::sync::Mutex::new(std::collections::HashMap::new()),
         };
-        state.catch_up()?;
+        state.catch_up_with(true)?;
         Ok(state)
     }
 
     /// Applies every record the read side has not seen yet. Blocking (reads sled).
     pub fn catch_up(&self) -> Result<(), CoreError> {
+        self.catch_up_with(false)
+    }
+
+    /// [`AppState::catch_up`]; when the read side starts from the first record and `verify`
+    /// is set, the chain is verified on the same pass (`Store::replay_verified`) and the
+    /// outcome kept for the overview, as [`AppState::verify_and_remember`] does with a walk of
+    /// its own.
+    fn catch_up_with(&self, verify: bool) -> Result<(), CoreError> {
         let mut read = self
             .read
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let head = self.store.head().count;
         let read = &mut *read;
-        self.store.replay(read.applied, |record, personal| {
+        let from = read.applied;
+        let fold = |record: &kroniek_core::Record, personal: Option<&kroniek_core::Personal>| {
             if record.position >= head {
                 return Ok(());
             }
@@ -135,14 +144,28 @@ impl AppState {
             }
             read.applied = record.position + 1;
             Ok::<(), CoreError>(())
-        })?;
+        };
+        if verify && from == 0 {
+            let outcome = self.store.replay_verified(fold)?;
+            self.remember(outcome);
+        } else {
+            self.store.replay(from, fold)?;
+        }
         self.head.send_replace(head);
         Ok(())
     }
 
     /// Walks the whole chain and keeps the outcome for the overview. Blocking.
     pub fn verify_and_remember(&self) -> Verification {
-        let outcome = match self.store.verify(&mut |_| {}) {
+        self.remember(self.store.verify(&mut |_| {}))
+    }
+
+    /// Keeps the outcome of a full verification for the overview, stamped with the time.
+    fn remember(
+        &self,
+        outcome: Result<kroniek_core::verify::Verified, kroniek_core::verify::Broken>,
+    ) -> Verification {
+        let outcome = match outcome {
             Ok(v) => Ok(Verified {
                 count: v.count,
                 erased: v.erased,
