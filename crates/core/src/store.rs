@@ -514,14 +514,8 @@ impl Store {
             Some(v) => String::from_utf8_lossy(&v).into_owned(),
             None => DEFAULT_ORIGIN.to_owned(),
         };
-        let head = match t.meta.get("head")? {
-            Some(v) => bincode::decode_from_slice::<Head, _>(&v, bincode_config())
-                .map(|(h, _)| h)
-                .map_err(|e| {
-                    CoreError::Corrupt(0, format!("the stored head cannot be read: {e}"))
-                })?,
-            None => Head::EMPTY,
-        };
+        let head = stored_head(t.meta.get("head")?.as_deref())
+            .map_err(|why| CoreError::Corrupt(0, why))?;
         let store = Store {
             dir: dir.to_owned(),
             db,
@@ -1539,21 +1533,13 @@ impl Store {
 
     /// The checks of [`Store::verify`], ready to take the stored records from the first.
     fn chain_walk(&self) -> Result<ChainWalk, Broken> {
-        let head = match self.t.meta.get("head") {
-            Ok(Some(v)) => bincode::decode_from_slice::<Head, _>(&v, bincode_config())
-                .map(|(h, _)| h)
-                .map_err(|e| Broken {
-                    position: 0,
-                    why: format!("the stored head cannot be read: {e}"),
-                })?,
-            Ok(None) => Head::EMPTY,
-            Err(e) => {
-                return Err(Broken {
-                    position: 0,
-                    why: format!("the stored head cannot be read: {e}"),
-                })
-            }
-        };
+        let head = self
+            .t
+            .meta
+            .get("head")
+            .map_err(|e| format!("the stored head cannot be read: {e}"))
+            .and_then(|v| stored_head(v.as_deref()))
+            .map_err(|why| Broken { position: 0, why })?;
         Ok(ChainWalk {
             head,
             chain: ChainVerifier::new(),
@@ -2142,6 +2128,16 @@ impl ChainWalk {
             });
         }
         Ok(done)
+    }
+}
+
+/// The head from its `meta` value (none: the empty ledger), or why it cannot be read.
+fn stored_head(value: Option<&[u8]>) -> Result<Head, String> {
+    match value {
+        Some(v) => bincode::decode_from_slice::<Head, _>(v, bincode_config())
+            .map(|(h, _)| h)
+            .map_err(|e| format!("the stored head cannot be read: {e}")),
+        None => Ok(Head::EMPTY),
     }
 }
 
