@@ -104,16 +104,19 @@ fn process_cpu_seconds() -> Option<f64> {
     Some((user + system) / 100.0)
 }
 
+/// The peak RSS (`VmHWM`) in MiB of the process whose `/proc/PID/status` is at `status_file`.
+fn high_water_mib(status_file: &str) -> Option<f64> {
+    std::fs::read_to_string(status_file)
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+}
+
 fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+    high_water_mib("/proc/self/status").unwrap_or(0.0)
 }
 
 /// Runs `kroniek --data DIR members` (which builds every projection) and returns its peak RSS,
@@ -137,15 +140,8 @@ fn child_rss_mib(store_dir: &Path, purge_delay_ms: Option<u32>) -> Option<f64> {
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak = 0.0_f64;
     loop {
-        if let Ok(text) = std::fs::read_to_string(&status_file) {
-            if let Some(kb) = text
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-            {
-                peak = peak.max(kb / 1024.0);
-            }
+        if let Some(mib) = high_water_mib(&status_file) {
+            peak = peak.max(mib);
         }
         if child.try_wait().ok()?.is_some() {
             break;
