@@ -27,6 +27,15 @@ fn event_id(i: u32, j: u32) -> String {
     uuid(i * 1000 + j)
 }
 
+/// The next of a fixed sequence of pseudo-random numbers (xorshift32): kill times that vary
+/// but are the same in every run.
+fn next_random(seed: &mut u32) -> u32 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 17;
+    *seed ^= *seed << 5;
+    *seed
+}
+
 #[test]
 fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
     let l = Ledger::new();
@@ -86,10 +95,9 @@ fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
                 })
                 .collect::<Vec<u32>>()
         });
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        std::thread::sleep(Duration::from_millis(150 + u64::from(seed % 450)));
+        std::thread::sleep(Duration::from_millis(
+            150 + u64::from(next_random(&mut seed) % 450),
+        ));
         // SIGKILL to the whole process group: the shell loop and the `kroniek` it runs.
         let group = i32::try_from(child.id()).unwrap();
         assert!(group > 1, "never signal group 0 or 1");
@@ -173,10 +181,9 @@ fn a_kill_while_the_store_opens_never_keeps_it_from_opening() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        std::thread::sleep(Duration::from_micros(u64::from(seed % 12_000)));
+        std::thread::sleep(Duration::from_micros(u64::from(
+            next_random(&mut seed) % 12_000,
+        )));
         let _ = reader.kill();
         let _ = reader.wait();
         unfinished_snapshots += snapshots_in_writing(&l).len();
