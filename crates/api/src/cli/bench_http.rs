@@ -13,7 +13,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use kroniek_core::catalogue::AccessRole;
 use kroniek_core::store::Store;
-use kroniek_core::{AppendOutcome, ProposedEvent};
+use kroniek_core::AppendOutcome;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -43,11 +43,7 @@ pub struct HttpFigures {
 /// each, with reads and then appends.
 pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, CliError> {
     let store = Arc::new(Store::init(dir, "bench.localhost/kroniek")?);
-    let sample = server::SAMPLE
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(ProposedEvent::parse_line);
-    match store.append_iter(sample, super::LOCAL_ACTOR, &mut |_| {})? {
+    match server::append_sample(&store)? {
         AppendOutcome::Appended { count, .. } if count > 0 => {}
         other => {
             return Err(CliError::Failed(format!(

@@ -107,6 +107,15 @@ pub fn grant(
     Ok(token)
 }
 
+/// Appends the sample ledger ([`SAMPLE`]) as one batch by the local admin.
+pub fn append_sample(store: &Store) -> Result<AppendOutcome, kroniek_core::CoreError> {
+    let events = SAMPLE
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(ProposedEvent::parse_line);
+    store.append_iter(events, crate::cli::LOCAL_ACTOR, &mut |_| {})
+}
+
 /// `kroniek serve`.
 pub fn serve(
     data: &Path,
@@ -118,13 +127,7 @@ pub fn serve(
 ) -> Result<(), CliError> {
     let store = Arc::new(Store::open_or_init(data)?);
     if demo && store.head().count == 0 {
-        let events = SAMPLE
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(ProposedEvent::parse_line);
-        if let AppendOutcome::Appended { count, .. } =
-            store.append_iter(events, crate::cli::LOCAL_ACTOR, &mut |_| {})?
-        {
+        if let AppendOutcome::Appended { count, .. } = append_sample(&store)? {
             println!("loaded the sample ledger: {count} events");
         }
     }
