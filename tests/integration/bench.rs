@@ -1,15 +1,18 @@
-//! `kroniek bench --quick`, the benchmark's smoke run: every row is measured, the HTTP load and
+//! `kroniek-bench --quick`, the benchmark's smoke run: every row is measured, the HTTP load and
 //! (where `KRONIEK_REQUIRE_POSTGRES` is set, as in CI) the PostgreSQL peer included. Not part of
 //! the normal test run (the issue keeps the bench out of it): `.ci/run` runs it with
 //! `--ignored`, and it prints the table it checked.
 
-use crate::support::Ledger;
+use crate::support::bench_bin;
 
 #[test]
 #[ignore = "the benchmark smoke run: .ci/run runs it with --ignored"]
 fn the_quick_bench_measures_every_row() {
-    let ledger = Ledger::new();
-    let run = ledger.run(&["bench", "--quick", "--json"]);
+    let output = std::process::Command::new(bench_bin())
+        .args(["--quick", "--json"])
+        .output()
+        .unwrap();
+    let run = crate::support::Run(output);
     assert_eq!(run.code(), 0, "{}", run.stderr());
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(report["events"], 20_000);

@@ -3,7 +3,7 @@
 //! witness's key and its memory of the last checkpoint it cosigned.
 
 use crate::error::CoreError;
-use crate::store::random32;
+use crate::random::random32;
 use crate::types::hex;
 use std::io::Write;
 use std::path::Path;

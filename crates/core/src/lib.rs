@@ -16,6 +16,7 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod offline;
+pub mod random;
 pub mod record;
 pub mod rules;
 pub mod store;

@@ -32,6 +32,7 @@ use crate::governance::GovernanceState;
 use crate::keys::{is_valid_key_name, LedgerKey};
 use crate::merkle::{Frontier, NodeSource, TreeHash};
 use crate::note::{Checkpoint, Note, VerifierKey};
+use crate::random::random32;
 use crate::record::{HashedTail, Personal, PersonalView, Record, ZERO_HASH};
 use crate::rules::{IndexedRefusal, Refusal, Rule};
 use crate::types::{hex, Date, EventId};
@@ -233,14 +234,6 @@ fn be_u64(bytes: &[u8]) -> Option<u64> {
 
 fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard().with_fixed_int_encoding()
-}
-
-/// A fresh random 32 bytes from the operating system.
-pub fn random32() -> Result<[u8; 32], CoreError> {
-    let mut b = [0u8; 32];
-    getrandom::getrandom(&mut b)
-        .map_err(|e| CoreError::Io(std::io::Error::other(e.to_string())))?;
-    Ok(b)
 }
 
 fn new_event_id() -> Result<EventId, CoreError> {

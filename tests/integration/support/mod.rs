@@ -12,27 +12,36 @@ pub fn root() -> PathBuf {
 /// The `kroniek` binary, built once per test run in the profile the tests were built in.
 pub fn kroniek_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        // target/<profile>/deps/integration-<hash>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>");
-        let target_dir = profile_dir.parent().expect("target");
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--quiet", "-p", "kroniek-api", "--bin", "kroniek"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(root())
-            .status()
-            .expect("cargo build runs");
-        assert!(status.success(), "building the kroniek binary failed");
-        profile_dir.join("kroniek")
-    })
+    BIN.get_or_init(|| build_binary("kroniek-api", "kroniek"))
+}
+
+/// The `kroniek-bench` binary (package `kroniek-bench`), built like [`kroniek_bin`].
+pub fn bench_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_binary("kroniek-bench", "kroniek-bench"))
+}
+
+/// Builds `binary` of `package` in the profile the tests were built in, and returns its path.
+fn build_binary(package: &str, binary: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/integration-<hash>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let target_dir = profile_dir.parent().expect("target");
+    let mut build = Command::new(env!("CARGO"));
+    build.args(["build", "--quiet", "-p", package, "--bin", binary]);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(root())
+        .status()
+        .expect("cargo build runs");
+    assert!(status.success(), "building the {binary} binary failed");
+    profile_dir.join(binary)
 }
 
 /// A temporary folder for one test's ledger (`ledger` inside it, not created yet).

@@ -1,6 +1,5 @@
 //! The command line's commands: each reads its input, calls the core, and prints the result.
 
-use super::clock::today_in_amsterdam;
 use super::error::CliError;
 use super::progress;
 use super::tables;
@@ -11,45 +10,8 @@ use kroniek_core::{AppendOutcome, ChainVerifier, CoreError, ProposedEvent, Refus
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
-/// The actor of events appended from the command line on a local store.
-pub const LOCAL_ACTOR: &str = "admin:local";
-
-/// How many refused lines `append` prints.
-pub(crate) const MAX_REPORTED: usize = 100;
-
-/// The refusals of a file's lines as `line N: <rule-id>: <why>` (the first refusal of each
-/// line; `line_numbers[i]` is the line of the file's i-th event), at most [`MAX_REPORTED`]
-/// then how many more; and how many lines were refused. The command line and the web upload
-/// both report with it.
-pub fn refused_line_messages(
-    refusals: &[kroniek_core::rules::IndexedRefusal],
-    line_numbers: &[u64],
-) -> (Vec<String>, usize) {
-    let mut lines: Vec<u64> = Vec::new();
-    let mut out = Vec::new();
-    for r in refusals {
-        let line = line_numbers
-            .get(r.index)
-            .copied()
-            .unwrap_or(r.index as u64 + 1);
-        if lines.last() != Some(&line) {
-            lines.push(line);
-            if lines.len() <= MAX_REPORTED {
-                out.push(format!(
-                    "line {line}: {}: {}",
-                    r.refusal.rule, r.refusal.message
-                ));
-            }
-        }
-    }
-    if lines.len() > MAX_REPORTED {
-        out.push(format!(
-            "… and {} more refused lines",
-            lines.len() - MAX_REPORTED
-        ));
-    }
-    (out, lines.len())
-}
+use kroniek_app::append::refused_line_messages;
+pub use kroniek_app::append::LOCAL_ACTOR;
 
 fn open_input(file: &Path) -> Result<Box<dyn BufRead>, CliError> {
     if file.as_os_str() == "-" {
@@ -305,7 +267,7 @@ pub fn erase(
 ) -> Result<(), CliError> {
     let effective = match effective {
         Some(text) => Date::parse(text).map_err(CliError::Usage)?,
-        None => Date::from_naive(today_in_amsterdam()),
+        None => today(),
     };
     let store = Store::open(data)?;
     let event = kroniek_core::erasure::erasure_event(&store, subject, reason, effective)?;
@@ -386,7 +348,7 @@ pub fn log(
 /// `kroniek generate`.
 pub fn generate(events: u64, seed: u64, out: Option<&Path>) -> Result<(), CliError> {
     let (mut sink, what) = open_output(out)?;
-    super::synthetic::generate(events, seed, &mut sink)
+    kroniek_app::synthetic::generate(events, seed, &mut sink)
         .map_err(CliError::io(format!("cannot write {what}")))?;
     sink.flush()
         .map_err(CliError::io(format!("cannot write {what}")))?;
@@ -395,17 +357,9 @@ pub fn generate(events: u64, seed: u64, out: Option<&Path>) -> Result<(), CliErr
 
 /// Rebuilds every read model from the ledger, with personal data (the local admin sees it).
 fn projections(data: &Path) -> Result<kroniek_projections::Projections, CliError> {
-    let store = Store::open(data)?;
+    let store = kroniek_app::ledger::open(data)?;
     let bar = progress::bar("reading the ledger", Some(store.head().count));
-    let mut p = kroniek_projections::Projections::new();
-    store.replay(0, |record, personal| -> Result<(), CliError> {
-        p.apply(record, personal)
-            .map_err(|e| CliError::Failed(e.to_string()))?;
-        if record.position % 65_536 == 0 {
-            bar.set_position(record.position);
-        }
-        Ok(())
-    })?;
+    let p = kroniek_app::ledger::rebuild(&store, &mut progress::reporter(&bar))?;
     bar.finish_and_clear();
     Ok(p)
 }
@@ -413,7 +367,7 @@ fn projections(data: &Path) -> Result<kroniek_projections::Projections, CliError
 fn as_of(text: Option<&str>) -> Result<Date, CliError> {
     match text {
         Some(t) => Date::parse(t).map_err(CliError::Usage),
-        None => Ok(Date::from_naive(today_in_amsterdam())),
+        None => Ok(today()),
     }
 }
 
@@ -513,38 +467,14 @@ pub fn conduct(data: &Path, date: Option<&str>, json: bool) -> Result<(), CliErr
 
 /// Today in the Netherlands, as a ledger date.
 pub fn today() -> Date {
-    Date::from_naive(today_in_amsterdam())
-}
-
-fn access_table(store: &Store) -> Result<kroniek_core::access::AccessTable, CliError> {
-    let mut table = kroniek_core::access::AccessTable::default();
-    for record in store.read_category(kroniek_core::catalogue::Category::Access)? {
-        let event = kroniek_core::catalogue::parse_data(record.event_type, &record.data).map_err(
-            |(f, w)| CliError::Failed(format!("record {}: data.{f}: {w}", record.position)),
-        )?;
-        table.apply(&event, &record.effective);
-    }
-    Ok(table)
+    kroniek_app::clock::today()
 }
 
 /// `kroniek token create`.
 pub fn token_create(data: &Path, role: &str, principal: &str) -> Result<(), CliError> {
-    let role: kroniek_core::catalogue::AccessRole =
-        serde_json::from_value(serde_json::Value::String(role.to_owned())).map_err(|_| {
-            CliError::Usage(format!(
-                "{role} is not a role: use admin, secretary, board, auditor, disputes or member"
-            ))
-        })?;
+    let role = kroniek_app::tokens::parse_role(role)?;
     let store = Store::open_or_init(data)?;
-    if access_table(&store)?
-        .get(principal)
-        .is_some_and(|p| p.revoked.is_none())
-    {
-        return Err(CliError::Usage(format!(
-            "principal {principal} has access already: revoke it first, or choose another name"
-        )));
-    }
-    let token = crate::server::grant(&store, principal, role, LOCAL_ACTOR, today())?;
+    let token = kroniek_app::tokens::grant_new(&store, principal, role, LOCAL_ACTOR, today())?;
     println!("{token}");
     eprintln!(
         "granted {principal} the {} role; the token above is shown once (only its hash is kept)",
@@ -556,7 +486,7 @@ pub fn token_create(data: &Path, role: &str, principal: &str) -> Result<(), CliE
 /// `kroniek token list`.
 pub fn token_list(data: &Path, json: bool) -> Result<(), CliError> {
     let store = Store::open(data)?;
-    let table = access_table(&store)?;
+    let table = kroniek_app::tokens::access_table(&store)?;
     let rows: Vec<serde_json::Value> = table
         .principals()
         .map(|p| serde_json::json!({"principal": p.name, "role": p.role.as_str(), "granted": p.granted, "revoked": p.revoked}))
@@ -587,27 +517,7 @@ pub fn token_list(data: &Path, json: bool) -> Result<(), CliError> {
 /// `kroniek token revoke`.
 pub fn token_revoke(data: &Path, principal: &str) -> Result<(), CliError> {
     let store = Store::open(data)?;
-    match access_table(&store)?.get(principal) {
-        None => {
-            return Err(CliError::Usage(format!(
-                "no principal {principal}: see kroniek token list"
-            )))
-        }
-        Some(p) if p.revoked.is_some() => {
-            return Err(CliError::Usage(format!(
-                "principal {principal} was revoked already"
-            )))
-        }
-        Some(_) => {}
-    }
-    let event = ProposedEvent::parse(serde_json::json!({
-        "stream": format!("access/{principal}"),
-        "type": "AccessRevoked",
-        "effective": today().to_string(),
-        "data": {"principal": principal},
-    }))
-    .map_err(|r| CliError::Usage(r.message))?;
-    store.append(&[event], LOCAL_ACTOR)?;
+    kroniek_app::tokens::revoke(&store, principal, LOCAL_ACTOR, today())?;
     println!("revoked {principal}");
     Ok(())
 }

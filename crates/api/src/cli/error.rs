@@ -25,6 +25,18 @@ pub enum CliError {
     Failed(String),
 }
 
+impl From<kroniek_app::AppError> for CliError {
+    fn from(e: kroniek_app::AppError) -> CliError {
+        use kroniek_app::AppError;
+        match e {
+            AppError::Core(e) => CliError::Core(e),
+            AppError::Io { what, source } => CliError::Io { what, source },
+            AppError::Invalid(why) => CliError::Usage(why),
+            AppError::Failed(why) => CliError::Failed(why),
+        }
+    }
+}
+
 impl CliError {
     /// Wraps an I/O error with what was being done.
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {

@@ -1,20 +1,14 @@
 //! The `kroniek` command line: flag parsing and glue. The work is done in `kroniek-core`;
 //! errors become exit statuses in one place ([`error::CliError`]).
 
-pub mod audit;
-mod bench;
-mod bench_http;
-mod bench_pg;
-mod clock;
-pub(crate) mod commands;
+mod audit;
+mod commands;
 mod error;
 mod progress;
-pub mod proofs;
-mod synthetic;
+mod proofs;
 mod tables;
 mod witness;
 
-pub use commands::LOCAL_ACTOR;
 pub use error::CliError;
 
 use clap::{Parser, Subcommand};
@@ -277,30 +271,8 @@ enum Command {
     /// Manage the access tokens of a local store.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Measure kroniek against this machine's limits and a PostgreSQL event store, in one run,
-    /// and print one table of figures and ratios (not part of the test run).
-    ///
-    /// Limits: chained BLAKE3, a raw sled insert and scan of the same bytes, a 4 KiB append +
-    /// fdatasync. kroniek: import, verify, rebuild, durable appends (one writer and 32), peak
-    /// RSS, size on disk, proofs, and the HTTP API over the sample ledger (32 connections of a
-    /// client in this process: composition reads and single-event appends). The peer:
-    /// PostgreSQL 15, started in a temporary folder as the `postgres` user. Each figure is
-    /// measured 3 times; ratios compare figures of the same run.
-    Bench {
-        /// How many synthetic events.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        /// A smoke run: at most 20,000 events, fewer samples, 1-second HTTP runs (else 5).
-        #[arg(long)]
-        quick: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Leave out the PostgreSQL peer.
-        #[arg(long)]
-        no_postgres: bool,
-    },
-    /// Write a synthetic but realistic ledger (JSON Lines) for benchmarks.
+    /// Write a synthetic but realistic ledger (JSON Lines): to try kroniek at a party's scale,
+    /// and what `kroniek-bench` measures.
     ///
     /// The event mix of a party: many members, signatures and contributions; fewer meetings,
     /// motions, decisions, appointments, cases and gifts. The same seed gives the same file.
@@ -544,14 +516,19 @@ pub fn run() -> ExitCode {
             checkpoint_interval_ms,
             witness_key,
         } => {
-            let limits = crate::server::state::Limits {
-                max_body_bytes,
-                max_batch,
-                timeout_secs,
-                witnesses: witness_key,
+            let options = crate::server::ServeOptions {
+                listen,
+                demo,
+                limits: crate::server::Limits {
+                    max_body_bytes,
+                    max_batch,
+                    timeout_secs,
+                    witnesses: witness_key,
+                },
+                checkpoint_every: std::time::Duration::from_millis(checkpoint_interval_ms),
+                today: commands::today,
             };
-            let every = std::time::Duration::from_millis(checkpoint_interval_ms);
-            crate::server::serve(&cli.data, listen, demo, limits, every, commands::today)
+            crate::server::serve(&cli.data, options).map_err(CliError::from)
         }
         Command::Audit {
             year,
@@ -565,12 +542,13 @@ pub fn run() -> ExitCode {
             export,
             checkpoint,
             key,
-        } => audit::params(
+        } => kroniek_app::audit::params(
             year,
             peildatum.as_deref(),
             contribution_year,
             min_contribution_cents,
         )
+        .map_err(CliError::from)
         .and_then(|params| {
             audit::audit(
                 &cli.data,
@@ -632,12 +610,6 @@ pub fn run() -> ExitCode {
         Command::Token(TokenCommand::Revoke { principal }) => {
             commands::token_revoke(&cli.data, &principal)
         }
-        Command::Bench {
-            events,
-            quick,
-            json,
-            no_postgres,
-        } => bench::bench(events, quick, json, !no_postgres),
         Command::Generate { events, seed, out } => commands::generate(events, seed, out.as_deref()),
         Command::Log {
             stream,

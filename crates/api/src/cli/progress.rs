@@ -22,3 +22,14 @@ pub fn bar(what: &str, total: Option<u64>) -> ProgressBar {
     bar.set_message(what.to_owned());
     bar
 }
+
+/// A progress callback (`done`, `total`) that moves `bar`, for the application layer's long
+/// work; the bar learns its length from the first call.
+pub fn reporter(bar: &ProgressBar) -> impl FnMut(u64, u64) + '_ {
+    move |done, total| {
+        if bar.length() != Some(total) {
+            bar.set_length(total);
+        }
+        bar.set_position(done);
+    }
+}

@@ -1,15 +1,15 @@
-//! `kroniek key`, `checkpoint` and `prove`: the ledger's signing identity, signed checkpoints,
-//! and inclusion and consistency proofs, in JSON and in the C2SP text forms.
+//! `kroniek key`, `checkpoint`, `prove` and the offline `verify`: the ledger's signing
+//! identity, signed checkpoints, proofs ([`kroniek_app::proofs`] makes them) written out, and
+//! the checks of an export or a bundle with no store.
 
 use super::error::CliError;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use kroniek_app::proofs;
 use kroniek_core::merkle::leaf_hash;
 use kroniek_core::note::Checkpoint;
-use kroniek_core::record::PersonalView;
 use kroniek_core::store::Store;
 use kroniek_core::types::hex;
-use serde_json::json;
 use std::path::Path;
 
 /// `kroniek key show`.
@@ -53,65 +53,6 @@ pub fn checkpoint(
     write_or_print(out, &note.to_text())
 }
 
-/// The checkpoint proofs default to: the latest signed (signing one when there is none).
-fn latest(store: &Store) -> Result<(kroniek_core::note::Note, Checkpoint), CliError> {
-    match store.latest_checkpoint()? {
-        Some(found) => Ok(found),
-        None => {
-            let note = store.sign_checkpoint()?;
-            let cp = Checkpoint::parse_body(&note.text).map_err(CliError::Failed)?;
-            Ok((note, cp))
-        }
-    }
-}
-
-/// The inclusion proof as JSON (FORMAT.md names the fields).
-pub fn inclusion_json(store: &Store, index: u64, size: u64) -> Result<serde_json::Value, CliError> {
-    let proof = store.inclusion_proof(index, size)?;
-    let record = store.record_at(index)?;
-    Ok(json!({
-        "tree_size": size,
-        "index": index,
-        "record_hash": hex(&record.hash),
-        "leaf_hash": hex(&leaf_hash(&record.hash)),
-        "root": hex(&store.tree_root(size)?),
-        "proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
-    }))
-}
-
-/// The consistency proof as JSON.
-pub fn consistency_json(store: &Store, old: u64, new: u64) -> Result<serde_json::Value, CliError> {
-    let proof = store.consistency_proof(old, new)?;
-    Ok(json!({
-        "old_size": old,
-        "new_size": new,
-        "old_root": hex(&store.tree_root(old)?),
-        "new_root": hex(&store.tree_root(new)?),
-        "proof": proof.iter().map(|h| hex(h)).collect::<Vec<_>>(),
-    }))
-}
-
-/// A C2SP `tlog-proof` for the record at `index` against the latest checkpoint; its `extra`
-/// line carries the record (without personal data), so the bundle is checkable on its own.
-pub fn bundle(store: &Store, index: u64) -> Result<String, CliError> {
-    let (note, cp) = latest(store)?;
-    let proof = store.inclusion_proof(index, cp.size)?;
-    let record = store.record_at(index)?;
-    let mut out = String::from("c2sp.org/tlog-proof@v1\n");
-    out.push_str(&format!(
-        "extra {}\n",
-        BASE64.encode(record.export_line(PersonalView::Omitted))
-    ));
-    out.push_str(&format!("index {index}\n"));
-    for h in &proof {
-        out.push_str(&BASE64.encode(h));
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(&note.to_text());
-    Ok(out)
-}
-
 /// `kroniek prove inclusion POSITION [--size N] [--bundle]`.
 pub fn prove_inclusion(
     data: &Path,
@@ -127,13 +68,13 @@ pub fn prove_inclusion(
                 "a bundle proves against the latest checkpoint: leave out --size".into(),
             ));
         }
-        return write_or_print(out, &bundle(&store, position)?);
+        return write_or_print(out, &proofs::bundle(&store, position)?);
     }
     let size = match size {
         Some(s) => s,
-        None => latest(&store)?.1.size,
+        None => proofs::latest(&store)?.1.size,
     };
-    let text = serde_json::to_string_pretty(&inclusion_json(&store, position, size)?)
+    let text = serde_json::to_string_pretty(&proofs::inclusion_json(&store, position, size)?)
         .map_err(|e| CliError::Failed(e.to_string()))?
         + "\n";
     write_or_print(out, &text)
@@ -149,29 +90,13 @@ pub fn prove_consistency(
 ) -> Result<(), CliError> {
     let store = Store::open(data)?;
     if witness {
-        // The body of a C2SP tlog-witness add-checkpoint request, to the latest checkpoint.
-        let (note, cp) = latest(&store)?;
-        if new.is_some_and(|n| n != cp.size) {
-            return Err(CliError::Usage(format!(
-                "a witness request proves to the latest checkpoint (size {})",
-                cp.size
-            )));
-        }
-        let proof = store.consistency_proof(old, cp.size)?;
-        let mut text = format!("old {old}\n");
-        for h in &proof {
-            text.push_str(&BASE64.encode(h));
-            text.push('\n');
-        }
-        text.push('\n');
-        text.push_str(&note.to_text());
-        return write_or_print(out, &text);
+        return write_or_print(out, &proofs::witness_request(&store, old, new)?);
     }
     let new = match new {
         Some(n) => n,
-        None => latest(&store)?.1.size,
+        None => proofs::latest(&store)?.1.size,
     };
-    let text = serde_json::to_string_pretty(&consistency_json(&store, old, new)?)
+    let text = serde_json::to_string_pretty(&proofs::consistency_json(&store, old, new)?)
         .map_err(|e| CliError::Failed(e.to_string()))?
         + "\n";
     write_or_print(out, &text)

@@ -29,7 +29,7 @@ pub fn key(name: &str, out: &Path) -> Result<(), CliError> {
     if !kroniek_core::keys::is_valid_key_name(name) {
         return Err(CliError::Usage(format!("\"{name}\" is not a key name: use a schema-less URL such as kascommissie.example-party.nl")));
     }
-    let key = CosignerKey::from_seed(name, kroniek_core::store::random32()?);
+    let key = CosignerKey::from_seed(name, kroniek_core::random::random32()?);
     files::create_private(out, key.to_file_text().as_bytes()).map_err(file_error(format!(
         "cannot create {} (it must not exist yet)",
         out.display()

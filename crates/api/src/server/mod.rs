@@ -11,21 +11,19 @@ pub mod problem;
 pub(crate) mod routes;
 pub mod state;
 
-use crate::cli::CliError;
+pub use state::Limits;
+
 use axum::routing::{get, post};
 use axum::Router;
+use kroniek_app::AppError;
 use kroniek_core::catalogue::AccessRole;
-use kroniek_core::store::Store;
 use kroniek_core::types::Date;
-use kroniek_core::{AppendOutcome, ProposedEvent};
-use state::{AppState, Limits};
+use kroniek_core::AppendOutcome;
+use state::AppState;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The sample ledger, for `serve --demo`.
-pub const SAMPLE: &str = include_str!("../../../../events/sample.jsonl");
 
 /// The router, with every route and layer.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -80,75 +78,45 @@ async fn observe(
     response
 }
 
-/// A new random access token. Only its BLAKE3 hash is kept.
-pub fn new_token() -> Result<String, CliError> {
-    let r = kroniek_core::store::random32()?;
-    Ok(format!("krn_{}", kroniek_core::types::hex(&r)))
+/// How `kroniek serve` runs: where it listens, its limits, how often it signs checkpoints.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The address to listen on (port 0: any free port, printed at start).
+    pub listen: SocketAddr,
+    /// Load the sample ledger into an empty store first.
+    pub demo: bool,
+    pub limits: Limits,
+    /// Sign a checkpoint after appends at most this often.
+    pub checkpoint_every: Duration,
+    /// Today's date (the command line's clock; tests may fix it).
+    pub today: fn() -> Date,
 }
 
-/// Grants `principal` the role `role` with a new token, recorded as an `AccessGranted` by
-/// `actor`; returns the token.
-pub fn grant(
-    store: &Store,
-    principal: &str,
-    role: AccessRole,
-    actor: &str,
-    today: Date,
-) -> Result<String, CliError> {
-    let token = new_token()?;
-    let event = ProposedEvent::parse(serde_json::json!({
-        "stream": format!("access/{principal}"),
-        "type": "AccessGranted",
-        "effective": today.to_string(),
-        "data": {"principal": principal, "role": role.as_str(), "token_blake3": kroniek_core::types::hex(&kroniek_core::access::token_hash(&token))},
-    }))
-    .map_err(|r| CliError::Usage(format!("{}: {}", r.rule, r.message)))?;
-    store.append(&[event], actor)?;
-    Ok(token)
-}
-
-/// Appends the sample ledger ([`SAMPLE`]) as one batch by the local admin.
-pub fn append_sample(store: &Store) -> Result<AppendOutcome, kroniek_core::CoreError> {
-    let events = SAMPLE
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(ProposedEvent::parse_line);
-    store.append_iter(events, crate::cli::LOCAL_ACTOR, &mut |_| {})
-}
-
-/// `kroniek serve`.
-pub fn serve(
-    data: &Path,
-    listen: SocketAddr,
-    demo: bool,
-    limits: Limits,
-    checkpoint_every: Duration,
-    today: fn() -> Date,
-) -> Result<(), CliError> {
-    let store = Arc::new(Store::open_or_init(data)?);
+/// `kroniek serve`: the one entry point of the server. Opens (or makes) the ledger in `data`,
+/// builds the read side, grants a first admin when there is none (its token printed once),
+/// and serves until SIGINT or SIGTERM; then flushes.
+pub fn serve(data: &Path, options: ServeOptions) -> Result<(), AppError> {
+    let ServeOptions {
+        listen,
+        demo,
+        limits,
+        checkpoint_every,
+        today,
+    } = options;
+    let store = Arc::new(kroniek_app::ledger::open_or_init(data)?);
     if demo && store.head().count == 0 {
-        if let AppendOutcome::Appended { count, .. } = append_sample(&store)? {
+        if let AppendOutcome::Appended { count, .. } = kroniek_app::append::append_sample(&store)? {
             println!("loaded the sample ledger: {count} events");
         }
     }
     let state = Arc::new(AppState::new(store.clone(), limits, today)?);
     if !state.read().access.has_admin() {
-        let taken = |name: &str| state.read().access.get(name).is_some();
-        let name = (1..)
-            .map(|n| {
-                if n == 1 {
-                    "admin".to_owned()
-                } else {
-                    format!("admin-{n}")
-                }
-            })
-            .find(|n| !taken(n))
-            .unwrap_or_default();
-        let token = grant(
+        let name = kroniek_app::tokens::first_admin_name(&state.read().access);
+        let token = kroniek_app::tokens::grant(
             &store,
             &name,
             AccessRole::Admin,
-            crate::cli::LOCAL_ACTOR,
+            kroniek_app::append::LOCAL_ACTOR,
             today(),
         )?;
         state.catch_up()?;
@@ -157,21 +125,21 @@ pub fn serve(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(CliError::io("cannot start the async runtime"))?;
+        .map_err(AppError::io("cannot start the async runtime"))?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(CliError::io(format!("cannot listen on {listen}")))?;
+            .map_err(AppError::io(format!("cannot listen on {listen}")))?;
         let address = listener
             .local_addr()
-            .map_err(CliError::io("cannot read the listening address"))?;
+            .map_err(AppError::io("cannot read the listening address"))?;
         println!("listening on http://{address}");
         tokio::spawn(sign_checkpoints(state.clone(), checkpoint_every));
         // (The overview's verification was made while the read side was built.)
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await
-            .map_err(CliError::io("the server failed"))
+            .map_err(AppError::io("the server failed"))
     })?;
     store.flush()?;
     println!("stopped; every acknowledged event is on disk");

@@ -103,6 +103,17 @@ impl From<CoreError> for ApiError {
     }
 }
 
+impl From<kroniek_app::AppError> for ApiError {
+    fn from(e: kroniek_app::AppError) -> ApiError {
+        use kroniek_app::AppError;
+        match e {
+            AppError::Core(e) => e.into(),
+            AppError::Invalid(why) => ApiError::bad_request(why),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = serde_json::Map::new();

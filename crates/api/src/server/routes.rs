@@ -634,16 +634,6 @@ fn latest_size(store: &Store) -> Result<u64, ApiError> {
     })
 }
 
-fn proof_error(e: crate::cli::CliError) -> ApiError {
-    match e {
-        crate::cli::CliError::Core(kroniek_core::CoreError::Invalid(why)) => {
-            ApiError::bad_request(why)
-        }
-        crate::cli::CliError::Core(other) => other.into(),
-        other => ApiError::internal(other),
-    }
-}
-
 #[utoipa::path(get, path = "/v1/proofs/inclusion/{pos}", tag = "proofs", security(("bearer" = [])), params(("pos" = u64, Path, description = "the record's position"), SizeQuery), responses((status = 200, description = "tree_size, index, record_hash, leaf_hash, root, proof (hex)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem)))]
 /// `GET /v1/proofs/inclusion/{pos}?size=`.
 pub async fn inclusion(
@@ -658,9 +648,11 @@ pub async fn inclusion(
             Some(s) => s,
             None => latest_size(&state.store)?,
         };
-        crate::cli::proofs::inclusion_json(&state.store, pos, size)
-            .map(Json)
-            .map_err(proof_error)
+        Ok(Json(kroniek_app::proofs::inclusion_json(
+            &state.store,
+            pos,
+            size,
+        )?))
     })
     .await
 }
@@ -687,9 +679,11 @@ pub async fn consistency(
             Some(n) => n,
             None => latest_size(&state.store)?,
         };
-        crate::cli::proofs::consistency_json(&state.store, q.old, new)
-            .map(Json)
-            .map_err(proof_error)
+        Ok(Json(kroniek_app::proofs::consistency_json(
+            &state.store,
+            q.old,
+            new,
+        )?))
     })
     .await
 }
@@ -739,7 +733,7 @@ pub async fn audit(
     if !(1000..=9999).contains(&year) {
         return Err(ApiError::bad_request(format!("{year} is not a year")).with("field", "year"));
     }
-    let params = crate::cli::audit::params(
+    let params = kroniek_app::audit::params(
         year,
         q.peildatum.as_deref(),
         q.contribution_year,
@@ -748,7 +742,12 @@ pub async fn audit(
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let role = caller.role;
     let report = blocking(move || {
-        crate::cli::audit::from_open_store(&state.store, &params, None).map_err(proof_error)
+        Ok(kroniek_app::audit::from_open_store(
+            &state.store,
+            &params,
+            None,
+            &mut |_, _| {},
+        )?)
     })
     .await?;
     let value =

@@ -614,10 +614,10 @@ async fn report_for(
     let report = match kept {
         Some(report) => report,
         None => {
-            let params = crate::cli::audit::params(year, None, None, 1200).ok()?;
+            let params = kroniek_app::audit::params(year, None, None, 1200).ok()?;
             let st = state.clone();
             let report = tokio::task::spawn_blocking(move || {
-                crate::cli::audit::from_open_store(&st.store, &params, None).ok()
+                kroniek_app::audit::from_open_store(&st.store, &params, None, &mut |_, _| {}).ok()
             })
             .await
             .ok()??;
@@ -662,7 +662,7 @@ async fn audit(
     let tables = report
         .as_ref()
         .map(|r| {
-            crate::cli::audit::csv_tables(r)
+            kroniek_app::audit::csv_tables(r)
                 .into_iter()
                 .map(|(name, _)| name)
                 .collect()
@@ -703,12 +703,15 @@ async fn audit_download(
         return error_page(lang, Some(&session), StatusCode::NOT_FOUND);
     };
     let (content_type, body) = match file.as_str() {
-        "report.html" => ("text/html; charset=utf-8", crate::cli::audit::html(&report)),
+        "report.html" => (
+            "text/html; charset=utf-8",
+            kroniek_app::audit::html(&report),
+        ),
         "report.json" => match serde_json::to_string_pretty(&report) {
             Ok(json) => ("application/json", json),
             Err(_) => return error_page(lang, Some(&session), StatusCode::NOT_FOUND),
         },
-        name => match crate::cli::audit::csv_tables(&report)
+        name => match kroniek_app::audit::csv_tables(&report)
             .into_iter()
             .find(|(n, _)| *n == name)
         {
@@ -812,7 +815,7 @@ async fn event(
         };
         let proof = checkpoint_covering(&st.store, position)
             .ok()
-            .and_then(|size| crate::cli::proofs::inclusion_json(&st.store, position, size).ok());
+            .and_then(|size| kroniek_app::proofs::inclusion_json(&st.store, position, size).ok());
         let key = st
             .store
             .signing_key()
@@ -892,7 +895,7 @@ async fn event_proof(
             return None;
         }
         checkpoint_covering(&st.store, position).ok()?;
-        crate::cli::proofs::bundle(&st.store, position).ok()
+        kroniek_app::proofs::bundle(&st.store, position).ok()
     })
     .await
     .ok()

@@ -197,8 +197,9 @@ struct TypeQuery {
 
 /// A fresh event id for a form (a retry of the same form is then idempotent).
 fn fresh_event_id() -> Option<String> {
+    let random = kroniek_core::random::random32().ok()?;
     let mut bytes = [0u8; 16];
-    getrandom::getrandom(&mut bytes).ok()?;
+    bytes.copy_from_slice(&random[..16]);
     Some(kroniek_core::types::EventId::new_v4_from(bytes).to_string())
 }
 
@@ -592,7 +593,7 @@ async fn upload(
     if !forbidden.is_empty() {
         p.upload_problems = forbidden
             .into_iter()
-            .take(crate::cli::commands::MAX_REPORTED)
+            .take(kroniek_app::append::MAX_REPORTED)
             .collect();
         return page(StatusCode::FORBIDDEN, &p, None);
     }
@@ -606,7 +607,7 @@ async fn upload(
         }
         Ok(Err(CoreError::Refused(refusals))) => {
             p.upload_problems =
-                crate::cli::commands::refused_line_messages(&refusals, &line_numbers).0;
+                kroniek_app::append::refused_line_messages(&refusals, &line_numbers).0;
             page(StatusCode::UNPROCESSABLE_ENTITY, &p, None)
         }
         Ok(Err(e)) => {

@@ -35,7 +35,7 @@ pub struct Sessions {
 
 /// 32 random bytes as hex.
 pub fn random_hex() -> Option<String> {
-    let bytes = kroniek_core::store::random32().ok()?;
+    let bytes = kroniek_core::random::random32().ok()?;
     Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 

@@ -2,7 +2,7 @@
 //! `postgres` user; `initdb` refuses root), the same events in an `events` table with the same
 //! hash chain computed by the writer, measured the way kroniek is.
 
-use super::error::CliError;
+use crate::error::BenchError;
 use kroniek_core::record::{Personal, Record};
 use kroniek_core::store::Store;
 use kroniek_projections::Projections;
@@ -12,10 +12,10 @@ use std::time::Instant;
 
 /// The peer's figures.
 pub struct PgFigures {
-    pub import: super::bench::Stat,
-    pub single: super::bench::Stat,
-    pub concurrent: super::bench::Stat,
-    pub replay: super::bench::Stat,
+    pub import: crate::bench::Stat,
+    pub single: crate::bench::Stat,
+    pub concurrent: crate::bench::Stat,
+    pub replay: crate::bench::Stat,
 }
 
 fn pg_bin(name: &str) -> String {
@@ -70,18 +70,18 @@ impl Drop for Server {
     }
 }
 
-fn fail(what: &str) -> impl Fn(postgres::Error) -> CliError + '_ {
-    move |e| CliError::Failed(format!("PostgreSQL {what}: {e}"))
+fn fail(what: &str) -> impl Fn(postgres::Error) -> BenchError + '_ {
+    move |e| BenchError::Failed(format!("PostgreSQL {what}: {e}"))
 }
 
-fn run(c: &mut Command, what: &str) -> Result<(), CliError> {
+fn run(c: &mut Command, what: &str) -> Result<(), BenchError> {
     let out = c
         .output()
-        .map_err(CliError::io(format!("cannot run {what}")))?;
+        .map_err(BenchError::io(format!("cannot run {what}")))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(CliError::Failed(format!(
+        Err(BenchError::Failed(format!(
             "{what} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         )))
@@ -109,10 +109,10 @@ pub fn measure(
     n: u64,
     runs: usize,
     quick: bool,
-) -> Result<PgFigures, CliError> {
+) -> Result<PgFigures, BenchError> {
     let dir = tmp.join("postgres");
     std::fs::create_dir_all(dir.join("sock"))
-        .map_err(CliError::io("cannot create the PostgreSQL folder"))?;
+        .map_err(BenchError::io("cannot create the PostgreSQL folder"))?;
     let _ = Command::new("chown")
         .args(["-R", "postgres:postgres"])
         .arg(&dir)
@@ -172,7 +172,7 @@ pub fn measure(
             for r in chunk {
                 use std::io::Write;
                 w.write_all(row_line(r).as_bytes())
-                    .map_err(CliError::io("COPY"))?;
+                    .map_err(BenchError::io("COPY"))?;
             }
             w.finish().map_err(fail("copy"))?;
         }
@@ -181,7 +181,7 @@ pub fn measure(
     }
 
     // One writer: lock, read the chain's end and the stream's version, insert, commit (fsync).
-    let append = |c: &mut postgres::Client, member: u64| -> Result<(), CliError> {
+    let append = |c: &mut postgres::Client, member: u64| -> Result<(), BenchError> {
         let mut tx = c.transaction().map_err(fail("begin"))?;
         tx.execute("SELECT pg_advisory_xact_lock(1)", &[])
             .map_err(fail("lock"))?;
@@ -218,7 +218,7 @@ pub fn measure(
             prev_hash,
         );
         let data: serde_json::Value = serde_json::from_slice(&record.hashed_bytes())
-            .map_err(|e| CliError::Failed(e.to_string()))?;
+            .map_err(|e| BenchError::Failed(e.to_string()))?;
         tx.execute(
             "INSERT INTO events VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
@@ -249,7 +249,7 @@ pub fn measure(
         let handles: Vec<_> = (0..32u64)
             .map(|w| {
                 let conn = conn.clone();
-                std::thread::spawn(move || -> Result<(), CliError> {
+                std::thread::spawn(move || -> Result<(), BenchError> {
                     let mut c = postgres::Client::connect(&conn, postgres::NoTls)
                         .map_err(fail("connect"))?;
                     for _ in 0..per_writer {
@@ -261,7 +261,7 @@ pub fn measure(
             .collect();
         for h in handles {
             h.join()
-                .map_err(|_| CliError::Failed("a PostgreSQL writer panicked".into()))??;
+                .map_err(|_| BenchError::Failed("a PostgreSQL writer panicked".into()))??;
         }
         concurrent.push((32 * per_writer) as f64 / started.elapsed().as_secs_f64());
     }
@@ -289,9 +289,9 @@ pub fn measure(
                 let mut h = [0u8; 32];
                 h.copy_from_slice(&hash);
                 let record =
-                    Record::from_hashed_bytes(text.as_bytes(), h).map_err(CliError::Failed)?;
+                    Record::from_hashed_bytes(text.as_bytes(), h).map_err(BenchError::Failed)?;
                 p.apply(&record, None::<&Personal>)
-                    .map_err(|e| CliError::Failed(e.to_string()))?;
+                    .map_err(|e| BenchError::Failed(e.to_string()))?;
             }
         }
         tx.commit().map_err(fail("commit"))?;
@@ -299,9 +299,9 @@ pub fn measure(
         replay.push(n as f64 / started.elapsed().as_secs_f64());
     }
     Ok(PgFigures {
-        import: super::bench::stat(import),
-        single: super::bench::Stat::latencies(&single),
-        concurrent: super::bench::stat(concurrent),
-        replay: super::bench::stat(replay),
+        import: crate::bench::stat(import),
+        single: crate::bench::Stat::latencies(&single),
+        concurrent: crate::bench::stat(concurrent),
+        replay: crate::bench::stat(replay),
     })
 }

@@ -4,13 +4,13 @@
 //! to the last one (as `wrk -t1` does; `scripts/http-load` runs `wrk` itself). The client runs
 //! on the same two cores as the server, so the figures are what the machine does with both.
 
-use super::bench::{stat, Stat};
-use super::error::CliError;
-use crate::server::{self, state::AppState, state::Limits};
+use crate::bench::{stat, Stat};
+use crate::error::BenchError;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use kroniek_api::server::{self, state::AppState, Limits};
 use kroniek_core::catalogue::AccessRole;
 use kroniek_core::store::Store;
 use kroniek_core::AppendOutcome;
@@ -41,22 +41,22 @@ pub struct HttpFigures {
 
 /// Serves the sample ledger from a new store in `dir` and loads it, `runs` times for `seconds`
 /// each, with reads and then appends.
-pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, CliError> {
+pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, BenchError> {
     let store = Arc::new(Store::init(dir, "bench.localhost/kroniek")?);
-    match server::append_sample(&store)? {
+    match kroniek_app::append::append_sample(&store)? {
         AppendOutcome::Appended { count, .. } if count > 0 => {}
         other => {
-            return Err(CliError::Failed(format!(
+            return Err(BenchError::Failed(format!(
                 "the sample ledger was not appended: {other:?}"
             )))
         }
     }
-    let today = super::commands::today;
-    let token = server::grant(
+    let today = kroniek_app::clock::today;
+    let token = kroniek_app::tokens::grant(
         &store,
         "bench",
         AccessRole::Admin,
-        super::LOCAL_ACTOR,
+        kroniek_app::append::LOCAL_ACTOR,
         today(),
     )?;
     let state = Arc::new(AppState::new(store, Limits::default(), today)?);
@@ -65,19 +65,19 @@ pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, Cli
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(CliError::io("cannot start the async runtime"))?;
+        .map_err(BenchError::io("cannot start the async runtime"))?;
     let listener = server_runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .map_err(CliError::io("cannot listen on 127.0.0.1"))?;
+        .map_err(BenchError::io("cannot listen on 127.0.0.1"))?;
     let address = listener
         .local_addr()
-        .map_err(CliError::io("cannot read the listening address"))?;
+        .map_err(BenchError::io("cannot read the listening address"))?;
     let served =
         server_runtime.spawn(async move { axum::serve(listener, server::router(state)).await });
     let client_runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(CliError::io("cannot start the async runtime"))?;
+        .map_err(BenchError::io("cannot start the async runtime"))?;
     let bearer = format!("Bearer {token}");
     let read = || {
         Request::get(COMPOSITION)
@@ -108,7 +108,7 @@ async fn runs_of(
     runs: usize,
     seconds: f64,
     make: MakeRequest<'_>,
-) -> Result<Load, CliError> {
+) -> Result<Load, BenchError> {
     let mut rates = Vec::with_capacity(runs);
     let mut latencies = Vec::new();
     for _ in 0..runs {
@@ -117,7 +117,7 @@ async fn runs_of(
         latencies.append(&mut run);
     }
     if latencies.is_empty() {
-        return Err(CliError::Failed("no HTTP request was answered".into()));
+        return Err(BenchError::Failed("no HTTP request was answered".into()));
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
     Ok(Load {
@@ -133,7 +133,7 @@ async fn one_run(
     address: SocketAddr,
     seconds: f64,
     make: MakeRequest<'_>,
-) -> Result<(f64, Vec<f64>), CliError> {
+) -> Result<(f64, Vec<f64>), BenchError> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
     let connections = (0..CONNECTIONS).map(|c| connection(address, deadline, c, make));
@@ -151,9 +151,9 @@ async fn connection(
     deadline: Instant,
     index: usize,
     make: MakeRequest<'_>,
-) -> Result<Vec<f64>, CliError> {
+) -> Result<Vec<f64>, BenchError> {
     let failed = |what: &str, e: &dyn std::fmt::Display| {
-        CliError::Failed(format!("HTTP load, connection {index}: {what}: {e}"))
+        BenchError::Failed(format!("HTTP load, connection {index}: {what}: {e}"))
     };
     let stream = tokio::net::TcpStream::connect(address)
         .await

@@ -8,6 +8,11 @@ pub fn today_in_amsterdam() -> NaiveDate {
     amsterdam_date(Utc::now())
 }
 
+/// Today in the Netherlands as a ledger date: the default `effective` and `as_of`.
+pub fn today() -> kroniek_core::types::Date {
+    kroniek_core::types::Date::from_naive(today_in_amsterdam())
+}
+
 fn last_sunday(year: i32, month: u32) -> NaiveDate {
     let first_next = if month == 12 {
         NaiveDate::from_ymd_opt(year + 1, 1, 1)

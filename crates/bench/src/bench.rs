@@ -1,4 +1,4 @@
-//! `kroniek bench`: measures kroniek against this machine's limits and against a PostgreSQL
+//! `kroniek-bench`: measures kroniek against this machine's limits and against a PostgreSQL
 //! event store, in the same run, and prints one table of figures and ratios.
 //!
 //! Limits: chained BLAKE3 over the records' bytes, a raw sled insert and scan of the same bytes,
@@ -11,8 +11,8 @@
 //! `postgres` user), the same events with the same hash chain, batched import, durable append
 //! latency and throughput, and a replay into the same projections.
 
-use super::error::CliError;
-use super::synthetic;
+use crate::error::BenchError;
+use kroniek_app::synthetic;
 use kroniek_core::store::Store;
 use kroniek_core::{AppendOutcome, ProposedEvent};
 use kroniek_projections::Projections;
@@ -119,7 +119,8 @@ fn peak_rss_mib() -> f64 {
     high_water_mib("/proc/self/status").unwrap_or(0.0)
 }
 
-/// Runs `kroniek --data DIR members` (which builds every projection) and returns its peak RSS,
+/// Runs this binary as `--rebuild-child DIR` (which builds every projection as `kroniek members`
+/// does, see [`rebuild_child`]) and returns its peak RSS,
 /// read from `/proc` every 5 ms while it runs (its high-water mark, so only growth in its last
 /// 5 ms could be missed). `purge_delay_ms` sets the child's `MIMALLOC_PURGE_DELAY`: how long
 /// mimalloc keeps freed memory before it gives it back (1,000 ms unless set).
@@ -127,9 +128,8 @@ fn child_rss_mib(store_dir: &Path, purge_delay_ms: Option<u32>) -> Option<f64> {
     let exe = std::env::current_exe().ok()?;
     let mut command = std::process::Command::new(exe);
     command
-        .arg("--data")
+        .arg("--rebuild-child")
         .arg(store_dir)
-        .args(["members", "--json", "--as-of", "2020-01-01"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     match purge_delay_ms {
@@ -151,6 +151,20 @@ fn child_rss_mib(store_dir: &Path, purge_delay_ms: Option<u32>) -> Option<f64> {
     (peak > 0.0).then_some(peak)
 }
 
+/// The child of [`child_rss_mib`]: what `kroniek --data DIR members --json --as-of 2020-01-01`
+/// does — open the store, rebuild every projection, count the members — with the product's
+/// allocator, printing the count as JSON.
+pub fn rebuild_child(store_dir: &Path) -> Result<(), BenchError> {
+    let store = kroniek_app::ledger::open(store_dir)?;
+    let projections = kroniek_app::ledger::rebuild(&store, &mut |_, _| {})?;
+    let date = kroniek_core::types::Date::parse("2020-01-01").map_err(BenchError::Failed)?;
+    let count = projections.membership_count(date);
+    let text =
+        serde_json::to_string_pretty(&count).map_err(|e| BenchError::Failed(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
 fn events(lines: &[String]) -> Vec<ProposedEvent> {
     lines
         .iter()
@@ -159,16 +173,16 @@ fn events(lines: &[String]) -> Vec<ProposedEvent> {
 }
 
 /// A payment by an existing member, for the append latency runs.
-fn payment(member: u64, n: u64) -> Result<ProposedEvent, CliError> {
+fn payment(member: u64, n: u64) -> Result<ProposedEvent, BenchError> {
     let line = format!(
         r#"{{"stream":"member/{member}","type":"ContributionPaid","effective":"2023-01-02","data":{{"member_id":"{member}","year":2023,"amount_cents":{}}}}}"#,
         1200 + n % 100
     );
-    ProposedEvent::parse_line(&line).map_err(|r| CliError::Failed(r.to_string()))
+    ProposedEvent::parse_line(&line).map_err(|r| BenchError::Failed(r.to_string()))
 }
 
-/// `kroniek bench [--events N] [--quick] [--json] [--no-postgres]`.
-pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Result<(), CliError> {
+/// `kroniek-bench [--events N] [--quick] [--json] [--no-postgres]`.
+pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Result<(), BenchError> {
     let n = if quick {
         events_n.min(20_000)
     } else {
@@ -181,7 +195,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         tmp.display()
     );
     let mut text = Vec::new();
-    synthetic::generate(n, 1, &mut text).map_err(CliError::io("cannot generate events"))?;
+    synthetic::generate(n, 1, &mut text).map_err(BenchError::io("cannot generate events"))?;
     let lines: Vec<String> = String::from_utf8_lossy(&text)
         .lines()
         .map(str::to_owned)
@@ -200,7 +214,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         match store.append(&evs, "admin:bench")? {
             AppendOutcome::Appended { count, .. } if count == n => {}
             other => {
-                return Err(CliError::Failed(format!(
+                return Err(BenchError::Failed(format!(
                     "the import appended {other:?}, not {n} events"
                 )))
             }
@@ -245,7 +259,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
             .path(tmp.join(format!("raw-{run}")))
             .cache_capacity(kroniek_core::store::page_cache_bytes())
             .open()
-            .map_err(|e| CliError::Failed(e.to_string()))?;
+            .map_err(|e| BenchError::Failed(e.to_string()))?;
         let started = Instant::now();
         for (i, chunk) in bytes.chunks(2048).enumerate() {
             let mut batch = sled::Batch::default();
@@ -253,14 +267,14 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
                 batch.insert(&((i * 2048 + j) as u64).to_be_bytes(), b.as_slice());
             }
             db.apply_batch(batch)
-                .map_err(|e| CliError::Failed(e.to_string()))?;
+                .map_err(|e| BenchError::Failed(e.to_string()))?;
         }
-        db.flush().map_err(|e| CliError::Failed(e.to_string()))?;
+        db.flush().map_err(|e| BenchError::Failed(e.to_string()))?;
         sled_insert.push(rate(n, started.elapsed()));
         let started = Instant::now();
         let mut seen = 0u64;
         for item in db.iter() {
-            let (_, v) = item.map_err(|e| CliError::Failed(e.to_string()))?;
+            let (_, v) = item.map_err(|e| BenchError::Failed(e.to_string()))?;
             seen += v.len() as u64;
         }
         std::hint::black_box(seen);
@@ -289,9 +303,9 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     for _ in 0..runs {
         let started = Instant::now();
         let mut p = Projections::new();
-        store.replay(0, |record, personal| -> Result<(), CliError> {
+        store.replay(0, |record, personal| -> Result<(), BenchError> {
             p.apply(record, personal)
-                .map_err(|e| CliError::Failed(e.to_string()))
+                .map_err(|e| BenchError::Failed(e.to_string()))
         })?;
         rebuild.push(rate(n, started.elapsed()));
         std::hint::black_box(p.applied());
@@ -344,7 +358,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
             .collect();
         let ok = handles.into_iter().all(|h| h.join().unwrap_or(false));
         if !ok {
-            return Err(CliError::Failed("a concurrent append failed".into()));
+            return Err(BenchError::Failed("a concurrent append failed".into()));
         }
         let wall = started.elapsed();
         concurrent.push(rate(32 * per_writer, wall));
@@ -514,7 +528,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     });
 
     // HTTP: the API over the sample ledger, 32 connections.
-    let http = super::bench_http::measure(&tmp.join("http"), runs, if quick { 1.0 } else { 5.0 })?;
+    let http = crate::http::measure(&tmp.join("http"), runs, if quick { 1.0 } else { 5.0 })?;
     rows.push(Row {
         what: "HTTP composition reads, 32 connections".into(),
         figure: http.reads.per_second,
@@ -549,7 +563,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     });
 
     if postgres {
-        match super::bench_pg::measure(&tmp, &store, n, runs, quick) {
+        match crate::pg::measure(&tmp, &store, n, runs, quick) {
             Ok(pg) => {
                 rows.push(Row {
                     what: "import: kroniek vs PostgreSQL".into(),
@@ -619,7 +633,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     Ok(())
 }
 
-fn export_size(store: &Store) -> Result<u64, CliError> {
+fn export_size(store: &Store) -> Result<u64, BenchError> {
     let mut total = 0u64;
     for record in store.iter_from(0) {
         let record = record?;
@@ -629,7 +643,7 @@ fn export_size(store: &Store) -> Result<u64, CliError> {
 }
 
 /// Produce and verify proofs at size `n`, 50 times each, in microseconds.
-fn proof_times(store: &Store, n: u64) -> Result<(Stat, Stat, Stat, Stat), CliError> {
+fn proof_times(store: &Store, n: u64) -> Result<(Stat, Stat, Stat, Stat), BenchError> {
     use kroniek_core::merkle::{leaf_hash, verify_consistency, verify_inclusion};
     let root = store.tree_root(n)?;
     let half = n / 2;
@@ -652,35 +666,35 @@ fn proof_times(store: &Store, n: u64) -> Result<(Stat, Stat, Stat, Stat), CliErr
         let ok2 = verify_consistency(half, n, &old_root, &root, &cproof);
         v_con.push(started.elapsed().as_secs_f64() * 1e6);
         if !(ok && ok2) {
-            return Err(CliError::Failed("a proof did not verify".into()));
+            return Err(BenchError::Failed("a proof did not verify".into()));
         }
     }
     Ok((stat(p_inc), stat(v_inc), stat(p_con), stat(v_con)))
 }
 
-fn fsync_latencies(path: &Path, samples: usize) -> Result<Vec<f64>, CliError> {
+fn fsync_latencies(path: &Path, samples: usize) -> Result<Vec<f64>, BenchError> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(CliError::io("cannot create the fsync file"))?;
+        .map_err(BenchError::io("cannot create the fsync file"))?;
     let block = vec![0x5au8; 4096];
     let mut out = Vec::with_capacity(samples);
     for _ in 0..samples {
         let started = Instant::now();
         f.write_all(&block)
-            .map_err(CliError::io("cannot write the fsync file"))?;
+            .map_err(BenchError::io("cannot write the fsync file"))?;
         f.sync_data()
-            .map_err(CliError::io("cannot sync the fsync file"))?;
+            .map_err(BenchError::io("cannot sync the fsync file"))?;
         out.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     out.sort_by(|a, b| a.total_cmp(b));
     Ok(out)
 }
 
-fn tempdir() -> Result<PathBuf, CliError> {
+fn tempdir() -> Result<PathBuf, BenchError> {
     let base = std::env::temp_dir().join(format!("kroniek-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&base).map_err(CliError::io("cannot create the bench folder"))?;
+    std::fs::create_dir_all(&base).map_err(BenchError::io("cannot create the bench folder"))?;
     Ok(base)
 }
 
@@ -702,7 +716,7 @@ fn fmt(x: f64) -> String {
     }
 }
 
-fn print_rows(rows: &[Row], n: u64, as_json: bool) -> Result<(), CliError> {
+fn print_rows(rows: &[Row], n: u64, as_json: bool) -> Result<(), BenchError> {
     if as_json {
         let v: Vec<serde_json::Value> = rows
             .iter()
@@ -715,7 +729,7 @@ fn print_rows(rows: &[Row], n: u64, as_json: bool) -> Result<(), CliError> {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({"events": n, "rows": v}))
-                .map_err(|e| CliError::Failed(e.to_string()))?
+                .map_err(|e| BenchError::Failed(e.to_string()))?
         );
         return Ok(());
     }

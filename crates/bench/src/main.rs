@@ -1,0 +1,63 @@
+//! `kroniek-bench`: measures kroniek against this machine's limits and a PostgreSQL event
+//! store, in one run, and prints one table of figures and ratios. Not part of the product
+//! binary (which carries no PostgreSQL or HTTP client) and not part of the test run; CI runs
+//! its smoke run (`--quick`, every row checked).
+
+mod bench;
+mod error;
+mod http;
+mod pg;
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The same allocator as the `kroniek` binary, so the figures are the product's (see
+/// `crates/api/src/main.rs` for why mimalloc, and why `no_thp`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Measure kroniek against this machine's limits and a PostgreSQL event store, in one run, and
+/// print one table of figures and ratios.
+///
+/// Limits: chained BLAKE3, a raw sled insert and scan of the same bytes, a 4 KiB append +
+/// fdatasync. kroniek: import, verify, rebuild, durable appends (one writer and 32), peak RSS,
+/// size on disk, proofs, and the HTTP API over the sample ledger (32 connections of a client in
+/// this process: composition reads and single-event appends). The peer: PostgreSQL 15, started
+/// in a temporary folder as the `postgres` user. Each figure is measured 3 times; ratios
+/// compare figures of the same run.
+#[derive(Debug, Parser)]
+#[command(name = "kroniek-bench", version, about, long_about)]
+struct Args {
+    /// How many synthetic events (`kroniek generate`'s mix).
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// A smoke run: at most 20,000 events, fewer samples, 1-second HTTP runs (else 5).
+    #[arg(long)]
+    quick: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Leave out the PostgreSQL peer.
+    #[arg(long)]
+    no_postgres: bool,
+    /// (Internal) rebuild every projection of the ledger in this folder and count its members,
+    /// as `kroniek members` does: the child process whose peak RSS the bench reads.
+    #[arg(long, value_name = "DIR", hide = true)]
+    rebuild_child: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match &args.rebuild_child {
+        Some(dir) => bench::rebuild_child(dir),
+        None => bench::bench(args.events, args.quick, args.json, !args.no_postgres),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kroniek-bench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
