@@ -414,6 +414,45 @@ fn every_role_against_every_endpoint() {
         ),
         (0, 4)
     );
+    // Erasure, role × subject: the subject's stream against the role's append rights (the
+    // policy of appends), before anything else; an empty reason is malformed-field, a subject
+    // erased already invalid-state. The roles in reverse, so the office and the disputes
+    // committee erase first and the admin meets the erased subject.
+    let subjects: [(&str, &[&str]); 3] = [
+        ("10205", &["admin", "secretary"]),
+        ("case:r-2022-01", &["admin", "disputes"]),
+        ("donor:d-0043", &["admin", "secretary"]),
+    ];
+    for (subject, may) in subjects {
+        let path = format!("/v1/members/{subject}/erase");
+        let mut erased = false;
+        for (role, token) in tokens.iter().rev() {
+            if may.contains(role) {
+                let (code, body) = s.post(&path, token, r#"{"reason":"  "}"#);
+                assert_eq!(code, 400, "{role} erases {subject} for no reason: {body}");
+                assert_eq!(json(&body)["rule"], "malformed-field", "{body}");
+            }
+            let (code, body) = s.post(&path, token, r#"{"reason":"AVG-verzoek"}"#);
+            let expected = match (may.contains(role), erased) {
+                (false, _) => 403,
+                (true, false) => 201,
+                (true, true) => 422,
+            };
+            assert_eq!(code, expected, "{role} erases {subject}: {body}");
+            match code {
+                201 => erased = true,
+                422 => assert_eq!(json(&body)["rule"], "invalid-state", "{body}"),
+                _ => assert!(body.contains(&format!("the {role} role may not")), "{body}"),
+            }
+        }
+        assert!(erased, "nobody erased {subject}");
+    }
+    let case = json(&s.get("/v1/cases/r-2022-01", &tokens[2].1).1);
+    assert!(!case.to_string().contains(case_summary), "{case}");
+    assert_eq!(
+        json(&s.get("/v1/verify", &s.admin_token).1)["verified"],
+        true
+    );
 }
 
 #[test]

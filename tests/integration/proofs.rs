@@ -311,6 +311,44 @@ fn forged_trees_forged_chains_and_unexplained_erasures_are_caught() {
         "{}",
         run.stdout()
     );
+    // The same check without a checkpoint, and in a restore: the faked erasure is refused and
+    // nothing is restored.
+    let run = w.l.run(&["verify", "--export", hidden.to_str().unwrap()]);
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    assert!(
+        run.stdout().contains("tampered, not erased"),
+        "{}",
+        run.stdout()
+    );
+    let other = Ledger::new();
+    let run = other.run(&["restore", hidden.to_str().unwrap()]);
+    assert_eq!(run.code(), 1, "{} {}", run.stdout(), run.stderr());
+    assert!(
+        run.stderr().contains("tampered, not erased"),
+        "{}",
+        run.stderr()
+    );
+    let log = other.run(&["log", "--limit", "1"]);
+    assert!(log.stdout().trim().is_empty(), "{}", log.stdout());
+    // A true erasure still restores and verifies.
+    let member = w.l.run(&[
+        "erase",
+        "10202",
+        "--reason",
+        "AVG-verzoek",
+        "--effective",
+        "2024-06-01",
+    ]);
+    member.ok();
+    let erased_export = w.p("erased.jsonl");
+    w.l.run(&["export", "--out", &erased_export]).ok();
+    let restored = Ledger::new();
+    assert!(restored
+        .run(&["restore", &erased_export])
+        .ok()
+        .contains("restored"));
+    let verified = restored.run(&["verify"]).ok();
+    assert!(verified.contains("verified"), "{verified}");
 }
 
 #[test]

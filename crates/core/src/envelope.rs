@@ -293,6 +293,15 @@ impl ProposedEvent {
                 format!("data.{field}: {msg}"),
             )
         })?;
+        if let EventData::PersonalDataErased(d) = &event {
+            if d.reason.trim().is_empty() {
+                return Err(Refusal::at(
+                    Rule::MalformedField,
+                    "data.reason",
+                    "data.reason is empty: say why the personal data is erased (it is kept in the ledger)",
+                ));
+            }
+        }
         let spec = match event_type.personal() {
             PersonalSpec::Required if !personal_known => PersonalSpec::Optional,
             spec => spec,
@@ -482,6 +491,14 @@ mod tests {
             (
                 r#"{"stream":"member/10234","type":"MemberJoned","effective":"2019-03-01","data":{}}"#,
                 Some(("unknown-type", Some("type"))),
+            ),
+            (
+                r#"{"stream":"member/10234","type":"PersonalDataErased","effective":"2024-03-01","data":{"subject":"10234","reason":"AVG-verzoek"}}"#,
+                None,
+            ),
+            (
+                r#"{"stream":"member/10234","type":"PersonalDataErased","effective":"2024-03-01","data":{"subject":"10234","reason":" "}}"#,
+                Some(("malformed-field", Some("data.reason"))),
             ),
             (
                 r#"{"stream":"member/10234","type":"MemberJoined","effective":"2019-3-01","data":{"member_id":"10234"},"personal":{"name":"An","residence":"Delft"}}"#,

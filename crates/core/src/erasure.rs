@@ -1,11 +1,21 @@
 //! Where a `PersonalDataErased` event for a subject belongs, and the event itself.
 
-use crate::catalogue::{ErasureSubject, EventType};
+use crate::catalogue::{Category, ErasureSubject, EventType};
 use crate::envelope::ProposedEvent;
 use crate::error::CoreError;
 use crate::store::Store;
 use crate::types::Date;
 use serde_json::json;
+
+/// The category of the stream that records an erasure of `subject`: who may append there may
+/// erase it (`access::may_append`), and no one else.
+pub fn erasure_category(subject: &ErasureSubject) -> Category {
+    match subject {
+        ErasureSubject::Member(_) => Category::Member,
+        ErasureSubject::Case(_) => Category::Case,
+        ErasureSubject::Donor(_) => Category::Finance,
+    }
+}
 
 /// The stream that records an erasure of `subject` (DOMAIN.md): `member/<id>`, `case/<id>`,
 /// or for a donor the `finance/<year>` stream of that donor's latest gift.
@@ -55,5 +65,8 @@ pub fn erasure_event(
         "effective": effective.to_string(),
         "data": {"subject": subject, "reason": reason},
     });
-    ProposedEvent::parse(value).map_err(|r| CoreError::Invalid(r.to_string()))
+    // A refusal (an empty reason) is reported as the append would report it.
+    ProposedEvent::parse(value).map_err(|refusal| {
+        CoreError::Refused(vec![crate::rules::IndexedRefusal { index: 0, refusal }])
+    })
 }

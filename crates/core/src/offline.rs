@@ -6,10 +6,9 @@
 
 use crate::merkle::{Frontier, TreeHash};
 use crate::note::{Checkpoint, Note, VerifierKey};
-use crate::record::{ExportLine, LinePersonal};
+use crate::record::ExportLine;
 use crate::types::hex;
 use crate::verify::{Broken, ChainVerifier, Verified};
-use std::collections::HashSet;
 
 /// What to check the export against.
 #[derive(Debug, Clone, Default)]
@@ -51,12 +50,6 @@ impl std::fmt::Display for Failure {
             Failure::Checkpoint(why) => write!(f, "checkpoint: {why}"),
         }
     }
-}
-
-/// A record whose personal data is erased, and the subjects that could explain it.
-struct Erased {
-    position: u64,
-    subjects: Vec<String>,
 }
 
 /// Verifies export lines (without newlines) against `expect`.
@@ -141,8 +134,6 @@ where
         .flatten()
         .map(|c| c.size)
         .collect();
-    let mut erased: Vec<Erased> = Vec::new();
-    let mut erasures: HashSet<String> = HashSet::new();
     if want.contains(&0) {
         roots.push((0, tree.root()));
     }
@@ -154,33 +145,7 @@ where
             ExportLine::parse(line).map_err(|why| Failure::Broken(Broken { position, why }))?;
         let hash = match &parsed {
             ExportLine::Withheld { hash, .. } => *hash,
-            ExportLine::Full { record, personal } => {
-                if let crate::catalogue::EventType::PersonalDataErased = record.event_type {
-                    if let Some(subject) = record.data.get("subject").and_then(|v| v.as_str()) {
-                        erasures.insert(subject.to_owned());
-                    }
-                }
-                if *personal == LinePersonal::Erased {
-                    let mut subjects = Vec::new();
-                    if let Some(m) = record.stream.strip_prefix("member/") {
-                        subjects.push(m.to_owned());
-                    }
-                    if let Some(c) = record.stream.strip_prefix("case/") {
-                        subjects.push(format!("case:{c}"));
-                    }
-                    if let Some(m) = record.data.get("member_id").and_then(|v| v.as_str()) {
-                        subjects.push(m.to_owned());
-                    }
-                    if let Some(d) = record.data.get("donor_ref").and_then(|v| v.as_str()) {
-                        subjects.push(format!("donor:{d}"));
-                    }
-                    erased.push(Erased {
-                        position: record.position,
-                        subjects,
-                    });
-                }
-                record.hash
-            }
+            ExportLine::Full { record, .. } => record.hash,
         };
         // The tree's leaf is this very record's hash: the link between chain and tree.
         tree.push(&hash);
@@ -188,7 +153,7 @@ where
             roots.push((tree.size(), tree.root()));
         }
     }
-    let chain = chain.finish();
+    let counts = chain.finish();
     let root_at = |size: u64| roots.iter().find(|(s, _)| *s == size).map(|(_, r)| *r);
     for (what, cp) in [
         ("the checkpoint", current.as_ref()),
@@ -199,7 +164,7 @@ where
                 None => {
                     return Err(Failure::Checkpoint(format!(
                         "{what} covers {} records but the export holds {}: records are missing",
-                        cp.size, chain.count
+                        cp.size, counts.count
                     )))
                 }
                 Some(r) if r != cp.root => {
@@ -214,19 +179,12 @@ where
             }
         }
     }
-    for e in &erased {
-        if !e.subjects.iter().any(|s| erasures.contains(s)) {
-            return Err(Failure::Broken(Broken {
-                position: e.position,
-                why: "personal data is missing and no PersonalDataErased event explains it (tampered, not erased)".into(),
-            }));
-        }
-    }
+    let chain = chain.complete().map_err(Failure::Broken)?;
     Ok(Report {
         chain,
         checkpoint: current,
         previous,
         cosigned_by,
-        erased_explained: erased.len() as u64,
+        erased_explained: chain.erased,
     })
 }

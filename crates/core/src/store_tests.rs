@@ -4,6 +4,7 @@
 use super::*;
 use crate::envelope::ExpectedVersion;
 use crate::note::{Checkpoint, VerifierKey};
+use crate::record::ExportLine;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -83,7 +84,7 @@ fn verify_lines(lines: &[Vec<u8>]) -> Result<Verified, Broken> {
     for line in lines {
         chain.check_export_line(line)?;
     }
-    Ok(chain.finish())
+    chain.complete()
 }
 
 #[derive(Debug, Clone)]
@@ -626,6 +627,46 @@ fn erasure_removes_personal_data_and_hashes_still_verify() {
     let v = store.verify(&mut |_| {}).unwrap();
     assert_eq!((v.count, v.erased), (6, 2));
     assert_eq!(verify_lines(&after).unwrap().erased, 2);
+    // The store and a restore of its export both accept the erasures they record.
+    let (_dir2, restored) = temp_store();
+    let export: Vec<u8> = after
+        .iter()
+        .flat_map(|l| [l.as_slice(), b"\n"].concat())
+        .collect();
+    assert_eq!(
+        restored.restore(&export[..], &mut |_| {}).unwrap().erased,
+        2
+    );
+}
+
+#[test]
+fn personal_data_removed_without_an_erasure_is_tampering_in_verify_and_restore() {
+    let (_dir, store) = filled_store(&[(0, 1), (1, 1), (0, 2)], None);
+    let lines = export_lines(&store, true);
+    // Deleted from the store behind its back: verify names the record.
+    let key = store.t.personal.iter().next().unwrap().unwrap().0;
+    store.t.personal.remove(&key).unwrap();
+    let broken = store.verify(&mut |_| {}).unwrap_err();
+    assert!(broken.why.contains("tampered, not erased"), "{broken}");
+    // An export whose first record's personal data is nulled: restore refuses it whole.
+    let record = match ExportLine::parse(&lines[0]).unwrap() {
+        ExportLine::Full { record, .. } => record,
+        other => panic!("{other:?}"),
+    };
+    let mut faked = record.export_line(PersonalView::Erased);
+    for line in &lines[1..] {
+        faked.push(b'\n');
+        faked.extend_from_slice(line);
+    }
+    let (_dir2, restored) = temp_store();
+    match restored.restore(&faked[..], &mut |_| {}) {
+        Err(CoreError::Restore(why)) => assert!(why.contains("tampered, not erased"), "{why}"),
+        other => panic!("a faked erasure was restored: {other:?}"),
+    }
+    assert_eq!(restored.head().count, 0, "nothing was restored");
+    let faked_lines: Vec<Vec<u8>> = faked.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+    let broken = verify_lines(&faked_lines).unwrap_err();
+    assert!(broken.why.contains("tampered, not erased"), "{broken}");
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! Chain verification: positions without gaps, each `prev_hash` the previous record's hash,
 //! versions counting from 0 in each stream, every hash recomputed, every personal commitment
-//! checked. Shared by the store's `verify` and the verification of an export file.
+//! checked, and every record whose personal data is missing explained by a
+//! `PersonalDataErased` of its subject ([`ErasureCheck`]). Shared by the store's `verify`, its
+//! `restore`, and the verification of an export file, with or without a checkpoint.
 
-use crate::record::{ExportLine, LinePersonal, ZERO_HASH};
+use crate::record::{ExportLine, LinePersonal, Record, ZERO_HASH};
 use crate::types::hex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// Where and why a chain does not verify.
@@ -41,6 +43,61 @@ pub struct ChainVerifier {
     versions: HashMap<Box<str>, u64>,
     erased: u64,
     withheld: u64,
+    erasures: ErasureCheck,
+}
+
+/// That personal data is missing only where it was erased: every record without its personal
+/// data must have a subject (its `member/…` or `case/…` stream, its `member_id`, its donor) that
+/// a `PersonalDataErased` anywhere in the ledger names. Without this, deleting a record's
+/// `personal` and `personal_salt` would pass for an erasure (the hash covers only the
+/// commitment), and the ledger would lose data with no event saying why.
+#[derive(Debug, Default, Clone)]
+pub struct ErasureCheck {
+    /// Every subject some `PersonalDataErased` names.
+    erased_subjects: HashSet<String>,
+    /// Records whose personal data is missing: position and the subjects that could explain it.
+    missing: Vec<(u64, Vec<String>)>,
+}
+
+impl ErasureCheck {
+    /// Notes a record: an erasure it records, and whether its personal data is missing.
+    pub fn note(&mut self, record: &Record, personal_missing: bool) {
+        if let crate::catalogue::EventType::PersonalDataErased = record.event_type {
+            if let Some(subject) = record.data.get("subject").and_then(|v| v.as_str()) {
+                self.erased_subjects.insert(subject.to_owned());
+            }
+        }
+        if personal_missing {
+            let mut subjects = Vec::new();
+            if let Some(m) = record.stream.strip_prefix("member/") {
+                subjects.push(m.to_owned());
+            }
+            if let Some(c) = record.stream.strip_prefix("case/") {
+                subjects.push(format!("case:{c}"));
+            }
+            if let Some(m) = record.data.get("member_id").and_then(|v| v.as_str()) {
+                subjects.push(m.to_owned());
+            }
+            if let Some(d) = record.data.get("donor_ref").and_then(|v| v.as_str()) {
+                subjects.push(format!("donor:{d}"));
+            }
+            self.missing.push((record.position, subjects));
+        }
+    }
+
+    /// The first record whose missing personal data no erasure explains, once every record
+    /// was noted (an erasure may come after the records it erased).
+    pub fn finish(&self) -> Result<(), Broken> {
+        for (position, subjects) in &self.missing {
+            if !subjects.iter().any(|s| self.erased_subjects.contains(s)) {
+                return Err(Broken {
+                    position: *position,
+                    why: "personal data is missing and no PersonalDataErased event explains it (tampered, not erased)".into(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ChainVerifier {
@@ -106,9 +163,13 @@ impl ChainVerifier {
         Ok(())
     }
 
-    /// Counts a record whose personal data was erased.
-    pub fn note_erased(&mut self) {
-        self.erased += 1;
+    /// Notes a linked record for the erasure check: an erasure it records, and whether its
+    /// personal data is missing (counted as erased, if an erasure explains it by the end).
+    pub fn note_personal(&mut self, record: &Record, personal_missing: bool) {
+        if personal_missing {
+            self.erased += 1;
+        }
+        self.erasures.note(record, personal_missing);
     }
 
     /// Checks one export line (already split off, without its newline). `expected_position`
@@ -157,15 +218,22 @@ impl ChainVerifier {
                             why: "personal data does not match its commitment".into(),
                         })
                     }
-                    (LinePersonal::Erased, _) => self.note_erased(),
                     _ => {}
                 }
+                self.note_personal(&record, personal == LinePersonal::Erased);
             }
         }
         Ok(())
     }
 
-    /// The result after the last record.
+    /// The result after the last record, with the erasure check: what [`ChainVerifier::finish`]
+    /// gives, or the first record whose missing personal data no erasure explains.
+    pub fn complete(&self) -> Result<Verified, Broken> {
+        self.erasures.finish()?;
+        Ok(self.finish())
+    }
+
+    /// The counts so far (the erasure check not applied: see [`ChainVerifier::complete`]).
     pub fn finish(&self) -> Verified {
         Verified {
             count: self.next_position,

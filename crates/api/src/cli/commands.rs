@@ -192,7 +192,7 @@ fn verify_export(
         }
     }
     bar.finish_and_clear();
-    Ok(Ok(chain.finish()))
+    Ok(chain.complete())
 }
 
 /// `kroniek export`.
@@ -270,17 +270,21 @@ pub fn erase(
         None => today(),
     };
     let store = Store::open(data)?;
-    let event = kroniek_core::erasure::erasure_event(&store, subject, reason, effective)?;
-    let stream = event.stream.to_string();
-    match store.append(&[event], LOCAL_ACTOR) {
-        Ok(AppendOutcome::Appended { first, head, .. }) => {
+    let erased = kroniek_core::erasure::erasure_event(&store, subject, reason, effective).and_then(
+        |event| {
+            let stream = event.stream.to_string();
+            store.append(&[event], LOCAL_ACTOR).map(|o| (o, stream))
+        },
+    );
+    match erased {
+        Ok((AppendOutcome::Appended { first, head, .. }, stream)) => {
             println!(
                 "erased the personal data of {subject}: PersonalDataErased recorded in {stream} at position {first}, head {}",
                 head.hash_hex()
             );
             Ok(())
         }
-        Ok(AppendOutcome::AlreadyRecorded { .. }) => Ok(()),
+        Ok((AppendOutcome::AlreadyRecorded { .. }, _)) => Ok(()),
         Err(CoreError::Refused(refusals)) => {
             for r in &refusals {
                 eprintln!("{}: {}", r.refusal.rule, r.refusal.message);

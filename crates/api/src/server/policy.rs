@@ -68,7 +68,11 @@ pub const ENDPOINTS: &[(&str, &str, &[AccessRole])] = &[
     ("GET", "/v1/subscribe", ALL),
     ("GET", "/v1/verify", ALL),
     ("GET", "/v1/export", ALL),
-    ("POST", "/v1/members/{id}/erase", &[Admin, Secretary]),
+    (
+        "POST",
+        "/v1/members/{id}/erase",
+        &[Admin, Secretary, Disputes],
+    ),
     ("GET", "/metrics", &[Admin]),
     ("GET", "/v1/checkpoint", ALL),
     ("GET", "/v1/proofs/inclusion/{pos}", ALL),

@@ -538,9 +538,10 @@ pub struct EraseRequest {
     effective: Option<String>,
 }
 
-/// `POST /v1/members/{id}/erase`: records `PersonalDataErased` and destroys the member's
-/// personal data.
-#[utoipa::path(post, path = "/v1/members/{id}/erase", tag = "ledger", security(("bearer" = [])), params(("id" = String, Path, description = "member id")), request_body(content = Object, description = "{\"reason\": \"…\", \"effective\": \"YYYY-MM-DD\" (optional)}"), responses((status = 201, description = "PersonalDataErased recorded; the personal data destroyed", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
+/// `POST /v1/members/{id}/erase`: records `PersonalDataErased` and destroys the subject's
+/// personal data. The role must be allowed to append to the subject's stream; a subject erased
+/// already (`invalid-state`) or an empty reason (`malformed-field`) is refused.
+#[utoipa::path(post, path = "/v1/members/{id}/erase", tag = "ledger", security(("bearer" = [])), params(("id" = String, Path, description = "the subject: a member id, case:<case_id> or donor:<donor_ref>; the role must be allowed to append to its stream (member, case or finance)")), request_body(content = Object, description = "{\"reason\": \"…\", \"effective\": \"YYYY-MM-DD\" (optional)}"), responses((status = 201, description = "PersonalDataErased recorded; the personal data destroyed", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem), (status = 422, description = "invalid-state: the subject was erased already", body = super::openapi::Problem)))]
 pub async fn erase(
     State(state): Shared,
     caller: Caller,
@@ -548,6 +549,18 @@ pub async fn erase(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     policy::allow(caller.role, "POST", "/v1/members/{id}/erase")?;
+    // The subject's stream, checked against the role's append rights before anything else
+    // (so a role learns nothing of subjects it may not erase).
+    let subject = kroniek_core::catalogue::ErasureSubject::try_from(id.clone())
+        .map_err(|e| ApiError::bad_request(e).with("field", "id"))?;
+    let category = kroniek_core::erasure::erasure_category(&subject);
+    if !may_append(caller.role, category) {
+        return Err(ApiError::forbidden(format!(
+            "the {} role may not erase personal data of {subject}: it may not append to {} streams",
+            caller.role.as_str(),
+            category.name()
+        )));
+    }
     let request: EraseRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("send {{\"reason\": \"…\"}}: {e}")))?;
     let effective = match &request.effective {
@@ -565,9 +578,7 @@ pub async fn erase(
                     kroniek_core::CoreError::Invalid(why) => ApiError::not_found(why),
                     other => other.into(),
                 })?;
-        let outcome = st.store.append(&[event], &actor)?;
-        st.catch_up()?;
-        Ok(outcome)
+        Ok(append_checked(&st, vec![Ok(event)], &actor)?)
     })
     .await?;
     match outcome {

@@ -381,13 +381,28 @@ impl GovernanceState {
                     None => Ok(()),
                 }
             }
-            E::PersonalDataErased(d) => match &d.subject {
-                ErasureSubject::Member(m) => {
-                    self.need_member(m.as_str(), "data.subject").map(|_| ())
+            E::PersonalDataErased(d) => {
+                match &d.subject {
+                    ErasureSubject::Member(m) => {
+                        self.need_member(m.as_str(), "data.subject")?;
+                    }
+                    ErasureSubject::Case(c) => {
+                        self.need_case(c.as_str(), "data.subject")?;
+                    }
+                    ErasureSubject::Donor(_) => {}
                 }
-                ErasureSubject::Case(c) => self.need_case(c.as_str(), "data.subject").map(|_| ()),
-                ErasureSubject::Donor(_) => Ok(()),
-            },
+                match self.erased.get(d.subject.to_string().as_str()) {
+                    Some(on) => fail(
+                        Rule::InvalidState,
+                        "data.subject",
+                        format!(
+                            "the personal data of {} was erased already, on {on}: there is nothing left to erase",
+                            d.subject
+                        ),
+                    ),
+                    None => Ok(()),
+                }
+            }
             E::BodyEstablished(d) => {
                 if let Some(p) = &d.parent_id {
                     self.need_body(p.as_str(), "data.parent_id")?;

@@ -326,6 +326,9 @@ pub struct GovernanceState {
     pub cases: Journaled<String, CaseState>,
     /// Principals with access: whether their access stands.
     pub principals: Journaled<String, bool>,
+    /// Subjects whose personal data was erased (`10234`, `case:r-2022-01`, `donor:d-1`), with
+    /// the date of the erasure.
+    pub erased: Journaled<String, Date>,
 }
 
 macro_rules! each_map {
@@ -339,6 +342,7 @@ macro_rules! each_map {
         $self.elections.$method();
         $self.cases.$method();
         $self.principals.$method();
+        $self.erased.$method();
     };
 }
 
@@ -399,6 +403,12 @@ impl GovernanceState {
                         case_id: s(&d.case_id),
                     })
             }
+            E::PersonalDataErased(d) => {
+                let subject = d.subject.to_string();
+                if !self.erased.contains(&subject) {
+                    self.erased.insert(subject, effective);
+                }
+            }
             E::MemberReinstated(d) => {
                 self.members
                     .entry(s(&d.member_id))
@@ -409,7 +419,6 @@ impl GovernanceState {
             | E::ConductCodeSigned(_)
             | E::ContributionPaid(_)
             | E::ContributionRefunded(_)
-            | E::PersonalDataErased(_)
             | E::SubsidyReceived(_)
             | E::GiftReceived(_)
             | E::BudgetAdopted(_)

@@ -72,6 +72,15 @@ fn result(e: &str, role: &str, elected: &[&str]) -> Value {
     )
 }
 
+fn erase(stream: &str, subject: &str) -> Value {
+    ev(
+        stream,
+        "PersonalDataErased",
+        "2021-01-04",
+        json!({"subject": subject, "reason": "AVG-verzoek"}),
+    )
+}
+
 fn paid(m: &str, date: &str) -> Value {
     ev(
         &format!("member/{m}"),
@@ -276,6 +285,18 @@ fn rows() -> Vec<Row> {
                 "2020-02-01",
                 json!({"motion_id": "m2", "method": "ballot", "for": 5, "against": 3, "abstain": 0, "outcome": "adopted"}),
             )],
+        ),
+        row(
+            Rule::InvalidState,
+            "a second erasure of a subject erased already",
+            vec![erase("member/1", "1")],
+            vec![erase("member/1", "1"), erase("member/1", "1")],
+        ),
+        row(
+            Rule::InvalidState,
+            "a second erasure of a case's summary",
+            vec![erase("case/r1", "case:r1")],
+            vec![erase("case/r1", "case:r1"), erase("case/r1", "case:r1")],
         ),
         row(
             Rule::InvalidState,
