@@ -825,6 +825,58 @@ fn tokens_made_on_the_command_line_work_against_the_server_until_revoked() {
     );
 }
 
+#[test]
+fn the_admin_grants_a_token_while_the_server_runs() {
+    let s = Server::start(&["--demo"]);
+    let tokens = grant_every_role(&s);
+    let body = r#"{"principal":"kascommissie","role":"auditor"}"#;
+    // Only the admin grants: every other role is refused, and nothing is granted.
+    for (role, token) in tokens.iter().filter(|(r, _)| *r != "admin") {
+        assert_eq!(s.post("/v1/tokens", token, body).0, 403, "{role}");
+    }
+    let (code, answer) = s.post("/v1/tokens", &s.admin_token, body);
+    assert_eq!(code, 201, "{answer}");
+    let granted = json(&answer);
+    assert_eq!(
+        (granted["principal"].as_str(), granted["role"].as_str()),
+        (Some("kascommissie"), Some("auditor"))
+    );
+    let token = granted["token"].as_str().unwrap().to_owned();
+    // It works at once, with the role's rights.
+    assert_eq!(s.get("/v1/audit/2022", &token).0, 200);
+    assert_eq!(s.post("/v1/events", &token, PAYMENT).0, 403);
+    // Only its hash is kept; a second grant to a principal with access, a bad role or a bad
+    // name are refused.
+    assert!(!s.get("/v1/export", &s.admin_token).1.contains(&token));
+    let (code, answer) = s.post("/v1/tokens", &s.admin_token, body);
+    assert_eq!(code, 400, "{answer}");
+    assert!(answer.contains("has access already"), "{answer}");
+    let (code, answer) = s.post(
+        "/v1/tokens",
+        &s.admin_token,
+        r#"{"principal":"x","role":"koning"}"#,
+    );
+    assert_eq!(
+        (code, json(&answer)["field"].as_str()),
+        (400, Some("role")),
+        "{answer}"
+    );
+    assert_eq!(
+        s.post(
+            "/v1/tokens",
+            &s.admin_token,
+            r#"{"principal":"Hoofd Letters","role":"board"}"#
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        s.post("/v1/tokens", &s.admin_token, r#"{"principal":"x"}"#)
+            .0,
+        400
+    );
+}
+
 /// Moves the ledger folder out of a stopped server, for a second start.
 fn tempfile_move(s: &mut Server) -> tempfile::TempDir {
     std::mem::replace(&mut s.ledger.dir, tempfile::tempdir().unwrap())

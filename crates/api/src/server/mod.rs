@@ -46,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/export", get(routes::export))
         .route("/v1/members/{id}/erase", post(routes::erase))
         .route("/metrics", get(routes::metrics))
+        .route("/v1/tokens", post(routes::create_token))
         .route("/v1/checkpoint", get(routes::checkpoint))
         .route(
             "/v1/checkpoint/cosignatures",

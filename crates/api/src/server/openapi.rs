@@ -100,7 +100,7 @@ impl Modify for Security {
         routes::composition, routes::terms, routes::member, routes::members, routes::timeline,
         routes::election, routes::case, routes::conduct, routes::verify, routes::export,
         routes::erase, routes::metrics, routes::healthz, routes::checkpoint, routes::inclusion,
-        routes::consistency, routes::add_cosignatures, routes::audit,
+        routes::consistency, routes::add_cosignatures, routes::audit, routes::create_token,
     ),
     components(schemas(
         HeadView, AppendResponse, Problem, RecordView, VerifyView, Composition, SeatView, HolderView,
@@ -108,6 +108,7 @@ impl Modify for Security {
         SignatureView, ContributionView, MembershipCount, TimelineEntry, DecisionView,
         RevocationView, MotionView, VoteView, ElectionView, SeatDefView, CandidacyView, ResultView,
         TallyView, CaseView, SuspensionView, CaseEventView, ConductView, CodeCoverage, CodeVersionView,
+        routes::TokenRequest,
     )),
     modifiers(&Security),
 )]

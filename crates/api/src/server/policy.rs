@@ -74,6 +74,7 @@ pub const ENDPOINTS: &[(&str, &str, &[AccessRole])] = &[
         &[Admin, Secretary, Disputes],
     ),
     ("GET", "/metrics", &[Admin]),
+    ("POST", "/v1/tokens", &[Admin]),
     ("GET", "/v1/checkpoint", ALL),
     ("GET", "/v1/proofs/inclusion/{pos}", ALL),
     ("GET", "/v1/proofs/consistency", ALL),

@@ -596,6 +596,50 @@ pub async fn erase(
     }
 }
 
+/// The body of `POST /v1/tokens`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The principal's name (lower-case letters, digits, `.`, `_`, `-`), without standing access.
+    principal: String,
+    /// admin, secretary, board, auditor, disputes or member.
+    role: String,
+}
+
+/// `POST /v1/tokens` (admin): grants a principal a role with a new token while the server
+/// runs, recorded as an `AccessGranted` by the calling admin. The token is in this answer
+/// only; the ledger keeps its BLAKE3 hash.
+#[utoipa::path(post, path = "/v1/tokens", tag = "operations", security(("bearer" = [])), request_body(content = TokenRequest, description = "{\"principal\": \"…\", \"role\": \"board\"}"), responses((status = 201, description = "principal, role and token (shown once)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+pub async fn create_token(
+    State(state): Shared,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    policy::allow(caller.role, "POST", "/v1/tokens")?;
+    let request: TokenRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "send {{\"principal\": \"…\", \"role\": \"…\"}}: {e}"
+        ))
+    })?;
+    let role = kroniek_app::tokens::parse_role(&request.role)
+        .map_err(|e| ApiError::from(e).with("field", "role"))?;
+    let actor = caller.actor();
+    let st = state.clone();
+    let principal = request.principal.clone();
+    let token = blocking(move || {
+        let token =
+            kroniek_app::tokens::grant_new(&st.store, &principal, role, &actor, (st.today)())?;
+        st.catch_up()?;
+        Ok(token)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"principal": request.principal, "role": role.as_str(), "token": token})),
+    )
+        .into_response())
+}
+
 /// `GET /metrics`: Prometheus text (admin only).
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])), responses((status = 200, description = "Prometheus text: appends, refusals by rule, request latency, ledger size"), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 pub async fn metrics(State(state): Shared, caller: Caller) -> Result<Response, ApiError> {
