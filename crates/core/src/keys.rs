@@ -8,6 +8,17 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+
+/// The key ID of a C2SP signed-note key: SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4].
+pub fn key_id(name: &str, kind: u8, public: &[u8]) -> [u8; 4] {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([0x0a, kind]);
+    h.update(public);
+    let d = h.finalize();
+    [d[0], d[1], d[2], d[3]]
+}
 
 /// Signature type of Ed25519 in C2SP signed notes.
 pub const ED25519_TYPE: u8 = 0x01;
@@ -43,7 +54,7 @@ impl LedgerKey {
 
     /// The 4-byte key ID of C2SP signed notes.
     pub fn key_id(&self) -> [u8; 4] {
-        crate::note::key_id(
+        key_id(
             &self.name,
             ED25519_TYPE,
             self.signing.verifying_key().as_bytes(),
@@ -72,7 +83,7 @@ pub(crate) fn verifier_key_text(name: &str, kind: u8, key: &SigningKey) -> Strin
     let public = key.verifying_key();
     let mut body = vec![kind];
     body.extend_from_slice(public.as_bytes());
-    let id = crate::note::key_id(name, kind, public.as_bytes());
+    let id = key_id(name, kind, public.as_bytes());
     format!("{name}+{}+{}", crate::types::hex(&id), BASE64.encode(body))
 }
 
@@ -81,7 +92,7 @@ pub(crate) fn verifier_key_text(name: &str, kind: u8, key: &SigningKey) -> Strin
 pub(crate) fn key_file_text(name: &str, kind: u8, key: &SigningKey) -> String {
     let mut body = vec![kind];
     body.extend_from_slice(key.as_bytes());
-    let id = crate::note::key_id(name, kind, key.verifying_key().as_bytes());
+    let id = key_id(name, kind, key.verifying_key().as_bytes());
     format!(
         "PRIVATE+KEY+{name}+{}+{}\n",
         crate::types::hex(&id),
@@ -108,7 +119,7 @@ pub(crate) fn parse_key_file(text: &str, kind: u8) -> Result<(String, [u8; 32]),
         _ => return Err(format!("the key is not of signature type 0x{kind:02x}")),
     };
     let public = SigningKey::from_bytes(&seed).verifying_key();
-    if crate::types::hex(&crate::note::key_id(name, kind, public.as_bytes())) != id {
+    if crate::types::hex(&key_id(name, kind, public.as_bytes())) != id {
         return Err("the key ID in the key file does not match the key".into());
     }
     Ok((name.to_owned(), seed))

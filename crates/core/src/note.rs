@@ -13,7 +13,6 @@ use crate::merkle::TreeHash;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use sha2::{Digest, Sha256};
 
 /// Signature type of C2SP Ed25519 cosignatures.
 pub const COSIGNATURE_TYPE: u8 = 0x04;
@@ -22,15 +21,7 @@ pub const ED25519_TYPE: u8 = crate::keys::ED25519_TYPE;
 
 const DASH: &str = "\u{2014} ";
 
-/// The key ID of a key: SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4].
-pub fn key_id(name: &str, kind: u8, public: &[u8]) -> [u8; 4] {
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update([0x0a, kind]);
-    h.update(public);
-    let d = h.finalize();
-    [d[0], d[1], d[2], d[3]]
-}
+pub use crate::keys::key_id;
 
 /// A checkpoint: the log's origin, its size, and the root at that size.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use super::*;
 use crate::envelope::ExpectedVersion;
 use crate::note::{Checkpoint, VerifierKey};
 use crate::record::ExportLine;
+use open::sled_config;
 use proptest::prelude::*;
 use serde_json::json;
 

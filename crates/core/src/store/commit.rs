@@ -1,0 +1,770 @@
+//! The commit protocol and durability: appends checked against the governance state and
+//! staged past the head, committed by the write that moves the head, made durable by one flush
+//! and `fdatasync` that every waiting append shares (group commit); idempotency, optimistic
+//! concurrency and erasure.
+
+use super::*;
+
+/// Events per staged chunk of a large batch (small chunks keep sled's memory low: 2,048
+/// gave a third of the peak RSS of 16,384 on a 1,000,000-event import, and was faster).
+pub(super) const CHUNK: usize = 2_048;
+
+pub(super) fn new_event_id() -> Result<EventId, CoreError> {
+    let r = random32()?;
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&r[..16]);
+    Ok(EventId::new_v4_from(b))
+}
+
+/// The current time as DOMAIN.md writes `recorded_at`: UTC, six fractional digits, `Z`.
+pub fn now_recorded_at() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// What the single writer owns.
+pub(super) struct Writer {
+    pub(super) head: Head,
+    pub(super) state: Option<GovernanceState>,
+    /// Whether appends pass the governance rules. Always true outside the storage
+    /// engine's own tests, which exercise the log with events the rules would not allow.
+    pub(super) rules: bool,
+}
+
+/// One record about to be written, with its personal data.
+pub(super) struct Staged {
+    pub(super) record: Record,
+    pub(super) personal: Option<Personal>,
+    /// The complete Merkle subtrees this record completes (its leaf first).
+    pub(super) nodes: Vec<((u8, u64), TreeHash)>,
+}
+
+/// Checks a recorded event against the catalogue's structural rules, as an append would.
+pub(super) fn check_recorded_structure(
+    record: &Record,
+    personal: Option<&Personal>,
+) -> Result<(), Refusal> {
+    let mut envelope = serde_json::Map::new();
+    envelope.insert(
+        "stream".into(),
+        serde_json::Value::String(record.stream.clone()),
+    );
+    envelope.insert(
+        "type".into(),
+        serde_json::Value::String(record.event_type.name().into()),
+    );
+    envelope.insert(
+        "effective".into(),
+        serde_json::Value::String(record.effective.clone()),
+    );
+    envelope.insert("data".into(), record.data.clone());
+    if let Some(p) = personal {
+        envelope.insert("personal".into(), p.value.clone());
+    }
+    ProposedEvent::parse_recorded(serde_json::Value::Object(envelope), personal.is_some())
+        .map(|_| ())
+}
+
+/// The working state of one batch being appended.
+pub(super) struct Batch {
+    pub(super) base: Head,
+    pub(super) actor: String,
+    pub(super) recorded_at: String,
+    pub(super) next: u64,
+    pub(super) prev: [u8; 32],
+    pub(super) appended: u64,
+    pub(super) pending: Vec<Staged>,
+    pub(super) pending_ids: HashMap<EventId, u64>,
+    pub(super) stream_lens: HashMap<String, u64>,
+    pub(super) seen: Vec<(usize, u64)>,
+    pub(super) refusals: Vec<IndexedRefusal>,
+    pub(super) erase: BTreeSet<u64>,
+    pub(super) staged: bool,
+    pub(super) frontier: Frontier,
+}
+
+impl Batch {
+    pub(super) fn new(base: Head, actor: String, recorded_at: String) -> Batch {
+        Batch {
+            base,
+            actor,
+            recorded_at,
+            next: base.count,
+            prev: base.hash,
+            appended: 0,
+            pending: Vec::new(),
+            pending_ids: HashMap::new(),
+            stream_lens: HashMap::new(),
+            seen: Vec::new(),
+            refusals: Vec::new(),
+            erase: BTreeSet::new(),
+            staged: false,
+            frontier: Frontier::default(),
+        }
+    }
+}
+
+impl Store {
+    /// Appends one batch atomically (see [`Store::append_iter`]).
+    pub fn append(
+        &self,
+        events: &[ProposedEvent],
+        actor: &str,
+    ) -> Result<AppendOutcome, CoreError> {
+        self.append_iter(events.iter().cloned().map(Ok), actor, &mut |_| {})
+    }
+
+    /// Appends every event of `events` as one atomic batch, or nothing.
+    ///
+    /// Items that are already refusals (lines that failed the structural rules) are reported
+    /// with the refusals found here, in input order; when there is any, nothing is written.
+    /// `progress` is told how many events were read so far.
+    pub fn append_iter<I>(
+        &self,
+        events: I,
+        actor: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<AppendOutcome, CoreError>
+    where
+        I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
+    {
+        let mut guard = lock(&self.writer);
+        let writer = &mut *guard;
+        let committed = writer.head;
+        let state = match &mut writer.state {
+            Some(state) => state,
+            None => writer.state.insert(self.build_state()?),
+        };
+        state.begin();
+        let mut batch = Batch::new(committed, actor.to_owned(), now_recorded_at());
+        batch.frontier = Frontier::at(self, committed.count)?;
+        let rules = writer.rules;
+        let result = self.run_batch(&mut batch, events, state, rules, progress);
+        let outcome = match result {
+            Ok(())
+                if !batch.refusals.is_empty() || (!batch.seen.is_empty() && batch.appended > 0) =>
+            {
+                let mut refusals = std::mem::take(&mut batch.refusals);
+                if batch.appended > 0 {
+                    for (index, position) in &batch.seen {
+                        refusals.push(IndexedRefusal {
+                            index: *index,
+                            refusal: Refusal::at(Rule::IdReused, "id", format!(
+                                "this event was recorded before (position {position}) but others in the batch are new: send a batch all new or all seen before"
+                            )),
+                        });
+                    }
+                }
+                refusals.sort_by_key(|r| r.index);
+                Err(CoreError::Refused(refusals))
+            }
+            Ok(()) if batch.appended == 0 && !batch.seen.is_empty() => {
+                state.commit();
+                drop(guard);
+                return Ok(AppendOutcome::AlreadyRecorded {
+                    positions: batch.seen.iter().map(|(_, p)| *p).collect(),
+                    head: self.head(),
+                });
+            }
+            Ok(()) => self.commit(&mut batch),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(head) => {
+                state.commit();
+                writer.head = head;
+                drop(guard);
+                self.make_durable(head)?;
+                Ok(AppendOutcome::Appended {
+                    first: committed.count,
+                    count: batch.appended,
+                    head,
+                })
+            }
+            Err(e) => {
+                state.rollback();
+                if batch.staged {
+                    self.discard_from(committed.count)?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Folds every record of the ledger into the governance state.
+    pub(super) fn build_state(&self) -> Result<GovernanceState, CoreError> {
+        let mut state = GovernanceState::default();
+        for record in self.iter_from(0) {
+            let record = record?;
+            let effective = Date::parse(&record.effective)
+                .map_err(|e| CoreError::Corrupt(record.position, e))?;
+            let event = crate::catalogue::parse_data(record.event_type, &record.data).map_err(
+                |(field, why)| CoreError::Corrupt(record.position, format!("data.{field}: {why}")),
+            )?;
+            state.apply(&event, effective, record.position);
+        }
+        Ok(state)
+    }
+
+    pub(super) fn run_batch<I>(
+        &self,
+        b: &mut Batch,
+        events: I,
+        state: &mut GovernanceState,
+        rules: bool,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(), CoreError>
+    where
+        I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
+    {
+        for (index, item) in events.into_iter().enumerate() {
+            if index % 4096 == 0 {
+                progress(index as u64);
+            }
+            let event = match item {
+                Ok(e) => e,
+                Err(refusal) => {
+                    b.refusals.push(IndexedRefusal { index, refusal });
+                    continue;
+                }
+            };
+            if let Err(refusal) =
+                self.check_and_stage(b, index, event, rules.then_some(&mut *state))?
+            {
+                b.refusals.push(IndexedRefusal { index, refusal });
+            }
+            if b.pending.len() >= self.chunk {
+                self.stage(b)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the store's rules to one event and, when the batch is still clean, builds
+    /// its record. The outer error is storage trouble; the inner one a refusal.
+    pub(super) fn check_and_stage(
+        &self,
+        b: &mut Batch,
+        index: usize,
+        e: ProposedEvent,
+        state: Option<&mut GovernanceState>,
+    ) -> Result<Result<(), Refusal>, CoreError> {
+        if let Some(id) = e.id {
+            let id_key = *id.0.as_bytes();
+            let earlier = match b.pending_ids.get(&id) {
+                Some(p) => Some(*p),
+                None => self.t.ids.get(id_key)?.as_deref().and_then(be_u64),
+            };
+            if let Some(position) = earlier {
+                if position >= b.base.count {
+                    return Ok(Err(Refusal::at(
+                        Rule::IdReused,
+                        "id",
+                        format!("the id {id} appears twice in this batch"),
+                    )));
+                }
+                if self.same_content(position, &e)? {
+                    b.seen.push((index, position));
+                    return Ok(Ok(()));
+                }
+                return Ok(Err(Refusal::at(
+                    Rule::IdReused,
+                    "id",
+                    format!(
+                        "the id {id} was recorded before (position {position}) with other content"
+                    ),
+                )));
+            }
+        }
+        let stream = e.stream.as_str().to_owned();
+        let len = match b.stream_lens.get(&stream) {
+            Some(n) => *n,
+            None => self.stream_len(&stream)?,
+        };
+        if !e.expected_version.matches(len) {
+            let actual = if len == 0 {
+                "has no events".to_owned()
+            } else {
+                format!("is at version {}", len - 1)
+            };
+            return Ok(Err(Refusal::at(
+                Rule::VersionConflict,
+                "expected_version",
+                format!(
+                    "stream {stream} {actual}, but the event expects {}",
+                    e.expected_version
+                ),
+            )));
+        }
+        if let Some(state) = state {
+            if let Err(refusal) = state.check(&e.event, e.effective) {
+                return Ok(Err(refusal));
+            }
+            state.apply(&e.event, e.effective, b.next);
+        }
+        b.stream_lens.insert(stream.clone(), len + 1);
+        if !b.refusals.is_empty() {
+            // Nothing will be written: keep checking, build nothing.
+            b.appended += 1;
+            b.next += 1;
+            return Ok(Ok(()));
+        }
+        let id = match e.id {
+            Some(id) => id,
+            None => new_event_id()?,
+        };
+        let personal = match e.personal {
+            Some(value) => Some(Personal {
+                salt: random32()?,
+                value,
+            }),
+            None => None,
+        };
+        if let EventData::PersonalDataErased(d) = &e.event {
+            self.erasure_targets(b, &d.subject)?;
+        }
+        let record = Record::seal(
+            b.next,
+            len,
+            stream,
+            e.event_type,
+            id,
+            e.effective.to_string(),
+            b.recorded_at.clone(),
+            b.actor.clone(),
+            e.data,
+            personal.as_ref().map(Personal::commitment),
+            b.prev,
+        );
+        b.prev = record.hash;
+        b.pending_ids.insert(id, b.next);
+        b.next += 1;
+        b.appended += 1;
+        let nodes = b.frontier.push(&record.hash);
+        b.pending.push(Staged {
+            record,
+            personal,
+            nodes,
+        });
+        Ok(Ok(()))
+    }
+
+    /// Whether the record at `position` holds the same content as `e` (idempotency).
+    pub(super) fn same_content(&self, position: u64, e: &ProposedEvent) -> Result<bool, CoreError> {
+        let record = self.record_at(position)?;
+        let same = record.stream == e.stream.as_str()
+            && record.event_type == e.event_type
+            && record.effective == e.effective.to_string()
+            && canonical::to_canonical(&record.data) == canonical::to_canonical(&e.data);
+        if !same {
+            return Ok(false);
+        }
+        Ok(match (record.personal_commitment, &e.personal) {
+            (None, None) => true,
+            (None, Some(_)) | (Some(_), None) => false,
+            (Some(c), Some(p)) => match self.personal_at(position)? {
+                Some(stored) => crate::record::commitment(&stored.salt, p) == c,
+                // Erased: the personal data can no longer be compared.
+                None => true,
+            },
+        })
+    }
+
+    /// Collects the positions whose personal data an erasure of `subject` removes.
+    pub(super) fn erasure_targets(
+        &self,
+        b: &mut Batch,
+        subject: &ErasureSubject,
+    ) -> Result<(), CoreError> {
+        let matches = |r: &Record| match subject {
+            ErasureSubject::Member(m) => {
+                r.stream == format!("member/{m}")
+                    || (r.event_type == EventType::CandidacySubmitted
+                        && r.data.get("member_id").and_then(|v| v.as_str()) == Some(m.as_str()))
+            }
+            ErasureSubject::Case(c) => r.stream == format!("case/{c}"),
+            ErasureSubject::Donor(d) => {
+                r.event_type == EventType::GiftReceived
+                    && r.data.get("donor_ref").and_then(|v| v.as_str()) == Some(d.as_str())
+            }
+        };
+        let prefixes: Vec<Vec<u8>> = match subject {
+            ErasureSubject::Member(m) => {
+                vec![stream_prefix(&format!("member/{m}")), b"election/".to_vec()]
+            }
+            ErasureSubject::Case(c) => vec![stream_prefix(&format!("case/{c}"))],
+            ErasureSubject::Donor(_) => vec![b"finance/".to_vec()],
+        };
+        for prefix in prefixes {
+            for item in self.t.streams.scan_prefix(&prefix) {
+                let (_, pos) = item?;
+                let Some(position) = be_u64(&pos) else {
+                    continue;
+                };
+                if !self.t.personal.contains_key(pos_key(position))? {
+                    continue;
+                }
+                let record = self.record_at(position)?;
+                if matches(&record) {
+                    b.erase.insert(position);
+                }
+            }
+        }
+        for staged in &b.pending {
+            if staged.personal.is_some() && matches(&staged.record) {
+                b.erase.insert(staged.record.position);
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn stream_len(&self, stream: &str) -> Result<u64, CoreError> {
+        Ok(
+            match self
+                .t
+                .streams
+                .scan_prefix(stream_prefix(stream))
+                .next_back()
+            {
+                Some(item) => {
+                    let (key, _) = item?;
+                    be_u64(&key[key.len() - 8..]).map_or(0, |v| v + 1)
+                }
+                None => 0,
+            },
+        )
+    }
+
+    /// Writes the pending chunk invisibly (past the head).
+    pub(super) fn stage(&self, b: &mut Batch) -> Result<(), CoreError> {
+        if b.pending.is_empty() {
+            return Ok(());
+        }
+        self.write_staged(&b.pending)?;
+        b.pending.clear();
+        b.pending_ids.clear();
+        b.staged = true;
+        Ok(())
+    }
+
+    /// Writes the last chunk, any erasures and the new head: the commit point.
+    pub(super) fn commit(&self, b: &mut Batch) -> Result<Head, CoreError> {
+        let head = Head {
+            count: b.next,
+            hash: b.prev,
+        };
+        if b.appended == 0 {
+            return Ok(b.base);
+        }
+        if b.staged {
+            // Staged chunks are durable before the head that makes them visible.
+            self.sync_to_disk()?;
+        }
+        if b.erase.is_empty() {
+            self.write_in_log_order(&b.pending, head)?;
+        } else {
+            self.write_chunk(&b.pending, Some(head), &b.erase)?;
+        }
+        let mut applied = lock(&self.applied);
+        *applied = head;
+        Ok(head)
+    }
+
+    /// The stored form of a chunk's records. Records [`META_BLOBS`] first (a write before the
+    /// chunk's) when a value or key is large enough to put a node in a blob file.
+    pub(super) fn encode(&self, chunk: &[Staged]) -> Result<Vec<EncodedRecord>, CoreError> {
+        let encoded: Vec<EncodedRecord> = chunk
+            .iter()
+            .map(|s| {
+                let mut value = Vec::with_capacity(400);
+                value.extend_from_slice(&s.record.hash);
+                value.extend_from_slice(&s.record.hashed_bytes());
+                let personal = s.personal.as_ref().map(|p| {
+                    let mut v = p.salt.to_vec();
+                    v.extend_from_slice(&canonical::to_canonical(&p.value));
+                    v
+                });
+                (
+                    stream_key(&s.record.stream, s.record.version),
+                    value,
+                    personal,
+                )
+            })
+            .collect();
+        let large = encoded.iter().any(|(key, value, personal)| {
+            key.len() > LONG_KEY
+                || value.len() > LARGE_VALUE
+                || personal.as_ref().is_some_and(|p| p.len() > LARGE_VALUE)
+        });
+        if large
+            && !self
+                .blobs_possible
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.t.meta.insert(META_BLOBS, b"")?;
+            self.blobs_possible
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(encoded)
+    }
+
+    /// Writes a chunk past the head, invisible until a later commit moves the head. No
+    /// cross-tree atomicity is needed: anything past the head is discarded on open.
+    pub(super) fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
+        // Written tree by tree, in `TreeId`'s order, each tree's keys in one batch.
+        const ORDER: [TreeId; 6] = [
+            TreeId::Merkle,
+            TreeId::Records,
+            TreeId::Streams,
+            TreeId::Ids,
+            TreeId::Personal,
+            TreeId::Meta,
+        ];
+        let mut batches: [Option<sled::Batch>; 6] = Default::default();
+        for (id, key, value) in self.record_writes(chunk)? {
+            batches[id as usize]
+                .get_or_insert_with(sled::Batch::default)
+                .insert(key, value);
+        }
+        for (id, batch) in ORDER.into_iter().zip(batches) {
+            if let Some(batch) = batch {
+                self.tree(id).apply_batch(batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the last chunk and then the new head as single-key writes, in that order: the
+    /// commit point of a batch without erasures.
+    ///
+    /// No sled transaction is needed: sled recovers a contiguous prefix of its log (recovery
+    /// stops at the first torn or missing message), so a head that survives a crash brings
+    /// every write before it, and writes past a head that did not survive are discarded on
+    /// open ([`Store::discard_from`]). Each record goes before its index entries, so an index
+    /// entry never outlives its record. A transaction would cost a second synced log write per
+    /// append (sled writes a batch manifest in a buffer of its own); see `kroniek bench`.
+    pub(super) fn write_in_log_order(&self, chunk: &[Staged], head: Head) -> Result<(), CoreError> {
+        for (id, key, value) in self.writes_in_log_order(chunk, head)? {
+            self.tree(id).insert(key, value)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn tree(&self, id: TreeId) -> &sled::Tree {
+        match id {
+            TreeId::Records => &self.t.records,
+            TreeId::Streams => &self.t.streams,
+            TreeId::Ids => &self.t.ids,
+            TreeId::Personal => &self.t.personal,
+            TreeId::Merkle => &self.t.merkle,
+            TreeId::Meta => &self.t.meta,
+        }
+    }
+
+    /// The single-key writes of [`Store::write_in_log_order`], in the order they are made
+    /// (a function of its own so that a test can cut them anywhere, as a crash would).
+    pub(super) fn writes_in_log_order(
+        &self,
+        chunk: &[Staged],
+        head: Head,
+    ) -> Result<Vec<KeyWrite>, CoreError> {
+        let head_bytes = bincode::encode_to_vec(head, bincode_config())
+            .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        let mut writes = self.record_writes(chunk)?;
+        writes.push((TreeId::Meta, b"head".to_vec(), head_bytes));
+        Ok(writes)
+    }
+
+    /// The single-key writes that store a chunk's records (each record before its index
+    /// entries, its personal data and the tree nodes it completes): the one description of
+    /// a record's keys, used whether they are staged, committed in log order or in a
+    /// transaction.
+    pub(super) fn record_writes(&self, chunk: &[Staged]) -> Result<Vec<KeyWrite>, CoreError> {
+        let mut writes = Vec::with_capacity(chunk.len() * 4 + 1);
+        for (s, (skey, value, pers)) in chunk.iter().zip(self.encode(chunk)?) {
+            let pk = pos_key(s.record.position).to_vec();
+            writes.push((TreeId::Records, pk.clone(), value));
+            writes.push((TreeId::Streams, skey, pk.clone()));
+            writes.push((TreeId::Ids, s.record.id.0.as_bytes().to_vec(), pk.clone()));
+            if let Some(p) = pers {
+                writes.push((TreeId::Personal, pk, p));
+            }
+            for ((level, index), hash) in
+                s.nodes.iter().filter(|((l, _), _)| *l >= STORED_TREE_LEVEL)
+            {
+                writes.push((
+                    TreeId::Merkle,
+                    node_key(*level, *index).to_vec(),
+                    hash.to_vec(),
+                ));
+            }
+        }
+        Ok(writes)
+    }
+
+    /// Writes a chunk, the erasures and the new head in one sled transaction: the commit point
+    /// of a batch that erases personal data (the erasures and the event that records them
+    /// become durable together, or neither does).
+    pub(super) fn write_chunk(
+        &self,
+        chunk: &[Staged],
+        head: Option<Head>,
+        erase: &BTreeSet<u64>,
+    ) -> Result<(), CoreError> {
+        let writes = self.record_writes(chunk)?;
+        let head_bytes = match head {
+            Some(h) => Some(
+                bincode::encode_to_vec(h, bincode_config())
+                    .map_err(|e| CoreError::Invalid(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let trees = (
+            &self.t.records,
+            &self.t.streams,
+            &self.t.ids,
+            &self.t.personal,
+            &self.t.meta,
+            &self.t.merkle,
+        );
+        trees.transaction(
+            |(records, streams, ids, personal, meta, merkle): &(
+                TransactionalTree,
+                TransactionalTree,
+                TransactionalTree,
+                TransactionalTree,
+                TransactionalTree,
+                TransactionalTree,
+            )| {
+                for (id, key, value) in &writes {
+                    let tree = match id {
+                        TreeId::Records => records,
+                        TreeId::Streams => streams,
+                        TreeId::Ids => ids,
+                        TreeId::Personal => personal,
+                        TreeId::Merkle => merkle,
+                        TreeId::Meta => meta,
+                    };
+                    tree.insert(key.as_slice(), value.as_slice())?;
+                }
+                for position in erase {
+                    personal.remove(&pos_key(*position))?;
+                }
+                if let Some(h) = &head_bytes {
+                    meta.insert("head", h.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<CoreError>>(())
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Waits until a flush covers `target`; the first waiter flushes for all (group commit).
+    pub(super) fn make_durable(&self, target: Head) -> Result<(), CoreError> {
+        let mut state = lock(&self.flush);
+        loop {
+            if state.durable >= target.count {
+                return Ok(());
+            }
+            if state.flushing {
+                state = self
+                    .flushed
+                    .wait(state)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            state.flushing = true;
+            drop(state);
+            let covered = *lock(&self.applied);
+            let result = self.sync_to_disk();
+            self.flushes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state = lock(&self.flush);
+            state.flushing = false;
+            if result.is_ok() && covered.count > state.durable {
+                state.durable = covered.count;
+                let mut visible = self
+                    .visible
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if covered.count > visible.count {
+                    *visible = covered;
+                }
+            }
+            self.flushed.notify_all();
+            result?;
+        }
+    }
+
+    /// Turns the governance rules off, for tests of the log alone.
+    #[cfg(test)]
+    pub(crate) fn without_rules(self) -> Store {
+        lock(&self.writer).rules = false;
+        self
+    }
+
+    /// How many flushes have acknowledged appends since the store was opened.
+    pub fn flush_count(&self) -> u64 {
+        self.flushes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Flushes everything to disk.
+    pub fn flush(&self) -> Result<(), CoreError> {
+        self.sync_to_disk()
+    }
+
+    /// Makes sled's new blob files durable, then writes sled's buffers to its log file and
+    /// makes them durable.
+    ///
+    /// sled's own flush ends each write with `sync_file_range`, which saves neither the file's
+    /// size (the log grows at its end) nor the drive's write cache: enough after `kill -9`, not
+    /// after a power cut or a kernel crash, until sled's periodic `fsync` (every 500 ms). So an
+    /// append is acknowledged only after an `fdatasync` of the log file as well; group commit
+    /// shares it among the appends waiting for it.
+    pub(super) fn sync_to_disk(&self) -> Result<(), CoreError> {
+        let io = |e: std::io::Error| CoreError::Storage(sled::Error::Io(e));
+        // Blob files first: they were written whole before the appends this flush covers were
+        // applied, and the log entries that point to them should not reach the disk first.
+        if self
+            .blobs_possible
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.sync_blobs().map_err(io)?;
+        }
+        self.db.flush()?;
+        self.log_file.sync_data().map_err(io)
+    }
+
+    /// Makes sled's new blob files durable. sled writes a tree node too large for its log
+    /// buffers (over 128 KiB: a leaf holding an event of that size) to a file of its own in
+    /// `sled/blobs` when it is inserted, and never syncs it, while the log that points to it is
+    /// synced at the flush. Blob files are written once; one seen at a shorter length (still
+    /// being written by another append) is synced again when it is seen complete. Called only
+    /// once a store may have blob files (see [`LARGE_VALUE`]).
+    pub(super) fn sync_blobs(&self) -> std::io::Result<()> {
+        let dir = sled_path(&self.dir).join("blobs");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut synced = lock(&self.synced_blobs);
+        let mut present = HashSet::new();
+        let mut new = false;
+        for entry in entries {
+            let entry = entry?;
+            let blob = (entry.file_name(), entry.metadata()?.len());
+            if !synced.contains(&blob) {
+                std::fs::File::open(entry.path())?.sync_all()?;
+                new = true;
+            }
+            present.insert(blob);
+        }
+        if new {
+            std::fs::File::open(&dir)?.sync_all()?;
+        }
+        *synced = present;
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! The store's layout on disk: the six sled trees and their keys, the stored head, the
+//! stored record (hash ‖ hashed bytes), and the files beside the database.
+
+use super::*;
+
+pub(super) struct Trees {
+    pub(super) records: sled::Tree,
+    pub(super) streams: sled::Tree,
+    pub(super) ids: sled::Tree,
+    pub(super) personal: sled::Tree,
+    pub(super) meta: sled::Tree,
+    pub(super) merkle: sled::Tree,
+}
+
+/// sled keeps a tree node in a blob file of its own (which it never syncs, see
+/// [`Store::sync_blobs`]) only when the node is over 128 KiB. A leaf holds at most about 17
+/// entries and an index node about 257 keys, so a node that large needs a value over 4 KiB or
+/// a key over 256 bytes (a long stream name) somewhere in the store. Until one is written, a
+/// flush need not look for blob files (reading the folder costs an append about 20 µs). The
+/// meta key [`META_BLOBS`] records that one was; [`META_BLOB_WATCH`] that the store keeps
+/// that record (set at `init`; a store made before it is treated as possibly having blobs).
+pub(super) const LARGE_VALUE: usize = 4096;
+/// See [`LARGE_VALUE`].
+pub(super) const LONG_KEY: usize = 256;
+/// See [`LARGE_VALUE`].
+pub(super) const META_BLOBS: &str = "blobs-possible";
+/// See [`LARGE_VALUE`].
+pub(super) const META_BLOB_WATCH: &str = "blob-watch";
+
+/// The lowest level of the Merkle tree the store keeps: subtrees of 16 leaves and up. Lower
+/// nodes are computed from the records' hashes when a proof needs them (at most 16 reads),
+/// which keeps the tree's cost on an append to about one write per 8 records.
+pub const STORED_TREE_LEVEL: u8 = 4;
+
+/// The `meta` marker of the tree layout above.
+pub(super) const TREE_LAYOUT: &[u8] = b"rfc6962/level4";
+
+/// The key of a complete Merkle subtree: level, then index (big-endian).
+pub(super) fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// The trees a record's writes go to (see [`Store::record_writes`]), in the order a staged
+/// chunk writes them (see [`Store::write_staged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TreeId {
+    Merkle,
+    Records,
+    Streams,
+    Ids,
+    Personal,
+    Meta,
+}
+
+/// One single-key write: the tree, the key, the value.
+pub(super) type KeyWrite = (TreeId, Vec<u8>, Vec<u8>);
+
+pub(super) fn pos_key(position: u64) -> [u8; 8] {
+    position.to_be_bytes()
+}
+
+pub(super) fn stream_key(stream: &str, version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(stream.len() + 9);
+    k.extend_from_slice(stream.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+pub(super) fn stream_prefix(stream: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(stream.len() + 1);
+    k.extend_from_slice(stream.as_bytes());
+    k.push(0);
+    k
+}
+
+pub(super) fn be_u64(bytes: &[u8]) -> Option<u64> {
+    bytes.try_into().ok().map(u64::from_be_bytes)
+}
+
+pub(super) fn bincode_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_fixed_int_encoding()
+}
+
+/// A record's stream key, stored value and stored personal data, ready to insert.
+pub(super) type EncodedRecord = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+/// The file that names the process holding the store open; the store's lock is on it.
+pub(super) const HOLDER_FILE: &str = "holder";
+
+/// The file names inside a store's folder.
+pub fn key_path(dir: &Path) -> PathBuf {
+    dir.join("signing.key")
+}
+
+pub(super) fn sled_path(dir: &Path) -> PathBuf {
+    dir.join("sled")
+}
+
+/// The head from its `meta` value (none: the empty ledger), or why it cannot be read.
+pub(super) fn stored_head(value: Option<&[u8]>) -> Result<Head, String> {
+    match value {
+        Some(v) => bincode::decode_from_slice::<Head, _>(v, bincode_config())
+            .map(|(h, _)| h)
+            .map_err(|e| format!("the stored head cannot be read: {e}")),
+        None => Ok(Head::EMPTY),
+    }
+}
+
+/// The record at `position` from its stored value (hash ‖ hashed bytes).
+pub(super) fn decode_stored(position: u64, value: &[u8]) -> Result<Record, CoreError> {
+    let (hash, bytes) = split_value(value)
+        .ok_or_else(|| CoreError::Corrupt(position, "the record is truncated".into()))?;
+    Record::from_hashed_bytes(bytes, hash).map_err(|e| CoreError::Corrupt(position, e))
+}
+
+pub(super) fn split_value(value: &[u8]) -> Option<([u8; 32], &[u8])> {
+    if value.len() < 32 {
+        return None;
+    }
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(&value[..32]);
+    Some((hash, &value[32..]))
+}

@@ -1,0 +1,179 @@
+//! The storage engine: the hash-chained log on sled, with atomic batches, optimistic
+//! concurrency, idempotency, group commit, and erasable personal data.
+//!
+//! ## Layout
+//! One sled database in `DIR/sled`, with six trees:
+//! - `records`: position (u64 big-endian) → record hash (32 bytes) ‖ the record's hashed
+//!   bytes (its JCS without `hash`, `personal`, `personal_salt`). `verify` hashes these bytes
+//!   as they lie, without re-serialising.
+//! - `streams`: stream name ‖ 0x00 ‖ version (u64 BE) → position.
+//! - `ids`: event UUID (16 bytes) → position. Kept for ever: idempotency has no horizon.
+//! - `personal`: position → salt (32 bytes) ‖ JCS of `personal`. Erasure removes the entry.
+//! - `meta`: `head` (count and hash of the last record: the commit point), `origin`.
+//!
+//! ## Commit protocol
+//! Records at positions at or past the committed head are invisible. A batch is written past
+//! the head, record before index entries, and committed by its last write, the one that moves
+//! the head (sled recovers a contiguous prefix of its log, so a head that survives a crash
+//! brings everything written before it); a batch that erases personal data commits its last
+//! chunk, the erasures and the head in one sled transaction. A very large batch is first staged
+//! in chunks (invisible, memory stays bounded) and flushed before its head is written.
+//! Opening a store discards whatever was staged past the head, so a crash leaves a batch
+//! either whole or absent. Appends are serialised (check and append are one step); each waits
+//! for a flush that covers it before it is acknowledged, and one flush covers every append
+//! that was applied while the previous flush ran (group commit).
+
+use crate::canonical;
+use crate::catalogue::{ErasureSubject, EventData, EventType};
+use crate::envelope::ProposedEvent;
+use crate::error::CoreError;
+use crate::files;
+use crate::governance::GovernanceState;
+use crate::keys::{is_valid_key_name, LedgerKey};
+use crate::merkle::{Frontier, NodeSource, TreeHash};
+use crate::note::{Checkpoint, Note, VerifierKey};
+use crate::random::random32;
+use crate::record::{HashedTail, Personal, PersonalView, Record, ZERO_HASH};
+use crate::rules::{IndexedRefusal, Refusal, Rule};
+use crate::types::{hex, Date, EventId};
+use crate::verify::{Broken, ChainVerifier, Verified};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
+
+mod commit;
+mod layout;
+mod open;
+mod read;
+mod restore;
+mod tree;
+
+use commit::*;
+use layout::*;
+
+pub use commit::now_recorded_at;
+pub use layout::{key_path, STORED_TREE_LEVEL};
+pub use open::page_cache_bytes;
+
+/// The origin (key name) a store gets when `init` is given none.
+pub const DEFAULT_ORIGIN: &str = "localhost/kroniek";
+
+/// The ledger's head: how many records it holds and the last one's hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub struct Head {
+    pub count: u64,
+    pub hash: [u8; 32],
+}
+
+impl Head {
+    /// The head of an empty ledger.
+    pub const EMPTY: Head = Head {
+        count: 0,
+        hash: ZERO_HASH,
+    };
+
+    /// The hash as hex.
+    pub fn hash_hex(&self) -> String {
+        hex(&self.hash)
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// New records at positions `first..first + count`.
+    Appended { first: u64, count: u64, head: Head },
+    /// Every event's id was recorded before with the same content: their first positions.
+    AlreadyRecorded { positions: Vec<u64>, head: Head },
+}
+
+/// How to open a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Discard staged leftovers and check the head: the mode for work.
+    Normal,
+    /// Change nothing and check nothing: for `verify` of a damaged store.
+    Inspect,
+}
+
+#[derive(Debug, Default)]
+struct FlushState {
+    durable: u64,
+    flushing: bool,
+}
+
+/// An open ledger.
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    t: Trees,
+    origin: String,
+    /// Serialises appends; holds the applied (maybe not yet durable) head and the
+    /// governance state the rules judge against (built on the first append).
+    writer: Mutex<Writer>,
+    /// The newest applied head, read by the flush leader.
+    applied: Mutex<Head>,
+    flush: Mutex<FlushState>,
+    flushed: Condvar,
+    /// The durable head: what readers see.
+    visible: RwLock<Head>,
+    /// Events per staged chunk of a large batch.
+    chunk: usize,
+    /// How many flushes acknowledged appends (group commit makes this fewer than appends).
+    flushes: std::sync::atomic::AtomicU64,
+    /// Serialises signing checkpoints and adding cosignatures (the kept checkpoint file).
+    checkpoint_lock: Mutex<()>,
+    /// sled's log file, to `fdatasync` after each flush (see [`Store::sync_to_disk`]).
+    log_file: std::fs::File,
+    /// The blob files (name, length) already made durable (see [`Store::sync_blobs`]).
+    synced_blobs: Mutex<HashSet<(std::ffi::OsString, u64)>>,
+    /// Whether sled may have blob files to sync: see [`LARGE_VALUE`].
+    blobs_possible: std::sync::atomic::AtomicBool,
+    /// The store's lock, held while the store is open (see [`hold_store`]). Declared last:
+    /// fields drop in order, so sled has written all it writes on closing before another
+    /// process may open the store.
+    _holder_file: std::fs::File,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Store {
+    /// The folder the ledger lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The ledger's origin (the checkpoint and key name).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The durable head: what every reader sees.
+    pub fn head(&self) -> Head {
+        *self
+            .visible
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The store's size on disk, in bytes (sled's own count).
+    pub fn size_on_disk(&self) -> Result<u64, CoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,430 @@
+//! Reading and walking the log: records and their personal data up to the committed head,
+//! streams and categories, export lines, the replay that every rebuild of the read models
+//! uses, and `verify`'s walk over the stored records.
+
+use super::*;
+
+/// A full verification, one stored record at a time (see [`Store::verify`]): each record's
+/// hash, position and link, and its personal data merge-joined with the `personal` tree; at
+/// the end, the head. [`Store::replay_verified`] runs it on the pages a rebuild reads anyway.
+pub(super) struct ChainWalk {
+    pub(super) head: Head,
+    pub(super) chain: ChainVerifier,
+    pub(super) personal: std::iter::Peekable<sled::Iter>,
+}
+
+impl ChainWalk {
+    /// Records checked so far: the position the next one must have.
+    pub(super) fn checked(&self) -> u64 {
+        self.chain.finish().count
+    }
+
+    /// Checks the next stored record (its `records` key and value).
+    pub(super) fn check(&mut self, key: &[u8], value: &[u8]) -> Result<(), Broken> {
+        let expected = self.checked();
+        let position = be_u64(key).ok_or_else(|| Broken {
+            position: expected,
+            why: "a record key is not a position".into(),
+        })?;
+        if position != expected {
+            return Err(Broken {
+                position: expected,
+                why: format!(
+                    "gap: position {expected} is missing (the next stored record is {position})"
+                ),
+            });
+        }
+        let (hash, bytes) = split_value(value).ok_or_else(|| Broken {
+            position,
+            why: "the record is truncated".into(),
+        })?;
+        let computed = *blake3::hash(bytes).as_bytes();
+        if computed != hash {
+            return Err(Broken {
+                position,
+                why: format!(
+                    "hash mismatch: the record hashes to {} but says {}",
+                    hex(&computed),
+                    hex(&hash)
+                ),
+            });
+        }
+        let tail = HashedTail::parse(bytes).ok_or_else(|| Broken {
+            position,
+            why: "the record is not in the record format".into(),
+        })?;
+        if tail.position != position {
+            return Err(Broken {
+                position,
+                why: format!(
+                    "the record at position {position} says it is at position {}",
+                    tail.position
+                ),
+            });
+        }
+        self.chain
+            .link(position, &tail.prev_hash, tail.stream, tail.version, &hash)?;
+        // Personal data: merge-join the personal tree with the records.
+        let mut stored_personal = None;
+        while let Some(Ok((pkey, _))) = self.personal.peek() {
+            let ppos = be_u64(pkey).unwrap_or(u64::MAX);
+            if ppos < position {
+                return Err(Broken {
+                    position: ppos,
+                    why: "personal data is stored for a record without a personal commitment"
+                        .into(),
+                });
+            }
+            if ppos > position {
+                break;
+            }
+            stored_personal = self.personal.next().and_then(Result::ok).map(|(_, v)| v);
+        }
+        let personal_missing = tail.personal_commitment.is_some() && stored_personal.is_none();
+        match (tail.personal_commitment, stored_personal) {
+            (None, Some(_)) => {
+                return Err(Broken {
+                    position,
+                    why: "personal data is stored for a record without a personal commitment"
+                        .into(),
+                })
+            }
+            (Some(c), Some(v)) => {
+                let ok = v.len() >= 32 && {
+                    let mut salt = [0u8; 32];
+                    salt.copy_from_slice(&v[..32]);
+                    *blake3::keyed_hash(&salt, &v[32..]).as_bytes() == c
+                };
+                if !ok {
+                    return Err(Broken {
+                        position,
+                        why: "personal data does not match its commitment".into(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        // The erasure check needs the record's subject: decode the (rare) records that record
+        // an erasure or miss their personal data.
+        if personal_missing || tail.event_type == "PersonalDataErased" {
+            let record = decode_stored(position, value).map_err(|e| Broken {
+                position,
+                why: e.to_string(),
+            })?;
+            self.chain.note_personal(&record, personal_missing);
+        }
+        Ok(())
+    }
+
+    /// The outcome, once every stored record up to the head was checked.
+    pub(super) fn finish(self) -> Result<Verified, Broken> {
+        let done = self.chain.finish();
+        if done.count != self.head.count {
+            return Err(Broken {
+                position: done.count,
+                why: format!(
+                    "gap: the head says {} records, but they end at position {}",
+                    self.head.count, done.count
+                ),
+            });
+        }
+        if done.head != self.head.hash {
+            return Err(Broken {
+                position: self.head.count.saturating_sub(1),
+                why: format!(
+                    "the stored head hash {} differs from the last record's hash {}",
+                    hex(&self.head.hash),
+                    hex(&done.head)
+                ),
+            });
+        }
+        self.chain.complete()
+    }
+}
+
+impl Store {
+    /// The record at `position` (visible or not: callers bound it by the head).
+    pub fn record_at(&self, position: u64) -> Result<Record, CoreError> {
+        let value = self
+            .t
+            .records
+            .get(pos_key(position))?
+            .ok_or_else(|| CoreError::Corrupt(position, "the record is missing".into()))?;
+        decode_stored(position, &value)
+    }
+
+    /// The personal data of the record at `position`, unless there is none or it was erased.
+    pub fn personal_at(&self, position: u64) -> Result<Option<Personal>, CoreError> {
+        Ok(match self.t.personal.get(pos_key(position))? {
+            Some(v) if v.len() >= 32 => {
+                let mut salt = [0u8; 32];
+                salt.copy_from_slice(&v[..32]);
+                let value = canonical::parse_strict_bytes(&v[32..])
+                    .map_err(|e| CoreError::Corrupt(position, e))?;
+                Some(Personal { salt, value })
+            }
+            Some(_) => {
+                return Err(CoreError::Corrupt(
+                    position,
+                    "personal data is truncated".into(),
+                ))
+            }
+            None => None,
+        })
+    }
+
+    /// Records from `from`, at most `limit`, in position order.
+    pub fn read_range(&self, from: u64, limit: u64) -> Result<Vec<Record>, CoreError> {
+        let end = self.head().count.min(from.saturating_add(limit));
+        (from..end).map(|p| self.record_at(p)).collect()
+    }
+
+    /// Every visible record in position order, lazily.
+    pub fn iter_from(&self, from: u64) -> impl Iterator<Item = Result<Record, CoreError>> + '_ {
+        self.records_between(from, self.head().count)
+    }
+
+    /// The records at positions `from..end`, in order.
+    pub(super) fn records_between(
+        &self,
+        from: u64,
+        end: u64,
+    ) -> impl Iterator<Item = Result<Record, CoreError>> + '_ {
+        self.t
+            .records
+            .range(pos_key(from)..pos_key(end))
+            .map(|item| {
+                let (key, value) = item?;
+                decode_stored(be_u64(&key).unwrap_or_default(), &value)
+            })
+    }
+
+    /// A record with its personal data (none when it has none or it was erased).
+    pub(super) fn with_personal(
+        &self,
+        record: Record,
+    ) -> Result<(Record, Option<Personal>), CoreError> {
+        let personal = match record.personal_commitment {
+            Some(_) => self.personal_at(record.position)?,
+            None => None,
+        };
+        Ok((record, personal))
+    }
+
+    /// Calls `apply` with each record from `from` up to the head (as it was at the call) and its
+    /// personal data, in order. For more than a few records, one thread reads sled's pages and
+    /// another decodes the records (and looks up their personal data) while `apply` runs, so on
+    /// two cores reading, decoding and folding overlap; each reads at most a few batches ahead.
+    /// An error of any side stops them all and is returned.
+    pub fn replay<E>(
+        &self,
+        from: u64,
+        apply: impl FnMut(&Record, Option<&Personal>) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<CoreError>,
+    {
+        self.replay_walking(from, None, apply).map(|_| ())
+    }
+
+    /// [`Store::replay`] from the first record, with [`Store::verify`]'s checks run on the
+    /// same pages as they are read, instead of in a walk of their own: one pass over the log
+    /// instead of two, and the memory of one. Returns what the verification found; a broken
+    /// chain does not stop the replay (a record that cannot be read does, as in `replay`).
+    pub fn replay_verified<E>(
+        &self,
+        apply: impl FnMut(&Record, Option<&Personal>) -> Result<(), E>,
+    ) -> Result<Result<Verified, Broken>, E>
+    where
+        E: From<CoreError>,
+    {
+        match self.chain_walk() {
+            // The walk checks up to the stored head, the replay up to the visible one: they
+            // differ only while an append is being flushed.
+            Ok(walk) if walk.head == self.head() => self
+                .replay_walking(0, Some(walk), apply)
+                .map(|outcome| outcome.unwrap_or_else(|| self.verify(&mut |_| {}))),
+            Ok(_) => {
+                self.replay(0, apply)?;
+                Ok(self.verify(&mut |_| {}))
+            }
+            Err(broken) => self.replay(0, apply).map(|()| Err(broken)),
+        }
+    }
+
+    /// [`Store::replay`], with `walk` (from the first record) checking each stored record on
+    /// the reading thread. Its outcome, or `None` when the records were too few for a thread
+    /// and the walk did not run.
+    pub(super) fn replay_walking<E>(
+        &self,
+        from: u64,
+        walk: Option<ChainWalk>,
+        mut apply: impl FnMut(&Record, Option<&Personal>) -> Result<(), E>,
+    ) -> Result<Option<Result<Verified, Broken>>, E>
+    where
+        E: From<CoreError>,
+    {
+        /// Records per message from the reading thread.
+        const BATCH: usize = 1_024;
+        type Batch = Vec<(Record, Option<Personal>)>;
+        let end = self.head().count;
+        if end.saturating_sub(from) <= 2 * BATCH as u64 {
+            // A few records (a read side catching up after an append): no thread.
+            for record in self.records_between(from, end) {
+                let (record, personal) = self.with_personal(record?)?;
+                apply(&record, personal.as_ref())?;
+            }
+            return Ok(None);
+        }
+        type Raw = Vec<(sled::IVec, sled::IVec)>;
+        std::thread::scope(|scope| {
+            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Result<Raw, CoreError>>(4);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, CoreError>>(4);
+            // Reading: sled's pages, as stored (and checked, with a walk).
+            let reading = scope.spawn(move || {
+                let mut walk = walk;
+                let mut broken = None;
+                let mut batch: Raw = Vec::with_capacity(BATCH);
+                for item in self.t.records.range(pos_key(from)..pos_key(end)) {
+                    match item {
+                        Ok(pair) => {
+                            if let (Some(w), None) = (walk.as_mut(), &broken) {
+                                broken = w.check(&pair.0, &pair.1).err();
+                            }
+                            batch.push(pair);
+                        }
+                        Err(e) => {
+                            let _ = raw_tx.send(Err(e.into()));
+                            return None;
+                        }
+                    }
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if raw_tx.send(Ok(full)).is_err() {
+                            return None; // the other side stopped
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = raw_tx.send(Ok(batch));
+                }
+                walk.map(|w| match broken {
+                    Some(b) => Err(b),
+                    None => w.finish(),
+                })
+            });
+            // Decoding: records and their personal data.
+            scope.spawn(move || {
+                for message in raw_rx {
+                    let decoded = message.and_then(|raw| {
+                        raw.iter()
+                            .map(|(key, value)| {
+                                let position = be_u64(key).unwrap_or_default();
+                                self.with_personal(decode_stored(position, value)?)
+                            })
+                            .collect::<Result<Batch, CoreError>>()
+                    });
+                    let failed = decoded.is_err();
+                    if tx.send(decoded).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            // Folding, here.
+            for message in rx {
+                for (record, personal) in message? {
+                    apply(&record, personal.as_ref())?;
+                }
+            }
+            // The reading thread ended: its panic (a bug) is not a verification outcome.
+            Ok(reading.join().unwrap_or(None))
+        })
+    }
+
+    /// The records of one stream from `from_version`, in version order.
+    pub fn read_stream(&self, stream: &str, from_version: u64) -> Result<Vec<Record>, CoreError> {
+        let end = self.head().count;
+        let mut out = Vec::new();
+        for item in self
+            .t
+            .streams
+            .range(stream_key(stream, from_version)..stream_key(stream, u64::MAX))
+        {
+            let (_, pos) = item?;
+            let Some(position) = be_u64(&pos) else {
+                continue;
+            };
+            if position < end {
+                out.push(self.record_at(position)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The records of every stream of one category (`access`), in stream then version order.
+    pub fn read_category(
+        &self,
+        category: crate::catalogue::Category,
+    ) -> Result<Vec<Record>, CoreError> {
+        let end = self.head().count;
+        let prefix = format!("{}/", category.name());
+        let mut out = Vec::new();
+        for item in self.t.streams.scan_prefix(prefix.as_bytes()) {
+            let (_, pos) = item?;
+            let Some(position) = be_u64(&pos) else {
+                continue;
+            };
+            if position < end {
+                out.push(self.record_at(position)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The export line of a record, with its personal data as `view_personal` allows.
+    pub fn export_line(&self, record: &Record, with_personal: bool) -> Result<Vec<u8>, CoreError> {
+        if !with_personal || record.personal_commitment.is_none() {
+            return Ok(record.export_line(PersonalView::Omitted));
+        }
+        Ok(match self.personal_at(record.position)? {
+            Some(p) => record.export_line(PersonalView::Shown(&p)),
+            None => record.export_line(PersonalView::Erased),
+        })
+    }
+
+    /// Walks the stored chain up to the head: every hash recomputed from the stored bytes,
+    /// every link, position and stream version, and every personal commitment.
+    pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<Verified, Broken> {
+        let mut walk = self.chain_walk()?;
+        for item in self.t.records.range(..pos_key(walk.head.count)) {
+            let expected = walk.checked();
+            if expected.is_multiple_of(65_536) {
+                progress(expected);
+            }
+            let (key, value) = item.map_err(|e| Broken {
+                position: expected,
+                why: format!("storage error: {e}"),
+            })?;
+            walk.check(&key, &value)?;
+        }
+        let done = walk.finish()?;
+        progress(done.count);
+        Ok(done)
+    }
+
+    /// The checks of [`Store::verify`], ready to take the stored records from the first.
+    pub(super) fn chain_walk(&self) -> Result<ChainWalk, Broken> {
+        let head = self
+            .t
+            .meta
+            .get("head")
+            .map_err(|e| format!("the stored head cannot be read: {e}"))
+            .and_then(|v| stored_head(v.as_deref()))
+            .map_err(|why| Broken { position: 0, why })?;
+        Ok(ChainWalk {
+            head,
+            chain: ChainVerifier::new(),
+            personal: self.t.personal.range(..pos_key(head.count)).peekable(),
+        })
+    }
+}

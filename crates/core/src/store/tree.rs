@@ -1,0 +1,266 @@
+//! The Merkle tree the store keeps (complete subtrees of 16 leaves and up), proofs from it,
+//! and the signed checkpoints: the latest kept beside the key, never one its records do not
+//! extend.
+
+use super::*;
+
+impl NodeSource for Store {
+    type Error = CoreError;
+    fn node(&self, level: u8, index: u64) -> Result<TreeHash, CoreError> {
+        if level == 0 {
+            let value = self
+                .t
+                .records
+                .get(pos_key(index))?
+                .ok_or_else(|| CoreError::Corrupt(index, "the record is missing".into()))?;
+            let (hash, _) = split_value(&value)
+                .ok_or_else(|| CoreError::Corrupt(index, "the record is truncated".into()))?;
+            return Ok(crate::merkle::leaf_hash(&hash));
+        }
+        if level < STORED_TREE_LEVEL {
+            let left = self.node(level - 1, 2 * index)?;
+            let right = self.node(level - 1, 2 * index + 1)?;
+            return Ok(crate::merkle::node_hash(&left, &right));
+        }
+        let v = self.t.merkle.get(node_key(level, index))?.ok_or_else(|| {
+            CoreError::Corrupt(
+                index << level,
+                format!("the Merkle subtree ({level}, {index}) is missing"),
+            )
+        })?;
+        v.as_ref().try_into().map_err(|_| {
+            CoreError::Corrupt(
+                index << level,
+                "a Merkle subtree hash is not 32 bytes".into(),
+            )
+        })
+    }
+}
+
+impl Store {
+    pub(super) fn check_size(&self, size: u64) -> Result<(), CoreError> {
+        let head = self.head().count;
+        if size > head {
+            return Err(CoreError::Invalid(format!(
+                "the ledger holds {head} records; there is no tree of size {size}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The RFC 6962 root of the first `size` records.
+    pub fn tree_root(&self, size: u64) -> Result<TreeHash, CoreError> {
+        self.check_size(size)?;
+        crate::merkle::root(self, size)
+    }
+
+    /// The inclusion proof of the record at `index` in the tree of `size` records.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<TreeHash>, CoreError> {
+        self.check_size(size)?;
+        if index >= size {
+            return Err(CoreError::Invalid(format!(
+                "position {index} is not in a tree of size {size}"
+            )));
+        }
+        crate::merkle::inclusion_proof(self, index, size)
+    }
+
+    /// The consistency proof from the tree of `old` records to the tree of `new` records.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<TreeHash>, CoreError> {
+        self.check_size(new)?;
+        if old > new {
+            return Err(CoreError::Invalid(format!(
+                "the old size {old} is larger than the new size {new}"
+            )));
+        }
+        crate::merkle::consistency_proof(self, old, new)
+    }
+
+    /// Removes the Merkle subtrees that reach past `from` leaves (staged leftovers).
+    pub(super) fn discard_tree_from(&self, from: u64) -> Result<(), CoreError> {
+        for level in STORED_TREE_LEVEL..64u8 {
+            for item in self
+                .t
+                .merkle
+                .range(node_key(level, from >> level)..=node_key(level, u64::MAX))
+            {
+                let (key, _) = item?;
+                self.t.merkle.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the Merkle subtrees a store written before the tree existed (or with another
+    /// layout) lacks, once; the `tree` marker in `meta` says which layout the store keeps.
+    pub(super) fn ensure_tree(&self, head: Head) -> Result<(), CoreError> {
+        if self.t.meta.get("tree")?.as_deref() == Some(TREE_LAYOUT) {
+            return Ok(());
+        }
+        self.t.merkle.clear()?;
+        let mut frontier = Frontier::default();
+        let mut batch = sled::Batch::default();
+        for (n, item) in self.t.records.range(..pos_key(head.count)).enumerate() {
+            let (_, value) = item?;
+            let (hash, _) = split_value(&value)
+                .ok_or_else(|| CoreError::Corrupt(n as u64, "the record is truncated".into()))?;
+            for ((level, index), h) in frontier.push(&hash) {
+                if level >= STORED_TREE_LEVEL {
+                    batch.insert(&node_key(level, index), &h);
+                }
+            }
+            if n % 16_384 == 16_383 {
+                self.t.merkle.apply_batch(std::mem::take(&mut batch))?;
+            }
+        }
+        self.t.merkle.apply_batch(batch)?;
+        self.t.meta.insert("tree", TREE_LAYOUT)?;
+        self.sync_to_disk()?;
+        Ok(())
+    }
+
+    /// Where the latest signed checkpoint (with its cosignatures) is kept: beside the key,
+    /// outside the database, so that it survives a restore into the same folder.
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.dir.join("checkpoint")
+    }
+
+    /// The latest checkpoint this store signed, with its cosignatures.
+    pub fn latest_checkpoint(&self) -> Result<Option<(Note, Checkpoint)>, CoreError> {
+        let path = self.checkpoint_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let bad = |why: String| {
+            CoreError::Invalid(format!(
+                "the kept checkpoint {} is unreadable: {why}",
+                path.display()
+            ))
+        };
+        let note = Note::parse(&text).map_err(bad)?;
+        let checkpoint = Checkpoint::parse_body(&note.text).map_err(bad)?;
+        Ok(Some((note, checkpoint)))
+    }
+
+    /// Checks that this store extends the checkpoint it signed last: it holds at least that
+    /// many records and its tree at that size has that root.
+    pub fn check_against_last_checkpoint(&self) -> Result<(), CoreError> {
+        let Some((note, last)) = self.latest_checkpoint()? else {
+            return Ok(());
+        };
+        let key = self.signing_key()?;
+        let vkey = VerifierKey::parse(&key.verifier_key()).map_err(CoreError::Invalid)?;
+        if !vkey.verify_signature(&note).map_err(CoreError::Invalid)? {
+            return Err(CoreError::Invalid(
+                "the kept checkpoint is not signed by this ledger's key".into(),
+            ));
+        }
+        let head = self.head().count;
+        if last.size > head {
+            return Err(CoreError::Invalid(format!(
+                "this ledger holds {head} records but signed a checkpoint of {} before: records are missing (restored from an older export, or rolled back); nothing will be signed",
+                last.size
+            )));
+        }
+        if self.tree_root(last.size)? != last.root {
+            return Err(CoreError::Invalid(format!(
+                "the first {} records no longer have the root this ledger signed: its history was changed; nothing will be signed",
+                last.size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Signs a checkpoint of the durable head, unless the latest one already covers it, and
+    /// never one inconsistent with the latest. Returns the latest checkpoint note.
+    pub fn sign_checkpoint(&self) -> Result<Note, CoreError> {
+        let _one_at_a_time = lock(&self.checkpoint_lock);
+        self.check_against_last_checkpoint()?;
+        let head = self.head().count;
+        if let Some((note, last)) = self.latest_checkpoint()? {
+            if last.size == head {
+                return Ok(note);
+            }
+        }
+        let key = self.signing_key()?;
+        let checkpoint = Checkpoint {
+            origin: key.name.clone(),
+            size: head,
+            root: self.tree_root(head)?,
+        };
+        let text = checkpoint.body();
+        let note = Note {
+            signatures: vec![crate::note::sign(&key, &text)],
+            text,
+        };
+        files::replace(&self.checkpoint_path(), note.to_text().as_bytes())?;
+        Ok(note)
+    }
+
+    /// Adds the cosignature lines of `cosigned` (the latest checkpoint cosigned by a witness,
+    /// or only the lines the witness printed) to the kept checkpoint. Every line must be a valid
+    /// cosignature of this checkpoint by one of `witnesses`.
+    pub fn add_cosignatures(
+        &self,
+        cosigned: &str,
+        witnesses: &[VerifierKey],
+    ) -> Result<Note, CoreError> {
+        let _one_at_a_time = lock(&self.checkpoint_lock);
+        let Some((mut note, _)) = self.latest_checkpoint()? else {
+            return Err(CoreError::Invalid(
+                "this ledger has signed no checkpoint yet".into(),
+            ));
+        };
+        // Either the whole cosigned note, or only the cosignature lines a witness printed.
+        let incoming = if cosigned.starts_with('\u{2014}') {
+            Note::parse(&format!("{}\n{cosigned}", note.text))
+        } else {
+            Note::parse(cosigned)
+        }
+        .map_err(|e| {
+            CoreError::Invalid(format!(
+                "not a cosigned checkpoint or cosignature lines: {e}"
+            ))
+        })?;
+        if incoming.text != note.text {
+            return Err(CoreError::Invalid(
+                "the cosigned checkpoint is not this ledger's latest checkpoint".into(),
+            ));
+        }
+        let origin = note
+            .signatures
+            .first()
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        let lines: Vec<_> = incoming
+            .signatures
+            .into_iter()
+            .filter(|s| s.name != origin)
+            .collect();
+        if lines.is_empty() {
+            return Err(CoreError::Invalid("no cosignature to add".into()));
+        }
+        for line in &lines {
+            let key = witnesses
+                .iter()
+                .find(|k| k.name == line.name && Some(k.id) == line.key_id())
+                .ok_or_else(|| {
+                    CoreError::Invalid(format!(
+                        "{} is not a known witness: pass its verifier key",
+                        line.name
+                    ))
+                })?;
+            let single = Note {
+                text: note.text.clone(),
+                signatures: vec![line.clone()],
+            };
+            key.verify_cosignature(&single)
+                .map_err(|e| CoreError::Invalid(format!("{e} (is it for this checkpoint?)")))?;
+        }
+        note.add(lines);
+        files::replace(&self.checkpoint_path(), note.to_text().as_bytes())?;
+        Ok(note)
+    }
+}
