@@ -10,6 +10,6 @@ pub mod journal;
 pub mod state;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use state::{GovernanceState, MemberStatus};

@@ -1128,3 +1128,71 @@ fn a_verified_replay_finds_what_verify_finds() {
     assert_eq!(folded, small.head().count);
     assert_eq!(outcome, small.verify(&mut |_| {}));
 }
+
+/// The governance rules as the store applies them: a refused batch leaves the state alone,
+/// the state is rebuilt from the log after a restart, and two writers racing for one seat
+/// cannot both win. (The rules themselves are tested on plain data in `governance/tests.rs`.)
+mod rules {
+    use super::*;
+    use crate::governance::tests::{appoint, events, join, paid, world};
+
+    #[test]
+    fn a_refused_batch_leaves_the_rules_state_alone_and_the_state_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("l"), "test.example/kroniek").unwrap();
+        store.append(&events(&world()), "admin:local").unwrap();
+        let batch = events(&[
+            join("8", "2020-02-01"),
+            appoint("commissie", "8", "lid", "2020-02-02", None, None),
+            paid("99", "2020-02-03"),
+        ]);
+        let before = store.head();
+        assert!(matches!(
+            store.append(&batch, "admin:local"),
+            Err(CoreError::Refused(_))
+        ));
+        assert_eq!(store.head(), before, "nothing written");
+        let e = events(&[appoint("commissie", "8", "lid", "2020-02-02", None, None)]);
+        let Err(CoreError::Refused(r)) = store.append(&e, "admin:local") else {
+            panic!()
+        };
+        assert_eq!(r[0].refusal.rule, Rule::UnknownReference);
+        store.append(&batch[..2], "admin:local").unwrap();
+        drop(store);
+        let store = Store::open(&dir.path().join("l")).unwrap();
+        let e = events(&[appoint("commissie", "2", "lid", "2020-03-01", None, None)]);
+        let Err(CoreError::Refused(r)) = store.append(&e, "admin:local") else {
+            panic!()
+        };
+        assert_eq!(r[0].refusal.rule, Rule::SeatCountExceeded);
+    }
+
+    #[test]
+    fn two_writers_racing_for_the_last_seat_cannot_both_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(
+            Store::init(&dir.path().join("l"), "test.example/kroniek").unwrap(),
+        );
+        store.append(&events(&world()), "admin:local").unwrap();
+        let threads: Vec<_> = ["2", "3", "4", "6"]
+            .into_iter()
+            .map(|m| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    store
+                        .append(
+                            &events(&[appoint("commissie", m, "lid", "2020-02-01", None, None)]),
+                            "admin:local",
+                        )
+                        .is_ok()
+                })
+            })
+            .collect();
+        let winners = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(winners, 1);
+    }
+}
