@@ -10,6 +10,8 @@ pub mod policy;
 pub mod problem;
 pub(crate) mod routes;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 pub use state::Limits;
 

@@ -1,0 +1,223 @@
+//! The router without a socket (`tower::ServiceExt::oneshot`): every operation of the OpenAPI
+//! document, as every role, against the endpoint × role table written out here — allowed, or
+//! 403 with the role's message — and the erase endpoint also per subject (a role erases only
+//! what it may append to). `policy::ENDPOINTS`, which the handlers ask and the document
+//! publishes, must equal that table.
+
+use super::{openapi, policy, router, state::AppState, Limits};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use kroniek_core::catalogue::{AccessRole, ErasureSubject};
+use kroniek_core::store::Store;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const ROLES: [AccessRole; 6] = [
+    AccessRole::Admin,
+    AccessRole::Secretary,
+    AccessRole::Disputes,
+    AccessRole::Auditor,
+    AccessRole::Board,
+    AccessRole::Member,
+];
+
+/// The published endpoint × role table, written out here by hand (admin, secretary, disputes,
+/// auditor, board, member): a change of who may call what must change this test too, not only
+/// `policy::ENDPOINTS`.
+const EXPECTED: &[(&str, &str, &str)] = &[
+    ("POST", "/v1/events", "✓✓✓———"),
+    ("GET", "/v1/events", "✓✓✓✓✓✓"),
+    ("GET", "/v1/streams/{stream}", "✓✓✓✓✓✓"),
+    ("GET", "/v1/head", "✓✓✓✓✓✓"),
+    ("GET", "/v1/bodies/{id}/composition", "✓✓✓✓✓✓"),
+    ("GET", "/v1/bodies/{id}/terms", "✓✓✓✓✓—"),
+    ("GET", "/v1/members/{id}", "✓✓✓✓✓—"),
+    ("GET", "/v1/members", "✓✓✓✓✓—"),
+    ("GET", "/v1/timeline", "✓✓✓✓✓✓"),
+    ("GET", "/v1/elections/{id}", "✓✓✓✓✓✓"),
+    ("GET", "/v1/cases/{id}", "✓—✓———"),
+    ("GET", "/v1/conduct", "✓✓✓✓✓—"),
+    ("GET", "/v1/subscribe", "✓✓✓✓✓✓"),
+    ("GET", "/v1/verify", "✓✓✓✓✓✓"),
+    ("GET", "/v1/export", "✓✓✓✓✓✓"),
+    ("POST", "/v1/members/{id}/erase", "✓✓✓———"),
+    ("GET", "/metrics", "✓—————"),
+    ("POST", "/v1/tokens", "✓—————"),
+    ("GET", "/v1/checkpoint", "✓✓✓✓✓✓"),
+    ("GET", "/v1/proofs/inclusion/{pos}", "✓✓✓✓✓✓"),
+    ("GET", "/v1/proofs/consistency", "✓✓✓✓✓✓"),
+    ("POST", "/v1/checkpoint/cosignatures", "✓——✓——"),
+    ("GET", "/v1/audit/{year}", "✓✓—✓✓—"),
+];
+
+fn expected_roles(method: &str, path: &str) -> Vec<AccessRole> {
+    let (_, _, marks) = EXPECTED
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .unwrap_or_else(|| panic!("{method} {path} has no row in EXPECTED"));
+    ROLES
+        .iter()
+        .zip(marks.chars())
+        .filter(|(_, mark)| *mark == '✓')
+        .map(|(role, _)| *role)
+        .collect()
+}
+
+#[test]
+fn the_endpoint_table_is_the_published_one() {
+    assert_eq!(policy::ENDPOINTS.len(), EXPECTED.len());
+    for (method, path, roles) in policy::ENDPOINTS {
+        assert_eq!(
+            roles.to_vec(),
+            expected_roles(method, path),
+            "{method} {path}"
+        );
+    }
+}
+
+/// The sample ledger served from a new store, with a token per role.
+fn served() -> (tempfile::TempDir, axum::Router, Vec<(AccessRole, String)>) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let store = Store::init(&dir.path().join("l"), "test.example/kroniek").expect("a store");
+    kroniek_app::append::append_sample(&store).expect("the sample ledger");
+    let today = kroniek_app::clock::today;
+    let tokens = ROLES
+        .iter()
+        .map(|role| {
+            let name = format!("t-{}", role.as_str());
+            let token = kroniek_app::tokens::grant(&store, &name, *role, "admin:local", today())
+                .expect("a token");
+            (*role, token)
+        })
+        .collect();
+    let state = AppState::new(Arc::new(store), Limits::default(), today).expect("the state");
+    (dir, router(Arc::new(state)), tokens)
+}
+
+/// A concrete path for an operation's template (ids of the sample ledger).
+fn concrete(template: &str, subject: &str) -> String {
+    let path = match template {
+        "/v1/bodies/{id}/composition" | "/v1/bodies/{id}/terms" => {
+            template.replace("{id}", "landelijk-bestuur")
+        }
+        "/v1/members/{id}" => "/v1/members/10201".into(),
+        "/v1/members/{id}/erase" => format!("/v1/members/{subject}/erase"),
+        "/v1/elections/{id}" => "/v1/elections/bestuur-2021".into(),
+        "/v1/cases/{id}" => "/v1/cases/r-2022-01".into(),
+        "/v1/streams/{stream}" => "/v1/streams/member/10201".into(),
+        "/v1/proofs/inclusion/{pos}" => "/v1/proofs/inclusion/3".into(),
+        "/v1/proofs/consistency" => "/v1/proofs/consistency?old=10".into(),
+        "/v1/audit/{year}" => "/v1/audit/2022".into(),
+        other => other.into(),
+    };
+    assert!(!path.contains('{'), "no sample for {template}");
+    path
+}
+
+async fn call(app: &axum::Router, method: &str, path: &str, token: &str) -> (StatusCode, String) {
+    // A POST carries a body no handler accepts: an allowed role gets a 400, never a write.
+    let body = if method == "POST" { "{" } else { "" };
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("a request");
+    let response = app.clone().oneshot(request).await.expect("an answer");
+    let status = response.status();
+    // Read the body of answers that end (not the live subscription's).
+    let text = if path.starts_with("/v1/subscribe") {
+        String::new()
+    } else {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("the body");
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_of_the_openapi_document_as_every_role() {
+    let (_dir, app, tokens) = served();
+    let doc = serde_json::to_value(openapi::document()).expect("the document as JSON");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut pairs = 0;
+    for (template, operations) in paths {
+        for method in operations.as_object().expect("operations").keys() {
+            let method = method.to_uppercase();
+            if template == "/healthz" {
+                continue; // public
+            }
+            let allowed = expected_roles(&method, template);
+            let subjects: &[&str] = if template.ends_with("/erase") {
+                &["10201", "case:r-2022-01", "donor:d-0042"]
+            } else {
+                &[""]
+            };
+            for subject in subjects {
+                let path = concrete(template, subject);
+                for (role, token) in &tokens {
+                    let mut may = allowed.contains(role);
+                    if let Ok(s) = ErasureSubject::try_from(subject.to_string()) {
+                        may &= kroniek_core::access::may_append(
+                            *role,
+                            kroniek_core::erasure::erasure_category(&s),
+                        );
+                    }
+                    let (status, body) = call(&app, &method, &path, token).await;
+                    if may {
+                        assert!(
+                            status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                            "{} {method} {path}: {status} {body}",
+                            role.as_str()
+                        );
+                        assert!(
+                            !status.is_server_error(),
+                            "{} {method} {path}: {status} {body}",
+                            role.as_str()
+                        );
+                    } else {
+                        assert_eq!(
+                            status,
+                            StatusCode::FORBIDDEN,
+                            "{} {method} {path}: {body}",
+                            role.as_str()
+                        );
+                        let problem: serde_json::Value =
+                            serde_json::from_str(&body).expect("a problem document");
+                        let detail = problem["detail"].as_str().unwrap_or_default();
+                        assert!(
+                            detail.starts_with(&format!("the {} role may not", role.as_str())),
+                            "{} {method} {path}: {detail}",
+                            role.as_str()
+                        );
+                    }
+                    pairs += 1;
+                }
+            }
+        }
+    }
+    // Every row of the endpoint table is an operation of the document.
+    for (method, path, _) in policy::ENDPOINTS {
+        assert!(
+            paths
+                .get(*path)
+                .and_then(|ops| ops.get(method.to_lowercase()))
+                .is_some(),
+            "{method} {path} is in the table but not in the document"
+        );
+    }
+    assert!(pairs >= 6 * 25, "only {pairs} role × operation pairs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_or_an_unknown_one_is_401_on_every_operation() {
+    let (_dir, app, _) = served();
+    for (method, path, _) in policy::ENDPOINTS {
+        let path = concrete(path, "10201");
+        let (status, _) = call(&app, method, &path, "krn_unknown").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+}
