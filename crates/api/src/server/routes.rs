@@ -38,6 +38,7 @@ pub async fn append(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
+    policy::allow(caller.role, "POST", "/v1/events")?;
     let limit = state.limits.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await
@@ -643,9 +644,7 @@ pub async fn create_token(
 /// `GET /metrics`: Prometheus text (admin only).
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])), responses((status = 200, description = "Prometheus text: appends, refusals by rule, request latency, ledger size"), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 pub async fn metrics(State(state): Shared, caller: Caller) -> Result<Response, ApiError> {
-    if caller.role != kroniek_core::catalogue::AccessRole::Admin {
-        return Err(ApiError::forbidden("only the admin role reads /metrics"));
-    }
+    policy::allow(caller.role, "GET", "/metrics")?;
     let st = state.clone();
     let bytes = blocking(move || Ok(st.store.size_on_disk()?)).await?;
     let text = state.metrics.render(state.store.head().count, bytes);
