@@ -4,6 +4,7 @@
 //! (`GET /v1/audit/{year}`) and the web page all use it.
 
 use crate::AppError;
+use askama::Template;
 use kroniek_core::note::{Checkpoint, Note, VerifierKey};
 use kroniek_core::record::{ExportLine, LinePersonal};
 use kroniek_core::store::Store;
@@ -668,113 +669,139 @@ pub fn csv_tables(r: &AuditReport) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// A table of the printable report: its header and its rows, as text (the template escapes).
+#[derive(Debug)]
+struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
 }
 
-fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
-    out.push_str("<table><thead><tr>");
-    for h in header {
-        let _ = write!(out, "<th>{}</th>", esc(h));
-    }
-    out.push_str("</tr></thead><tbody>");
-    for row in rows {
-        out.push_str("<tr>");
-        for c in row {
-            let _ = write!(out, "<td>{}</td>", esc(c));
+impl Table {
+    fn new(header: &[&'static str], rows: Vec<Vec<String>>) -> Table {
+        Table {
+            header: header.to_vec(),
+            rows,
         }
-        out.push_str("</tr>");
     }
-    out.push_str("</tbody></table>\n");
 }
 
-/// The membership-over-the-year chart as inline SVG.
-fn chart(points: &[(String, u64)]) -> String {
-    let (w, h, pad) = (640.0_f64, 220.0_f64, 40.0_f64);
-    let max = points.iter().map(|p| p.1).max().unwrap_or(1).max(1) as f64;
-    let n = points.len().max(2) as f64 - 1.0;
-    let xy: Vec<(f64, f64)> = points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            (
-                pad + (w - 2.0 * pad) * i as f64 / n,
-                h - pad - (h - 2.0 * pad) * p.1 as f64 / max,
-            )
-        })
-        .collect();
-    let path: String = xy
-        .iter()
-        .enumerate()
-        .map(|(i, (x, y))| format!("{}{x:.1},{y:.1}", if i == 0 { "M" } else { " L" }))
-        .collect();
-    let mut svg = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"active members over the year\">");
-    let _ = write!(
-        svg,
-        "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>",
-        h - pad,
-        w - pad,
-        h - pad
-    );
-    let _ = write!(
-        svg,
-        "<path d=\"{path}\" fill=\"none\" stroke=\"#1f5f8b\" stroke-width=\"2\"/>"
-    );
-    for ((x, y), (date, v)) in xy.iter().zip(points) {
-        let _ = write!(svg, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"#1f5f8b\"><title>{date}: {v}</title></circle><text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{}</text>", h - pad + 14.0, esc(&date[5..]));
-        let _ = write!(
-            svg,
-            "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\">{v}</text>",
-            y - 6.0
-        );
-    }
-    svg.push_str("</svg>");
-    svg
+/// One point of the membership chart, laid out.
+#[derive(Debug)]
+struct ChartPoint {
+    x: String,
+    y: String,
+    label_y: String,
+    value_y: String,
+    date: String,
+    month_day: String,
+    value: u64,
 }
 
-/// One self-contained, printable HTML file.
-pub fn html(r: &AuditReport) -> String {
+/// The membership-over-the-year chart, laid out for inline SVG.
+#[derive(Debug)]
+struct Chart {
+    width: f64,
+    height: f64,
+    pad: f64,
+    axis_y: f64,
+    axis_end: f64,
+    path: String,
+    points: Vec<ChartPoint>,
+}
+
+impl Chart {
+    fn of(points: &[(String, u64)]) -> Chart {
+        let (w, h, pad) = (640.0_f64, 220.0_f64, 40.0_f64);
+        let max = points.iter().map(|p| p.1).max().unwrap_or(1).max(1) as f64;
+        let n = points.len().max(2) as f64 - 1.0;
+        let xy: Vec<(f64, f64)> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    pad + (w - 2.0 * pad) * i as f64 / n,
+                    h - pad - (h - 2.0 * pad) * p.1 as f64 / max,
+                )
+            })
+            .collect();
+        let path = xy
+            .iter()
+            .enumerate()
+            .map(|(i, (x, y))| format!("{}{x:.1},{y:.1}", if i == 0 { "M" } else { " L" }))
+            .collect();
+        Chart {
+            width: w,
+            height: h,
+            pad,
+            axis_y: h - pad,
+            axis_end: w - pad,
+            path,
+            points: xy
+                .iter()
+                .zip(points)
+                .map(|((x, y), (date, value))| ChartPoint {
+                    x: format!("{x:.1}"),
+                    y: format!("{y:.1}"),
+                    label_y: format!("{:.1}", h - pad + 14.0),
+                    value_y: format!("{:.1}", y - 6.0),
+                    date: date.clone(),
+                    month_day: date.get(5..).unwrap_or(date).to_owned(),
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A body's part of the governance section.
+#[derive(Debug)]
+struct BodySection {
+    name: String,
+    body_id: String,
+    /// At the start and at the end of the year: the date and who sat where.
+    compositions: Vec<(String, Table)>,
+    changes: Option<Table>,
+}
+
+/// The printable report: `templates/audit_report.html`, filled from an [`AuditReport`].
+#[derive(Template)]
+#[template(path = "audit_report.html")]
+struct ReportPage<'a> {
+    r: &'a AuditReport,
+    m: &'a kroniek_projections::audit::Membership,
+    i: &'a Integrity,
+    min_contribution: String,
+    late_entries: Option<Table>,
+    exceptions: Option<Table>,
+    branches: Table,
+    chart: Chart,
+    members: Table,
+    bodies: Vec<BodySection>,
+    decisions_by: Table,
+    decisions_financial: Table,
+    financial_total: String,
+    subsidy_total: String,
+    subsidies: Table,
+    budgets: Vec<(String, String)>,
+    register: Table,
+    disclosure: Table,
+    conduct: Table,
+    cases: Table,
+}
+
+fn positions(p: &[u64]) -> String {
+    format!("{p:?}")
+}
+
+/// One self-contained, printable HTML file (no external assets; prints on A4), the same from
+/// the command line (`kroniek audit --format html`) and the web page's download.
+pub fn html(r: &AuditReport) -> Result<String, AppError> {
     let m = &r.membership;
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\"><title>Controleverslag {y} — audit report {y}</title><style>\
-body{{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;color:#222;max-width:60rem;margin:2rem auto;padding:0 1rem}}\
-h1{{font-size:1.6rem;margin-bottom:0}}h2{{font-size:1.2rem;border-bottom:2px solid #1f5f8b;padding-bottom:.2rem;margin-top:2rem}}\
-table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1px solid #ccc;padding:.2rem .4rem;text-align:left;vertical-align:top}}th{{background:#eef3f7}}\
-.ok{{color:#1b6e1b}}.bad{{color:#a31515;font-weight:600}}.mono{{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}}\
-@media print{{body{{margin:0;max-width:none;font-size:11px}}h2{{break-after:avoid}}table{{break-inside:auto}}tr{{break-inside:avoid}}.section{{break-before:page}}}}\
-</style></head><body>",
-        y = r.params.year
-    );
-    let _ = write!(out, "<h1>Audit report {}</h1><p>Peildatum {}, contribution year {}, minimum contribution {}.</p>", r.params.year, m.peildatum, m.contribution_year, esc(&euros(m.min_contribution_cents)));
-    out.push_str("<h2>Integrity</h2>");
     let i = &r.integrity;
-    let _ = write!(out, "<p>{} events, head <span class=\"mono\">{}</span>. Verification: <span class=\"{}\">{}</span>.</p>", i.events, esc(&i.head), if i.verified { "ok" } else { "bad" }, esc(&i.verification));
-    if let Some(cp) = &i.checkpoint {
-        let _ = write!(
-            out,
-            "<p>Made at this signed checkpoint:</p><pre class=\"mono\">{}</pre>",
-            esc(cp)
-        );
-    }
-    if let Some(p) = &i.previous_checkpoint {
-        let _ = write!(
-            out,
-            "<p>Previous checkpoint (size {}): <span class=\"{}\">{}</span>.</p>",
-            p.size,
-            if p.consistent { "ok" } else { "bad" },
-            esc(&p.detail)
-        );
-    }
-    if !i.late_entries.is_empty() {
-        table(
-            &mut out,
+    let late_entries = (!i.late_entries.is_empty()).then(|| {
+        Table::new(
             &["position", "effective", "stream", "type"],
-            &i.late_entries
+            i.late_entries
                 .iter()
                 .map(|l| {
                     vec![
@@ -784,40 +811,21 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
                         l.event_type.clone(),
                     ]
                 })
-                .collect::<Vec<_>>(),
-        );
-    }
-    out.push_str("<h2>Exceptions</h2>");
-    if r.exceptions.is_empty() {
-        out.push_str("<p class=\"ok\">None.</p>");
-    } else {
-        table(
-            &mut out,
+                .collect(),
+        )
+    });
+    let exceptions = (!r.exceptions.is_empty()).then(|| {
+        Table::new(
             &["section", "what needs attention", "events"],
-            &r.exceptions
+            r.exceptions
                 .iter()
-                .map(|e| {
-                    vec![
-                        e.section.clone(),
-                        e.detail.clone(),
-                        format!("{:?}", e.positions),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        );
-    }
-    let _ = write!(
-        out,
-        "<h2 class=\"section\">Membership at the peildatum</h2><p><strong>{}</strong> active members; <strong class=\"{}\">{}</strong> count for the subsidy (threshold {}).</p>",
-        m.active,
-        if m.meets_threshold { "ok" } else { "bad" },
-        m.subsidy_count,
-        m.threshold
-    );
-    table(
-        &mut out,
+                .map(|e| vec![e.section.clone(), e.detail.clone(), positions(&e.positions)])
+                .collect(),
+        )
+    });
+    let branches = Table::new(
         &["branch", "active", "counted"],
-        &m.by_branch
+        m.by_branch
             .iter()
             .map(|b| {
                 vec![
@@ -826,21 +834,11 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
                     b.counted.to_string(),
                 ]
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    out.push_str("<p>Active members over the year:</p>");
-    out.push_str(&chart(&m.over_the_year));
-    let _ = write!(
-        out,
-        "<p>Joined during the year: {}; ended: {}; expelled: {}.</p>",
-        m.joined.len(),
-        m.ended.len(),
-        m.expelled.len()
-    );
-    table(
-        &mut out,
+    let members = Table::new(
         &["member", "branch", "net contributions", "counted", "events"],
-        &m.members
+        m.members
             .iter()
             .map(|c| {
                 vec![
@@ -852,88 +850,96 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
                     } else {
                         format!("no: {}", c.reason)
                     },
-                    format!("{:?}", c.positions),
+                    positions(&c.positions),
                 ]
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    out.push_str("<h2 class=\"section\">Governance</h2>");
-    for b in &r.governance {
-        let _ = write!(out, "<h3>{} ({})</h3>", esc(&b.name), esc(&b.body_id));
-        for c in [&b.start, &b.end].into_iter().flatten() {
-            let _ = write!(out, "<p>On {}:</p>", c.as_of);
-            table(
-                &mut out,
-                &["role", "portfolio", "member", "term", "notes"],
-                &c.seats
-                    .iter()
-                    .flat_map(|s| {
-                        s.holders.iter().map(move |h| {
+    let bodies = r
+        .governance
+        .iter()
+        .map(|b| BodySection {
+            name: b.name.clone(),
+            body_id: b.body_id.clone(),
+            compositions: [&b.start, &b.end]
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    let rows = c
+                        .seats
+                        .iter()
+                        .flat_map(|s| {
+                            s.holders.iter().map(move |h| {
+                                vec![
+                                    s.role.clone(),
+                                    s.portfolio.clone().unwrap_or_default(),
+                                    format!(
+                                        "{} {}",
+                                        h.member_id,
+                                        h.name.clone().unwrap_or_default()
+                                    ),
+                                    format!(
+                                        "{} – {}",
+                                        h.term_start,
+                                        h.term_end.clone().unwrap_or_default()
+                                    ),
+                                    if h.term_expired {
+                                        "past its term".into()
+                                    } else {
+                                        String::new()
+                                    },
+                                ]
+                            })
+                        })
+                        .collect();
+                    (
+                        c.as_of.clone(),
+                        Table::new(&["role", "portfolio", "member", "term", "notes"], rows),
+                    )
+                })
+                .collect(),
+            changes: (!b.changes.is_empty()).then(|| {
+                Table::new(
+                    &[
+                        "date",
+                        "change",
+                        "member",
+                        "role",
+                        "reason",
+                        "decision / election",
+                    ],
+                    b.changes
+                        .iter()
+                        .map(|c| {
                             vec![
-                                s.role.clone(),
-                                s.portfolio.clone().unwrap_or_default(),
-                                format!("{} {}", h.member_id, h.name.clone().unwrap_or_default()),
-                                format!(
-                                    "{} – {}",
-                                    h.term_start,
-                                    h.term_end.clone().unwrap_or_default()
-                                ),
-                                if h.term_expired {
-                                    "past its term".into()
-                                } else {
-                                    String::new()
-                                },
+                                c.date.clone(),
+                                c.change.clone(),
+                                c.member_id.clone(),
+                                c.role.clone(),
+                                c.reason.clone().unwrap_or_default(),
+                                [c.decision_id.clone(), c.election_id.clone()]
+                                    .into_iter()
+                                    .flatten()
+                                    .collect::<Vec<_>>()
+                                    .join(" / "),
                             ]
                         })
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-        if !b.changes.is_empty() {
-            table(
-                &mut out,
-                &[
-                    "date",
-                    "change",
-                    "member",
-                    "role",
-                    "reason",
-                    "decision / election",
-                ],
-                &b.changes
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            c.date.clone(),
-                            c.change.clone(),
-                            c.member_id.clone(),
-                            c.role.clone(),
-                            c.reason.clone().unwrap_or_default(),
-                            [c.decision_id.clone(), c.election_id.clone()]
-                                .into_iter()
-                                .flatten()
-                                .collect::<Vec<_>>()
-                                .join(" / "),
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
-            );
-        }
-    }
-    let _ = write!(out, "<h2 class=\"section\">Decisions</h2>");
-    table(
-        &mut out,
+                        .collect(),
+                )
+            }),
+        })
+        .collect();
+    let decisions_by = Table::new(
         &["body", "category", "decisions"],
-        &r.decisions
+        r.decisions
             .by_body_and_category
             .iter()
             .map(|(b, c, n)| vec![b.clone(), c.clone(), n.to_string()])
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    table(
-        &mut out,
+    let decisions_financial = Table::new(
         &["date", "decision", "body", "category", "amount", "title"],
-        &r.decisions
+        r.decisions
             .financial
             .iter()
             .map(|d| {
@@ -952,19 +958,11 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
                     ),
                 ]
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    let _ = write!(
-        out,
-        "<p>Financial decisions: {}; subsidy decisions: {} (revoked ones left out).</p>",
-        esc(&euros(r.decisions.financial_total_cents)),
-        esc(&euros(r.decisions.subsidy_total_cents))
-    );
-    out.push_str("<h2 class=\"section\">Money</h2>");
-    table(
-        &mut out,
+    let subsidies = Table::new(
         &["recipient", "amount", "grantor"],
-        &r.money
+        r.money
             .subsidies
             .iter()
             .map(|s| {
@@ -974,26 +972,11 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
                     s.grantor.clone(),
                 ]
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    for b in &r.money.budgets {
-        let _ = write!(
-            out,
-            "<p>Budget (decision {}): {}</p>",
-            esc(&b.decision_id),
-            esc(&euros(b.total_cents))
-        );
-    }
-    let _ = write!(
-        out,
-        "<p>Gift rules for {}: {}</p><h3>Gift register</h3>",
-        r.params.year,
-        esc(r.money.gift_rules.source)
-    );
-    table(
-        &mut out,
+    let register = Table::new(
         &["donor", "kind", "total", "flags"],
-        &r.money
+        r.money
             .register
             .iter()
             .map(|d| {
@@ -1012,13 +995,11 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
                     .join(", "),
                 ]
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    out.push_str("<h3>Disclosure list</h3>");
-    table(
-        &mut out,
+    let disclosure = Table::new(
         &["donor", "name", "residence", "total"],
-        &r.money
+        r.money
             .disclosure
             .iter()
             .map(|d| {
@@ -1031,11 +1012,9 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
                     euros(d.total_cents),
                 ]
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    out.push_str("<h2 class=\"section\">Conduct and cases</h2>");
-    table(
-        &mut out,
+    let conduct = Table::new(
         &[
             "code",
             "version in force",
@@ -1043,7 +1022,7 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
             "signed any version",
             "active members",
         ],
-        &r.conduct
+        r.conduct
             .codes
             .iter()
             .map(|c| {
@@ -1055,12 +1034,11 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
                     r.conduct.active_members.to_string(),
                 ]
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    table(
-        &mut out,
+    let cases = Table::new(
         &["kind", "opened", "decided", "closed"],
-        &r.cases
+        r.cases
             .iter()
             .map(|c| {
                 vec![
@@ -1070,10 +1048,40 @@ table{{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}}th,td{{border:1p
                     c.closed.to_string(),
                 ]
             })
-            .collect::<Vec<_>>(),
+            .collect(),
     );
-    out.push_str("<p>Every figure lists the positions of the events it rests on; <code>kroniek audit --explain FIGURE</code> says how it was computed, and <code>kroniek audit --export FILE --checkpoint FILE --key VKEY</code> recomputes it from the export alone.</p></body></html>\n");
-    out
+    let page = ReportPage {
+        r,
+        m,
+        i,
+        min_contribution: euros(m.min_contribution_cents),
+        late_entries,
+        exceptions,
+        branches,
+        chart: Chart::of(&m.over_the_year),
+        members,
+        bodies,
+        decisions_by,
+        decisions_financial,
+        financial_total: euros(r.decisions.financial_total_cents),
+        subsidy_total: euros(r.decisions.subsidy_total_cents),
+        subsidies,
+        budgets: r
+            .money
+            .budgets
+            .iter()
+            .map(|b| (b.decision_id.clone(), euros(b.total_cents)))
+            .collect(),
+        register,
+        disclosure,
+        conduct,
+        cases,
+    };
+    let mut text = page
+        .render()
+        .map_err(|e| AppError::Failed(format!("the report could not be written: {e}")))?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// The peildatum given, or 1 January of the year.

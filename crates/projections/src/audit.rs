@@ -513,16 +513,66 @@ fn d(y: i32, m: u32, day: u32) -> Date {
         .unwrap_or_else(|| Date::from_naive(chrono::NaiveDate::MIN))
 }
 
-impl AuditBuilder {
-    /// The report for `params`, with the `integrity` its maker established.
-    pub fn report(&self, params: &AuditParams, integrity: Integrity) -> AuditReport {
-        let p = &self.projections;
-        let year = params.year;
-        let (jan1, dec31) = (d(year, 1, 1), d(year, 12, 31));
-        let in_year = |x: Date| x >= jan1 && x <= dec31;
-        let mut exceptions: Vec<Exception> = Vec::new();
+/// The report's year: 1 January to 31 December.
+#[derive(Debug, Clone, Copy)]
+struct Year {
+    year: i32,
+    jan1: Date,
+    dec31: Date,
+}
 
-        // Membership at the peildatum.
+impl Year {
+    fn of(year: i32) -> Year {
+        Year {
+            year,
+            jan1: d(year, 1, 1),
+            dec31: d(year, 12, 31),
+        }
+    }
+
+    fn contains(&self, x: Date) -> bool {
+        x >= self.jan1 && x <= self.dec31
+    }
+}
+
+impl AuditBuilder {
+    /// The report for `params`, with the `integrity` its maker established: one section after
+    /// the other, each with the exceptions it found (in the report's order: membership,
+    /// governance, money, then integrity first of all, then revoked decisions).
+    pub fn report(&self, params: &AuditParams, integrity: Integrity) -> AuditReport {
+        let year = Year::of(params.year);
+        let mut exceptions: Vec<Exception> = Vec::new();
+        let membership = self.membership(params, year, &mut exceptions);
+        let governance = self.governance(year, &mut exceptions);
+        let decisions = self.decisions(year);
+        let money = self.money(year, &mut exceptions);
+        let cases = self.cases(year);
+        integrity_exceptions(&integrity, &mut exceptions);
+        revoked_exceptions(&decisions, &mut exceptions);
+        AuditReport {
+            params: params.clone(),
+            integrity,
+            membership,
+            governance,
+            decisions,
+            money,
+            conduct: self.projections.conduct(year.dec31),
+            cases,
+            exceptions,
+        }
+    }
+
+    /// Membership at the peildatum: every active member, counted for the subsidy or not and
+    /// why, with the events behind it; by branch; joins, ends and expulsions of the year.
+    fn membership(
+        &self,
+        params: &AuditParams,
+        span: Year,
+        exceptions: &mut Vec<Exception>,
+    ) -> Membership {
+        let p = &self.projections;
+        let (year, dec31) = (span.year, span.dec31);
+        let in_year = |x: Date| span.contains(x);
         let mut members: Vec<CountedMember> = Vec::new();
         for (id, facts) in &self.members {
             let Some(history) = p.state.members.get(id.as_str()) else {
@@ -608,7 +658,7 @@ impl AuditBuilder {
             })
             .collect();
         over_the_year.dedup();
-        let membership = Membership {
+        Membership {
             peildatum: params.peildatum.to_string(),
             contribution_year: params.contribution_year,
             min_contribution_cents: params.min_contribution_cents,
@@ -629,9 +679,15 @@ impl AuditBuilder {
             ended: changes(|f| &f.ended),
             expelled: changes(|f| &f.expelled),
             over_the_year,
-        };
+        }
+    }
 
-        // Governance: boards, councils and committees.
+    /// Governance: each board, council and committee at the start and end of the year, its seat
+    /// changes, and seats held past their term.
+    fn governance(&self, span: Year, exceptions: &mut Vec<Exception>) -> Vec<BodyYear> {
+        let p = &self.projections;
+        let (jan1, dec31) = (span.jan1, span.dec31);
+        let in_year = |x: Date| span.contains(x);
         let mut governance = Vec::new();
         for body_id in p.body_ids() {
             let Some(b) = p.state.bodies.get(body_id.as_str()) else {
@@ -730,8 +786,14 @@ impl AuditBuilder {
                 past_term,
             });
         }
+        governance
+    }
 
-        // Decisions of the year.
+    /// The decisions of the year: counts by body and category, the financial ones with their
+    /// totals, and the revoked ones.
+    fn decisions(&self, span: Year) -> Decisions {
+        let p = &self.projections;
+        let (jan1, dec31) = (span.jan1, span.dec31);
         let timeline = p.timeline(&crate::views::TimelineFilter {
             from: Some(jan1.to_string()),
             to: Some(dec31.to_string()),
@@ -769,15 +831,19 @@ impl AuditBuilder {
                 .filter_map(|l| l.amount_cents)
                 .sum()
         };
-        let decisions = Decisions {
+        Decisions {
             by_body_and_category: by.into_iter().map(|((b, c), n)| (b, c, n)).collect(),
             financial_total_cents: total("financial"),
             subsidy_total_cents: total("subsidy"),
             financial,
             revoked,
-        };
+        }
+    }
 
-        // Money.
+    /// Money: subsidies received, budgets, and gifts under the year's rules (`GIFT_RULES`):
+    /// the register, the disclosure, and gifts over the cap, from abroad or reported late.
+    fn money(&self, span: Year, exceptions: &mut Vec<Exception>) -> Money {
+        let year = span.year;
         let subsidies: Vec<SubsidyLine> = self
             .subsidies
             .iter()
@@ -887,7 +953,7 @@ impl AuditBuilder {
                 disclosure.push(line);
             }
         }
-        let money = Money {
+        Money {
             subsidies,
             subsidy_totals,
             budgets,
@@ -900,9 +966,13 @@ impl AuditBuilder {
                 .sum(),
             register,
             disclosure,
-        };
+        }
+    }
 
-        // Cases: counts by kind, never content.
+    /// Cases of the year: counts by kind, never their content.
+    fn cases(&self, span: Year) -> Vec<CaseCounts> {
+        let p = &self.projections;
+        let in_year = |x: Date| span.contains(x);
         let mut counts: BTreeMap<String, CaseCounts> = BTreeMap::new();
         for (position, case_id, _, what) in self.cases.iter().filter(|c| in_year(c.2)) {
             let kind = p
@@ -925,69 +995,69 @@ impl AuditBuilder {
             }
             e.positions.push(*position);
         }
-        let cases: Vec<CaseCounts> = counts.into_values().collect();
-        for l in &integrity.late_entries {
-            exceptions.push(Exception {
+        counts.into_values().collect()
+    }
+}
+
+/// The integrity section's exceptions: late entries, then (first of all) a ledger that does
+/// not verify or is not consistent with the previous checkpoint.
+fn integrity_exceptions(integrity: &Integrity, exceptions: &mut Vec<Exception>) {
+    for l in &integrity.late_entries {
+        exceptions.push(Exception {
+            section: "integrity".into(),
+            detail: format!(
+                "late entry: {} {} dated {} was recorded after the previous checkpoint",
+                l.stream, l.event_type, l.effective
+            ),
+            positions: vec![l.position],
+        });
+    }
+    if !integrity.verified {
+        exceptions.insert(
+            0,
+            Exception {
+                section: "integrity".into(),
+                detail: format!("the ledger does not verify: {}", integrity.verification),
+                positions: vec![],
+            },
+        );
+    }
+    if let Some(prev) = integrity
+        .previous_checkpoint
+        .as_ref()
+        .filter(|p| !p.consistent)
+    {
+        exceptions.insert(
+            0,
+            Exception {
                 section: "integrity".into(),
                 detail: format!(
-                    "late entry: {} {} dated {} was recorded after the previous checkpoint",
-                    l.stream, l.event_type, l.effective
+                    "not consistent with the previous checkpoint: {}",
+                    prev.detail
                 ),
-                positions: vec![l.position],
-            });
-        }
-        if !integrity.verified {
-            exceptions.insert(
-                0,
-                Exception {
-                    section: "integrity".into(),
-                    detail: format!("the ledger does not verify: {}", integrity.verification),
-                    positions: vec![],
-                },
-            );
-        }
-        if let Some(prev) = integrity
-            .previous_checkpoint
-            .as_ref()
-            .filter(|p| !p.consistent)
-        {
-            exceptions.insert(
-                0,
-                Exception {
-                    section: "integrity".into(),
-                    detail: format!(
-                        "not consistent with the previous checkpoint: {}",
-                        prev.detail
-                    ),
-                    positions: vec![],
-                },
-            );
-        }
-        for r in &decisions.revoked {
-            exceptions.push(Exception {
-                section: "decisions".into(),
-                detail: format!(
-                    "decision {} ({}) was revoked by {}",
-                    r.decision_id,
-                    r.title,
-                    r.revoked_by.clone().unwrap_or_default()
-                ),
-                positions: r.position.into_iter().collect(),
-            });
-        }
-        AuditReport {
-            params: params.clone(),
-            integrity,
-            membership,
-            governance,
-            decisions,
-            money,
-            conduct: p.conduct(dec31),
-            cases,
-            exceptions,
-        }
+                positions: vec![],
+            },
+        );
     }
+}
 
+/// A revoked decision is an exception the accountant looks at.
+fn revoked_exceptions(decisions: &Decisions, exceptions: &mut Vec<Exception>) {
+    for r in &decisions.revoked {
+        exceptions.push(Exception {
+            section: "decisions".into(),
+            detail: format!(
+                "decision {} ({}) was revoked by {}",
+                r.decision_id,
+                r.title,
+                r.revoked_by.clone().unwrap_or_default()
+            ),
+            positions: r.position.into_iter().collect(),
+        });
+    }
+}
+
+impl AuditBuilder {
     /// Late entries: records at or past `previous_size` dated before 1 January of `year`.
     pub fn late_entries(&self, previous_size: u64, year: i32) -> Vec<(u64, Date)> {
         let jan1 = d(year, 1, 1);

@@ -67,7 +67,7 @@ pub fn audit(data: &Path, o: &AuditOptions) -> Result<(), CliError> {
                 + "\n";
             write_out(o.out.as_deref(), &text)
         }
-        "html" => write_out(o.out.as_deref(), &report::html(&report)),
+        "html" => write_out(o.out.as_deref(), &report::html(&report)?),
         "csv" => {
             let dir = o
                 .out

@@ -703,10 +703,10 @@ async fn audit_download(
         return error_page(lang, Some(&session), StatusCode::NOT_FOUND);
     };
     let (content_type, body) = match file.as_str() {
-        "report.html" => (
-            "text/html; charset=utf-8",
-            kroniek_app::audit::html(&report),
-        ),
+        "report.html" => match kroniek_app::audit::html(&report) {
+            Ok(html) => ("text/html; charset=utf-8", html),
+            Err(_) => return error_page(lang, Some(&session), StatusCode::INTERNAL_SERVER_ERROR),
+        },
         "report.json" => match serde_json::to_string_pretty(&report) {
             Ok(json) => ("application/json", json),
             Err(_) => return error_page(lang, Some(&session), StatusCode::NOT_FOUND),
