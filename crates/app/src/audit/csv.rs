@@ -1,0 +1,344 @@
+//! The report as CSV, one file per table (RFC 4180), for the accountant's spreadsheet.
+
+use kroniek_projections::audit::AuditReport;
+
+/// RFC 4180 quoting.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn csv(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut out = header.join(",") + "\r\n";
+    for row in rows {
+        out.push_str(
+            &row.iter()
+                .map(|c| csv_field(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn composition_rows(r: &AuditReport) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for b in &r.governance {
+        for c in [&b.start, &b.end].into_iter().flatten() {
+            for s in &c.seats {
+                for h in &s.holders {
+                    rows.push(vec![
+                        b.body_id.clone(),
+                        c.as_of.clone(),
+                        h.role.clone(),
+                        h.portfolio.clone().unwrap_or_default(),
+                        h.member_id.clone(),
+                        h.term_start.clone(),
+                        h.term_end.clone().unwrap_or_default(),
+                        h.term_expired.to_string(),
+                    ]);
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// One CSV table per section.
+pub fn csv_tables(r: &AuditReport) -> Vec<(&'static str, String)> {
+    let m = &r.membership;
+    let pos = |p: &[u64]| p.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
+    vec![
+        (
+            "membership.csv",
+            csv(
+                &[
+                    "member_id",
+                    "branch_id",
+                    "net_cents",
+                    "counted",
+                    "reason",
+                    "positions",
+                ],
+                m.members
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.member_id.clone(),
+                            c.branch_id.clone().unwrap_or_default(),
+                            c.net_cents.to_string(),
+                            c.counted.to_string(),
+                            c.reason.clone(),
+                            pos(&c.positions),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "membership_by_branch.csv",
+            csv(
+                &["branch_id", "active", "counted"],
+                m.by_branch
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            b.branch_id.clone(),
+                            b.active.to_string(),
+                            b.counted.to_string(),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "member_changes.csv",
+            csv(
+                &["change", "member_id", "date"],
+                [
+                    ("joined", &m.joined),
+                    ("ended", &m.ended),
+                    ("expelled", &m.expelled),
+                ]
+                .iter()
+                .flat_map(|(k, list)| {
+                    list.iter()
+                        .map(move |c| vec![k.to_string(), c.member_id.clone(), c.date.clone()])
+                })
+                .collect(),
+            ),
+        ),
+        (
+            "compositions.csv",
+            csv(
+                &[
+                    "body_id",
+                    "date",
+                    "role",
+                    "portfolio",
+                    "member_id",
+                    "term_start",
+                    "term_end",
+                    "term_expired",
+                ],
+                composition_rows(r),
+            ),
+        ),
+        (
+            "seat_changes.csv",
+            csv(
+                &[
+                    "body_id",
+                    "date",
+                    "change",
+                    "member_id",
+                    "role",
+                    "portfolio",
+                    "reason",
+                    "decision_id",
+                    "election_id",
+                ],
+                r.governance
+                    .iter()
+                    .flat_map(|b| {
+                        b.changes.iter().map(move |c| {
+                            vec![
+                                b.body_id.clone(),
+                                c.date.clone(),
+                                c.change.clone(),
+                                c.member_id.clone(),
+                                c.role.clone(),
+                                c.portfolio.clone().unwrap_or_default(),
+                                c.reason.clone().unwrap_or_default(),
+                                c.decision_id.clone().unwrap_or_default(),
+                                c.election_id.clone().unwrap_or_default(),
+                            ]
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "decisions_by_body.csv",
+            csv(
+                &["body_id", "category", "count"],
+                r.decisions
+                    .by_body_and_category
+                    .iter()
+                    .map(|(b, c, n)| vec![b.clone(), c.clone(), n.to_string()])
+                    .collect(),
+            ),
+        ),
+        (
+            "financial_decisions.csv",
+            csv(
+                &[
+                    "decision_id",
+                    "date",
+                    "body_id",
+                    "category",
+                    "amount_cents",
+                    "revoked_by",
+                    "title",
+                ],
+                r.decisions
+                    .financial
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.decision_id.clone(),
+                            d.date.clone(),
+                            d.body_id.clone(),
+                            d.category.clone(),
+                            d.amount_cents.map(|a| a.to_string()).unwrap_or_default(),
+                            d.revoked_by.clone().unwrap_or_default(),
+                            d.title.clone(),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "subsidies.csv",
+            csv(
+                &["recipient", "amount_cents", "grantor", "position"],
+                r.money
+                    .subsidies
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.recipient.clone(),
+                            s.amount_cents.to_string(),
+                            s.grantor.clone(),
+                            s.position.to_string(),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "budgets.csv",
+            csv(
+                &["decision_id", "line", "amount_cents"],
+                r.money
+                    .budgets
+                    .iter()
+                    .flat_map(|b| {
+                        b.lines.iter().map(move |(n, a)| {
+                            vec![b.decision_id.clone(), n.clone(), a.to_string()]
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "gift_register.csv",
+            csv(
+                &[
+                    "donor_ref",
+                    "donor_kind",
+                    "dutch_donor",
+                    "total_cents",
+                    "over_cap",
+                    "non_dutch",
+                    "reported_late_position",
+                    "positions",
+                ],
+                r.money
+                    .register
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.donor_ref.clone(),
+                            d.donor_kind.clone(),
+                            d.dutch_donor.to_string(),
+                            d.total_cents.to_string(),
+                            d.over_cap.to_string(),
+                            d.non_dutch.to_string(),
+                            d.possibly_reported_late
+                                .map(|p| p.to_string())
+                                .unwrap_or_default(),
+                            pos(&d.gifts.iter().map(|g| g.position).collect::<Vec<_>>()),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "gift_disclosure.csv",
+            csv(
+                &["donor_ref", "donor_name", "donor_residence", "total_cents"],
+                r.money
+                    .disclosure
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.donor_ref.clone(),
+                            d.donor_name.clone().unwrap_or_default(),
+                            d.donor_residence.clone().unwrap_or_default(),
+                            d.total_cents.to_string(),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "conduct.csv",
+            csv(
+                &[
+                    "code_id",
+                    "version",
+                    "title",
+                    "active_members",
+                    "signed_current",
+                    "signed_any",
+                ],
+                r.conduct
+                    .codes
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.code_id.clone(),
+                            c.version.to_string(),
+                            c.title.clone(),
+                            r.conduct.active_members.to_string(),
+                            c.signed_current.to_string(),
+                            c.signed_any.to_string(),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "cases.csv",
+            csv(
+                &["kind", "opened", "decided", "closed"],
+                r.cases
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.kind.clone(),
+                            c.opened.to_string(),
+                            c.decided.to_string(),
+                            c.closed.to_string(),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "exceptions.csv",
+            csv(
+                &["section", "detail", "positions"],
+                r.exceptions
+                    .iter()
+                    .map(|e| vec![e.section.clone(), e.detail.clone(), pos(&e.positions)])
+                    .collect(),
+            ),
+        ),
+    ]
+}

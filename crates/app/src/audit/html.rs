@@ -1,0 +1,422 @@
+//! The printable report: one self-contained HTML file (no external assets, a print
+//! stylesheet, an inline SVG chart) from the askama template `templates/audit_report.html`;
+//! this module lays out its tables and chart, the template writes and escapes them.
+
+use crate::AppError;
+use askama::Template;
+use kroniek_projections::audit::{euros, AuditReport, Integrity};
+
+/// A table of the printable report: its header and its rows, as text (the template escapes).
+#[derive(Debug)]
+struct Table {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(header: &[&'static str], rows: Vec<Vec<String>>) -> Table {
+        Table {
+            header: header.to_vec(),
+            rows,
+        }
+    }
+}
+
+/// One point of the membership chart, laid out.
+#[derive(Debug)]
+struct ChartPoint {
+    x: String,
+    y: String,
+    label_y: String,
+    value_y: String,
+    date: String,
+    month_day: String,
+    value: u64,
+}
+
+/// The membership-over-the-year chart, laid out for inline SVG.
+#[derive(Debug)]
+struct Chart {
+    width: f64,
+    height: f64,
+    pad: f64,
+    axis_y: f64,
+    axis_end: f64,
+    path: String,
+    points: Vec<ChartPoint>,
+}
+
+impl Chart {
+    fn of(points: &[(String, u64)]) -> Chart {
+        let (w, h, pad) = (640.0_f64, 220.0_f64, 40.0_f64);
+        let max = points.iter().map(|p| p.1).max().unwrap_or(1).max(1) as f64;
+        let n = points.len().max(2) as f64 - 1.0;
+        let xy: Vec<(f64, f64)> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    pad + (w - 2.0 * pad) * i as f64 / n,
+                    h - pad - (h - 2.0 * pad) * p.1 as f64 / max,
+                )
+            })
+            .collect();
+        let path = xy
+            .iter()
+            .enumerate()
+            .map(|(i, (x, y))| format!("{}{x:.1},{y:.1}", if i == 0 { "M" } else { " L" }))
+            .collect();
+        Chart {
+            width: w,
+            height: h,
+            pad,
+            axis_y: h - pad,
+            axis_end: w - pad,
+            path,
+            points: xy
+                .iter()
+                .zip(points)
+                .map(|((x, y), (date, value))| ChartPoint {
+                    x: format!("{x:.1}"),
+                    y: format!("{y:.1}"),
+                    label_y: format!("{:.1}", h - pad + 14.0),
+                    value_y: format!("{:.1}", y - 6.0),
+                    date: date.clone(),
+                    month_day: date.get(5..).unwrap_or(date).to_owned(),
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A body's part of the governance section.
+#[derive(Debug)]
+struct BodySection {
+    name: String,
+    body_id: String,
+    /// At the start and at the end of the year: the date and who sat where.
+    compositions: Vec<(String, Table)>,
+    changes: Option<Table>,
+}
+
+/// The printable report: `templates/audit_report.html`, filled from an [`AuditReport`].
+#[derive(Template)]
+#[template(path = "audit_report.html")]
+struct ReportPage<'a> {
+    r: &'a AuditReport,
+    m: &'a kroniek_projections::audit::Membership,
+    i: &'a Integrity,
+    min_contribution: String,
+    late_entries: Option<Table>,
+    exceptions: Option<Table>,
+    branches: Table,
+    chart: Chart,
+    members: Table,
+    bodies: Vec<BodySection>,
+    decisions_by: Table,
+    decisions_financial: Table,
+    financial_total: String,
+    subsidy_total: String,
+    subsidies: Table,
+    budgets: Vec<(String, String)>,
+    register: Table,
+    disclosure: Table,
+    conduct: Table,
+    cases: Table,
+}
+
+fn positions(p: &[u64]) -> String {
+    format!("{p:?}")
+}
+
+/// One self-contained, printable HTML file (no external assets; prints on A4), the same from
+/// the command line (`kroniek audit --format html`) and the web page's download.
+pub fn html(r: &AuditReport) -> Result<String, AppError> {
+    let m = &r.membership;
+    let i = &r.integrity;
+    let late_entries = (!i.late_entries.is_empty()).then(|| {
+        Table::new(
+            &["position", "effective", "stream", "type"],
+            i.late_entries
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.position.to_string(),
+                        l.effective.clone(),
+                        l.stream.clone(),
+                        l.event_type.clone(),
+                    ]
+                })
+                .collect(),
+        )
+    });
+    let exceptions = (!r.exceptions.is_empty()).then(|| {
+        Table::new(
+            &["section", "what needs attention", "events"],
+            r.exceptions
+                .iter()
+                .map(|e| vec![e.section.clone(), e.detail.clone(), positions(&e.positions)])
+                .collect(),
+        )
+    });
+    let branches = Table::new(
+        &["branch", "active", "counted"],
+        m.by_branch
+            .iter()
+            .map(|b| {
+                vec![
+                    b.branch_id.clone(),
+                    b.active.to_string(),
+                    b.counted.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    let members = Table::new(
+        &["member", "branch", "net contributions", "counted", "events"],
+        m.members
+            .iter()
+            .map(|c| {
+                vec![
+                    c.member_id.clone(),
+                    c.branch_id.clone().unwrap_or_default(),
+                    euros(c.net_cents),
+                    if c.counted {
+                        "yes".into()
+                    } else {
+                        format!("no: {}", c.reason)
+                    },
+                    positions(&c.positions),
+                ]
+            })
+            .collect(),
+    );
+    let bodies = r
+        .governance
+        .iter()
+        .map(|b| BodySection {
+            name: b.name.clone(),
+            body_id: b.body_id.clone(),
+            compositions: [&b.start, &b.end]
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    let rows = c
+                        .seats
+                        .iter()
+                        .flat_map(|s| {
+                            s.holders.iter().map(move |h| {
+                                vec![
+                                    s.role.clone(),
+                                    s.portfolio.clone().unwrap_or_default(),
+                                    format!(
+                                        "{} {}",
+                                        h.member_id,
+                                        h.name.clone().unwrap_or_default()
+                                    ),
+                                    format!(
+                                        "{} – {}",
+                                        h.term_start,
+                                        h.term_end.clone().unwrap_or_default()
+                                    ),
+                                    if h.term_expired {
+                                        "past its term".into()
+                                    } else {
+                                        String::new()
+                                    },
+                                ]
+                            })
+                        })
+                        .collect();
+                    (
+                        c.as_of.clone(),
+                        Table::new(&["role", "portfolio", "member", "term", "notes"], rows),
+                    )
+                })
+                .collect(),
+            changes: (!b.changes.is_empty()).then(|| {
+                Table::new(
+                    &[
+                        "date",
+                        "change",
+                        "member",
+                        "role",
+                        "reason",
+                        "decision / election",
+                    ],
+                    b.changes
+                        .iter()
+                        .map(|c| {
+                            vec![
+                                c.date.clone(),
+                                c.change.clone(),
+                                c.member_id.clone(),
+                                c.role.clone(),
+                                c.reason.clone().unwrap_or_default(),
+                                [c.decision_id.clone(), c.election_id.clone()]
+                                    .into_iter()
+                                    .flatten()
+                                    .collect::<Vec<_>>()
+                                    .join(" / "),
+                            ]
+                        })
+                        .collect(),
+                )
+            }),
+        })
+        .collect();
+    let decisions_by = Table::new(
+        &["body", "category", "decisions"],
+        r.decisions
+            .by_body_and_category
+            .iter()
+            .map(|(b, c, n)| vec![b.clone(), c.clone(), n.to_string()])
+            .collect(),
+    );
+    let decisions_financial = Table::new(
+        &["date", "decision", "body", "category", "amount", "title"],
+        r.decisions
+            .financial
+            .iter()
+            .map(|d| {
+                vec![
+                    d.date.clone(),
+                    d.decision_id.clone(),
+                    d.body_id.clone(),
+                    d.category.clone(),
+                    d.amount_cents.map(euros).unwrap_or_default(),
+                    format!(
+                        "{}{}",
+                        d.title,
+                        d.revoked_by
+                            .as_ref()
+                            .map_or(String::new(), |b| format!(" (revoked by {b})"))
+                    ),
+                ]
+            })
+            .collect(),
+    );
+    let subsidies = Table::new(
+        &["recipient", "amount", "grantor"],
+        r.money
+            .subsidies
+            .iter()
+            .map(|s| {
+                vec![
+                    s.recipient.clone(),
+                    euros(s.amount_cents),
+                    s.grantor.clone(),
+                ]
+            })
+            .collect(),
+    );
+    let register = Table::new(
+        &["donor", "kind", "total", "flags"],
+        r.money
+            .register
+            .iter()
+            .map(|d| {
+                vec![
+                    d.donor_ref.clone(),
+                    d.donor_kind.clone(),
+                    euros(d.total_cents),
+                    [
+                        d.over_cap.then_some("over the cap"),
+                        d.non_dutch.then_some("not a Dutch donor"),
+                        d.possibly_reported_late.map(|_| "possibly reported late"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ]
+            })
+            .collect(),
+    );
+    let disclosure = Table::new(
+        &["donor", "name", "residence", "total"],
+        r.money
+            .disclosure
+            .iter()
+            .map(|d| {
+                vec![
+                    d.donor_ref.clone(),
+                    d.donor_name.clone().unwrap_or_else(|| "(erased)".into()),
+                    d.donor_residence
+                        .clone()
+                        .unwrap_or_else(|| "(erased)".into()),
+                    euros(d.total_cents),
+                ]
+            })
+            .collect(),
+    );
+    let conduct = Table::new(
+        &[
+            "code",
+            "version in force",
+            "signed this version",
+            "signed any version",
+            "active members",
+        ],
+        r.conduct
+            .codes
+            .iter()
+            .map(|c| {
+                vec![
+                    c.code_id.clone(),
+                    c.version.to_string(),
+                    c.signed_current.to_string(),
+                    c.signed_any.to_string(),
+                    r.conduct.active_members.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    let cases = Table::new(
+        &["kind", "opened", "decided", "closed"],
+        r.cases
+            .iter()
+            .map(|c| {
+                vec![
+                    c.kind.clone(),
+                    c.opened.to_string(),
+                    c.decided.to_string(),
+                    c.closed.to_string(),
+                ]
+            })
+            .collect(),
+    );
+    let page = ReportPage {
+        r,
+        m,
+        i,
+        min_contribution: euros(m.min_contribution_cents),
+        late_entries,
+        exceptions,
+        branches,
+        chart: Chart::of(&m.over_the_year),
+        members,
+        bodies,
+        decisions_by,
+        decisions_financial,
+        financial_total: euros(r.decisions.financial_total_cents),
+        subsidy_total: euros(r.decisions.subsidy_total_cents),
+        subsidies,
+        budgets: r
+            .money
+            .budgets
+            .iter()
+            .map(|b| (b.decision_id.clone(), euros(b.total_cents)))
+            .collect(),
+        register,
+        disclosure,
+        conduct,
+        cases,
+    };
+    let mut text = page
+        .render()
+        .map_err(|e| AppError::Failed(format!("the report could not be written: {e}")))?;
+    text.push('\n');
+    Ok(text)
+}
