@@ -108,6 +108,13 @@ string_enum!(
     DecisionCategory { Governance = "governance", Appointment = "appointment", Financial = "financial",
     Subsidy = "subsidy", Disciplinary = "disciplinary", Policy = "policy" });
 string_enum!(
+    /// What a motion is about: an ordinary motion, or one the law asks more of (BW 2:42-43).
+    MotionKind { Ordinary = "ordinary", StatuteAmendment = "statute_amendment", Dissolution = "dissolution" });
+string_enum!(
+    /// What an agenda item of a convocation is.
+    AgendaKind { Ordinary = "ordinary", StatuteAmendment = "statute_amendment", Dissolution = "dissolution",
+    Election = "election", RoyementAppeal = "royement_appeal" });
+string_enum!(
     /// What a decision rests on.
     DecisionBasis { Consensus = "consensus", Vote = "vote", Mandate = "mandate" });
 string_enum!(
@@ -131,7 +138,9 @@ string_enum!(
     AccessRole { Admin = "admin", Secretary = "secretary", Board = "board", Auditor = "auditor",
     Disputes = "disputes", Member = "member" });
 
-/// One seat definition of a body or an election: a role (and portfolio) and how many hold it.
+/// One seat definition of a body or an election: a role (and portfolio) and how many hold it;
+/// the body that appoints to it when not the body's own appointing body, and whether it is
+/// held *ex officio* (by virtue of another office, so appointed by no decision or election).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Seat {
@@ -139,6 +148,41 @@ pub struct Seat {
     #[serde(default)]
     pub portfolio: Option<Id>,
     pub count: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointed_by: Option<BodyId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ex_officio: Option<bool>,
+}
+
+/// A qualified majority: `num` / `den` of the votes cast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fraction {
+    pub num: i64,
+    pub den: i64,
+}
+
+impl Fraction {
+    /// Two thirds: the statutory majority for a statute amendment (BW 2:43 lid 1).
+    pub const TWO_THIRDS: Fraction = Fraction { num: 2, den: 3 };
+}
+
+/// A regulation and its version (a `CodeVersionAdopted` of that code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegulationRef {
+    pub code_id: Id,
+    pub version: std::num::NonZeroU32,
+}
+
+/// One item of a convocation's agenda.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgendaItem {
+    pub item: String,
+    pub kind: AgendaKind,
+    #[serde(default)]
+    pub motion_id: Option<Id>,
 }
 
 /// One line of an election tally.
@@ -213,8 +257,10 @@ pub enum FieldKind {
     IdentifierList,
     /// A list of free-text terms.
     TextList,
-    /// A list of objects (seats, tally lines, budget lines), written as JSON.
+    /// A list of objects (seats, tally lines, budget lines, agenda items), written as JSON.
     ObjectList(&'static str),
+    /// One object (a majority, a regulation), written as JSON.
+    Object(&'static str),
 }
 
 impl FieldSpec {
@@ -261,6 +307,15 @@ impl FieldKind {
             "Vec<BudgetLine>" => {
                 FieldKind::ObjectList(r#"[{"name": "campagne", "amount_cents": 500000}]"#)
             }
+            "Vec<AgendaItem>" => FieldKind::ObjectList(
+                r#"[{"item": "Statutenwijziging art. 12", "kind": "statute_amendment", "motion_id": "2024-m01"}]"#,
+            ),
+            "Vec<BodyId>" => FieldKind::IdentifierList,
+            "Fraction" => FieldKind::Object(r#"{"num": 2, "den": 3}"#),
+            "RegulationRef" => {
+                FieldKind::Object(r#"{"code_id": "huishoudelijk-reglement", "version": 1}"#)
+            }
+            "MotionKind" => FieldKind::Choice(MotionKind::NAMES),
             "BodyKind" => FieldKind::Choice(BodyKind::NAMES),
             "EndReason" => FieldKind::Choice(EndReason::NAMES),
             "LeaveReason" => FieldKind::Choice(LeaveReason::NAMES),
@@ -318,7 +373,7 @@ data_struct!(MemberAppointed { body_id: BodyId, member_id: MemberId, role: Id,
     #[serde(default)] portfolio: Option<Id>, term_start: Date, #[serde(default)] term_end: Option<Date>,
     #[serde(default)] decision_id: Option<Id>, #[serde(default)] election_id: Option<Id> });
 data_struct!(MemberReappointed { body_id: BodyId, member_id: MemberId, role: Id, term_end: Date,
-    #[serde(default)] decision_id: Option<Id> });
+    #[serde(default)] decision_id: Option<Id>, #[serde(default)] election_id: Option<Id> });
 data_struct!(MemberLeftBody {
     body_id: BodyId,
     member_id: MemberId,
@@ -326,11 +381,19 @@ data_struct!(MemberLeftBody {
     reason: LeaveReason
 });
 data_struct!(BodyDissolved { body_id: BodyId, #[serde(default)] decision_id: Option<Id> });
+data_struct!(BodyRulesAdopted { body_id: BodyId, notice_days: i64, quorum: i64,
+    #[serde(default)] statute_majority: Option<Fraction>, #[serde(default)] appeal_body_id: Option<BodyId>,
+    #[serde(default)] incompatible_with: Option<Vec<BodyId>>, #[serde(default)] regulation: Option<RegulationRef>,
+    #[serde(default)] decision_id: Option<Id> });
+data_struct!(AppointingBodyChanged { body_id: BodyId, appointed_by: BodyId, #[serde(default)] role: Option<Id>,
+    #[serde(default)] portfolio: Option<Id>, #[serde(default)] decision_id: Option<Id> });
+data_struct!(MeetingConvened { meeting_id: Id, body_id: BodyId, date: Date, agenda: Vec<AgendaItem>,
+    #[serde(default)] proposal_available_on: Option<Date> });
 data_struct!(MeetingHeld { meeting_id: Id, body_id: BodyId, date: Date, present_count: i64,
     quorum_met: bool, #[serde(default)] minutes_blake3: Option<HashHex> });
 data_struct!(MotionSubmitted { motion_id: Id, meeting_id: Id, title: String,
     #[serde(default)] text_blake3: Option<HashHex>, submitters: Vec<MemberId>,
-    #[serde(default)] amends: Option<Id> });
+    #[serde(default)] amends: Option<Id>, #[serde(default)] kind: Option<MotionKind> });
 data_struct!(MotionWithdrawn { motion_id: Id });
 data_struct!(MotionVoted {
     motion_id: Id,
@@ -378,10 +441,7 @@ data_struct!(AppealFiled {
     case_id: Id,
     member_id: MemberId
 });
-data_struct!(AppealDecided {
-    case_id: Id,
-    outcome: AppealOutcome
-});
+data_struct!(AppealDecided { case_id: Id, outcome: AppealOutcome, #[serde(default)] decision_id: Option<Id> });
 data_struct!(CaseClosed { case_id: Id });
 data_struct!(SubsidyReceived {
     year: Year,
@@ -572,6 +632,9 @@ catalogue! {
     MemberReappointed => [Body];
     MemberLeftBody => [Body];
     BodyDissolved => [Body];
+    BodyRulesAdopted => [Body];
+    AppointingBodyChanged => [Body];
+    MeetingConvened => [Meeting];
     MeetingHeld => [Meeting];
     MotionSubmitted => [Motion];
     MotionWithdrawn => [Motion];
@@ -654,6 +717,9 @@ impl EventData {
             E::MemberReappointed(d) => d.body_id.to_string(),
             E::MemberLeftBody(d) => d.body_id.to_string(),
             E::BodyDissolved(d) => d.body_id.to_string(),
+            E::BodyRulesAdopted(d) => d.body_id.to_string(),
+            E::AppointingBodyChanged(d) => d.body_id.to_string(),
+            E::MeetingConvened(d) => d.meeting_id.to_string(),
             E::MeetingHeld(d) => d.meeting_id.to_string(),
             E::MotionSubmitted(d) => d.motion_id.to_string(),
             E::MotionWithdrawn(d) => d.motion_id.to_string(),
@@ -692,8 +758,10 @@ impl EventData {
             | E::MemberAppointed(_)
             | E::MemberReappointed(_)
             | E::MemberLeftBody(_)
-            | E::BodyDissolved(_) => "body_id",
-            E::MeetingHeld(_) => "meeting_id",
+            | E::BodyDissolved(_)
+            | E::BodyRulesAdopted(_)
+            | E::AppointingBodyChanged(_) => "body_id",
+            E::MeetingConvened(_) | E::MeetingHeld(_) => "meeting_id",
             E::MotionSubmitted(_) | E::MotionWithdrawn(_) | E::MotionVoted(_) => "motion_id",
             E::DecisionTaken(_) | E::DecisionRevoked(_) => "decision_id",
             E::ElectionCalled(_)
@@ -729,7 +797,34 @@ pub const NON_NEGATIVE_KEYS: &[&str] = &[
     "term_years",
     "max_reappointments",
     "min_members",
+    "notice_days",
+    "quorum",
+    "num",
+    "den",
 ];
+
+/// What a field's type cannot say: a reason that is not blank, a majority that is a fraction
+/// of at most one, with a denominator. The path and message of the first bad value.
+pub fn check_values(event: &EventData) -> Result<(), (String, String)> {
+    match event {
+        EventData::PersonalDataErased(d) if d.reason.trim().is_empty() => Err((
+            "data.reason".into(),
+            "data.reason is empty: say why the personal data is erased (it is kept in the ledger)"
+                .into(),
+        )),
+        EventData::BodyRulesAdopted(BodyRulesAdopted {
+            statute_majority: Some(f),
+            ..
+        }) if f.den <= 0 || f.num <= 0 || f.num > f.den => Err((
+            "data.statute_majority".into(),
+            format!(
+                "data.statute_majority is {}/{}: a majority is num/den with 0 < num ≤ den (2/3: num 2, den 3)",
+                f.num, f.den
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -293,15 +293,8 @@ impl ProposedEvent {
                 format!("data.{field}: {msg}"),
             )
         })?;
-        if let EventData::PersonalDataErased(d) = &event {
-            if d.reason.trim().is_empty() {
-                return Err(Refusal::at(
-                    Rule::MalformedField,
-                    "data.reason",
-                    "data.reason is empty: say why the personal data is erased (it is kept in the ledger)",
-                ));
-            }
-        }
+        catalogue::check_values(&event)
+            .map_err(|(field, message)| Refusal::at(Rule::MalformedField, field, message))?;
         let spec = match event_type.personal() {
             PersonalSpec::Required if !personal_known => PersonalSpec::Optional,
             spec => spec,

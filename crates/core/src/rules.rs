@@ -33,11 +33,17 @@ pub enum Rule {
     AppealDeadlineTooShort,
     AppealNotAllowed,
     ExpulsionNotFinal,
+    NoticeTooShort,
+    QuorumNotMet,
+    VotesExceedPresent,
+    MajorityNotReached,
+    NotCompetent,
+    IncompatibleSeats,
 }
 
 impl Rule {
     /// Every rule, in the table's order.
-    pub const ALL: [Rule; 25] = [
+    pub const ALL: [Rule; 31] = [
         Rule::UnknownType,
         Rule::MalformedField,
         Rule::TypeNotInCategory,
@@ -63,6 +69,12 @@ impl Rule {
         Rule::AppealDeadlineTooShort,
         Rule::AppealNotAllowed,
         Rule::ExpulsionNotFinal,
+        Rule::NoticeTooShort,
+        Rule::QuorumNotMet,
+        Rule::VotesExceedPresent,
+        Rule::MajorityNotReached,
+        Rule::NotCompetent,
+        Rule::IncompatibleSeats,
     ];
 
     /// The rule id as DOMAIN.md writes it (`seat-count-exceeded`).
@@ -93,6 +105,12 @@ impl Rule {
             Rule::AppealDeadlineTooShort => "appeal-deadline-too-short",
             Rule::AppealNotAllowed => "appeal-not-allowed",
             Rule::ExpulsionNotFinal => "expulsion-not-final",
+            Rule::NoticeTooShort => "notice-too-short",
+            Rule::QuorumNotMet => "quorum-not-met",
+            Rule::VotesExceedPresent => "votes-exceed-present",
+            Rule::MajorityNotReached => "majority-not-reached",
+            Rule::NotCompetent => "not-competent",
+            Rule::IncompatibleSeats => "incompatible-seats",
         }
     }
 }

@@ -103,12 +103,12 @@ impl FormField {
     }
 
     fn is_textarea(&self) -> bool {
-        matches!(self.kind, FieldKind::ObjectList(_))
+        matches!(self.kind, FieldKind::ObjectList(_) | FieldKind::Object(_))
     }
 
     fn example(&self) -> &'static str {
         match self.kind {
-            FieldKind::ObjectList(e) => e,
+            FieldKind::ObjectList(e) | FieldKind::Object(e) => e,
             _ => "",
         }
     }
@@ -153,7 +153,7 @@ impl FormField {
                     .map(|s| Value::String(s.to_owned()))
                     .collect(),
             ),
-            FieldKind::ObjectList(_) => canonical::parse_strict(text)
+            FieldKind::ObjectList(_) | FieldKind::Object(_) => canonical::parse_strict(text)
                 .map_err(|e| format!("{}: this is not JSON: {e}", Rule::MalformedField.id()))?,
             _ => Value::String(text.to_owned()),
         }))

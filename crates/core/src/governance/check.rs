@@ -3,6 +3,7 @@
 //! breaks in the table's order is reported with the facts behind it.
 
 use super::state::*;
+use super::statutes::Appointment;
 use crate::catalogue::*;
 use crate::rules::{Refusal, Rule};
 use crate::types::Date;
@@ -50,11 +51,11 @@ fn list(ids: &[&str]) -> String {
 }
 
 impl GovernanceState {
-    fn member(&self, id: &str) -> Option<&MemberHistory> {
+    pub(super) fn member(&self, id: &str) -> Option<&MemberHistory> {
         self.members.get(id).filter(|m| !m.joins.is_empty())
     }
 
-    fn need_member(&self, id: &str, field: &str) -> Result<&MemberHistory, Refusal> {
+    pub(super) fn need_member(&self, id: &str, field: &str) -> Result<&MemberHistory, Refusal> {
         self.member(id).ok_or_else(|| {
             Refusal::at(
                 Rule::UnknownReference,
@@ -64,14 +65,14 @@ impl GovernanceState {
         })
     }
 
-    fn need_members(&self, ids: &[crate::types::MemberId], field: &str) -> Checked {
+    pub(super) fn need_members(&self, ids: &[crate::types::MemberId], field: &str) -> Checked {
         for (i, m) in ids.iter().enumerate() {
             self.need_member(m.as_str(), &format!("{field}[{i}]"))?;
         }
         Ok(())
     }
 
-    fn need_body(&self, id: &str, field: &str) -> Result<&BodyHistory, Refusal> {
+    pub(super) fn need_body(&self, id: &str, field: &str) -> Result<&BodyHistory, Refusal> {
         self.bodies.get(id).ok_or_else(|| {
             Refusal::at(
                 Rule::UnknownReference,
@@ -81,7 +82,7 @@ impl GovernanceState {
         })
     }
 
-    fn need<T>(
+    pub(super) fn need<T>(
         &self,
         found: Option<T>,
         what: &str,
@@ -98,7 +99,7 @@ impl GovernanceState {
         })
     }
 
-    fn need_decision(&self, id: Option<&crate::types::Id>, field: &str) -> Checked {
+    pub(super) fn need_decision(&self, id: Option<&crate::types::Id>, field: &str) -> Checked {
         if let Some(id) = id {
             self.need(
                 self.decisions.get(id.as_str()),
@@ -111,7 +112,7 @@ impl GovernanceState {
         Ok(())
     }
 
-    fn need_meeting(&self, id: Option<&crate::types::Id>, field: &str) -> Checked {
+    pub(super) fn need_meeting(&self, id: Option<&crate::types::Id>, field: &str) -> Checked {
         if let Some(id) = id {
             self.need(
                 self.meetings.get(id.as_str()),
@@ -124,15 +125,15 @@ impl GovernanceState {
         Ok(())
     }
 
-    fn need_motion(&self, id: &str, field: &str) -> Result<&MotionState, Refusal> {
+    pub(super) fn need_motion(&self, id: &str, field: &str) -> Result<&MotionState, Refusal> {
         self.need(self.motions.get(id), "motion", id, "MotionSubmitted", field)
     }
 
-    fn need_case(&self, id: &str, field: &str) -> Result<&CaseState, Refusal> {
+    pub(super) fn need_case(&self, id: &str, field: &str) -> Result<&CaseState, Refusal> {
         self.need(self.cases.get(id), "case", id, "CaseOpened", field)
     }
 
-    fn need_election(&self, id: &str, field: &str) -> Result<&ElectionState, Refusal> {
+    pub(super) fn need_election(&self, id: &str, field: &str) -> Result<&ElectionState, Refusal> {
         self.need(
             self.elections.get(id),
             "election",
@@ -142,7 +143,7 @@ impl GovernanceState {
         )
     }
 
-    fn member_active(&self, id: &str, d: Date, field: &str, what: &str) -> Checked {
+    pub(super) fn member_active(&self, id: &str, d: Date, field: &str, what: &str) -> Checked {
         let status = self
             .member(id)
             .map_or(MemberStatus::NotMember, |m| m.status_on(d));
@@ -159,7 +160,7 @@ impl GovernanceState {
         Ok(())
     }
 
-    fn body_open(&self, id: &str, b: &BodyHistory, effective: Date) -> Checked {
+    pub(super) fn body_open(&self, id: &str, b: &BodyHistory, effective: Date) -> Checked {
         if let Some(x) = b.dissolved {
             if effective > x {
                 return fail(
@@ -174,7 +175,7 @@ impl GovernanceState {
         Ok(())
     }
 
-    fn case_open(&self, id: &str, c: &CaseState, effective: Date) -> Checked {
+    pub(super) fn case_open(&self, id: &str, c: &CaseState, effective: Date) -> Checked {
         if let Some(x) = c.closed {
             if effective > x {
                 return fail(
@@ -440,8 +441,40 @@ impl GovernanceState {
                 }
                 Ok(())
             }
-            E::MemberAppointed(d) => self.check_appointment(d, effective),
-            E::MemberReappointed(d) => self.check_reappointment(d, effective),
+            E::MemberAppointed(d) => {
+                self.check_appointment(d, effective)?;
+                self.check_appointment_validity(&Appointment {
+                    body_id: d.body_id.as_str(),
+                    member_id: d.member_id.as_str(),
+                    role: d.role.as_str(),
+                    portfolio: d.portfolio.as_ref().map(|p| p.as_str()),
+                    on: d.term_start,
+                    from: d.term_start,
+                    to: d.term_end,
+                    decision_id: d.decision_id.as_ref().map(|x| x.as_str()),
+                    election_id: d.election_id.as_ref().map(|x| x.as_str()),
+                    reappointment: false,
+                })
+            }
+            E::MemberReappointed(d) => {
+                self.check_reappointment(d, effective)?;
+                let portfolio = self.bodies.get(d.body_id.as_str()).and_then(|b| {
+                    current_holding(b, d.member_id.as_str(), d.role.as_str(), effective)
+                        .and_then(|h| h.portfolio.clone())
+                });
+                self.check_appointment_validity(&Appointment {
+                    body_id: d.body_id.as_str(),
+                    member_id: d.member_id.as_str(),
+                    role: d.role.as_str(),
+                    portfolio: portfolio.as_deref(),
+                    on: effective,
+                    from: effective,
+                    to: Some(d.term_end),
+                    decision_id: d.decision_id.as_ref().map(|x| x.as_str()),
+                    election_id: d.election_id.as_ref().map(|x| x.as_str()),
+                    reappointment: true,
+                })
+            }
             E::MemberLeftBody(d) => {
                 let b = self.need_body(d.body_id.as_str(), "data.body_id")?;
                 self.need_member(d.member_id.as_str(), "data.member_id")?;
@@ -458,20 +491,10 @@ impl GovernanceState {
                 }
                 Ok(())
             }
-            E::MeetingHeld(d) => {
-                self.need_body(d.body_id.as_str(), "data.body_id")?;
-                if let Some(m) = self.meetings.get(d.meeting_id.as_str()) {
-                    return fail(
-                        Rule::InvalidState,
-                        "data.meeting_id",
-                        format!(
-                            "meeting {} was recorded before (held {})",
-                            d.meeting_id, m.date
-                        ),
-                    );
-                }
-                Ok(())
-            }
+            E::BodyRulesAdopted(d) => self.check_body_rules(d, effective),
+            E::AppointingBodyChanged(d) => self.check_appointing_change(d, effective),
+            E::MeetingConvened(d) => self.check_convened(d, effective),
+            E::MeetingHeld(d) => self.check_held(d),
             E::MotionSubmitted(d) => {
                 self.need_meeting(Some(&d.meeting_id), "data.meeting_id")?;
                 self.need_members(&d.submitters, "data.submitters")?;
@@ -490,38 +513,7 @@ impl GovernanceState {
             E::MotionWithdrawn(d) => self
                 .need_motion(d.motion_id.as_str(), "data.motion_id")
                 .map(|_| ()),
-            E::MotionVoted(d) => {
-                let m = self.need_motion(d.motion_id.as_str(), "data.motion_id")?;
-                if let Some(w) = m.withdrawn.filter(|w| *w <= effective) {
-                    return fail(
-                        Rule::InvalidState,
-                        "data.motion_id",
-                        format!(
-                            "motion {} was withdrawn on {w}: it cannot be voted on",
-                            d.motion_id
-                        ),
-                    );
-                }
-                let adopted = d.outcome == VoteOutcome::Adopted;
-                if d.method != VoteMethod::Consensus && adopted != (d.votes_for > d.against) {
-                    return fail(
-                        Rule::VoteOutcomeMismatch,
-                        "data.outcome",
-                        format!(
-                            "{} for and {} against means {}, not {}",
-                            d.votes_for,
-                            d.against,
-                            if d.votes_for > d.against {
-                                "adopted"
-                            } else {
-                                "rejected"
-                            },
-                            d.outcome.as_str()
-                        ),
-                    );
-                }
-                Ok(())
-            }
+            E::MotionVoted(d) => self.check_vote(d, effective),
             E::DecisionTaken(d) => {
                 self.need_body(d.body_id.as_str(), "data.body_id")?;
                 self.need_meeting(d.meeting_id.as_ref(), "data.meeting_id")?;
@@ -538,7 +530,7 @@ impl GovernanceState {
                         ),
                     );
                 }
-                Ok(())
+                self.check_decision_validity(d, effective)
             }
             E::DecisionRevoked(d) => {
                 self.need(
@@ -643,7 +635,10 @@ impl GovernanceState {
                 }
                 Ok(())
             }
-            E::ElectionResult(d) => self.check_result(d),
+            E::ElectionResult(d) => {
+                self.check_result(d)?;
+                self.check_result_validity(d)
+            }
             E::CaseOpened(d) => {
                 self.need_body(d.body_id.as_str(), "data.body_id")?;
                 self.need_members(&d.complainants, "data.complainants")?;
@@ -699,7 +694,7 @@ impl GovernanceState {
                         }
                     }
                 }
-                Ok(())
+                self.check_case_decision(c, d.decision_id.as_ref(), false, effective)
             }
             E::AppealFiled(d) => {
                 let c = self.need_case(d.case_id.as_str(), "data.case_id")?;
@@ -730,6 +725,7 @@ impl GovernanceState {
             }
             E::AppealDecided(d) => {
                 let c = self.need_case(d.case_id.as_str(), "data.case_id")?;
+                self.need_decision(d.decision_id.as_ref(), "data.decision_id")?;
                 self.case_open(d.case_id.as_str(), c, effective)?;
                 if c.appeal.is_none() {
                     return fail(
@@ -741,7 +737,7 @@ impl GovernanceState {
                         ),
                     );
                 }
-                Ok(())
+                self.check_case_decision(c, d.decision_id.as_ref(), true, effective)
             }
             E::SubsidyReceived(_)
             | E::GiftReceived(_)
@@ -853,6 +849,9 @@ impl GovernanceState {
         let b = self.need_body(body_id, "data.body_id")?;
         self.need_member(d.member_id.as_str(), "data.member_id")?;
         self.need_decision(d.decision_id.as_ref(), "data.decision_id")?;
+        if let Some(e) = &d.election_id {
+            self.need_election(e.as_str(), "data.election_id")?;
+        }
         self.body_open(body_id, b, effective)?;
         let member = d.member_id.as_str();
         let role = d.role.as_str();

@@ -8,7 +8,10 @@
 pub mod check;
 pub mod journal;
 pub mod state;
+pub mod statutes;
 
+#[cfg(test)]
+pub(crate) mod statutes_tests;
 #[cfg(test)]
 pub(crate) mod tests;
 

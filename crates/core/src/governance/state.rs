@@ -181,9 +181,94 @@ pub struct BodyHistory {
     pub min_members: Option<i64>,
     pub dissolved: Option<Date>,
     pub holdings: Vec<Holding>,
+    /// The body's standing rules, each from its date (`BodyRulesAdopted`), in date order.
+    pub rules: Vec<BodyRules>,
+    /// Changes of who appoints to the body or one of its seats (`AppointingBodyChanged`).
+    pub appointing: Vec<AppointingChange>,
+}
+
+/// A body's standing rules (statutes, huishoudelijk reglement) from a date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyRules {
+    pub from: Date,
+    pub notice_days: i64,
+    pub quorum: i64,
+    pub statute_majority: Fraction,
+    pub appeal_body_id: Option<String>,
+    pub incompatible_with: Vec<String>,
+    pub regulation: Option<(String, u32)>,
+    pub decision_id: Option<String>,
+    pub position: u64,
+}
+
+/// From `from`, the seat `role` (and `portfolio`), or without a role the whole body, is
+/// appointed by `appointed_by`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppointingChange {
+    pub from: Date,
+    pub role: Option<String>,
+    pub portfolio: Option<String>,
+    pub appointed_by: String,
+    pub position: u64,
 }
 
 impl BodyHistory {
+    /// The rules in force on `d`: the latest adopted on or before it.
+    pub fn rules_on(&self, d: Date) -> Option<&BodyRules> {
+        self.rules.iter().rev().find(|r| r.from <= d)
+    }
+
+    /// The seat definition of `role` (and `portfolio`) in force on `d`.
+    pub fn seat_on(&self, d: Date, role: &str, portfolio: Option<&str>) -> Option<&Seat> {
+        self.seats_on(d)?.iter().find(|s| {
+            s.role.as_str() == role && s.portfolio.as_ref().map(|p| p.as_str()) == portfolio
+        })
+    }
+
+    /// The body that appoints to seat `role` (`portfolio`) on `d`: the latest of the seat's
+    /// own `appointed_by` (from its seat definition's date) and an `AppointingBodyChanged` for
+    /// that role; else the latest change for the whole body; else the body's `appointed_by`.
+    pub fn appointing_body_on(&self, d: Date, role: &str, portfolio: Option<&str>) -> &str {
+        let seat_def = self
+            .seat_defs
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= d)
+            .and_then(|(from, seats)| {
+                seats
+                    .iter()
+                    .find(|s| {
+                        s.role.as_str() == role
+                            && s.portfolio.as_ref().map(|p| p.as_str()) == portfolio
+                    })
+                    .and_then(|s| s.appointed_by.as_ref())
+                    .map(|b| (*from, b.as_str()))
+            });
+        let for_role = self
+            .appointing
+            .iter()
+            .filter(|c| {
+                c.from <= d
+                    && c.role.as_deref() == Some(role)
+                    && (c.portfolio.is_none() || c.portfolio.as_deref() == portfolio)
+            })
+            .max_by_key(|c| (c.from, c.position))
+            .map(|c| (c.from, c.appointed_by.as_str()));
+        let specific = match (seat_def, for_role) {
+            (Some(a), Some(b)) => Some(if b.0 >= a.0 { b.1 } else { a.1 }),
+            (a, b) => a.or(b).map(|x| x.1),
+        };
+        specific
+            .or_else(|| {
+                self.appointing
+                    .iter()
+                    .filter(|c| c.from <= d && c.role.is_none())
+                    .max_by_key(|c| (c.from, c.position))
+                    .map(|c| c.appointed_by.as_str())
+            })
+            .unwrap_or(&self.appointed_by)
+    }
+
     /// The seat definition in force on `d`.
     pub fn seats_on(&self, d: Date) -> Option<&[Seat]> {
         self.seat_defs
@@ -229,20 +314,45 @@ pub struct CodeHistory {
     pub versions: Vec<(u32, Date, String)>,
 }
 
-/// One meeting.
+/// One meeting: convened, held, or both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeetingState {
     pub body_id: String,
     pub date: Date,
+    /// The convocation (`MeetingConvened`), if one was recorded.
+    pub convened: Option<Convocation>,
+    /// What the `MeetingHeld` recorded, once it was.
+    pub held: Option<Attendance>,
 }
 
-/// One motion or amendment: what the rules ask of it (that it was submitted, and whether it
-/// was withdrawn before a vote). Its title, submitters and votes are the read models' business
+/// A meeting's convocation: the day it went out, its agenda, the day the proposals were open
+/// for inspection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Convocation {
+    pub sent: Date,
+    pub agenda: Vec<AgendaItem>,
+    pub proposal_available_on: Option<Date>,
+}
+
+/// A held meeting's attendance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attendance {
+    pub present_count: i64,
+    pub quorum_met: bool,
+}
+
+/// One motion or amendment: what the rules ask of it (submitted to which meeting, of which
+/// kind, withdrawn, voted). Its title, submitters and vote counts are the read models' business
 /// (kroniek-projections); keeping them here too cost about 30 MB on a 1,000,000-event ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MotionState {
     pub submitted: Date,
     pub withdrawn: Option<Date>,
+    pub meeting_id: String,
+    pub kind: MotionKind,
+    pub amends: Option<String>,
+    /// The vote: its date and outcome.
+    pub voted: Option<(Date, VoteOutcome)>,
 }
 
 /// One decision.
@@ -251,6 +361,8 @@ pub struct DecisionState {
     pub body_id: String,
     pub taken: Date,
     pub revoked: Option<(Date, String, String)>,
+    pub meeting_id: Option<String>,
+    pub basis: DecisionBasis,
 }
 
 /// One candidacy in an election.
@@ -269,6 +381,7 @@ pub struct CandidacyState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ElectionState {
     pub body_id: String,
+    pub meeting_id: Option<String>,
     pub seats: Vec<Seat>,
     pub opens: Date,
     pub closes: Date,
@@ -421,8 +534,64 @@ impl GovernanceState {
             | E::ContributionRefunded(_)
             | E::SubsidyReceived(_)
             | E::GiftReceived(_)
-            | E::BudgetAdopted(_)
-            | E::MotionVoted(_) => {}
+            | E::BudgetAdopted(_) => {}
+            E::MotionVoted(d) => {
+                if let Some(m) = self.motions.get_mut(&s(&d.motion_id)) {
+                    m.voted.get_or_insert((effective, d.outcome));
+                }
+            }
+            E::BodyRulesAdopted(d) => {
+                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                    let rules = BodyRules {
+                        from: effective,
+                        notice_days: d.notice_days,
+                        quorum: d.quorum,
+                        statute_majority: d.statute_majority.unwrap_or(Fraction::TWO_THIRDS),
+                        appeal_body_id: opt(&d.appeal_body_id),
+                        incompatible_with: d.incompatible_with.iter().flatten().map(s).collect(),
+                        regulation: d
+                            .regulation
+                            .as_ref()
+                            .map(|r| (s(&r.code_id), r.version.get())),
+                        decision_id: opt(&d.decision_id),
+                        position,
+                    };
+                    let at = b.rules.partition_point(|r| r.from <= effective);
+                    b.rules.insert(at, rules);
+                }
+            }
+            E::AppointingBodyChanged(d) => {
+                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                    b.appointing.push(AppointingChange {
+                        from: effective,
+                        role: opt(&d.role),
+                        portfolio: opt(&d.portfolio),
+                        appointed_by: s(&d.appointed_by),
+                        position,
+                    });
+                }
+            }
+            E::MeetingConvened(d) => {
+                let convocation = Convocation {
+                    sent: effective,
+                    agenda: d.agenda.clone(),
+                    proposal_available_on: d.proposal_available_on,
+                };
+                match self.meetings.get_mut(&s(&d.meeting_id)) {
+                    Some(m) => {
+                        m.convened.get_or_insert(convocation);
+                    }
+                    None => self.meetings.insert(
+                        s(&d.meeting_id),
+                        MeetingState {
+                            body_id: s(&d.body_id),
+                            date: d.date,
+                            convened: Some(convocation),
+                            held: None,
+                        },
+                    ),
+                }
+            }
             E::BodyEstablished(d) => self.bodies.insert(
                 s(&d.body_id),
                 BodyHistory {
@@ -437,6 +606,8 @@ impl GovernanceState {
                     min_members: d.min_members,
                     dissolved: None,
                     holdings: Vec::new(),
+                    rules: Vec::new(),
+                    appointing: Vec::new(),
                 },
             ),
             E::SeatsChanged(d) => {
@@ -493,19 +664,34 @@ impl GovernanceState {
                 }
             }
             E::MeetingHeld(d) => {
-                self.meetings.insert(
-                    s(&d.meeting_id),
-                    MeetingState {
-                        body_id: s(&d.body_id),
-                        date: d.date,
-                    },
-                );
+                let held = Attendance {
+                    present_count: d.present_count,
+                    quorum_met: d.quorum_met,
+                };
+                match self.meetings.get_mut(&s(&d.meeting_id)) {
+                    Some(m) => {
+                        m.held.get_or_insert(held);
+                    }
+                    None => self.meetings.insert(
+                        s(&d.meeting_id),
+                        MeetingState {
+                            body_id: s(&d.body_id),
+                            date: d.date,
+                            convened: None,
+                            held: Some(held),
+                        },
+                    ),
+                }
             }
             E::MotionSubmitted(d) => self.motions.insert(
                 s(&d.motion_id),
                 MotionState {
                     submitted: effective,
                     withdrawn: None,
+                    meeting_id: s(&d.meeting_id),
+                    kind: d.kind.unwrap_or(MotionKind::Ordinary),
+                    amends: opt(&d.amends),
+                    voted: None,
                 },
             ),
             E::MotionWithdrawn(d) => {
@@ -519,6 +705,8 @@ impl GovernanceState {
                     body_id: s(&d.body_id),
                     taken: effective,
                     revoked: None,
+                    meeting_id: opt(&d.meeting_id),
+                    basis: d.basis,
                 },
             ),
             E::DecisionRevoked(d) => {
@@ -530,6 +718,7 @@ impl GovernanceState {
                 s(&d.election_id),
                 ElectionState {
                     body_id: s(&d.body_id),
+                    meeting_id: opt(&d.meeting_id),
                     seats: d.seats.clone(),
                     opens: d.candidacy_opens,
                     closes: d.candidacy_closes,

@@ -1167,6 +1167,29 @@ mod rules {
         assert_eq!(r[0].refusal.rule, Rule::SeatCountExceeded);
     }
 
+    /// Every refused case of the statutes' table, through a store: refused with its rule, and
+    /// the store's export (every record with its personal data) and head byte-identical after.
+    #[test]
+    fn a_refused_statute_case_leaves_the_store_byte_identical() {
+        let world = events(&crate::governance::statutes_tests::statutes_world());
+        for case in crate::governance::statutes_tests::cases() {
+            let Some(rule) = case.expect else { continue };
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::init(&dir.path().join("l"), "test.example/kroniek").unwrap();
+            store.append(&world, "admin:local").unwrap();
+            if !case.before.is_empty() {
+                store.append(&events(&case.before), "admin:local").unwrap();
+            }
+            let (head, lines) = (store.head(), export_lines(&store, true));
+            match store.append(&events(std::slice::from_ref(&case.event)), "admin:local") {
+                Err(CoreError::Refused(r)) => assert_eq!(r[0].refusal.rule, rule, "{}", case.what),
+                other => panic!("{}: {other:?}", case.what),
+            }
+            assert_eq!(store.head(), head, "{}", case.what);
+            assert_eq!(export_lines(&store, true), lines, "{}", case.what);
+        }
+    }
+
     #[test]
     fn two_writers_racing_for_the_last_seat_cannot_both_win() {
         let dir = tempfile::tempdir().unwrap();
