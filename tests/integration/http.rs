@@ -244,6 +244,11 @@ fn every_role_against_every_endpoint() {
         ("GET", "/v1/cases/r-2022-01", &["admin", "disputes"]),
         (
             "GET",
+            "/v1/meetings/alv-2020-11",
+            &["admin", "secretary", "disputes", "auditor", "board"],
+        ),
+        (
+            "GET",
             "/v1/conduct",
             &["admin", "secretary", "disputes", "auditor", "board"],
         ),
@@ -722,6 +727,7 @@ fn the_openapi_document_lists_every_endpoint_and_the_docs_page_is_served() {
                 "/v1/members/{id}" => "/v1/members/10201".into(),
                 "/v1/elections/{id}" => "/v1/elections/bestuur-2021".into(),
                 "/v1/cases/{id}" => "/v1/cases/r-2022-01".into(),
+                "/v1/meetings/{id}" => "/v1/meetings/alv-2020-11".into(),
                 "/v1/proofs/inclusion/{pos}" => "/v1/proofs/inclusion/3".into(),
                 "/v1/proofs/consistency" => "/v1/proofs/consistency?old=10".into(),
                 "/v1/audit/{year}" => "/v1/audit/2023".into(),

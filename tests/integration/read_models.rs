@@ -155,3 +155,86 @@ fn a_refused_governance_event_names_its_rule_and_facts() {
         run.stderr()
     );
 }
+
+/// Step 9 through the real binary: a meeting's page, the findings of a ledger entered before
+/// its statutes, and a body's rules as they come into force, with a statute amendment convened
+/// and adopted by two thirds, and one refused for too short a notice.
+#[test]
+fn meetings_rules_and_findings() {
+    let l = sample_ledger();
+    let m = json(&l, &["meeting", "alv-2020-11"]);
+    assert_eq!(
+        (m["body_id"].as_str(), m["held"]["present_count"].as_i64()),
+        (Some("alv"), Some(87))
+    );
+    assert!(m["convened"].is_null() && m["rules"].is_null());
+    let motions: Vec<&str> = m["motions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["motion_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(motions, ["2020-m07", "2020-m07a", "2020-m08"]);
+    assert!(m["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["decision_id"] == "2020-015"));
+    assert_eq!(l.run(&["meeting", "nergens"]).code(), 1);
+    // The sample's daily board was appointed by ALV decisions, though the national board
+    // appoints it: no rules were in force, so it stands, with a finding.
+    let c = json(
+        &l,
+        &["composition", "dagelijks-bestuur", "--as-of", "2021-06-01"],
+    );
+    let holder = &c["seats"][0]["holders"][0];
+    assert!(
+        holder["findings"][0]
+            .as_str()
+            .unwrap()
+            .contains("is appointed by body landelijk-bestuur"),
+        "{holder}"
+    );
+    assert!(l
+        .run(&["composition", "dagelijks-bestuur", "--as-of", "2021-06-01"])
+        .ok()
+        .contains("FINDING: decision 2018-002 is body alv's"));
+    // Rules for the ALV from 2025, a convocation three weeks ahead with the amendment on the
+    // agenda, its proposal open ten days ahead, and the amendment adopted 40-20: two thirds.
+    let statutes = [
+        r#"{"stream":"body/alv","type":"BodyRulesAdopted","effective":"2025-01-01","data":{"body_id":"alv","notice_days":14,"quorum":50}}"#,
+        r#"{"stream":"meeting/alv-2025-03","type":"MeetingConvened","effective":"2025-02-20","data":{"meeting_id":"alv-2025-03","body_id":"alv","date":"2025-03-15","agenda":[{"item":"Statutenwijziging: digitaal stemmen","kind":"statute_amendment","motion_id":"2025-m01"}],"proposal_available_on":"2025-03-05"}}"#,
+        r#"{"stream":"motion/2025-m01","type":"MotionSubmitted","effective":"2025-02-20","data":{"motion_id":"2025-m01","meeting_id":"alv-2025-03","title":"Digitaal stemmen in de statuten","submitters":["10201"],"kind":"statute_amendment"}}"#,
+        r#"{"stream":"meeting/alv-2025-03","type":"MeetingHeld","effective":"2025-03-15","data":{"meeting_id":"alv-2025-03","body_id":"alv","date":"2025-03-15","present_count":70,"quorum_met":true}}"#,
+        r#"{"stream":"motion/2025-m01","type":"MotionVoted","effective":"2025-03-15","data":{"motion_id":"2025-m01","method":"ballot","for":40,"against":20,"abstain":10,"outcome":"adopted"}}"#,
+    ];
+    let file = l.file("statutes.jsonl", &statutes.map(str::to_owned));
+    l.run(&["append", file.to_str().unwrap()]).ok();
+    let m = json(&l, &["meeting", "alv-2025-03"]);
+    assert_eq!(m["convened"]["notice_days"], 23);
+    assert_eq!(m["rules"]["quorum"], 50);
+    assert_eq!(m["motions"][0]["votes"][0]["outcome"], "adopted");
+    let text = l.run(&["meeting", "alv-2025-03"]).ok();
+    assert!(
+        text.contains("convened on 2025-02-20 (23 days' notice)"),
+        "{text}"
+    );
+    let c = json(&l, &["composition", "alv", "--as-of", "2025-06-01"]);
+    assert_eq!(c["rules"]["statute_majority"], "2/3");
+    assert!(json(&l, &["composition", "alv", "--as-of", "2024-06-01"])
+        .get("rules")
+        .is_none());
+    // A meeting convened 13 days ahead, where the rules ask 14: refused, naming the rule.
+    let short = [
+        r#"{"stream":"meeting/alv-2025-06","type":"MeetingConvened","effective":"2025-06-01","data":{"meeting_id":"alv-2025-06","body_id":"alv","date":"2025-06-14","agenda":[]}}"#,
+        r#"{"stream":"meeting/alv-2025-06","type":"MeetingHeld","effective":"2025-06-14","data":{"meeting_id":"alv-2025-06","body_id":"alv","date":"2025-06-14","present_count":70,"quorum_met":true}}"#,
+    ];
+    let file = l.file("short.jsonl", &short.map(str::to_owned));
+    let run = l.run(&["append", file.to_str().unwrap()]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr().contains("line 2: notice-too-short: meeting alv-2025-06 was convened on 2025-06-01, 13 days before 2025-06-14; body alv's rules ask 14 days"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -159,6 +159,23 @@ fn date(d: Date) -> String {
     d.to_string()
 }
 
+fn rules_view(r: &kroniek_core::governance::state::BodyRules) -> RulesView {
+    RulesView {
+        from: date(r.from),
+        notice_days: r.notice_days,
+        quorum: r.quorum,
+        statute_majority: format!("{}/{}", r.statute_majority.num, r.statute_majority.den),
+        appeal_body_id: r.appeal_body_id.clone(),
+        incompatible_with: r.incompatible_with.clone(),
+        regulation: r
+            .regulation
+            .as_ref()
+            .map(|(code, version)| format!("{code} version {version}")),
+        decision_id: r.decision_id.clone(),
+        position: r.position,
+    }
+}
+
 impl Projections {
     /// Empty read models.
     pub fn new() -> Self {
@@ -269,6 +286,11 @@ impl Projections {
                         amount_cents: d.amount_cents,
                         revoked: None,
                         position,
+                        findings: self.state.decision_findings(
+                            d.body_id.as_str(),
+                            d.meeting_id.as_ref().map(|m| m.as_str()),
+                            d.basis,
+                        ),
                     },
                 );
             }
@@ -418,6 +440,7 @@ impl Projections {
                 member_active: status == MemberStatus::Active,
                 decision_id: h.decision_id.clone(),
                 election_id: h.election_id.clone(),
+                findings: self.state.holding_findings(body_id, h),
             }
         };
         let mut seats: Vec<SeatView> = Vec::new();
@@ -481,6 +504,70 @@ impl Projections {
             seated,
             below_min_members: b.min_members.is_some_and(|m| (seated as i64) < m),
             seats,
+            rules: b.rules_on(as_of).map(rules_view),
+        })
+    }
+
+    /// A meeting: convocation, agenda, attendance, quorum, motions with their votes, decisions.
+    pub fn meeting(&self, meeting_id: &str) -> Result<MeetingView, ProjectionError> {
+        let m = self
+            .state
+            .meetings
+            .get(meeting_id)
+            .ok_or_else(|| unknown("meeting", meeting_id))?;
+        let mut motions: Vec<MotionView> = self
+            .motions
+            .values()
+            .filter(|x| x.meeting_id == meeting_id)
+            .cloned()
+            .collect();
+        motions.sort_by_key(|x| x.position);
+        let mut decisions: Vec<DecisionView> = self
+            .decisions
+            .values()
+            .filter(|x| x.meeting_id.as_deref() == Some(meeting_id))
+            .cloned()
+            .collect();
+        decisions.sort_by_key(|x| x.position);
+        let mut elections: Vec<String> = self
+            .state
+            .elections
+            .iter()
+            .filter(|(_, e)| e.meeting_id.as_deref() == Some(meeting_id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        elections.sort();
+        Ok(MeetingView {
+            meeting_id: meeting_id.into(),
+            body_id: m.body_id.clone(),
+            date: date(m.date),
+            convened: m.convened.as_ref().map(|c| ConvocationView {
+                sent: date(c.sent),
+                notice_days: (m.date.naive() - c.sent.naive()).num_days(),
+                agenda: c
+                    .agenda
+                    .iter()
+                    .map(|i| AgendaItemView {
+                        item: i.item.clone(),
+                        kind: i.kind.as_str().into(),
+                        motion_id: i.motion_id.as_ref().map(ToString::to_string),
+                    })
+                    .collect(),
+                proposal_available_on: c.proposal_available_on.map(date),
+            }),
+            held: m.held.map(|h| AttendanceView {
+                present_count: h.present_count,
+                quorum_met: h.quorum_met,
+            }),
+            rules: self
+                .state
+                .bodies
+                .get(m.body_id.as_str())
+                .and_then(|b| b.rules_on(m.date))
+                .map(rules_view),
+            motions,
+            decisions,
+            elections,
         })
     }
 

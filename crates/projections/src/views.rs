@@ -23,6 +23,69 @@ pub struct Composition {
     /// `min_members` is set and fewer are seated.
     pub below_min_members: bool,
     pub seats: Vec<SeatView>,
+    /// The body's rules in force on the date (`BodyRulesAdopted`); absent when it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<RulesView>,
+}
+
+/// A body's standing rules in force: notice, quorum, qualified majority, appeal body,
+/// incompatible bodies and the regulation they come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RulesView {
+    /// The date the rules took effect.
+    pub from: String,
+    pub notice_days: i64,
+    pub quorum: i64,
+    /// `num/den`, as `2/3`.
+    pub statute_majority: String,
+    pub appeal_body_id: Option<String>,
+    pub incompatible_with: Vec<String>,
+    /// `code_id` version `n`.
+    pub regulation: Option<String>,
+    pub decision_id: Option<String>,
+    pub position: u64,
+}
+
+/// A meeting: its convocation and agenda, its attendance and quorum, the motions voted and the
+/// decisions taken at it, with the rules in force for its body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct MeetingView {
+    pub meeting_id: String,
+    pub body_id: String,
+    pub date: String,
+    pub convened: Option<ConvocationView>,
+    pub held: Option<AttendanceView>,
+    pub rules: Option<RulesView>,
+    pub motions: Vec<MotionView>,
+    pub decisions: Vec<DecisionView>,
+    /// Elections held at the meeting.
+    pub elections: Vec<String>,
+}
+
+/// A meeting's convocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConvocationView {
+    /// The day the convocation went out.
+    pub sent: String,
+    /// Whole days from the convocation to the meeting.
+    pub notice_days: i64,
+    pub agenda: Vec<AgendaItemView>,
+    pub proposal_available_on: Option<String>,
+}
+
+/// One agenda item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AgendaItemView {
+    pub item: String,
+    pub kind: String,
+    pub motion_id: Option<String>,
+}
+
+/// A held meeting's attendance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AttendanceView {
+    pub present_count: i64,
+    pub quorum_met: bool,
 }
 
 /// One seat definition `(role, portfolio)` with its holders on the date.
@@ -55,6 +118,10 @@ pub struct HolderView {
     pub member_active: bool,
     pub decision_id: Option<String>,
     pub election_id: Option<String>,
+    /// What is wrong with the appointment, accepted because no body concerned had rules in
+    /// force (an appointing decision of another body, say). Absent when nothing is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }
 
 /// A body's term schedule (*rooster van aftreden*).
@@ -195,6 +262,10 @@ pub struct DecisionView {
     pub amount_cents: Option<i64>,
     pub revoked: Option<RevocationView>,
     pub position: u64,
+    /// What is wrong with the decision, accepted because no body concerned had rules in force:
+    /// taken at another body's meeting, or by vote without a quorum. Absent when nothing is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }
 
 /// What revoked a decision.

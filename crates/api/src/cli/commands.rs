@@ -455,6 +455,12 @@ pub fn election(data: &Path, election_id: &str, json: bool) -> Result<(), CliErr
     print_view(&view, json, tables::election)
 }
 
+/// `kroniek meeting`.
+pub fn meeting(data: &Path, meeting_id: &str, json: bool) -> Result<(), CliError> {
+    let view = projections(data)?.meeting(meeting_id).map_err(not_found)?;
+    print_view(&view, json, tables::meeting)
+}
+
 /// `kroniek case`.
 pub fn case(data: &Path, case_id: &str, date: Option<&str>, json: bool) -> Result<(), CliError> {
     let d = as_of(date)?;

@@ -166,6 +166,14 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// A meeting: its convocation and agenda, attendance and quorum, the motions voted and the
+    /// decisions taken, with its body's rules in force.
+    Meeting {
+        /// The meeting id (`alv-2020-11`).
+        meeting_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
     /// A case file: its events in order, status, appeal deadline, suspensions because of it.
     Case {
         case_id: String,
@@ -499,6 +507,9 @@ pub fn run() -> ExitCode {
             election_id,
             output,
         } => commands::election(&cli.data, &election_id, output.json),
+        Command::Meeting { meeting_id, output } => {
+            commands::meeting(&cli.data, &meeting_id, output.json)
+        }
         Command::Case {
             case_id,
             when,

@@ -72,6 +72,9 @@ pub fn composition(c: &Composition) -> String {
             if !h.member_active {
                 notes.push(format!("member {}", h.member_status));
             }
+            for f in &h.findings {
+                notes.push(format!("FINDING: {f}"));
+            }
             rows.push(vec![
                 s.role.clone(),
                 opt(&s.portfolio).into(),
@@ -108,6 +111,17 @@ pub fn composition(c: &Composition) -> String {
     ));
     let vacancies: i64 = c.seats.iter().map(|s| s.vacancies).sum();
     let _ = writeln!(out, "{} seated, {vacancies} vacant", c.seated);
+    match &c.rules {
+        Some(r) => {
+            let _ = writeln!(out, "{}", rules_line(r));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "no rules in force (no BodyRulesAdopted on or before this date)"
+            );
+        }
+    }
     if c.below_min_members {
         let _ = writeln!(
             out,
@@ -284,6 +298,9 @@ pub fn timeline(entries: &[TimelineEntry]) -> String {
                         r.date, r.by_decision_id, r.reason
                     ));
                 }
+                for f in &d.findings {
+                    notes.push(format!("FINDING: {f}"));
+                }
                 vec![
                     d.date.clone(),
                     "decision".into(),
@@ -327,6 +344,131 @@ pub fn timeline(entries: &[TimelineEntry]) -> String {
         &["date", "kind", "id", "body", "category", "title", "notes"],
         &rows,
     )
+}
+
+/// A body's rules in force, on one line.
+fn rules_line(r: &RulesView) -> String {
+    let mut parts = vec![
+        format!("rules from {}", r.from),
+        format!("notice {} days", r.notice_days),
+        format!("quorum {}", r.quorum),
+        format!("statute majority {}", r.statute_majority),
+    ];
+    if let Some(a) = &r.appeal_body_id {
+        parts.push(format!("appeals to {a}"));
+    }
+    if !r.incompatible_with.is_empty() {
+        parts.push(format!(
+            "incompatible with {}",
+            r.incompatible_with.join(", ")
+        ));
+    }
+    if let Some(reg) = &r.regulation {
+        parts.push(reg.clone());
+    }
+    parts.join("; ")
+}
+
+pub fn meeting(m: &MeetingView) -> String {
+    let mut out = format!(
+        "meeting {} of {} on {}
+",
+        m.meeting_id, m.body_id, m.date
+    );
+    match &m.convened {
+        Some(c) => {
+            let _ = writeln!(
+                out,
+                "convened on {} ({} days' notice){}",
+                c.sent,
+                c.notice_days,
+                c.proposal_available_on
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(
+                        "; proposals open for inspection from {p}"
+                    ))
+            );
+            let rows: Vec<Vec<String>> = c
+                .agenda
+                .iter()
+                .map(|i| vec![i.item.clone(), i.kind.clone(), opt(&i.motion_id).into()])
+                .collect();
+            if !rows.is_empty() {
+                out.push_str(&table(&["agenda item", "kind", "motion"], &rows));
+            }
+        }
+        None => out.push_str("no convocation recorded\n"),
+    }
+    match &m.held {
+        Some(h) => {
+            let _ = writeln!(
+                out,
+                "held: {} present, quorum {}",
+                h.present_count,
+                if h.quorum_met { "met" } else { "NOT met" }
+            );
+        }
+        None => out.push_str("not held (yet)\n"),
+    }
+    if let Some(r) = &m.rules {
+        let _ = writeln!(out, "{}", rules_line(r));
+    }
+    if !m.motions.is_empty() {
+        out.push('\n');
+        let rows: Vec<Vec<String>> = m
+            .motions
+            .iter()
+            .map(|x| {
+                let votes: Vec<String> = x
+                    .votes
+                    .iter()
+                    .map(|v| {
+                        format!(
+                            "{} {}-{}-{} {}",
+                            v.method, v.votes_for, v.against, v.abstain, v.outcome
+                        )
+                    })
+                    .collect();
+                vec![
+                    x.motion_id.clone(),
+                    x.title.clone(),
+                    opt(&x.amends).into(),
+                    x.withdrawn
+                        .clone()
+                        .map_or(votes.join("; "), |w| format!("withdrawn {w}")),
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["motion", "title", "amends", "vote"], &rows));
+    }
+    if !m.decisions.is_empty() {
+        out.push('\n');
+        let rows: Vec<Vec<String>> = m
+            .decisions
+            .iter()
+            .map(|d| {
+                vec![
+                    d.decision_id.clone(),
+                    d.body_id.clone(),
+                    d.basis.clone(),
+                    d.title.clone(),
+                    d.findings
+                        .iter()
+                        .map(|f| format!("FINDING: {f}"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["decision", "body", "basis", "title", "notes"],
+            &rows,
+        ));
+    }
+    if !m.elections.is_empty() {
+        let _ = writeln!(out, "\nelections: {}", m.elections.join(", "));
+    }
+    out
 }
 
 pub fn election(e: &ElectionView) -> String {

@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/members", get(routes::members))
         .route("/v1/timeline", get(routes::timeline))
         .route("/v1/elections/{id}", get(routes::election))
+        .route("/v1/meetings/{id}", get(routes::meeting))
         .route("/v1/cases/{id}", get(routes::case))
         .route("/v1/conduct", get(routes::conduct))
         .route("/v1/subscribe", get(routes::subscribe))

@@ -98,7 +98,7 @@ impl Modify for Security {
     paths(
         routes::append, routes::events, routes::stream, routes::head, routes::subscribe,
         routes::composition, routes::terms, routes::member, routes::members, routes::timeline,
-        routes::election, routes::case, routes::conduct, routes::verify, routes::export,
+        routes::election, routes::meeting, routes::case, routes::conduct, routes::verify, routes::export,
         routes::erase, routes::metrics, routes::healthz, routes::checkpoint, routes::inclusion,
         routes::consistency, routes::add_cosignatures, routes::audit, routes::create_token,
     ),
@@ -108,7 +108,7 @@ impl Modify for Security {
         SignatureView, ContributionView, MembershipCount, TimelineEntry, DecisionView,
         RevocationView, MotionView, VoteView, ElectionView, SeatDefView, CandidacyView, ResultView,
         TallyView, CaseView, SuspensionView, CaseEventView, ConductView, CodeCoverage, CodeVersionView,
-        routes::TokenRequest,
+        routes::TokenRequest, MeetingView, ConvocationView, AgendaItemView, AttendanceView, RulesView,
     )),
     modifiers(&Security),
 )]

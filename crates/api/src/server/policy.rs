@@ -59,6 +59,11 @@ pub const ENDPOINTS: &[(&str, &str, &[AccessRole])] = &[
         "/v1/elections/{id}",
         &[Admin, Secretary, Disputes, Auditor, Board, Member],
     ),
+    (
+        "GET",
+        "/v1/meetings/{id}",
+        &[Admin, Secretary, Disputes, Auditor, Board],
+    ),
     ("GET", "/v1/cases/{id}", &[Admin, Disputes]),
     (
         "GET",

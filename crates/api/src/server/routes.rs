@@ -341,6 +341,18 @@ pub async fn election(
     Ok(Json(to_json(policy::election(caller.role, view))?))
 }
 
+#[utoipa::path(get, path = "/v1/meetings/{id}", tag = "read models", security(("bearer" = [])), params(("id" = String, Path, description = "meeting id")), responses((status = 200, body = MeetingView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
+/// `GET /v1/meetings/{id}`: convocation, agenda, attendance, quorum, votes and decisions.
+pub async fn meeting(
+    State(state): Shared,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    policy::allow(caller.role, "GET", "/v1/meetings/{id}")?;
+    let view = state.read().projections.meeting(&id).map_err(missing)?;
+    Ok(Json(to_json(view)?))
+}
+
 #[utoipa::path(get, path = "/v1/cases/{id}", tag = "read models", security(("bearer" = [])), params(("id" = String, Path, description = "case id"), AsOf), responses((status = 200, body = CaseView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
 /// `GET /v1/cases/{id}?as_of=`.
 pub async fn case(

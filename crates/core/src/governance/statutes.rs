@@ -694,3 +694,52 @@ impl GovernanceState {
         Ok(())
     }
 }
+
+impl GovernanceState {
+    /// What is wrong with a decision that was accepted (its bodies had no rules in force, or
+    /// it was entered before the facts that void it): taken at another body's meeting, or by
+    /// vote at a meeting recorded without a quorum. Shown with the decision, never hidden.
+    pub fn decision_findings(
+        &self,
+        body_id: &str,
+        meeting_id: Option<&str>,
+        basis: DecisionBasis,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        let Some((id, m)) = meeting_id.and_then(|id| self.meetings.get(id).map(|m| (id, m))) else {
+            return out;
+        };
+        if m.body_id != body_id {
+            out.push(format!(
+                "taken at meeting {id} of body {}, which cannot take body {body_id}'s decisions",
+                m.body_id
+            ));
+        }
+        if basis == DecisionBasis::Vote && m.held.is_some_and(|h| !h.quorum_met) {
+            out.push(format!(
+                "taken by vote at meeting {id}, recorded without a quorum"
+            ));
+        }
+        out
+    }
+
+    /// What is wrong with a holding's appointment that was accepted without rules in force:
+    /// the competence the rules would have refused (see [`GovernanceState::appointment_competence`]).
+    pub fn holding_findings(&self, body_id: &str, h: &Holding) -> Vec<String> {
+        let a = Appointment {
+            body_id,
+            member_id: &h.member_id,
+            role: &h.role,
+            portfolio: h.portfolio.as_deref(),
+            on: h.term_start,
+            from: h.term_start,
+            to: h.term_end,
+            decision_id: h.decision_id.as_deref(),
+            election_id: h.election_id.as_deref(),
+            reappointment: false,
+        };
+        self.appointment_competence(&a)
+            .map(|(why, _, _)| vec![why])
+            .unwrap_or_default()
+    }
+}
