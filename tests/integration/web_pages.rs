@@ -29,6 +29,10 @@ const PAGES: &[(&str, &[&str])] = &[
         &["admin", "secretary", "disputes", "auditor", "board"],
     ),
     ("/elections/bestuur-2021", &ROLES),
+    (
+        "/meetings/alv-2020-11",
+        &["admin", "secretary", "disputes", "auditor", "board"],
+    ),
     ("/cases/r-2022-01", &["admin", "disputes"]),
     (
         "/conduct",
@@ -126,6 +130,28 @@ fn each_page_for_each_role_is_shown_or_forbidden_and_hides_personal_data() {
 fn the_pages_show_what_the_read_models_hold() {
     let s = Server::start(&["--demo"]);
     let admin = session(&s, "admin");
+    // A meeting's page: attendance and quorum, the motions with their votes, the decisions;
+    // the timeline links a motion to its meeting.
+    let meeting = request(&s, "GET", "/meetings/alv-2020-11", &admin, &[], None).body;
+    assert!(
+        meeting.contains(r#"<p id="attendance"><strong>87</strong>"#),
+        "{meeting}"
+    );
+    assert!(meeting.contains(r#"id="motion-2020-m07a""#) && meeting.contains("40"));
+    assert!(meeting.contains("2020-015"));
+    assert!(meeting.contains(r#"<p id="rules">"#));
+    // The daily board's page shows the findings of its appointments, and that it has no rules.
+    let db = request(
+        &s,
+        "GET",
+        "/bodies/dagelijks-bestuur?as_of=2021-06-01",
+        &admin,
+        &[],
+        None,
+    )
+    .body;
+    assert!(db.contains(r#"<span class="error finding">"#), "{db}");
+    assert!(db.contains("is appointed by body landelijk-bestuur"));
     // The timeline marks a revoked decision with what revoked it, and links to events.
     let timeline = request(&s, "GET", "/timeline", &admin, &[], None).body;
     let (_, api) = s.get("/v1/timeline", &s.admin_token);

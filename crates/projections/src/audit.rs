@@ -549,6 +549,7 @@ impl AuditBuilder {
         let cases = self.cases(year);
         integrity_exceptions(&integrity, &mut exceptions);
         revoked_exceptions(&decisions, &mut exceptions);
+        self.finding_exceptions(year, &mut exceptions);
         AuditReport {
             params: params.clone(),
             integrity,
@@ -966,6 +967,46 @@ impl AuditBuilder {
                 .sum(),
             register,
             disclosure,
+        }
+    }
+
+    /// Findings of the year: decisions and appointments accepted without rules in force that
+    /// the statutes' rules would have refused (taken at another body's meeting, an appointing
+    /// decision of another body, …). History is kept and flagged, never hidden.
+    fn finding_exceptions(&self, span: Year, exceptions: &mut Vec<Exception>) {
+        let p = &self.projections;
+        let timeline = p.timeline(&crate::views::TimelineFilter {
+            from: Some(span.jan1.to_string()),
+            to: Some(span.dec31.to_string()),
+            ..Default::default()
+        });
+        for e in &timeline {
+            if let crate::views::TimelineEntry::Decision(d) = e {
+                for f in &d.findings {
+                    exceptions.push(Exception {
+                        section: "decisions".into(),
+                        detail: format!("decision {} ({}): {f}", d.decision_id, d.title),
+                        positions: vec![d.position],
+                    });
+                }
+            }
+        }
+        for body_id in p.body_ids() {
+            let Some(b) = p.state.bodies.get(body_id.as_str()) else {
+                continue;
+            };
+            for h in b.holdings.iter().filter(|h| span.contains(h.term_start)) {
+                for f in p.state.holding_findings(&body_id, h) {
+                    exceptions.push(Exception {
+                        section: "governance".into(),
+                        detail: format!(
+                            "{body_id}: the appointment of member {} as {}: {f}",
+                            h.member_id, h.role
+                        ),
+                        positions: vec![h.position],
+                    });
+                }
+            }
         }
     }
 

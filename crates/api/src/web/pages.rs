@@ -27,6 +27,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/timeline", get(timeline))
         .route("/members/{id}", get(member))
         .route("/elections/{id}", get(election))
+        .route("/meetings/{id}", get(meeting))
         .route("/cases/{id}", get(case))
         .route("/conduct", get(conduct))
         .route("/audit", get(audit))
@@ -434,6 +435,43 @@ async fn election(
             sees_candidacies: session.role != kroniek_core::catalogue::AccessRole::Member,
             label_width: TALLY_LABEL,
             chart_width: TALLY_LABEL + TALLY_WIDTH + 60.0,
+        },
+        remember(lang),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "meeting.html")]
+struct MeetingPage {
+    frame: Frame,
+    view: kroniek_projections::views::MeetingView,
+}
+
+/// `GET /meetings/{id}`: convocation, agenda, attendance, quorum, motions and decisions.
+async fn meeting(
+    axum::extract::State(state): Shared,
+    lang: PageLang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let session = match gate(&state, &headers, lang, "/v1/meetings/{id}") {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let t = lang.0.messages();
+    let Ok(view) = state.read().projections.meeting(&id) else {
+        return error_page(lang, Some(&session), StatusCode::NOT_FOUND);
+    };
+    page(
+        StatusCode::OK,
+        &MeetingPage {
+            frame: Frame::new(
+                lang.0,
+                &format!("{} {id}", t.meeting),
+                Some(&session),
+                &format!("/meetings/{id}"),
+            ),
+            view,
         },
         remember(lang),
     )
