@@ -363,6 +363,36 @@ reappoint("landelijk-bestuur", "10201", "voorzitter", "2024-01-05", "2027-01-05"
 leave("landelijk-bestuur", "10202", "secretaris", "2024-01-06", "term_ended")
 ev("case/c-2021-03", "PersonalDataErased", "2024-06-01", {"subject": "case:c-2021-03", "reason": "bewaartermijn klachtdossier verstreken"})
 
+# --- 2024-2025 (step 9): the statutes recorded as rules. Appended after everything above (a store
+# made from the earlier sample takes these lines alone); no earlier event is rewritten.
+ev("meeting/alv-2024-11", "MeetingConvened", "2024-11-01", {"meeting_id": "alv-2024-11", "body_id": "alv", "date": "2024-11-30",
+   "agenda": [{"item": "Regels van de ALV, het landelijk bestuur en de kascommissie", "kind": "ordinary"},
+              {"item": "Statutenwijziging: digitaal stemmen op de ALV", "kind": "statute_amendment", "motion_id": "2024-m01"}],
+   "proposal_available_on": "2024-11-08"}, expected="no_stream")
+ev("motion/2024-m01", "MotionSubmitted", "2024-11-01", {"motion_id": "2024-m01", "meeting_id": "alv-2024-11",
+   "title": "Statutenwijziging: digitaal stemmen op de ALV", "text_blake3": h("statutenwijziging digitaal stemmen"),
+   "submitters": ["10201", "10216"], "kind": "statute_amendment"})
+meeting("alv-2024-11", "alv", "2024-11-30", 96)
+# exactly two thirds of the votes cast (BW 2:43 lid 1): 64 of 96
+ev("motion/2024-m01", "MotionVoted", "2024-11-30", {"motion_id": "2024-m01", "method": "ballot", "for": 64, "against": 32,
+   "abstain": 0, "outcome": "adopted"})
+decide("2024-011", "alv", "2024-11-30", "Statutenwijziging: digitaal stemmen op de ALV", "governance", "vote", "alv-2024-11", "2024-m01")
+decide("2024-012", "alv", "2024-11-30", "Regels van de ALV, het landelijk bestuur en de kascommissie", "governance", "vote", "alv-2024-11")
+ev("body/alv", "BodyRulesAdopted", "2024-12-01", {"body_id": "alv", "notice_days": 14, "quorum": 50, "decision_id": "2024-012"})
+ev("body/landelijk-bestuur", "BodyRulesAdopted", "2024-12-01", {"body_id": "landelijk-bestuur", "notice_days": 7, "quorum": 4,
+   "incompatible_with": ["kascommissie"], "decision_id": "2024-012"})
+# BW 2:48 lid 2: the kascommissie is not of the board
+ev("body/kascommissie", "BodyRulesAdopted", "2024-12-01", {"body_id": "kascommissie", "notice_days": 7, "quorum": 2,
+   "incompatible_with": ["landelijk-bestuur"], "decision_id": "2024-012"})
+# from 2025 the ALV, not the national board, appoints the candidates committee
+ev("body/kandidatencommissie", "AppointingBodyChanged", "2025-01-01", {"body_id": "kandidatencommissie", "appointed_by": "alv",
+   "decision_id": "2024-012"})
+ev("meeting/lb-2025-01", "MeetingConvened", "2025-01-02", {"meeting_id": "lb-2025-01", "body_id": "landelijk-bestuur",
+   "date": "2025-01-13", "agenda": [{"item": "Jaarplanning 2025", "kind": "ordinary"}]}, expected="no_stream")
+ev("meeting/lb-2025-01", "MeetingHeld", "2025-01-13", {"meeting_id": "lb-2025-01", "body_id": "landelijk-bestuur",
+   "date": "2025-01-13", "present_count": 5, "quorum_met": True, "minutes_blake3": h("notulen lb-2025-01")})
+decide("2025-001", "landelijk-bestuur", "2025-01-13", "Jaarplanning 2025", "policy", "vote", "lb-2025-01")
+
 for i, e in enumerate(events):
     e["id"] = f"5a3b0000-0000-4000-8000-{i + 1:012x}"
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sample.jsonl")

@@ -78,7 +78,7 @@ fn gos_sumdb_checks_kroniek_checkpoints_and_proofs() {
     let (ok, text) = go_check(l.dir.path(), &vkey);
     assert!(ok, "{text}");
     for (file, needle) in [
-        ("checkpoint", "405\n"),
+        ("checkpoint", "418\n"),
         ("inclusion.json", "\"proof\": [\n    \""),
         ("consistency.json", "\"proof\": [\n    \""),
     ] {

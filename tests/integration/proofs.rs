@@ -100,7 +100,7 @@ fn an_accountant_verifies_this_years_export_against_cosigned_checkpoints() {
     let extra = r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{"member_id":"10201","year":2025,"amount_cents":1500}}"#;
     w.l.run_with_stdin(&["append", "-"], Some(extra.as_bytes()))
         .ok();
-    let this_year = w.checkpoint_cosigned("2024.checkpoint", 405);
+    let this_year = w.checkpoint_cosigned("2024.checkpoint", sample_size());
     assert!(std::fs::read_to_string(&this_year)
         .unwrap()
         .contains("kascommissie.example-party.nl"));
@@ -121,8 +121,14 @@ fn an_accountant_verifies_this_years_export_against_cosigned_checkpoints() {
             &w.wkey,
         ])
         .ok();
-    assert!(out.contains("verified 406 events"), "{out}");
-    assert!(out.contains("size 405 is a prefix"), "{out}");
+    assert!(
+        out.contains(&format!("verified {} events", sample_size() + 1)),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("size {} is a prefix", sample_size())),
+        "{out}"
+    );
     assert!(out.contains("cosigned by 1 of 1 witnesses"), "{out}");
     assert!(out.contains("explained by a PersonalDataErased"), "{out}");
     // Roles' exports (withheld records) verify against the same checkpoint.
@@ -260,7 +266,7 @@ fn forged_trees_forged_chains_and_unexplained_erasures_are_caught() {
     .unwrap();
     let body = Checkpoint {
         origin: ORIGIN.into(),
-        size: 405,
+        size: sample_size(),
         root: [7; 32],
     }
     .body();
@@ -400,7 +406,7 @@ fn the_witness_refuses_a_split_view() {
     fork.run(&[
         "prove",
         "consistency",
-        "405",
+        &sample_size().to_string(),
         "--witness",
         "--out",
         req.to_str().unwrap(),
@@ -450,10 +456,15 @@ fn proofs_in_json_and_as_a_c2sp_bundle() {
     assert_eq!(lines.next(), Some("c2sp.org/tlog-proof@v1"));
     assert!(lines.next().unwrap().starts_with("extra "));
     assert_eq!(lines.next(), Some("index 17"));
-    assert!(bundle.contains(&format!("\n\n{ORIGIN}\n405\n")));
-    assert_eq!(
-        w.l.run(&["prove", "inclusion", "405", "--size", "405"])
-            .code(),
-        2
-    );
+    let n = sample_size().to_string();
+    assert!(bundle.contains(&format!("\n\n{ORIGIN}\n{n}\n")));
+    assert_eq!(w.l.run(&["prove", "inclusion", &n, "--size", &n]).code(), 2);
+}
+
+/// How many events the sample ledger holds (its non-blank lines).
+fn sample_size() -> u64 {
+    include_str!("../../events/sample.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count() as u64
 }

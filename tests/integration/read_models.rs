@@ -238,3 +238,35 @@ fn meetings_rules_and_findings() {
         run.stderr()
     );
 }
+
+/// The step-9 sample (rules for the ALV, the national board and the kascommissie,
+/// convocations, a statute amendment adopted by exactly two thirds) loads on a store made from
+/// the earlier sample: its first 405 lines are that sample, unchanged, and the rest appends.
+#[test]
+fn the_sample_appends_onto_a_store_made_from_the_earlier_sample() {
+    let sample = std::fs::read_to_string(root().join("events/sample.jsonl")).unwrap();
+    let lines: Vec<String> = sample.lines().map(str::to_owned).collect();
+    let (old, new) = lines.split_at(405);
+    let l = Ledger::new();
+    l.run(&["append", l.file("old.jsonl", old).to_str().unwrap()])
+        .ok();
+    let out = l
+        .run(&["append", l.file("new.jsonl", new).to_str().unwrap()])
+        .ok();
+    assert!(
+        out.contains(&format!("appended {} events (positions 405..", new.len())),
+        "{out}"
+    );
+    assert!(l
+        .run(&["verify"])
+        .ok()
+        .contains(&format!("verified {} events", lines.len())));
+    let m = json(&l, &["meeting", "alv-2024-11"]);
+    assert_eq!(m["motions"][0]["votes"][0]["for"], 64);
+    assert_eq!(m["held"]["present_count"], 96);
+    let c = json(
+        &l,
+        &["composition", "kascommissie", "--as-of", "2025-01-01"],
+    );
+    assert_eq!(c["rules"]["incompatible_with"][0], "landelijk-bestuur");
+}

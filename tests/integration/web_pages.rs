@@ -140,6 +140,24 @@ fn the_pages_show_what_the_read_models_hold() {
     assert!(meeting.contains(r#"id="motion-2020-m07a""#) && meeting.contains("40"));
     assert!(meeting.contains("2020-015"));
     assert!(meeting.contains(r#"<p id="rules">"#));
+    // The form of a step-9 type is generated like the others: a majority is a JSON object.
+    let form = request(
+        &s,
+        "GET",
+        "/record?type=BodyRulesAdopted",
+        &admin,
+        &[],
+        None,
+    )
+    .body;
+    for needle in [
+        "notice_days",
+        "quorum",
+        "incompatible_with",
+        r#"{&#34;num&#34;: 2, &#34;den&#34;: 3}"#,
+    ] {
+        assert!(form.contains(needle), "{needle} missing in {form}");
+    }
     // The daily board's page shows the findings of its appointments, and that it has no rules.
     let db = request(
         &s,
