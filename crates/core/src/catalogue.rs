@@ -108,6 +108,10 @@ string_enum!(
     DecisionCategory { Governance = "governance", Appointment = "appointment", Financial = "financial",
     Subsidy = "subsidy", Disciplinary = "disciplinary", Policy = "policy" });
 string_enum!(
+    /// What a versioned code is: a code of conduct (signed by members), a regulation
+    /// (geschillenreglement, huishoudelijk reglement) or the statutes.
+    CodeKind { Conduct = "conduct", Regulation = "regulation", Statutes = "statutes" });
+string_enum!(
     /// What a motion is about: an ordinary motion, or one the law asks more of (BW 2:42-43).
     MotionKind { Ordinary = "ordinary", StatuteAmendment = "statute_amendment", Dissolution = "dissolution" });
 string_enum!(
@@ -316,6 +320,7 @@ impl FieldKind {
                 FieldKind::Object(r#"{"code_id": "huishoudelijk-reglement", "version": 1}"#)
             }
             "MotionKind" => FieldKind::Choice(MotionKind::NAMES),
+            "CodeKind" => FieldKind::Choice(CodeKind::NAMES),
             "BodyKind" => FieldKind::Choice(BodyKind::NAMES),
             "EndReason" => FieldKind::Choice(EndReason::NAMES),
             "LeaveReason" => FieldKind::Choice(LeaveReason::NAMES),
@@ -335,7 +340,7 @@ impl FieldKind {
 }
 
 data_struct!(CodeVersionAdopted { code_id: Id, version: std::num::NonZeroU32, title: String,
-    text_blake3: HashHex, #[serde(default)] decision_id: Option<Id> });
+    text_blake3: HashHex, #[serde(default)] decision_id: Option<Id>, #[serde(default)] kind: Option<CodeKind> });
 data_struct!(MemberJoined { member_id: MemberId, #[serde(default)] branch_id: Option<BodyId> });
 data_struct!(MemberDetailsChanged { member_id: MemberId, #[serde(default)] branch_id: Option<BodyId> });
 data_struct!(ConductCodeSigned {
@@ -426,7 +431,7 @@ data_struct!(CandidacyScreened { election_id: Id, member_id: MemberId, admitted:
 data_struct!(ElectionResult { election_id: Id, role: Id, #[serde(default)] portfolio: Option<Id>,
     tally: Vec<TallyLine>, blank: i64, invalid: i64, elected: Vec<MemberId> });
 data_struct!(CaseOpened { case_id: Id, kind: CaseKind, body_id: BodyId, complainants: Vec<MemberId>,
-    respondents: Vec<MemberId>, subject: String });
+    respondents: Vec<MemberId>, subject: String, #[serde(default)] regulation: Option<RegulationRef> });
 data_struct!(CaseAdmissibility { case_id: Id, admissible: bool, #[serde(default)] reason: Option<String> });
 data_struct!(HearingHeld { case_id: Id, date: Date, present: Vec<MemberId> });
 data_struct!(DocumentFiled {
@@ -436,12 +441,17 @@ data_struct!(DocumentFiled {
     document_blake3: HashHex
 });
 data_struct!(CaseDecided { case_id: Id, outcome: CaseOutcome, #[serde(default)] decision_id: Option<Id>,
-    #[serde(default)] appeal_deadline: Option<Date> });
+    #[serde(default)] appeal_deadline: Option<Date>, #[serde(default)] respondent: Option<MemberId> });
+data_struct!(NoticeDelivered {
+    case_id: Id,
+    member_id: MemberId
+});
 data_struct!(AppealFiled {
     case_id: Id,
     member_id: MemberId
 });
-data_struct!(AppealDecided { case_id: Id, outcome: AppealOutcome, #[serde(default)] decision_id: Option<Id> });
+data_struct!(AppealDecided { case_id: Id, outcome: AppealOutcome, #[serde(default)] decision_id: Option<Id>,
+    #[serde(default)] member_id: Option<MemberId> });
 data_struct!(CaseClosed { case_id: Id });
 data_struct!(SubsidyReceived {
     year: Year,
@@ -651,6 +661,7 @@ catalogue! {
     HearingHeld => [Case];
     DocumentFiled => [Case];
     CaseDecided => [Case];
+    NoticeDelivered => [Case];
     AppealFiled => [Case];
     AppealDecided => [Case];
     CaseClosed => [Case];
@@ -736,6 +747,7 @@ impl EventData {
             E::HearingHeld(d) => d.case_id.to_string(),
             E::DocumentFiled(d) => d.case_id.to_string(),
             E::CaseDecided(d) => d.case_id.to_string(),
+            E::NoticeDelivered(d) => d.case_id.to_string(),
             E::AppealFiled(d) => d.case_id.to_string(),
             E::AppealDecided(d) => d.case_id.to_string(),
             E::CaseClosed(d) => d.case_id.to_string(),
@@ -774,6 +786,7 @@ impl EventData {
             | E::HearingHeld(_)
             | E::DocumentFiled(_)
             | E::CaseDecided(_)
+            | E::NoticeDelivered(_)
             | E::AppealFiled(_)
             | E::AppealDecided(_)
             | E::CaseClosed(_) => "case_id",

@@ -39,11 +39,12 @@ pub enum Rule {
     MajorityNotReached,
     NotCompetent,
     IncompatibleSeats,
+    CaseStillOpen,
 }
 
 impl Rule {
     /// Every rule, in the table's order.
-    pub const ALL: [Rule; 31] = [
+    pub const ALL: [Rule; 32] = [
         Rule::UnknownType,
         Rule::MalformedField,
         Rule::TypeNotInCategory,
@@ -75,6 +76,7 @@ impl Rule {
         Rule::MajorityNotReached,
         Rule::NotCompetent,
         Rule::IncompatibleSeats,
+        Rule::CaseStillOpen,
     ];
 
     /// The rule id as DOMAIN.md writes it (`seat-count-exceeded`).
@@ -111,6 +113,7 @@ impl Rule {
             Rule::MajorityNotReached => "majority-not-reached",
             Rule::NotCompetent => "not-competent",
             Rule::IncompatibleSeats => "incompatible-seats",
+            Rule::CaseStillOpen => "case-still-open",
         }
     }
 }

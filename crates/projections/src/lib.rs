@@ -980,7 +980,13 @@ impl Projections {
             .filter(|(_, h)| h.status_on(as_of) == MemberStatus::Active)
             .map(|(id, _)| id)
             .collect();
-        let mut codes: Vec<(&String, _)> = self.state.codes.iter().collect();
+        // Signature coverage is of codes of conduct: regulations and statutes are not signed.
+        let mut codes: Vec<(&String, _)> = self
+            .state
+            .codes
+            .iter()
+            .filter(|(_, c)| c.is_conduct())
+            .collect();
         codes.sort_by_key(|(id, _)| *id);
         let mut out = Vec::new();
         for (code_id, code) in codes {

@@ -125,6 +125,25 @@ impl GovernanceState {
         Ok(())
     }
 
+    /// A code and version that were adopted (a regulation a case or a body's rules name).
+    pub(super) fn need_code_version(&self, r: &RegulationRef, field: &str) -> Checked {
+        let code = self.need(
+            self.codes.get(r.code_id.as_str()),
+            "code",
+            r.code_id.as_str(),
+            "CodeVersionAdopted",
+            &format!("{field}.code_id"),
+        )?;
+        if !code.versions.iter().any(|v| v.0 == r.version.get()) {
+            return fail(
+                Rule::UnknownReference,
+                &format!("{field}.version"),
+                format!("code {} has no version {}", r.code_id, r.version),
+            );
+        }
+        Ok(())
+    }
+
     pub(super) fn need_motion(&self, id: &str, field: &str) -> Result<&MotionState, Refusal> {
         self.need(self.motions.get(id), "motion", id, "MotionSubmitted", field)
     }
@@ -350,33 +369,12 @@ impl GovernanceState {
                 self.need_member(d.member_id.as_str(), "data.member_id")?;
                 let case = self.need_case(d.case_id.as_str(), "data.case_id")?;
                 self.need_decision(d.decision_id.as_ref(), "data.decision_id")?;
-                let m = d.member_id.as_str();
-                let why = if case.kind != CaseKind::Royement {
-                    Some(format!(
-                        "case {} is a {} case, not a royement",
-                        d.case_id,
-                        case.kind.as_str()
-                    ))
-                } else if !case.respondents.iter().any(|r| r == m) {
-                    Some(format!(
-                        "member {m} is not a respondent of case {}",
-                        d.case_id
-                    ))
-                } else {
-                    match &case.decided {
-                        Some(dec) if dec.outcome == CaseOutcome::Expelled => match (&case.appeal, &case.appeal_decided, dec.appeal_deadline) {
-                            (None, _, Some(deadline)) if effective > deadline => None,
-                            (None, _, Some(deadline)) => Some(format!("the appeal deadline of case {} is {deadline}: the expulsion is final only from the day after", d.case_id)),
-                            (None, _, None) => Some(format!("case {} was decided without an appeal deadline", d.case_id)),
-                            (Some(_), Some((date, AppealOutcome::Upheld)), _) if effective >= *date => None,
-                            (Some(_), Some((date, AppealOutcome::Upheld)), _) => Some(format!("the appeal in case {} was decided on {date}: the expulsion may not be dated before it", d.case_id)),
-                            (Some(_), Some((_, outcome)), _) => Some(format!("the appeal in case {} was decided {}: the expulsion does not stand", d.case_id, outcome.as_str())),
-                            (Some((date, _)), None, _) => Some(format!("an appeal in case {} was filed on {date} and is pending", d.case_id)),
-                        },
-                        Some(dec) => Some(format!("case {} was decided {}, not expelled", d.case_id, dec.outcome.as_str())),
-                        None => Some(format!("case {} is not decided", d.case_id)),
-                    }
-                };
+                let why = self.expulsion_not_final(
+                    d.case_id.as_str(),
+                    case,
+                    d.member_id.as_str(),
+                    effective,
+                );
                 match why {
                     Some(why) => fail(Rule::ExpulsionNotFinal, "data.case_id", why),
                     None => Ok(()),
@@ -643,6 +641,9 @@ impl GovernanceState {
                 self.need_body(d.body_id.as_str(), "data.body_id")?;
                 self.need_members(&d.complainants, "data.complainants")?;
                 self.need_members(&d.respondents, "data.respondents")?;
+                if let Some(r) = &d.regulation {
+                    self.need_code_version(r, "data.regulation")?;
+                }
                 if let Some(c) = self.cases.get(d.case_id.as_str()) {
                     return fail(
                         Rule::InvalidState,
@@ -652,11 +653,16 @@ impl GovernanceState {
                 }
                 Ok(())
             }
-            E::CaseAdmissibility(CaseAdmissibility { case_id, .. })
-            | E::CaseClosed(CaseClosed { case_id }) => {
+            E::CaseAdmissibility(CaseAdmissibility { case_id, .. }) => {
                 let c = self.need_case(case_id.as_str(), "data.case_id")?;
                 self.case_open(case_id.as_str(), c, effective)
             }
+            E::CaseClosed(CaseClosed { case_id }) => {
+                let c = self.need_case(case_id.as_str(), "data.case_id")?;
+                self.case_open(case_id.as_str(), c, effective)?;
+                self.check_case_closed(case_id.as_str(), c, effective)
+            }
+            E::NoticeDelivered(d) => self.check_notice(d, effective),
             E::HearingHeld(d) => {
                 let c = self.need_case(d.case_id.as_str(), "data.case_id")?;
                 self.need_members(&d.present, "data.present")?;
@@ -677,7 +683,11 @@ impl GovernanceState {
             E::CaseDecided(d) => {
                 let c = self.need_case(d.case_id.as_str(), "data.case_id")?;
                 self.need_decision(d.decision_id.as_ref(), "data.decision_id")?;
+                if let Some(r) = &d.respondent {
+                    self.need_member(r.as_str(), "data.respondent")?;
+                }
                 self.case_open(d.case_id.as_str(), c, effective)?;
+                self.check_case_decided_respondent(d, c)?;
                 if c.kind == CaseKind::Royement && d.outcome == CaseOutcome::Expelled {
                     let earliest = one_month_after(effective);
                     match d.appeal_deadline {
@@ -696,49 +706,8 @@ impl GovernanceState {
                 }
                 self.check_case_decision(c, d.decision_id.as_ref(), false, effective)
             }
-            E::AppealFiled(d) => {
-                let c = self.need_case(d.case_id.as_str(), "data.case_id")?;
-                self.need_member(d.member_id.as_str(), "data.member_id")?;
-                self.case_open(d.case_id.as_str(), c, effective)?;
-                let why = match (&c.decided, &c.appeal, c.closed) {
-                    (_, _, Some(x)) => Some(format!("case {} was closed on {x}", d.case_id)),
-                    (None, _, _) => Some(format!("case {} is not decided", d.case_id)),
-                    (Some(_), Some((date, _)), _) => {
-                        Some(format!("case {} was appealed before, on {date}", d.case_id))
-                    }
-                    (Some(dec), None, _) => match dec.appeal_deadline {
-                        None => Some(format!(
-                            "case {} was decided on {} without an appeal deadline",
-                            d.case_id, dec.date
-                        )),
-                        Some(x) if effective > x => Some(format!(
-                            "the appeal deadline of case {} was {x}; {effective} is too late",
-                            d.case_id
-                        )),
-                        Some(_) => None,
-                    },
-                };
-                match why {
-                    Some(why) => fail(Rule::AppealNotAllowed, "data.case_id", why),
-                    None => Ok(()),
-                }
-            }
-            E::AppealDecided(d) => {
-                let c = self.need_case(d.case_id.as_str(), "data.case_id")?;
-                self.need_decision(d.decision_id.as_ref(), "data.decision_id")?;
-                self.case_open(d.case_id.as_str(), c, effective)?;
-                if c.appeal.is_none() {
-                    return fail(
-                        Rule::InvalidState,
-                        "data.case_id",
-                        format!(
-                            "case {} has no appeal to decide (no AppealFiled)",
-                            d.case_id
-                        ),
-                    );
-                }
-                self.check_case_decision(c, d.decision_id.as_ref(), true, effective)
-            }
+            E::AppealFiled(d) => self.check_appeal_filed(d, effective),
+            E::AppealDecided(d) => self.check_appeal_decided(d, effective),
             E::SubsidyReceived(_)
             | E::GiftReceived(_)
             | E::AccessGranted(_)

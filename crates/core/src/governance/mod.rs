@@ -5,11 +5,14 @@
 //! each event of a batch in order (so an event sees those before it), and rolls the state back
 //! when the batch is refused.
 
+mod cases;
 pub mod check;
 pub mod journal;
 pub mod state;
 pub mod statutes;
 
+#[cfg(test)]
+pub(crate) mod cases_tests;
 #[cfg(test)]
 pub(crate) mod statutes_tests;
 #[cfg(test)]

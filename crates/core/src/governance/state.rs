@@ -307,11 +307,20 @@ impl BodyHistory {
     }
 }
 
-/// What the ledger knows of one code of conduct.
+/// What the ledger knows of one versioned code: a code of conduct, a regulation, the statutes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CodeHistory {
     /// Versions with their adoption dates and titles.
     pub versions: Vec<(u32, Date, String)>,
+    /// What the code is, as its latest version says (`None`: a code of conduct).
+    pub kind: Option<CodeKind>,
+}
+
+impl CodeHistory {
+    /// Whether members sign it: a code of conduct (the default), not a regulation or statutes.
+    pub fn is_conduct(&self) -> bool {
+        self.kind.is_none_or(|k| k == CodeKind::Conduct)
+    }
 }
 
 /// One meeting: convened, held, or both.
@@ -409,6 +418,8 @@ pub struct CaseDecision {
     pub outcome: CaseOutcome,
     pub appeal_deadline: Option<Date>,
     pub decision_id: Option<String>,
+    /// The respondent it is about; `None`: every respondent.
+    pub respondent: Option<String>,
 }
 
 /// One case.
@@ -419,11 +430,74 @@ pub struct CaseState {
     pub complainants: Vec<String>,
     pub respondents: Vec<String>,
     pub opened: Date,
+    /// The latest decision (about one respondent or all).
     pub decided: Option<CaseDecision>,
-    /// `AppealFiled`: date and member.
+    /// The first `AppealFiled`: date and member.
     pub appeal: Option<(Date, String)>,
+    /// The first appeal decided: date and outcome.
     pub appeal_decided: Option<(Date, AppealOutcome)>,
     pub closed: Option<Date>,
+    /// Every decision, in order of entry, each about one respondent or (without) every one.
+    pub decisions: Vec<CaseDecision>,
+    /// `NoticeDelivered`: a respondent and the day they received notice of the decision.
+    pub notices: Vec<(String, Date)>,
+    /// Every appeal: by whom, against which decision (its index in `decisions`), decided how.
+    pub appeals: Vec<Appeal>,
+    /// The regulation that governs the case (`CaseOpened.regulation`): code and version.
+    pub regulation: Option<(String, u32)>,
+}
+
+/// One respondent's appeal against a decision of the case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appeal {
+    pub member_id: String,
+    pub filed: Date,
+    /// The decision appealed: its index in [`CaseState::decisions`].
+    pub decision: usize,
+    pub decided: Option<(Date, AppealOutcome)>,
+}
+
+impl CaseState {
+    /// The decision that stands for `member` (the latest about them or about everyone), with
+    /// its index.
+    pub fn decision_for(&self, member: &str) -> Option<(usize, &CaseDecision)> {
+        self.decisions
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, d)| d.respondent.as_deref().is_none_or(|r| r == member))
+    }
+
+    /// The day `member` received notice of decision `index` (the first notice on or after it).
+    pub fn notice_of(&self, member: &str, index: usize) -> Option<Date> {
+        let decided = self.decisions.get(index)?.date;
+        self.notices
+            .iter()
+            .filter(|(m, d)| m == member && *d >= decided)
+            .map(|(_, d)| *d)
+            .min()
+    }
+
+    /// The last day `member` may appeal decision `index`: the later of its `appeal_deadline`
+    /// and one calendar month after they received notice of it (BW 2:35 lid 2). `None` when
+    /// the decision gives no deadline and no notice was recorded.
+    pub fn appeal_term_end(&self, member: &str, index: usize) -> Option<Date> {
+        let deadline = self.decisions.get(index)?.appeal_deadline;
+        let from_notice = self
+            .notice_of(member, index)
+            .map(crate::governance::check::one_month_after);
+        match (deadline, from_notice) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// `member`'s appeal against decision `index`, if they filed one.
+    pub fn appeal_of(&self, member: &str, index: usize) -> Option<&Appeal> {
+        self.appeals
+            .iter()
+            .find(|a| a.member_id == member && a.decision == index)
+    }
 }
 
 /// Everything the rules need, folded from the ledger's events.
@@ -489,11 +563,10 @@ impl GovernanceState {
         use EventData as E;
         match event {
             E::CodeVersionAdopted(d) => {
-                self.codes.entry(s(&d.code_id)).versions.push((
-                    d.version.get(),
-                    effective,
-                    d.title.clone(),
-                ));
+                let code = self.codes.entry(s(&d.code_id));
+                code.versions
+                    .push((d.version.get(), effective, d.title.clone()));
+                code.kind = d.kind;
             }
             E::MemberJoined(d) => self
                 .members
@@ -766,59 +839,107 @@ impl GovernanceState {
                     appeal: None,
                     appeal_decided: None,
                     closed: None,
+                    decisions: Vec::new(),
+                    notices: Vec::new(),
+                    appeals: Vec::new(),
+                    regulation: d
+                        .regulation
+                        .as_ref()
+                        .map(|r| (s(&r.code_id), r.version.get())),
                 },
             ),
             E::CaseAdmissibility(_) | E::HearingHeld(_) | E::DocumentFiled(_) => {}
             E::CaseDecided(d) => {
                 let case_id = s(&d.case_id);
-                let mut respondents = Vec::new();
+                let mut concerned = Vec::new();
+                let mut royement = false;
                 if let Some(c) = self.cases.get_mut(&case_id) {
-                    c.decided = Some(CaseDecision {
+                    let decision = CaseDecision {
                         date: effective,
                         outcome: d.outcome,
                         appeal_deadline: d.appeal_deadline,
                         decision_id: opt(&d.decision_id),
-                    });
-                    if c.kind == CaseKind::Royement && d.outcome == CaseOutcome::Expelled {
-                        respondents = c.respondents.clone();
+                        respondent: opt(&d.respondent),
+                    };
+                    c.decided = Some(decision.clone());
+                    c.decisions.push(decision);
+                    royement = c.kind == CaseKind::Royement;
+                    concerned = match &d.respondent {
+                        Some(r) => vec![s(r)],
+                        None => c.respondents.clone(),
+                    };
+                }
+                for m in concerned {
+                    let Some(h) = self.members.get_mut(&m) else {
+                        continue;
+                    };
+                    let open = h
+                        .royements
+                        .iter_mut()
+                        .find(|r| r.case_id == case_id && r.until.is_none());
+                    match (d.outcome, open) {
+                        // Expelled again, or suspended: a suspension that runs, runs on.
+                        (CaseOutcome::Expelled | CaseOutcome::Suspended, Some(_)) => {}
+                        (CaseOutcome::Expelled, None) if royement => {
+                            h.royements.push(RoyementSuspension {
+                                case_id: case_id.clone(),
+                                from: effective,
+                                until: None,
+                            });
+                        }
+                        // Any other outcome for this respondent ends what an earlier
+                        // decision of the case caused.
+                        (_, Some(r)) => r.until = Some(effective),
+                        (_, None) => {}
                     }
                 }
-                for m in respondents {
-                    if let Some(h) = self.members.get_mut(&m) {
-                        h.royements.push(RoyementSuspension {
-                            case_id: case_id.clone(),
-                            from: effective,
-                            until: None,
-                        });
-                    }
+            }
+            E::NoticeDelivered(d) => {
+                if let Some(c) = self.cases.get_mut(&s(&d.case_id)) {
+                    c.notices.push((s(&d.member_id), effective));
                 }
             }
             E::AppealFiled(d) => {
                 if let Some(c) = self.cases.get_mut(&s(&d.case_id)) {
-                    c.appeal = Some((effective, s(&d.member_id)));
+                    c.appeal.get_or_insert((effective, s(&d.member_id)));
+                    if let Some((index, _)) = c.decision_for(d.member_id.as_str()) {
+                        c.appeals.push(Appeal {
+                            member_id: s(&d.member_id),
+                            filed: effective,
+                            decision: index,
+                            decided: None,
+                        });
+                    }
                 }
             }
             E::AppealDecided(d) => {
                 let case_id = s(&d.case_id);
-                let mut respondents = Vec::new();
+                let mut ends = None;
                 if let Some(c) = self.cases.get_mut(&case_id) {
                     c.appeal_decided = Some((effective, d.outcome));
-                    if matches!(
-                        d.outcome,
-                        AppealOutcome::Overturned | AppealOutcome::Modified
-                    ) {
-                        respondents = c.respondents.clone();
+                    let pending = c.appeals.iter_mut().rev().find(|a| {
+                        a.decided.is_none()
+                            && d.member_id
+                                .as_ref()
+                                .is_none_or(|m| a.member_id == m.as_str())
+                    });
+                    if let Some(a) = pending {
+                        a.decided = Some((effective, d.outcome));
+                        if matches!(
+                            d.outcome,
+                            AppealOutcome::Overturned | AppealOutcome::Modified
+                        ) {
+                            ends = Some(a.member_id.clone());
+                        }
                     }
                 }
-                for m in respondents {
-                    if let Some(h) = self.members.get_mut(&m) {
-                        for r in h
-                            .royements
-                            .iter_mut()
-                            .filter(|r| r.case_id == case_id && r.until.is_none())
-                        {
-                            r.until = Some(effective);
-                        }
+                if let Some(h) = ends.and_then(|m| self.members.get_mut(&m)) {
+                    for r in h
+                        .royements
+                        .iter_mut()
+                        .filter(|r| r.case_id == case_id && r.until.is_none())
+                    {
+                        r.until = Some(effective);
                     }
                 }
             }

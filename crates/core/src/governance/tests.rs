@@ -52,6 +52,11 @@ impl Rules {
         }
     }
 
+    /// The state as the events left it.
+    pub(crate) fn state(&self) -> &GovernanceState {
+        &self.state
+    }
+
     /// The first refusal of a batch that must be refused.
     fn refused(&mut self, values: &[Value]) -> IndexedRefusal {
         match self.append(values) {

@@ -1190,6 +1190,28 @@ mod rules {
         }
     }
 
+    /// The same for the cases per respondent (step 10).
+    #[test]
+    fn a_refused_appeal_or_closing_leaves_the_store_byte_identical() {
+        let world = events(&crate::governance::cases_tests::world());
+        for (what, before, event, expected) in crate::governance::cases_tests::cases() {
+            let Err(rule) = expected else { continue };
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::init(&dir.path().join("l"), "test.example/kroniek").unwrap();
+            store.append(&world, "admin:local").unwrap();
+            if !before.is_empty() {
+                store.append(&events(&before), "admin:local").unwrap();
+            }
+            let (head, lines) = (store.head(), export_lines(&store, true));
+            match store.append(&events(std::slice::from_ref(&event)), "admin:local") {
+                Err(CoreError::Refused(r)) => assert_eq!(r[0].refusal.rule, rule, "{what}"),
+                other => panic!("{what}: {other:?}"),
+            }
+            assert_eq!(store.head(), head, "{what}");
+            assert_eq!(export_lines(&store, true), lines, "{what}");
+        }
+    }
+
     #[test]
     fn two_writers_racing_for_the_last_seat_cannot_both_win() {
         let dir = tempfile::tempdir().unwrap();
