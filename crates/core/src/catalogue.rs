@@ -112,6 +112,9 @@ string_enum!(
     /// (geschillenreglement, huishoudelijk reglement) or the statutes.
     CodeKind { Conduct = "conduct", Regulation = "regulation", Statutes = "statutes" });
 string_enum!(
+    /// How equal votes at the boundary of an election's seats were decided.
+    TieBreak { Lot = "lot" });
+string_enum!(
     /// What a motion is about: an ordinary motion, or one the law asks more of (BW 2:42-43).
     MotionKind { Ordinary = "ordinary", StatuteAmendment = "statute_amendment", Dissolution = "dissolution" });
 string_enum!(
@@ -156,6 +159,58 @@ pub struct Seat {
     pub appointed_by: Option<BodyId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ex_officio: Option<bool>,
+}
+
+/// A candidate's preference: a role of the election, or one seat of it (a role and portfolio).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Preference {
+    Role(Id),
+    Seat {
+        role: Id,
+        #[serde(default)]
+        portfolio: Option<Id>,
+    },
+}
+
+impl Preference {
+    pub fn role(&self) -> &Id {
+        match self {
+            Preference::Role(r) | Preference::Seat { role: r, .. } => r,
+        }
+    }
+
+    pub fn portfolio(&self) -> Option<&Id> {
+        match self {
+            Preference::Role(_) => None,
+            Preference::Seat { portfolio, .. } => portfolio.as_ref(),
+        }
+    }
+}
+
+impl fmt::Display for Preference {
+    /// `role`, or `role/portfolio`.
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.portfolio() {
+            Some(p) => write!(f, "{}/{p}", self.role()),
+            None => write!(f, "{}", self.role()),
+        }
+    }
+}
+
+/// What a candidacy must hold (`ElectionCalled.requirements`): a CV, a motivation, and a
+/// number of self-description terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirements {
+    #[serde(default)]
+    pub cv: bool,
+    #[serde(default)]
+    pub motivation: bool,
+    #[serde(default)]
+    pub profile_terms_min: Option<i64>,
+    #[serde(default)]
+    pub profile_terms_max: Option<i64>,
 }
 
 /// A qualified majority: `num` / `den` of the votes cast.
@@ -305,6 +360,13 @@ impl FieldKind {
             "Year" => FieldKind::Year,
             "bool" => FieldKind::Boolean,
             "Vec<MemberId>" | "Vec<Id>" => FieldKind::IdentifierList,
+            "Vec<Preference>" => FieldKind::ObjectList(
+                r#"["voorzitter", {"role": "algemeen-bestuurslid", "portfolio": "campagne"}]"#,
+            ),
+            "Requirements" => FieldKind::Object(
+                r#"{"cv": true, "motivation": true, "profile_terms_min": 5, "profile_terms_max": 10}"#,
+            ),
+            "TieBreak" => FieldKind::Choice(TieBreak::NAMES),
             "Vec<String>" => FieldKind::TextList,
             "Vec<Seat>" => FieldKind::ObjectList(r#"[{"role": "lid", "count": 3}]"#),
             "Vec<TallyLine>" => FieldKind::ObjectList(r#"[{"member_id": "10201", "votes": 40}]"#),
@@ -419,9 +481,9 @@ data_struct!(DecisionRevoked {
 });
 data_struct!(ElectionCalled { election_id: Id, body_id: BodyId, seats: Vec<Seat>,
     candidacy_opens: Date, candidacy_closes: Date, screening_body_id: BodyId,
-    #[serde(default)] meeting_id: Option<Id> });
-data_struct!(CandidacySubmitted { election_id: Id, member_id: MemberId, preferences: Vec<Id>,
-    #[serde(default)] motivation_blake3: Option<HashHex> });
+    #[serde(default)] meeting_id: Option<Id>, #[serde(default)] requirements: Option<Requirements> });
+data_struct!(CandidacySubmitted { election_id: Id, member_id: MemberId, preferences: Vec<Preference>,
+    #[serde(default)] motivation_blake3: Option<HashHex>, #[serde(default)] cv_blake3: Option<HashHex> });
 data_struct!(CandidacyWithdrawn {
     election_id: Id,
     member_id: MemberId
@@ -429,7 +491,8 @@ data_struct!(CandidacyWithdrawn {
 data_struct!(CandidacyScreened { election_id: Id, member_id: MemberId, admitted: bool,
     #[serde(default)] reason: Option<String> });
 data_struct!(ElectionResult { election_id: Id, role: Id, #[serde(default)] portfolio: Option<Id>,
-    tally: Vec<TallyLine>, blank: i64, invalid: i64, elected: Vec<MemberId> });
+    tally: Vec<TallyLine>, blank: i64, invalid: i64, elected: Vec<MemberId>,
+    #[serde(default)] tie_break: Option<TieBreak> });
 data_struct!(CaseOpened { case_id: Id, kind: CaseKind, body_id: BodyId, complainants: Vec<MemberId>,
     respondents: Vec<MemberId>, subject: String, #[serde(default)] regulation: Option<RegulationRef> });
 data_struct!(CaseAdmissibility { case_id: Id, admissible: bool, #[serde(default)] reason: Option<String> });
@@ -814,6 +877,8 @@ pub const NON_NEGATIVE_KEYS: &[&str] = &[
     "quorum",
     "num",
     "den",
+    "profile_terms_min",
+    "profile_terms_max",
 ];
 
 /// What a field's type cannot say: a reason that is not blank, a majority that is a fraction
@@ -825,6 +890,34 @@ pub fn check_values(event: &EventData) -> Result<(), (String, String)> {
             "data.reason is empty: say why the personal data is erased (it is kept in the ledger)"
                 .into(),
         )),
+        EventData::ElectionCalled(d) if d.candidacy_opens > d.candidacy_closes => Err((
+            "data.candidacy_closes".into(),
+            format!(
+                "data.candidacy_closes {} is before data.candidacy_opens {}: the window closes after it opens",
+                d.candidacy_closes, d.candidacy_opens
+            ),
+        )),
+        EventData::ElectionCalled(ElectionCalled {
+            requirements: Some(r),
+            ..
+        }) if r
+            .profile_terms_min
+            .zip(r.profile_terms_max)
+            .is_some_and(|(min, max)| min > max) =>
+        {
+            Err((
+                "data.requirements".into(),
+                "data.requirements: profile_terms_min is above profile_terms_max".into(),
+            ))
+        }
+        EventData::CandidacyScreened(d)
+            if !d.admitted && d.reason.as_deref().is_none_or(|r| r.trim().is_empty()) =>
+        {
+            Err((
+                "data.reason".into(),
+                "a candidate who is not admitted is told why: give data.reason".into(),
+            ))
+        }
         EventData::BodyRulesAdopted(BodyRulesAdopted {
             statute_majority: Some(f),
             ..

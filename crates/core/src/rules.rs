@@ -29,6 +29,8 @@ pub enum Rule {
     TooFewPreferences,
     ResultNotAdmitted,
     ResultTooManyElected,
+    CandidacyIncomplete,
+    ResultTallyMismatch,
     VoteOutcomeMismatch,
     AppealDeadlineTooShort,
     AppealNotAllowed,
@@ -44,7 +46,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in the table's order.
-    pub const ALL: [Rule; 32] = [
+    pub const ALL: [Rule; 34] = [
         Rule::UnknownType,
         Rule::MalformedField,
         Rule::TypeNotInCategory,
@@ -66,6 +68,8 @@ impl Rule {
         Rule::TooFewPreferences,
         Rule::ResultNotAdmitted,
         Rule::ResultTooManyElected,
+        Rule::CandidacyIncomplete,
+        Rule::ResultTallyMismatch,
         Rule::VoteOutcomeMismatch,
         Rule::AppealDeadlineTooShort,
         Rule::AppealNotAllowed,
@@ -103,6 +107,8 @@ impl Rule {
             Rule::TooFewPreferences => "too-few-preferences",
             Rule::ResultNotAdmitted => "result-not-admitted",
             Rule::ResultTooManyElected => "result-too-many-elected",
+            Rule::CandidacyIncomplete => "candidacy-incomplete",
+            Rule::ResultTallyMismatch => "result-tally-mismatch",
             Rule::VoteOutcomeMismatch => "vote-outcome-mismatch",
             Rule::AppealDeadlineTooShort => "appeal-deadline-too-short",
             Rule::AppealNotAllowed => "appeal-not-allowed",

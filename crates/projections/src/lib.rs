@@ -855,6 +855,11 @@ impl Projections {
                 admitted: c.screening.as_ref().map(|(a, _)| *a),
                 reason: c.screening.as_ref().and_then(|(_, r)| r.clone()),
                 profile_terms: info(&c.member_id).and_then(|i| i.profile_terms.clone()),
+                findings: self
+                    .state
+                    .screening_conflict(e, &c.member_id, c.submitted)
+                    .into_iter()
+                    .collect(),
             })
             .collect();
         // The candidates voters can choose from (not withdrawn, not refused), in the fixed,

@@ -341,6 +341,10 @@ pub struct CandidacyView {
     #[serde(skip_serializing_if = "Option::is_none")]
     /// Personal data: absent when erased or not shown.
     pub profile_terms: Option<Vec<String>>,
+    /// What is wrong with the candidacy, accepted because no body concerned had rules in force
+    /// (a candidate who sat in the screening body). Absent when nothing is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }
 
 /// One result of an election.

@@ -251,9 +251,73 @@ impl GovernanceState {
         Ok(())
     }
 
+    /// A candidacy's preferences: each a role, or a seat (role and portfolio), of the election;
+    /// at least two distinct seats when the election fills two or more.
+    fn check_preferences(&self, d: &CandidacySubmitted, e: &ElectionState) -> Checked {
+        for p in &d.preferences {
+            let fits = e.seats.iter().any(|s| {
+                s.role == *p.role()
+                    && (p.portfolio().is_none() || s.portfolio.as_ref() == p.portfolio())
+            });
+            if !fits {
+                let seats: Vec<String> = e
+                    .seats
+                    .iter()
+                    .map(|s| match &s.portfolio {
+                        Some(x) => format!("{}/{x}", s.role),
+                        None => s.role.to_string(),
+                    })
+                    .collect();
+                return fail(
+                    Rule::TooFewPreferences,
+                    "data.preferences",
+                    format!(
+                        "{p} is not a seat of election {} (its seats: {})",
+                        d.election_id,
+                        seats.join(", ")
+                    ),
+                );
+            }
+        }
+        let mut distinct: Vec<(&str, Option<&str>)> = d
+            .preferences
+            .iter()
+            .map(|p| (p.role().as_str(), p.portfolio().map(|x| x.as_str())))
+            .collect();
+        distinct.sort();
+        distinct.dedup();
+        if e.seats_in_all() >= 2 && distinct.len() < 2 {
+            return fail(
+                Rule::TooFewPreferences,
+                "data.preferences",
+                format!("election {} fills {} seats: name at least two distinct seats in order of preference, not {}", d.election_id, e.seats_in_all(), distinct.len()),
+            );
+        }
+        Ok(())
+    }
+
     /// Judges `event`, dated `effective`, against the state; the first broken rule in
-    /// DOMAIN.md's order is the error.
+    /// DOMAIN.md's order is the error. (`personal` unknown: see [`GovernanceState::check_with_personal`].)
     pub fn check(&self, event: &EventData, effective: Date) -> Checked {
+        self.check_with_personal(event, effective, None)
+    }
+
+    /// [`GovernanceState::check`], with the event's `personal` for the rules that count in it
+    /// (a candidacy's profile terms, `candidacy-incomplete`).
+    pub fn check_with_personal(
+        &self,
+        event: &EventData,
+        effective: Date,
+        personal: Option<&serde_json::Value>,
+    ) -> Checked {
+        self.check_event(event, effective)?;
+        match event {
+            EventData::CandidacySubmitted(d) => self.check_candidacy_file(d, effective, personal),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_event(&self, event: &EventData, effective: Date) -> Checked {
         use EventData as E;
         match event {
             E::CodeVersionAdopted(d) => {
@@ -441,6 +505,14 @@ impl GovernanceState {
             }
             E::MemberAppointed(d) => {
                 self.check_appointment(d, effective)?;
+                self.check_elected(
+                    d.election_id.as_ref(),
+                    d.member_id.as_str(),
+                    d.body_id.as_str(),
+                    d.role.as_str(),
+                    d.portfolio.as_ref().map(|p| p.as_str()),
+                    d.term_start,
+                )?;
                 self.check_appointment_validity(&Appointment {
                     body_id: d.body_id.as_str(),
                     member_id: d.member_id.as_str(),
@@ -460,6 +532,14 @@ impl GovernanceState {
                     current_holding(b, d.member_id.as_str(), d.role.as_str(), effective)
                         .and_then(|h| h.portfolio.clone())
                 });
+                self.check_elected(
+                    d.election_id.as_ref(),
+                    d.member_id.as_str(),
+                    d.body_id.as_str(),
+                    d.role.as_str(),
+                    portfolio.as_deref(),
+                    effective,
+                )?;
                 self.check_appointment_validity(&Appointment {
                     body_id: d.body_id.as_str(),
                     member_id: d.member_id.as_str(),
@@ -589,29 +669,7 @@ impl GovernanceState {
                         ),
                     );
                 }
-                let roles: Vec<&str> = e.seats.iter().map(|s| s.role.as_str()).collect();
-                if let Some(p) = d.preferences.iter().find(|p| !roles.contains(&p.as_str())) {
-                    return fail(
-                        Rule::TooFewPreferences,
-                        "data.preferences",
-                        format!(
-                            "{p} is not a role of election {} (its roles: {})",
-                            d.election_id,
-                            roles.join(", ")
-                        ),
-                    );
-                }
-                let mut distinct: Vec<&str> = d.preferences.iter().map(|p| p.as_str()).collect();
-                distinct.sort();
-                distinct.dedup();
-                if e.seats_in_all() >= 2 && distinct.len() < 2 {
-                    return fail(
-                        Rule::TooFewPreferences,
-                        "data.preferences",
-                        format!("election {} fills {} seats: name at least two distinct positions in order of preference, not {}", d.election_id, e.seats_in_all(), distinct.len()),
-                    );
-                }
-                Ok(())
+                self.check_preferences(d, e)
             }
             E::CandidacyWithdrawn(CandidacyWithdrawn {
                 election_id,
@@ -635,6 +693,7 @@ impl GovernanceState {
             }
             E::ElectionResult(d) => {
                 self.check_result(d)?;
+                self.check_tally(d)?;
                 self.check_result_validity(d)
             }
             E::CaseOpened(d) => {

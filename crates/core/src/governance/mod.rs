@@ -7,12 +7,15 @@
 
 mod cases;
 pub mod check;
+mod elections;
 pub mod journal;
 pub mod state;
 pub mod statutes;
 
 #[cfg(test)]
 pub(crate) mod cases_tests;
+#[cfg(test)]
+pub(crate) mod elections_tests;
 #[cfg(test)]
 pub(crate) mod statutes_tests;
 #[cfg(test)]

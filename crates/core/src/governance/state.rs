@@ -391,6 +391,8 @@ pub struct CandidacyState {
 pub struct ElectionState {
     pub body_id: String,
     pub meeting_id: Option<String>,
+    /// What a candidacy must hold (`ElectionCalled.requirements`).
+    pub requirements: Option<Requirements>,
     pub seats: Vec<Seat>,
     pub opens: Date,
     pub closes: Date,
@@ -792,6 +794,7 @@ impl GovernanceState {
                 ElectionState {
                     body_id: s(&d.body_id),
                     meeting_id: opt(&d.meeting_id),
+                    requirements: d.requirements,
                     seats: d.seats.clone(),
                     opens: d.candidacy_opens,
                     closes: d.candidacy_closes,

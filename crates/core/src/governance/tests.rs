@@ -34,7 +34,10 @@ impl Rules {
         let mut refusals = Vec::new();
         let mut position = self.next_position;
         for (index, e) in events(values).iter().enumerate() {
-            match self.state.check(&e.event, e.effective) {
+            match self
+                .state
+                .check_with_personal(&e.event, e.effective, e.personal.as_ref())
+            {
                 Ok(()) => {
                     self.state.apply(&e.event, e.effective, position);
                     position += 1;
@@ -127,6 +130,37 @@ pub(crate) fn result(e: &str, role: &str, elected: &[&str]) -> Value {
         "ElectionResult",
         "2020-04-15",
         json!({"election_id": e, "role": role, "tally": tally, "blank": 0, "invalid": 0, "elected": elected}),
+    )
+}
+
+fn called_with_cv() -> Value {
+    ev(
+        "election/e6",
+        "ElectionCalled",
+        "2020-03-01",
+        json!({"election_id": "e6", "body_id": "bestuur",
+        "seats": [{"role": "voorzitter", "count": 1}, {"role": "lid", "count": 2}],
+        "candidacy_opens": "2020-03-01", "candidacy_closes": "2020-03-31", "screening_body_id": "commissie",
+        "requirements": {"cv": true}}),
+    )
+}
+
+fn with_cv(mut e: Value) -> Value {
+    e["data"]["cv_blake3"] = json!("c".repeat(64));
+    e
+}
+
+fn tallied(tally: &[(&str, i64)], elected: &[&str]) -> Value {
+    let tally: Vec<Value> = tally
+        .iter()
+        .map(|(m, v)| json!({"member_id": m, "votes": v}))
+        .collect();
+    ev(
+        "election/e1",
+        "ElectionResult",
+        "2020-04-15",
+        json!({"election_id": "e1", "role": "voorzitter",
+        "tally": tally, "blank": 0, "invalid": 0, "elected": elected}),
     )
 }
 
@@ -353,6 +387,24 @@ fn rows() -> Vec<Row> {
                 "2020-02-01",
                 json!({"motion_id": "m2", "method": "ballot", "for": 5, "against": 3, "abstain": 0, "outcome": "adopted"}),
             )],
+        ),
+        row(
+            Rule::CandidacyIncomplete,
+            "a candidacy without the CV the call asks for",
+            vec![
+                called_with_cv(),
+                with_cv(candidacy("e6", "2", "2020-03-05", &["lid", "voorzitter"])),
+            ],
+            vec![
+                called_with_cv(),
+                candidacy("e6", "2", "2020-03-05", &["lid", "voorzitter"]),
+            ],
+        ),
+        row(
+            Rule::ResultTallyMismatch,
+            "the one with fewer votes elected",
+            vec![tallied(&[("2", 12)], &["2"])],
+            vec![tallied(&[("2", 12)], &[])],
         ),
         row(
             Rule::InvalidState,

@@ -298,7 +298,9 @@ impl Store {
             )));
         }
         if let Some(state) = state {
-            if let Err(refusal) = state.check(&e.event, e.effective) {
+            if let Err(refusal) =
+                state.check_with_personal(&e.event, e.effective, e.personal.as_ref())
+            {
                 return Ok(Err(refusal));
             }
             state.apply(&e.event, e.effective, b.next);

@@ -1190,15 +1190,28 @@ mod rules {
         }
     }
 
-    /// The same for the cases per respondent (step 10).
+    /// The same for the cases per respondent and the elections (step 10).
     #[test]
-    fn a_refused_appeal_or_closing_leaves_the_store_byte_identical() {
-        let world = events(&crate::governance::cases_tests::world());
-        for (what, before, event, expected) in crate::governance::cases_tests::cases() {
+    fn a_refused_appeal_closing_candidacy_or_result_leaves_the_store_byte_identical() {
+        use crate::governance::{cases_tests, elections_tests};
+        let tables = [
+            (cases_tests::world(), cases_tests::cases()),
+            (elections_tests::world(), elections_tests::cases()),
+        ];
+        for (world, cases) in tables {
+            refused_cases_leave_the_store_alone(&events(&world), cases);
+        }
+    }
+
+    fn refused_cases_leave_the_store_alone(
+        world: &[ProposedEvent],
+        cases: Vec<crate::governance::cases_tests::Case>,
+    ) {
+        for (what, before, event, expected) in cases {
             let Err(rule) = expected else { continue };
             let dir = tempfile::tempdir().unwrap();
             let store = Store::init(&dir.path().join("l"), "test.example/kroniek").unwrap();
-            store.append(&world, "admin:local").unwrap();
+            store.append(world, "admin:local").unwrap();
             if !before.is_empty() {
                 store.append(&events(&before), "admin:local").unwrap();
             }
