@@ -393,6 +393,44 @@ ev("meeting/lb-2025-01", "MeetingHeld", "2025-01-13", {"meeting_id": "lb-2025-01
    "date": "2025-01-13", "present_count": 5, "quorum_met": True, "minutes_blake3": h("notulen lb-2025-01")})
 decide("2025-001", "landelijk-bestuur", "2025-01-13", "Jaarplanning 2025", "policy", "vote", "lb-2025-01")
 
+# --- 2025 (step 10): a royement of two respondents, appealed by one in time from the day their
+# notice came (after the deadline), not by the other; a board election with portfolio preferences.
+ev("case/r-2025-01", "CaseOpened", "2025-02-01", {"case_id": "r-2025-01", "kind": "royement", "body_id": "landelijk-bestuur",
+   "complainants": ["10208"], "respondents": ["10224", "10226"], "subject": "misbruik van ledengegevens"},
+   {"summary": "Ledenlijst buiten de partij gedeeld voor een eigen campagne."}, expected="no_stream")
+decide("2025-002", "landelijk-bestuur", "2025-03-03", "Royement leden 10224 en 10226", "disciplinary", "vote")
+ev("case/r-2025-01", "CaseDecided", "2025-03-03", {"case_id": "r-2025-01", "outcome": "expelled", "decision_id": "2025-002",
+   "appeal_deadline": "2025-04-03"})
+# 10226 received notice two days later: their term ends 5 April (a month after notice); no appeal.
+ev("case/r-2025-01", "NoticeDelivered", "2025-03-05", {"case_id": "r-2025-01", "member_id": "10226"})
+# 10224 was abroad and received notice on 31 March: their term runs to 30 April (BW 2:35 lid 2).
+ev("case/r-2025-01", "NoticeDelivered", "2025-03-31", {"case_id": "r-2025-01", "member_id": "10224"})
+ev("member/10226", "MemberExpelled", "2025-04-07", {"member_id": "10226", "case_id": "r-2025-01", "decision_id": "2025-002"})
+ev("case/r-2025-01", "AppealFiled", "2025-04-20", {"case_id": "r-2025-01", "member_id": "10224"})
+decide("2025-010", "alv", "2025-06-14", "Beroep van lid 10224 tegen het royement", "disciplinary", "vote")
+ev("case/r-2025-01", "AppealDecided", "2025-06-14", {"case_id": "r-2025-01", "outcome": "upheld", "member_id": "10224",
+   "decision_id": "2025-010"})
+ev("member/10224", "MemberExpelled", "2025-06-15", {"member_id": "10224", "case_id": "r-2025-01", "decision_id": "2025-002"})
+ev("case/r-2025-01", "CaseClosed", "2025-06-20", {"case_id": "r-2025-01"})
+ev("election/bestuur-2025", "ElectionCalled", "2025-03-01", {"election_id": "bestuur-2025", "body_id": "landelijk-bestuur",
+   "seats": [{"role": "algemeen-bestuurslid", "portfolio": "campagne", "count": 1},
+             {"role": "algemeen-bestuurslid", "portfolio": "ledenwerving", "count": 1}],
+   "candidacy_opens": "2025-03-01", "candidacy_closes": "2025-03-31", "screening_body_id": "kandidatencommissie",
+   "requirements": {"cv": True, "motivation": True, "profile_terms_min": 2, "profile_terms_max": 10}}, expected="no_stream")
+for mid, prefs, terms in [("10221", ["campagne", "ledenwerving"], ["campagne", "sociale media", "jong"]),
+                          ("10222", ["ledenwerving", "campagne"], ["ledenwerving", "afdelingen"])]:
+    ev("election/bestuur-2025", "CandidacySubmitted", "2025-03-10", {"election_id": "bestuur-2025", "member_id": mid,
+       "preferences": [{"role": "algemeen-bestuurslid", "portfolio": p} for p in prefs],
+       "cv_blake3": h("cv " + mid), "motivation_blake3": h("motivatie " + mid)}, {"profile_terms": terms})
+for mid in ["10221", "10222"]:
+    ev("election/bestuur-2025", "CandidacyScreened", "2025-04-02", {"election_id": "bestuur-2025", "member_id": mid, "admitted": True})
+ev("election/bestuur-2025", "ElectionResult", "2025-04-26", {"election_id": "bestuur-2025", "role": "algemeen-bestuurslid",
+   "portfolio": "campagne", "tally": [{"member_id": "10221", "votes": 40}, {"member_id": "10222", "votes": 30}],
+   "blank": 2, "invalid": 0, "elected": ["10221"]})
+ev("election/bestuur-2025", "ElectionResult", "2025-04-26", {"election_id": "bestuur-2025", "role": "algemeen-bestuurslid",
+   "portfolio": "ledenwerving", "tally": [{"member_id": "10222", "votes": 45}, {"member_id": "10221", "votes": 20}],
+   "blank": 7, "invalid": 0, "elected": ["10222"]})
+
 for i, e in enumerate(events):
     e["id"] = f"5a3b0000-0000-4000-8000-{i + 1:012x}"
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sample.jsonl")

@@ -270,3 +270,47 @@ fn the_sample_appends_onto_a_store_made_from_the_earlier_sample() {
     );
     assert_eq!(c["rules"]["incompatible_with"][0], "landelijk-bestuur");
 }
+
+/// Step 10 on the sample: the two-respondent royement file per respondent, as it stood on a
+/// date, and the election with portfolio preferences.
+#[test]
+fn a_case_per_respondent_and_an_election_per_seat() {
+    let l = sample_ledger();
+    let c = json(&l, &["case", "r-2025-01", "--as-of", "2025-04-10"]);
+    let by = c["by_respondent"].as_array().unwrap();
+    let late = by.iter().find(|r| r["member_id"] == "10224").unwrap();
+    assert_eq!(
+        (
+            late["notice_received"].as_str(),
+            late["appeal_term_ends"].as_str(),
+            late["days_left"].as_i64()
+        ),
+        (Some("2025-03-31"), Some("2025-04-30"), Some(20))
+    );
+    let early = by.iter().find(|r| r["member_id"] == "10226").unwrap();
+    assert_eq!(early["appeal_term_ends"], "2025-04-05");
+    assert!(early["days_left"].is_null(), "{early}");
+    assert_eq!(c["later_events"], 3);
+    assert_eq!(c["status"], "decided");
+    let before = json(&l, &["case", "r-2025-01", "--as-of", "2025-01-15"]);
+    assert_eq!(before["status"], "not_yet_opened");
+    assert_eq!(before["events"].as_array().unwrap().len(), 0);
+    let closed = json(&l, &["case", "r-2025-01", "--as-of", "2025-07-01"]);
+    let late = &closed["by_respondent"][0];
+    assert_eq!(
+        (
+            late["appeal_filed"].as_str(),
+            late["appeal_outcome"].as_str()
+        ),
+        (Some("2025-04-20"), Some("upheld"))
+    );
+    let e = json(&l, &["election", "bestuur-2025"]);
+    let prefs = &e["candidacies"][0]["preferences"];
+    assert_eq!(
+        prefs,
+        &serde_json::json!([
+            "algemeen-bestuurslid/campagne",
+            "algemeen-bestuurslid/ledenwerving"
+        ])
+    );
+}

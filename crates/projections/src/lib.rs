@@ -918,7 +918,9 @@ impl Projections {
         let decided = c.decided.as_ref().filter(|d| d.date <= as_of);
         let appeal = c.appeal.as_ref().filter(|(d, _)| *d <= as_of);
         let appeal_decided = c.appeal_decided.filter(|(d, _)| *d <= as_of);
-        let status = if c.closed.is_some_and(|d| d <= as_of) {
+        let status = if as_of < c.opened {
+            "not_yet_opened"
+        } else if c.closed.is_some_and(|d| d <= as_of) {
             "closed"
         } else if appeal_decided.is_some() {
             "appeal_decided"
@@ -972,8 +974,81 @@ impl Projections {
             appeal_deadline: decided.and_then(|d| d.appeal_deadline).map(date),
             appeal_outcome: appeal_decided.map(|(_, o)| o.as_str().into()),
             suspended,
-            events: file.events.iter().map(CaseEntry::view).collect(),
+            events: file
+                .events
+                .iter()
+                .filter(|e| e.effective <= as_of)
+                .map(CaseEntry::view)
+                .collect(),
+            later_events: file.events.iter().filter(|e| e.effective > as_of).count(),
+            regulation: c
+                .regulation
+                .as_ref()
+                .map(|(code, version)| format!("{code} version {version}")),
+            by_respondent: c
+                .respondents
+                .iter()
+                .map(|m| self.respondent_view(case_id, c, m, as_of))
+                .collect(),
         })
+    }
+
+    /// One respondent's part of case `case_id` as it stood on `as_of`.
+    fn respondent_view(
+        &self,
+        case_id: &str,
+        c: &kroniek_core::governance::state::CaseState,
+        member: &str,
+        as_of: Date,
+    ) -> RespondentView {
+        let decision = c
+            .decisions
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, d)| d.date <= as_of)
+            .find(|(_, d)| d.respondent.as_deref().is_none_or(|r| r == member));
+        let notice = decision.and_then(|(i, _)| c.notice_of(member, i).filter(|n| *n <= as_of));
+        let term_end = decision.and_then(|(i, d)| {
+            let from_notice = notice.map(kroniek_core::governance::check::one_month_after);
+            match (d.appeal_deadline, from_notice) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            }
+            .filter(|_| d.date <= as_of)
+            .map(|t| (i, t))
+        });
+        let appeal = decision
+            .and_then(|(i, _)| c.appeal_of(member, i))
+            .filter(|a| a.filed <= as_of);
+        let decided_appeal = appeal.and_then(|a| a.decided.filter(|(d, _)| *d <= as_of));
+        let suspension = self.state.members.get(member).and_then(|h| {
+            h.royements
+                .iter()
+                .filter(|r| r.case_id == case_id && r.from <= as_of)
+                .max_by_key(|r| r.from)
+                .cloned()
+        });
+        RespondentView {
+            member_id: member.into(),
+            decided: decision.map(|(_, d)| date(d.date)),
+            outcome: decision.map(|(_, d)| d.outcome.as_str().into()),
+            appeal_deadline: decision.and_then(|(_, d)| d.appeal_deadline).map(date),
+            notice_received: notice.map(date),
+            appeal_term_ends: term_end.map(|(_, t)| date(t)),
+            days_left: term_end
+                .filter(|_| appeal.is_none())
+                .map(|(_, t)| (t.naive() - as_of.naive()).num_days())
+                .filter(|d| *d >= 0),
+            appeal_filed: appeal.map(|a| date(a.filed)),
+            appeal_outcome: decided_appeal.map(|(_, o)| o.as_str().into()),
+            appeal_decided: decided_appeal.map(|(d, _)| date(d)),
+            suspended_from: suspension.as_ref().map(|r| date(r.from)),
+            suspended_until: suspension
+                .and_then(|r| r.until)
+                .filter(|u| *u <= as_of)
+                .map(date),
+        }
     }
 
     /// Conduct-code coverage of active members on `as_of`.

@@ -385,7 +385,37 @@ pub struct CaseView {
     pub appeal_outcome: Option<String>,
     /// For each respondent: suspended on the date because of this case?
     pub suspended: Vec<SuspensionView>,
+    /// The file's events up to the date (later ones are left out: see `later_events`).
     pub events: Vec<CaseEventView>,
+    /// How many events of the file are dated after `as_of` (left out above).
+    pub later_events: usize,
+    /// The regulation version that governs the case (`code_id version n`), when named.
+    pub regulation: Option<String>,
+    /// Each respondent's part on the date: their decision, notice, appeal term, appeal and
+    /// suspension.
+    pub by_respondent: Vec<RespondentView>,
+}
+
+/// One respondent's part of a case on a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RespondentView {
+    pub member_id: String,
+    /// The decision that stands for them: date, outcome, deadline, decision id.
+    pub decided: Option<String>,
+    pub outcome: Option<String>,
+    pub appeal_deadline: Option<String>,
+    /// The day they received notice of it (`NoticeDelivered`).
+    pub notice_received: Option<String>,
+    /// The last day they may appeal: the later of the deadline and a month after notice.
+    pub appeal_term_ends: Option<String>,
+    /// Days from the date to the end of the term, while it runs and no appeal was filed.
+    pub days_left: Option<i64>,
+    pub appeal_filed: Option<String>,
+    pub appeal_outcome: Option<String>,
+    pub appeal_decided: Option<String>,
+    /// Suspended because of the case: from, and until (absent: still).
+    pub suspended_from: Option<String>,
+    pub suspended_until: Option<String>,
 }
 
 /// Whether a member is suspended because of a case.

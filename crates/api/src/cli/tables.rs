@@ -592,6 +592,59 @@ pub fn case(c: &CaseView) -> String {
             }
         );
     }
+    if let Some(r) = &c.regulation {
+        let _ = writeln!(out, "governed by {r}");
+    }
+    if !c.by_respondent.is_empty() {
+        out.push('\n');
+        let rows: Vec<Vec<String>> = c
+            .by_respondent
+            .iter()
+            .map(|r| {
+                vec![
+                    r.member_id.clone(),
+                    match (&r.decided, &r.outcome) {
+                        (Some(d), Some(o)) => format!("{o} {d}"),
+                        _ => "-".into(),
+                    },
+                    opt(&r.notice_received).into(),
+                    match (&r.appeal_term_ends, r.days_left) {
+                        (Some(t), Some(n)) => format!("{t} ({n} days left)"),
+                        (Some(t), None) => t.clone(),
+                        _ => "-".into(),
+                    },
+                    match (&r.appeal_filed, &r.appeal_outcome) {
+                        (Some(f), Some(o)) => format!("{f}, {o}"),
+                        (Some(f), None) => format!("{f}, pending"),
+                        _ => "-".into(),
+                    },
+                    match (&r.suspended_from, &r.suspended_until) {
+                        (Some(f), Some(u)) => format!("{f} to {u}"),
+                        (Some(f), None) => format!("since {f}"),
+                        _ => "-".into(),
+                    },
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "respondent",
+                "decision",
+                "notice",
+                "appeal term ends",
+                "appeal",
+                "suspended",
+            ],
+            &rows,
+        ));
+    }
+    if c.later_events > 0 {
+        let _ = writeln!(
+            out,
+            "({} later events of the file are after {})",
+            c.later_events, c.as_of
+        );
+    }
     out.push('\n');
     let rows: Vec<Vec<String>> = c
         .events

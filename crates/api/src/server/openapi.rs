@@ -109,6 +109,7 @@ impl Modify for Security {
         RevocationView, MotionView, VoteView, ElectionView, SeatDefView, CandidacyView, ResultView,
         TallyView, CaseView, SuspensionView, CaseEventView, ConductView, CodeCoverage, CodeVersionView,
         routes::TokenRequest, MeetingView, ConvocationView, AgendaItemView, AttendanceView, RulesView,
+        RespondentView,
     )),
     modifiers(&Security),
 )]
