@@ -158,6 +158,32 @@ fn the_pages_show_what_the_read_models_hold() {
     ] {
         assert!(form.contains(needle), "{needle} missing in {form}");
     }
+    // An election's page: the call's requirements, and a candidate who sat in the screening
+    // body (a finding: no rules were in force); a royement file per respondent.
+    let e = request(&s, "GET", "/elections/bestuur-2025", &admin, &[], None).body;
+    assert!(
+        e.contains(r#"<dd id="requirements">a CV, a motivation, 2 to 10 profile terms</dd>"#),
+        "{e}"
+    );
+    let e = request(&s, "GET", "/elections/bestuur-2021", &admin, &[], None).body;
+    assert!(
+        e.contains("member 10213 sits in body kandidatencommissie"),
+        "{e}"
+    );
+    let c = request(
+        &s,
+        "GET",
+        "/cases/r-2025-01?as_of=2025-04-10",
+        &admin,
+        &[],
+        None,
+    )
+    .body;
+    assert!(
+        c.contains(r#"id="by-respondent""#) && c.contains("20 "),
+        "{c}"
+    );
+    assert!(c.contains(r#"<p class="hint" id="later-events">3 "#), "{c}");
     // The daily board's page shows the findings of its appointments, and that it has no rules.
     let db = request(
         &s,

@@ -902,8 +902,25 @@ impl Projections {
                     blank: r.blank,
                     invalid: r.invalid,
                     elected: r.elected.iter().map(ToString::to_string).collect(),
+                    tie_break: r.tie_break.map(|t| t.as_str().to_owned()),
                 })
                 .collect(),
+            requirements: e.requirements.map(|r| {
+                let mut parts = Vec::new();
+                if r.cv {
+                    parts.push("a CV".to_owned());
+                }
+                if r.motivation {
+                    parts.push("a motivation".to_owned());
+                }
+                match (r.profile_terms_min, r.profile_terms_max) {
+                    (Some(a), Some(b)) => parts.push(format!("{a} to {b} profile terms")),
+                    (Some(a), None) => parts.push(format!("at least {a} profile terms")),
+                    (None, Some(b)) => parts.push(format!("at most {b} profile terms")),
+                    (None, None) => {}
+                }
+                parts.join(", ")
+            }),
         })
     }
 

@@ -318,6 +318,10 @@ pub struct ElectionView {
     /// profile terms only, in the election's fixed order (FORMAT.md).
     pub profiles: Vec<Vec<String>>,
     pub results: Vec<ResultView>,
+    /// What a candidacy must hold, as the call says (`ElectionCalled.requirements`); every
+    /// candidacy accepted holds it (`candidacy-incomplete`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requirements: Option<String>,
 }
 
 /// A seat definition.
@@ -356,6 +360,9 @@ pub struct ResultView {
     pub blank: i64,
     pub invalid: i64,
     pub elected: Vec<String>,
+    /// `lot`: equal votes at the boundary of the seats were decided by lot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tie_break: Option<String>,
 }
 
 /// Votes for one candidate.

@@ -359,6 +359,8 @@ struct TallyChart {
     blank: i64,
     invalid: i64,
     elected: Vec<String>,
+    /// The last seats were decided by lot between equal votes.
+    by_lot: bool,
 }
 
 /// The width of a tally chart's bar area, and of its labels.
@@ -390,6 +392,7 @@ fn tally_chart(r: &ResultView) -> TallyChart {
         blank: r.blank,
         invalid: r.invalid,
         elected: r.elected.clone(),
+        by_lot: r.tie_break.is_some(),
     }
 }
 
