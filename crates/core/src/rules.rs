@@ -13,6 +13,7 @@ pub enum Rule {
     TypeNotInCategory,
     StreamIdMismatch,
     NegativeAmount,
+    AmountOutOfRange,
     IdReused,
     VersionConflict,
     UnknownReference,
@@ -46,12 +47,13 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, in the table's order.
-    pub const ALL: [Rule; 34] = [
+    pub const ALL: [Rule; 35] = [
         Rule::UnknownType,
         Rule::MalformedField,
         Rule::TypeNotInCategory,
         Rule::StreamIdMismatch,
         Rule::NegativeAmount,
+        Rule::AmountOutOfRange,
         Rule::IdReused,
         Rule::VersionConflict,
         Rule::UnknownReference,
@@ -91,6 +93,7 @@ impl Rule {
             Rule::TypeNotInCategory => "type-not-in-category",
             Rule::StreamIdMismatch => "stream-id-mismatch",
             Rule::NegativeAmount => "negative-amount",
+            Rule::AmountOutOfRange => "amount-out-of-range",
             Rule::IdReused => "id-reused",
             Rule::VersionConflict => "version-conflict",
             Rule::UnknownReference => "unknown-reference",

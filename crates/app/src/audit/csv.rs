@@ -2,12 +2,33 @@
 
 use kroniek_projections::audit::AuditReport;
 
-/// RFC 4180 quoting.
+/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, a tab or a carriage
+/// return first) gets a leading apostrophe, so it stays text: a decision titled
+/// `=HYPERLINK(...)` is not a live link in the accountant's sheet (the OWASP advice for CSV
+/// injection). A plain number (`-1200`, `+5`) is left as it is: it cannot be a formula, and the
+/// sheet must still add it up.
+fn neutralise(s: &str) -> std::borrow::Cow<'_, str> {
+    let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = {
+        let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+        !digits.is_empty()
+            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && digits.chars().filter(|c| *c == '.').count() <= 1
+    };
+    if risky && !number {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// One cell: neutralised, then quoted as RFC 4180 asks.
 fn csv_field(s: &str) -> String {
+    let s = neutralise(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s.into_owned()
     }
 }
 
@@ -341,4 +362,32 @@ pub fn csv_tables(r: &AuditReport) -> Vec<(&'static str, String)> {
             ),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn a_formula_stays_text_and_a_number_stays_a_number() {
+        for (cell, written) in [
+            (
+                "=HYPERLINK(\"http://x\",\"klik\")",
+                "\"'=HYPERLINK(\"\"http://x\"\",\"\"klik\"\")\"",
+            ),
+            ("+31 6 1234", "'+31 6 1234"),
+            ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
+            ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+            ("\tx", "'\tx"),
+            ("\rx", "\"'\rx\""),
+            ("-1200", "-1200"),
+            ("+5", "+5"),
+            ("-12.50", "-12.50"),
+            ("Begroting 2023", "Begroting 2023"),
+            ("", ""),
+            ("-", "'-"),
+        ] {
+            assert_eq!(csv_field(cell), written, "{cell:?}");
+        }
+    }
 }

@@ -318,6 +318,78 @@ impl GovernanceState {
     }
 
     fn check_event(&self, event: &EventData, effective: Date) -> Checked {
+        self.check_amounts(event, effective)?;
+        self.check_rules(event, effective)
+    }
+
+    /// `amount-out-of-range`: no sum a report adds up may pass 2^53 − 1 cents — a member's
+    /// contributions paid or refunded, a donor's gifts, a year's gifts, subsidies or decisions'
+    /// amounts, a budget's lines.
+    fn check_amounts(&self, event: &EventData, effective: Date) -> Checked {
+        let too_much = |what: String, sum: i64, cents: i64| {
+            fail(
+                Rule::AmountOutOfRange,
+                "data.amount_cents",
+                format!(
+                    "{what} would be {sum} + {cents} cents, past {MAX_SUM_CENTS} (2^53 − 1): a report could not add it up exactly"
+                ),
+            )
+        };
+        let over = |sum: i64, cents: i64| sum.checked_add(cents).is_none_or(|t| t > MAX_SUM_CENTS);
+        match event {
+            EventData::ContributionPaid(d) => {
+                let sum = self
+                    .members
+                    .get(d.member_id.as_str())
+                    .map_or(0, |m| m.paid_cents);
+                if over(sum, d.amount_cents) {
+                    return too_much(
+                        format!("member {}'s contributions paid", d.member_id),
+                        sum,
+                        d.amount_cents,
+                    );
+                }
+            }
+            EventData::ContributionRefunded(d) => {
+                let sum = self
+                    .members
+                    .get(d.member_id.as_str())
+                    .map_or(0, |m| m.refunded_cents);
+                if over(sum, d.amount_cents) {
+                    return too_much(
+                        format!("member {}'s refunds", d.member_id),
+                        sum,
+                        d.amount_cents,
+                    );
+                }
+            }
+            EventData::BudgetAdopted(d) => {
+                let mut sum: i64 = 0;
+                for (i, l) in d.lines.iter().enumerate() {
+                    if over(sum, l.amount_cents) {
+                        return fail(
+                            Rule::AmountOutOfRange,
+                            &format!("data.lines[{i}].amount_cents"),
+                            format!(
+                                "the budget's lines add up past {MAX_SUM_CENTS} cents (2^53 − 1)"
+                            ),
+                        );
+                    }
+                    sum += l.amount_cents;
+                }
+            }
+            _ => {}
+        }
+        for (key, cents) in amount_sums(event, effective) {
+            let sum = self.sums.get(key.as_str()).copied().unwrap_or(0);
+            if over(sum, cents) {
+                return too_much(format!("the sum {key}"), sum, cents);
+            }
+        }
+        Ok(())
+    }
+
+    fn check_rules(&self, event: &EventData, effective: Date) -> Checked {
         use EventData as E;
         match event {
             E::CodeVersionAdopted(d) => {

@@ -59,6 +59,9 @@ pub struct MemberHistory {
     /// `MemberReinstated` dates and cases.
     pub reinstatements: Vec<(Date, Option<String>)>,
     pub royements: Vec<RoyementSuspension>,
+    /// Cents paid and refunded in all (`amount-out-of-range` keeps each within 2^53 − 1).
+    pub paid_cents: i64,
+    pub refunded_cents: i64,
 }
 
 impl MemberHistory {
@@ -518,6 +521,37 @@ pub struct GovernanceState {
     /// Subjects whose personal data was erased (`10234`, `case:r-2022-01`, `donor:d-1`), with
     /// the date of the erasure.
     pub erased: Journaled<String, Date>,
+    /// Running sums of cents that reports add up (`amount-out-of-range` keeps each within
+    /// ±(2^53−1)): per donor, per year of gifts, subsidies and decisions' amounts (see
+    /// [`amount_sums`]; a member's contributions are summed in their [`MemberHistory`]).
+    pub sums: Journaled<String, i64>,
+}
+
+/// The largest sum of cents a report adds up: 2^53 − 1, the integers JSON (I-JSON) carries
+/// exactly.
+pub const MAX_SUM_CENTS: i64 = 9_007_199_254_740_991;
+
+/// The running sums an event adds to, with what it adds: `(key, cents)`.
+pub fn amount_sums(event: &EventData, effective: Date) -> Vec<(String, i64)> {
+    use EventData as E;
+    match event {
+        E::GiftReceived(d) => vec![
+            (format!("donor/{}", d.donor_ref), d.amount_cents),
+            (format!("year-gifts/{}", d.year.0), d.amount_cents),
+        ],
+        E::SubsidyReceived(d) => vec![(format!("year-subsidies/{}", d.year.0), d.amount_cents)],
+        E::DecisionTaken(DecisionTaken {
+            amount_cents: Some(a),
+            ..
+        }) => vec![(
+            format!(
+                "year-decisions/{}",
+                chrono::Datelike::year(&effective.naive())
+            ),
+            *a,
+        )],
+        _ => Vec::new(),
+    }
 }
 
 macro_rules! each_map {
@@ -532,6 +566,7 @@ macro_rules! each_map {
         $self.cases.$method();
         $self.principals.$method();
         $self.erased.$method();
+        $self.sums.$method();
     };
 }
 
@@ -562,6 +597,10 @@ impl GovernanceState {
     /// Applies an event that passed the rules (or was recorded before). Never fails: a
     /// reference that is missing (in a ledger written without rules) is skipped.
     pub fn apply(&mut self, event: &EventData, effective: Date, position: u64) {
+        for (key, cents) in amount_sums(event, effective) {
+            let sum = self.sums.get(key.as_str()).copied().unwrap_or(0);
+            self.sums.insert(key, sum.saturating_add(cents));
+        }
         use EventData as E;
         match event {
             E::CodeVersionAdopted(d) => {
@@ -603,10 +642,18 @@ impl GovernanceState {
                     .reinstatements
                     .push((effective, opt(&d.case_id)));
             }
+            E::ContributionPaid(d) => {
+                if let Some(m) = self.members.get_mut(&s(&d.member_id)) {
+                    m.paid_cents = m.paid_cents.saturating_add(d.amount_cents);
+                }
+            }
+            E::ContributionRefunded(d) => {
+                if let Some(m) = self.members.get_mut(&s(&d.member_id)) {
+                    m.refunded_cents = m.refunded_cents.saturating_add(d.amount_cents);
+                }
+            }
             E::MemberDetailsChanged(_)
             | E::ConductCodeSigned(_)
-            | E::ContributionPaid(_)
-            | E::ContributionRefunded(_)
             | E::SubsidyReceived(_)
             | E::GiftReceived(_)
             | E::BudgetAdopted(_) => {}

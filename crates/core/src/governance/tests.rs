@@ -874,3 +874,48 @@ fn events_in_one_batch_see_the_ones_before_them_and_a_refused_batch_leaves_the_s
     let r = rules.refused(&[appoint("commissie", "2", "lid", "2020-03-01", None, None)]);
     assert_eq!(r.refusal.rule, Rule::SeatCountExceeded);
 }
+
+/// `amount-out-of-range` (step 11): sums a report adds up stay within 2^53 − 1 cents, exactly
+/// up to the boundary.
+#[test]
+fn sums_of_cents_stay_within_what_a_report_can_add_up() {
+    use super::state::MAX_SUM_CENTS;
+    let pay = |cents: i64| {
+        ev(
+            "member/1",
+            "ContributionPaid",
+            "2020-03-01",
+            json!({"member_id": "1", "year": 2020, "amount_cents": cents}),
+        )
+    };
+    let gift = |donor: &str, cents: i64| {
+        with_personal(
+            ev(
+                "finance/2020",
+                "GiftReceived",
+                "2020-03-01",
+                json!({"year": 2020, "amount_cents": cents, "donor_ref": donor, "donor_kind": "natural_person", "dutch_donor": true}),
+            ),
+            json!({"donor_name": "D", "donor_residence": "Delft"}),
+        )
+    };
+    let mut rules = Rules::after(&world());
+    rules.append(&[pay(MAX_SUM_CENTS - 1)]).unwrap();
+    rules.append(&[pay(1)]).unwrap();
+    let r = rules.refused(&[pay(1)]);
+    assert_eq!(r.refusal.rule, Rule::AmountOutOfRange, "{}", r.refusal);
+    // A donor's gifts, and a year's: two donors each below the limit, together past it.
+    rules.append(&[gift("d-1", MAX_SUM_CENTS)]).unwrap();
+    assert_eq!(
+        rules.refused(&[gift("d-1", 1)]).refusal.rule,
+        Rule::AmountOutOfRange
+    );
+    assert_eq!(
+        rules.refused(&[gift("d-2", 1)]).refusal.rule,
+        Rule::AmountOutOfRange
+    );
+    // Within one batch the sums count the events before.
+    let mut fresh = Rules::after(&world());
+    let r = fresh.append(&[pay(MAX_SUM_CENTS), pay(1)]).unwrap_err();
+    assert_eq!((r[0].index, r[0].refusal.rule), (1, Rule::AmountOutOfRange));
+}
