@@ -516,3 +516,127 @@ fn the_html_report_prints_to_pdf_in_headless_chromium_without_external_requests(
         "the report made external requests: {foreign:?}"
     );
 }
+
+/// Step 11's reconciliation, hand-worked: eight member ids on the peildatum 2024-01-01.
+/// 2001 joins after it; 2002 ended; 2003 is a youth member and 2004 a supporter, both paying
+/// EUR 12 (not counted); 2005 paid EUR 11.99; 2006 and 2007 are one person by name and
+/// residence (the earlier joined counts) and 2008 has 2006's e-mail; 2009 counts. So: register
+/// 9 = 1 not yet joined + 1 ended + 2 not voting + 1 below minimum + 2 possible duplicates +
+/// 2 counted.
+#[test]
+fn the_member_count_reconciles_from_the_register_to_the_counted() {
+    let person = |m: &str, date: &str, name: &str, email: Option<&str>, kind: Option<&str>| {
+        let mut v = ev(
+            &format!("member/{m}"),
+            "MemberJoined",
+            date,
+            json!({"member_id": m}),
+        );
+        if let Some(k) = kind {
+            v["data"]["kind"] = json!(k);
+        }
+        v["personal"] = json!({"name": name, "residence": "Zwolle"});
+        if let Some(e) = email {
+            v["personal"]["email"] = json!(e);
+        }
+        v
+    };
+    let mut events = vec![
+        person("2001", "2024-03-01", "Later Lid", None, None),
+        person("2002", "2020-01-01", "Oud Lid", None, None),
+        ev(
+            "member/2002",
+            "MembershipEnded",
+            "2023-06-01",
+            json!({"member_id": "2002", "reason": "resigned"}),
+        ),
+        person("2003", "2020-01-01", "Jong Lid", None, Some("youth_member")),
+        person("2004", "2020-01-01", "Donateur", None, None),
+        ev(
+            "member/2004",
+            "MemberKindChanged",
+            "2022-01-01",
+            json!({"member_id": "2004", "kind": "supporter"}),
+        ),
+        person("2005", "2020-01-01", "Zuinig Lid", None, None),
+        person(
+            "2006",
+            "2020-01-01",
+            "An  de Vries",
+            Some("an@example.nl"),
+            None,
+        ),
+        person("2007", "2021-01-01", "an de vries", None, None),
+        person(
+            "2008",
+            "2022-01-01",
+            "A. de Vries",
+            Some("AN@example.nl "),
+            None,
+        ),
+        person("2009", "2020-01-01", "Gewoon Lid", None, None),
+    ];
+    for m in ["2003", "2004", "2006", "2007", "2008", "2009"] {
+        events.push(pay(m, "2024-02-01", 2024, 1200));
+    }
+    events.push(pay("2005", "2024-02-01", 2024, 1199));
+    let l = Ledger::new();
+    l.run(&[
+        "append",
+        l.file("r.jsonl", &lines(&events)).to_str().unwrap(),
+    ])
+    .ok();
+    let r = report(&l, &["--year", "2024"]);
+    let m = &r["membership"];
+    let line = |name: &str| {
+        m["reconciliation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["line"] == name)
+            .unwrap()
+            .clone()
+    };
+    let members = |name: &str| -> Vec<String> {
+        line(name)["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(line("register")["count"], 9);
+    assert_eq!(members("not_yet_joined"), ["2001"]);
+    assert_eq!(members("ended"), ["2002"]);
+    assert_eq!(members("not_a_voting_member"), ["2003", "2004"]);
+    assert_eq!(members("below_minimum"), ["2005"]);
+    assert_eq!(members("possible_duplicate"), ["2007", "2008"]);
+    assert_eq!(members("counted"), ["2006", "2009"]);
+    let sum: u64 = m["reconciliation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["line"] != "register")
+        .map(|x| x["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 9, "the lines add up to the register");
+    assert_eq!(m["subsidy_count"], 2);
+    assert!(!line("counted")["positions"].as_array().unwrap().is_empty());
+    assert!(line("possible_duplicate")["details"][0]
+        .as_str()
+        .unwrap()
+        .contains("2006"));
+    let csv = l.path("csv");
+    l.run(&[
+        "audit",
+        "--year",
+        "2024",
+        "--format",
+        "csv",
+        "--out",
+        csv.to_str().unwrap(),
+    ])
+    .ok();
+    let text = std::fs::read_to_string(csv.join("reconciliation.csv")).unwrap();
+    assert!(text.contains("possible_duplicate,2,2007 2008,"), "{text}");
+}

@@ -108,6 +108,10 @@ string_enum!(
     DecisionCategory { Governance = "governance", Appointment = "appointment", Financial = "financial",
     Subsidy = "subsidy", Disciplinary = "disciplinary", Policy = "policy" });
 string_enum!(
+    /// What kind of member: a member with voting rights (the default), a youth member, or a
+    /// supporter (donateur). Only `member` counts for the subsidy.
+    MemberKind { Member = "member", YouthMember = "youth_member", Supporter = "supporter" });
+string_enum!(
     /// What a versioned code is: a code of conduct (signed by members), a regulation
     /// (geschillenreglement, huishoudelijk reglement) or the statutes.
     CodeKind { Conduct = "conduct", Regulation = "regulation", Statutes = "statutes" });
@@ -383,6 +387,7 @@ impl FieldKind {
             }
             "MotionKind" => FieldKind::Choice(MotionKind::NAMES),
             "CodeKind" => FieldKind::Choice(CodeKind::NAMES),
+            "MemberKind" => FieldKind::Choice(MemberKind::NAMES),
             "BodyKind" => FieldKind::Choice(BodyKind::NAMES),
             "EndReason" => FieldKind::Choice(EndReason::NAMES),
             "LeaveReason" => FieldKind::Choice(LeaveReason::NAMES),
@@ -403,7 +408,12 @@ impl FieldKind {
 
 data_struct!(CodeVersionAdopted { code_id: Id, version: std::num::NonZeroU32, title: String,
     text_blake3: HashHex, #[serde(default)] decision_id: Option<Id>, #[serde(default)] kind: Option<CodeKind> });
-data_struct!(MemberJoined { member_id: MemberId, #[serde(default)] branch_id: Option<BodyId> });
+data_struct!(MemberJoined { member_id: MemberId, #[serde(default)] branch_id: Option<BodyId>,
+    #[serde(default)] kind: Option<MemberKind> });
+data_struct!(MemberKindChanged {
+    member_id: MemberId,
+    kind: MemberKind
+});
 data_struct!(MemberDetailsChanged { member_id: MemberId, #[serde(default)] branch_id: Option<BodyId> });
 data_struct!(ConductCodeSigned {
     member_id: MemberId,
@@ -691,6 +701,7 @@ catalogue! {
     CodeVersionAdopted => [Code];
     MemberJoined => [Member], personal Required(MemberPersonal);
     MemberDetailsChanged => [Member], personal Optional(MemberDetailsPersonal);
+    MemberKindChanged => [Member];
     ConductCodeSigned => [Member];
     ContributionPaid => [Member];
     ContributionRefunded => [Member];
@@ -773,6 +784,7 @@ impl EventData {
             E::CodeVersionAdopted(d) => d.code_id.to_string(),
             E::MemberJoined(d) => d.member_id.to_string(),
             E::MemberDetailsChanged(d) => d.member_id.to_string(),
+            E::MemberKindChanged(d) => d.member_id.to_string(),
             E::ConductCodeSigned(d) => d.member_id.to_string(),
             E::ContributionPaid(d) => d.member_id.to_string(),
             E::ContributionRefunded(d) => d.member_id.to_string(),

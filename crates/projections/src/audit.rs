@@ -7,6 +7,7 @@
 use crate::views::{Composition, ConductView};
 use crate::{ProjectionError, Projections};
 use kroniek_core::catalogue::{CaseKind, EventData};
+use kroniek_core::governance::state::MemberHistory;
 use kroniek_core::governance::MemberStatus;
 use kroniek_core::record::{Personal, Record};
 use kroniek_core::types::Date;
@@ -339,6 +340,21 @@ pub struct CountedMember {
     pub positions: Vec<u64>,
 }
 
+/// One line of the member count's reconciliation: from the register on the peildatum to the
+/// members counted, each line with its members and the events behind them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReconciliationLine {
+    /// `register`, `not_yet_joined`, `ended`, `expelled`, `suspended`, `not_a_voting_member`,
+    /// `below_minimum`, `possible_duplicate`, `counted`.
+    pub line: String,
+    pub count: u64,
+    /// The members on the line (left out for roles that may not see them).
+    pub members: Vec<String>,
+    /// For `suspended` the case, for `possible_duplicate` whom the member may duplicate.
+    pub details: Vec<String>,
+    pub positions: Vec<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BranchCount {
     pub branch_id: String,
@@ -369,6 +385,8 @@ pub struct Membership {
     pub expelled: Vec<MemberChange>,
     /// Active members on the first of each month and on 31 December.
     pub over_the_year: Vec<(String, u64)>,
+    /// From the register to the members counted: the lines after `register` add up to it.
+    pub reconciliation: Vec<ReconciliationLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -611,6 +629,33 @@ impl AuditBuilder {
                 positions,
             });
         }
+        // Only members with voting rights count (step 11); then one of each possible
+        // duplicate person (the same normalised name and residence, or the same e-mail, on
+        // the peildatum): the earliest joined counts, the accountant decides on the others.
+        for m in members.iter_mut().filter(|m| m.counted) {
+            if let Some(h) = p.state.members.get(m.member_id.as_str()) {
+                let kind = h.kind_on(params.peildatum);
+                if kind != kroniek_core::catalogue::MemberKind::Member {
+                    m.counted = false;
+                    m.reason = format!("not a voting member ({})", kind.as_str());
+                }
+            }
+        }
+        let duplicates = self.possible_duplicates(
+            members
+                .iter()
+                .filter(|m| m.counted)
+                .map(|m| m.member_id.as_str()),
+            params.peildatum,
+        );
+        for m in members.iter_mut() {
+            if let Some(first) = duplicates.get(&m.member_id) {
+                m.counted = false;
+                m.reason = format!("possible duplicate of member {first}");
+            }
+        }
+        members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
+        let reconciliation = self.reconciliation(params, &members, &duplicates);
         let subsidy_count = members.iter().filter(|m| m.counted).count() as u64;
         let mut by_branch: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for m in &members {
@@ -680,7 +725,160 @@ impl AuditBuilder {
             ended: changes(|f| &f.ended),
             expelled: changes(|f| &f.expelled),
             over_the_year,
+            reconciliation,
         }
+    }
+
+    /// Member ids (of `candidates`) that may be a person counted under another id: the same
+    /// normalised name and residence, or the same e-mail, on `d`. Each maps to the id kept
+    /// (the earliest joined, then the lowest id).
+    fn possible_duplicates<'a>(
+        &self,
+        candidates: impl Iterator<Item = &'a str>,
+        d: Date,
+    ) -> BTreeMap<String, String> {
+        let p = &self.projections;
+        let norm = |s: String| {
+            s.to_lowercase()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let first_join = |id: &str| {
+            p.state
+                .members
+                .get(id)
+                .and_then(|h| h.joins.iter().map(|(at, _)| *at).min())
+        };
+        let mut ids: Vec<&str> = candidates.collect();
+        ids.sort_by(|a, b| (first_join(a), *a).cmp(&(first_join(b), *b)));
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut out = BTreeMap::new();
+        for id in ids {
+            let mut keys = Vec::new();
+            if let (Some(n), Some(r)) =
+                (p.detail_on(id, "name", d), p.detail_on(id, "residence", d))
+            {
+                keys.push(format!("name:{}|{}", norm(n), norm(r)));
+            }
+            if let Some(e) = p.detail_on(id, "email", d) {
+                keys.push(format!("email:{}", norm(e)));
+            }
+            match keys.iter().find_map(|k| seen.get(k)) {
+                Some(first) => {
+                    out.insert(id.to_owned(), first.clone());
+                }
+                None => {
+                    for k in keys {
+                        seen.insert(k, id.to_owned());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The reconciliation from the register (every member id the ledger knows) to the members
+    /// counted, each member on the first line that applies.
+    fn reconciliation(
+        &self,
+        params: &AuditParams,
+        counted: &[CountedMember],
+        duplicates: &BTreeMap<String, String>,
+    ) -> Vec<ReconciliationLine> {
+        let p = &self.projections;
+        let d = params.peildatum;
+        let lines = [
+            "not_yet_joined",
+            "ended",
+            "expelled",
+            "suspended",
+            "not_a_voting_member",
+            "below_minimum",
+            "possible_duplicate",
+            "counted",
+        ];
+        let mut out: Vec<ReconciliationLine> = std::iter::once("register")
+            .chain(lines)
+            .map(|line| ReconciliationLine {
+                line: line.into(),
+                count: 0,
+                members: Vec::new(),
+                details: Vec::new(),
+                positions: Vec::new(),
+            })
+            .collect();
+        let active: BTreeMap<&str, &CountedMember> =
+            counted.iter().map(|m| (m.member_id.as_str(), m)).collect();
+        let mut register: Vec<(&String, &MemberHistory)> = p
+            .state
+            .members
+            .iter()
+            .filter(|(_, h)| !h.joins.is_empty())
+            .collect();
+        register.sort_by(|a, b| a.0.cmp(b.0));
+        for (id, h) in register {
+            let facts = self.members.get(id.as_str());
+            let mut positions: Vec<u64> =
+                facts.map(|f| f.status_events.clone()).unwrap_or_default();
+            let (line, detail) = match h.status_on(d) {
+                MemberStatus::NotMember => ("not_yet_joined", None),
+                MemberStatus::Ended => ("ended", None),
+                MemberStatus::Expelled => ("expelled", None),
+                MemberStatus::Suspended => {
+                    let cases: Vec<String> = h
+                        .suspensions
+                        .iter()
+                        .filter(|s| s.from <= d)
+                        .map(|s| s.case_id.clone())
+                        .chain(
+                            h.royements
+                                .iter()
+                                .filter(|r| r.from <= d && r.until.is_none_or(|u| d < u))
+                                .map(|r| r.case_id.clone()),
+                        )
+                        .collect();
+                    (
+                        "suspended",
+                        Some(format!("{id}: case {}", cases.join(", "))),
+                    )
+                }
+                MemberStatus::Active => match active.get(id.as_str()) {
+                    Some(m) => {
+                        positions = m.positions.clone();
+                        if m.counted {
+                            ("counted", None)
+                        } else if let Some(first) = duplicates.get(id.as_str()) {
+                            (
+                                "possible_duplicate",
+                                Some(format!("{id}: the same person as {first}?")),
+                            )
+                        } else if m.reason.starts_with("not a voting member") {
+                            ("not_a_voting_member", None)
+                        } else {
+                            ("below_minimum", None)
+                        }
+                    }
+                    None => ("below_minimum", None),
+                },
+            };
+            for l in out
+                .iter_mut()
+                .filter(|l| l.line == "register" || l.line == line)
+            {
+                l.count += 1;
+                l.members.push(id.clone());
+                l.positions.extend(positions.iter().copied());
+                if l.line == line {
+                    l.details.extend(detail.clone());
+                }
+            }
+        }
+        for l in &mut out {
+            l.positions.sort_unstable();
+            l.positions.dedup();
+        }
+        out
     }
 
     /// Governance: each board, council and committee at the start and end of the year, its seat

@@ -1153,16 +1153,22 @@ impl Projections {
 
     /// A member's name as recorded on or before `d` (personal data: `None` when erased).
     pub fn name_on(&self, member_id: &str, d: Date) -> Option<String> {
+        self.detail_on(member_id, "name", d)
+    }
+
+    /// A member's personal detail (`name`, `residence`, `email`) on `d`: the latest given on or
+    /// before it; none when erased, never given, or not shown.
+    pub fn detail_on(&self, member_id: &str, key: &str, d: Date) -> Option<String> {
         let info = self.members.get(member_id)?;
         info.details
             .iter()
             .filter(|(at, _, _)| *at <= d)
-            .filter_map(|(at, p, m)| match m.map().remove("name") {
-                Some(Value::String(name)) => Some((*at, *p, name)),
+            .filter_map(|(at, p, m)| match m.map().remove(key) {
+                Some(Value::String(v)) => Some((*at, *p, v)),
                 _ => None,
             })
             .max_by_key(|(at, p, _)| (*at, *p))
-            .map(|(_, _, name)| name)
+            .map(|(_, _, v)| v)
     }
 
     /// Whether the member holds or held a seat in any body (an office holder, whose name is

@@ -196,5 +196,27 @@ pub fn audit_report(
             d.donor_residence = None;
         }
     }
+    // Possible duplicates rest on names, residences and e-mail addresses: a count only for
+    // roles that do not see members' personal data.
+    if !sees_member_personal(role) {
+        for l in report
+            .membership
+            .reconciliation
+            .iter_mut()
+            .filter(|l| l.line == "possible_duplicate")
+        {
+            l.members.clear();
+            l.details.clear();
+            l.positions.clear();
+        }
+        for m in report
+            .membership
+            .members
+            .iter_mut()
+            .filter(|m| m.reason.starts_with("possible duplicate"))
+        {
+            m.reason = "possible duplicate".into();
+        }
+    }
     report
 }

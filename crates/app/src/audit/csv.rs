@@ -75,6 +75,24 @@ pub fn csv_tables(r: &AuditReport) -> Vec<(&'static str, String)> {
     let pos = |p: &[u64]| p.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
     vec![
         (
+            "reconciliation.csv",
+            csv(
+                &["line", "count", "members", "details", "positions"],
+                m.reconciliation
+                    .iter()
+                    .map(|l| {
+                        vec![
+                            l.line.clone(),
+                            l.count.to_string(),
+                            l.members.join(" "),
+                            l.details.join("; "),
+                            pos(&l.positions),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
             "membership.csv",
             csv(
                 &[

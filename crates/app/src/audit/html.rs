@@ -111,6 +111,7 @@ struct ReportPage<'a> {
     late_entries: Option<Table>,
     exceptions: Option<Table>,
     branches: Table,
+    reconciliation: Table,
     chart: Chart,
     members: Table,
     bodies: Vec<BodySection>,
@@ -160,6 +161,20 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
                 .collect(),
         )
     });
+    let reconciliation = Table::new(
+        &["line", "count", "members", "details"],
+        m.reconciliation
+            .iter()
+            .map(|l| {
+                vec![
+                    l.line.replace('_', " "),
+                    l.count.to_string(),
+                    l.members.join(", "),
+                    l.details.join("; "),
+                ]
+            })
+            .collect(),
+    );
     let branches = Table::new(
         &["branch", "active", "counted"],
         m.by_branch
@@ -395,6 +410,7 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
         late_entries,
         exceptions,
         branches,
+        reconciliation,
         chart: Chart::of(&m.over_the_year),
         members,
         bodies,

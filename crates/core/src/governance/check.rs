@@ -443,6 +443,9 @@ impl GovernanceState {
                 }
                 Ok(())
             }
+            E::MemberKindChanged(d) => self
+                .need_member(d.member_id.as_str(), "data.member_id")
+                .map(|_| ()),
             E::MemberDetailsChanged(d) => {
                 self.need_member(d.member_id.as_str(), "data.member_id")?;
                 if let Some(b) = &d.branch_id {

@@ -62,6 +62,8 @@ pub struct MemberHistory {
     /// Cents paid and refunded in all (`amount-out-of-range` keeps each within 2^53 − 1).
     pub paid_cents: i64,
     pub refunded_cents: i64,
+    /// The member's kind from a date (`MemberJoined.kind`, `MemberKindChanged`); none: `member`.
+    pub kinds: Vec<(Date, u64, MemberKind)>,
 }
 
 impl MemberHistory {
@@ -106,6 +108,15 @@ impl MemberHistory {
     }
 
     /// Whether the member is (or was) a member on `d`: active or suspended.
+    /// The member's kind on `d`: the latest given on or before it, else `member`.
+    pub fn kind_on(&self, d: Date) -> MemberKind {
+        self.kinds
+            .iter()
+            .filter(|(at, _, _)| *at <= d)
+            .max_by_key(|(at, p, _)| (*at, *p))
+            .map_or(MemberKind::Member, |(_, _, k)| *k)
+    }
+
     pub fn is_member_on(&self, d: Date) -> bool {
         matches!(
             self.status_on(d),
@@ -609,11 +620,18 @@ impl GovernanceState {
                     .push((d.version.get(), effective, d.title.clone()));
                 code.kind = d.kind;
             }
-            E::MemberJoined(d) => self
-                .members
-                .entry(s(&d.member_id))
-                .joins
-                .push((effective, position)),
+            E::MemberJoined(d) => {
+                let m = self.members.entry(s(&d.member_id));
+                m.joins.push((effective, position));
+                if let Some(k) = d.kind {
+                    m.kinds.push((effective, position, k));
+                }
+            }
+            E::MemberKindChanged(d) => {
+                if let Some(m) = self.members.get_mut(&s(&d.member_id)) {
+                    m.kinds.push((effective, position, d.kind));
+                }
+            }
             E::MembershipEnded(d) => self
                 .members
                 .entry(s(&d.member_id))
