@@ -640,3 +640,79 @@ fn the_member_count_reconciles_from_the_register_to_the_counted() {
     let text = std::fs::read_to_string(csv.join("reconciliation.csv")).unwrap();
     assert!(text.contains("possible_duplicate,2,2007 2008,"), "{text}");
 }
+
+/// Step 11's payment evidence, hand-worked: three contributions for 2024 (paid 15 January with
+/// its bank line's hash, 20 February, and 2 July — after a cut-off of 30 June) and a refund on
+/// 10 March, after the peildatum of 1 January.
+#[test]
+fn contributions_by_payment_month_a_cut_off_and_late_refunds() {
+    let paid = |m: &str, effective: &str, paid_on: &str, reference: Option<&str>| {
+        let mut v = pay(m, effective, 2024, 1500);
+        v["data"]["paid_on"] = json!(paid_on);
+        if let Some(r) = reference {
+            v["data"]["reference_blake3"] = json!(r);
+        }
+        v
+    };
+    let hash = "a".repeat(64);
+    let mut events = ledger()[..3].to_vec();
+    events.extend([
+        join("1001", "2020-01-01"),
+        join("1002", "2020-01-01"),
+        join("1003", "2020-01-01"),
+        paid("1001", "2024-01-20", "2024-01-15", Some(&hash)),
+        paid("1002", "2024-02-20", "2024-02-20", None),
+        paid("1003", "2024-07-05", "2024-07-02", None),
+        ev(
+            "member/1002",
+            "ContributionRefunded",
+            "2024-03-10",
+            json!({"member_id": "1002", "year": 2024, "amount_cents": 300}),
+        ),
+    ]);
+    let l = Ledger::new();
+    l.run(&[
+        "append",
+        l.file("p.jsonl", &lines(&events)).to_str().unwrap(),
+    ])
+    .ok();
+    let r = report(&l, &["--year", "2024", "--paid-by", "2024-06-30"]);
+    let m = &r["membership"];
+    assert_eq!(
+        m["payments_by_month"],
+        json!([
+            {"month": "2024-01", "payments": 1, "cents": 1500},
+            {"month": "2024-02", "payments": 1, "cents": 1500},
+            {"month": "2024-07", "payments": 1, "cents": 1500}
+        ])
+    );
+    let late = m["paid_after_cutoff"].as_array().unwrap();
+    assert_eq!(
+        (
+            late.len(),
+            late[0]["member_id"].as_str(),
+            late[0]["paid"].as_str()
+        ),
+        (1, Some("1003"), Some("2024-07-02"))
+    );
+    let refunds = m["refunds_after_peildatum"].as_array().unwrap();
+    assert_eq!(
+        (refunds.len(), refunds[0]["cents"].as_i64()),
+        (1, Some(-300))
+    );
+    assert!(r["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("after the cut-off 2024-06-30")));
+    // Without --paid-by nothing is flagged as late; a bad date is refused.
+    let r = report(&l, &["--year", "2024"]);
+    assert!(r["membership"].get("paid_after_cutoff").is_none());
+    let run = l.run(&["audit", "--year", "2024", "--paid-by", "30-06-2024"]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    // The bank line's hash is in the export, for the accountant to tie to the bank file.
+    assert!(l.run(&["export"]).ok().contains(&hash));
+}

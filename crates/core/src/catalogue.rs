@@ -420,11 +420,8 @@ data_struct!(ConductCodeSigned {
     code_id: Id,
     version: std::num::NonZeroU32
 });
-data_struct!(ContributionPaid {
-    member_id: MemberId,
-    year: Year,
-    amount_cents: i64
-});
+data_struct!(ContributionPaid { member_id: MemberId, year: Year, amount_cents: i64,
+    #[serde(default)] paid_on: Option<Date>, #[serde(default)] reference_blake3: Option<HashHex> });
 data_struct!(ContributionRefunded {
     member_id: MemberId,
     year: Year,

@@ -77,6 +77,10 @@ pub struct AuditParams {
     pub peildatum: Date,
     pub contribution_year: i32,
     pub min_contribution_cents: i64,
+    /// Contributions for the contribution year paid after this date are flagged
+    /// (`--paid-by`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paid_by: Option<Date>,
 }
 
 impl AuditParams {
@@ -90,6 +94,7 @@ impl AuditParams {
             peildatum,
             contribution_year: year,
             min_contribution_cents: 1200,
+            paid_by: None,
         }
     }
 }
@@ -134,6 +139,31 @@ pub struct AuditBuilder {
     decision_positions: BTreeMap<String, u64>,
     effective: Vec<(u64, Date)>,
     count: u64,
+    /// Contributions paid and refunded, with the day money moved (step 11).
+    payments: Vec<PaymentLine>,
+}
+
+/// One contribution paid or refunded, as the bank moved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentLine {
+    pub member_id: String,
+    pub year: i32,
+    /// Negative for a refund.
+    pub cents: i64,
+    /// `paid_on` when given, else the event's `effective` date.
+    pub paid: String,
+    /// The hash of the bank-statement line (`reference_blake3`), when given.
+    pub reference_blake3: Option<String>,
+    pub position: u64,
+}
+
+/// Contributions for the contribution year paid in one month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonthTotal {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub payments: u64,
+    pub cents: i64,
 }
 
 fn date_of(record: &Record) -> Result<Date, ProjectionError> {
@@ -200,18 +230,39 @@ impl AuditBuilder {
                 .or_default()
                 .status_events
                 .push(p),
-            E::ContributionPaid(d) => self
-                .members
-                .entry(d.member_id.to_string())
-                .or_default()
-                .contributions
-                .push((d.year.0, d.amount_cents, p)),
-            E::ContributionRefunded(d) => self
-                .members
-                .entry(d.member_id.to_string())
-                .or_default()
-                .contributions
-                .push((d.year.0, -d.amount_cents, p)),
+            E::ContributionPaid(d) => {
+                self.members
+                    .entry(d.member_id.to_string())
+                    .or_default()
+                    .contributions
+                    .push((d.year.0, d.amount_cents, p));
+                self.payments.push(PaymentLine {
+                    member_id: d.member_id.to_string(),
+                    year: d.year.0,
+                    cents: d.amount_cents,
+                    paid: d.paid_on.unwrap_or(effective).to_string(),
+                    reference_blake3: d
+                        .reference_blake3
+                        .as_ref()
+                        .map(|h| kroniek_core::types::hex(&h.0)),
+                    position: p,
+                });
+            }
+            E::ContributionRefunded(d) => {
+                self.members
+                    .entry(d.member_id.to_string())
+                    .or_default()
+                    .contributions
+                    .push((d.year.0, -d.amount_cents, p));
+                self.payments.push(PaymentLine {
+                    member_id: d.member_id.to_string(),
+                    year: d.year.0,
+                    cents: -d.amount_cents,
+                    paid: effective.to_string(),
+                    reference_blake3: None,
+                    position: p,
+                });
+            }
             E::CaseDecided(d) => {
                 if let Some(c) = self.projections.state.cases.get(d.case_id.as_str()) {
                     if c.kind == CaseKind::Royement {
@@ -387,6 +438,14 @@ pub struct Membership {
     pub over_the_year: Vec<(String, u64)>,
     /// From the register to the members counted: the lines after `register` add up to it.
     pub reconciliation: Vec<ReconciliationLine>,
+    /// Contributions for the contribution year by the month they were paid.
+    pub payments_by_month: Vec<MonthTotal>,
+    /// Contributions for the contribution year paid after `params.paid_by`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paid_after_cutoff: Vec<PaymentLine>,
+    /// Refunds of contributions for the contribution year dated after the peildatum.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refunds_after_peildatum: Vec<PaymentLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -657,6 +716,70 @@ impl AuditBuilder {
         members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
         let reconciliation = self.reconciliation(params, &members, &duplicates);
         let subsidy_count = members.iter().filter(|m| m.counted).count() as u64;
+        // Payment evidence (step 11): by month paid, paid after the cut-off, refunded after
+        // the peildatum.
+        let of_year: Vec<&PaymentLine> = self
+            .payments
+            .iter()
+            .filter(|x| x.year == params.contribution_year)
+            .collect();
+        let mut months: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+        for x in of_year.iter().filter(|x| x.cents > 0) {
+            let e = months
+                .entry(x.paid.get(..7).unwrap_or("").to_owned())
+                .or_default();
+            e.0 += 1;
+            e.1 = e.1.saturating_add(x.cents);
+        }
+        let payments_by_month = months
+            .into_iter()
+            .map(|(month, (payments, cents))| MonthTotal {
+                month,
+                payments,
+                cents,
+            })
+            .collect();
+        let paid_after_cutoff: Vec<PaymentLine> = match params.paid_by {
+            Some(cutoff) => of_year
+                .iter()
+                .filter(|x| x.cents > 0 && x.paid.as_str() > cutoff.to_string().as_str())
+                .map(|x| (*x).clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        let refunds_after_peildatum: Vec<PaymentLine> = of_year
+            .iter()
+            .filter(|x| x.cents < 0 && x.paid.as_str() > params.peildatum.to_string().as_str())
+            .map(|x| (*x).clone())
+            .collect();
+        for x in &paid_after_cutoff {
+            exceptions.push(Exception {
+                section: "membership".into(),
+                detail: format!(
+                    "member {}'s contribution for {} of {} was paid on {}, after the cut-off {}",
+                    x.member_id,
+                    x.year,
+                    euros(x.cents),
+                    x.paid,
+                    params.paid_by.map(|d| d.to_string()).unwrap_or_default()
+                ),
+                positions: vec![x.position],
+            });
+        }
+        for x in &refunds_after_peildatum {
+            exceptions.push(Exception {
+                section: "membership".into(),
+                detail: format!(
+                    "member {}'s contribution for {} was refunded ({}) on {}, after the peildatum {}",
+                    x.member_id,
+                    x.year,
+                    euros(-x.cents),
+                    x.paid,
+                    params.peildatum
+                ),
+                positions: vec![x.position],
+            });
+        }
         let mut by_branch: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for m in &members {
             let e = by_branch
@@ -726,6 +849,9 @@ impl AuditBuilder {
             expelled: changes(|f| &f.expelled),
             over_the_year,
             reconciliation,
+            payments_by_month,
+            paid_after_cutoff,
+            refunds_after_peildatum,
         }
     }
 

@@ -251,6 +251,9 @@ enum Command {
         /// The minimum net contribution, in cents.
         #[arg(long, default_value_t = 1200)]
         min_contribution_cents: i64,
+        /// Flag contributions for the year paid after this date (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        paid_by: Option<String>,
         /// Last year's checkpoint: prove this ledger extends it and list late entries.
         #[arg(long, value_name = "FILE")]
         previous_checkpoint: Option<PathBuf>,
@@ -546,6 +549,7 @@ pub fn run() -> ExitCode {
             peildatum,
             contribution_year,
             min_contribution_cents,
+            paid_by,
             previous_checkpoint,
             format,
             out,
@@ -559,6 +563,7 @@ pub fn run() -> ExitCode {
             contribution_year,
             min_contribution_cents,
         )
+        .and_then(|p| kroniek_app::audit::with_paid_by(p, paid_by.as_deref()))
         .map_err(CliError::from)
         .and_then(|params| {
             audit::audit(

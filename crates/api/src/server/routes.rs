@@ -785,6 +785,8 @@ pub struct AuditQuery {
     contribution_year: Option<i32>,
     /// The minimum net contribution in cents (default 1200).
     min_contribution_cents: Option<i64>,
+    /// Flag contributions for the year paid after this date.
+    paid_by: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/audit/{year}", tag = "read models", security(("bearer" = [])), params(("year" = i32, Path, description = "the report's year"), AuditQuery), responses((status = 200, description = "the audit report (the JSON of kroniek audit --format json)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
@@ -805,6 +807,7 @@ pub async fn audit(
         q.contribution_year,
         q.min_contribution_cents.unwrap_or(1200),
     )
+    .and_then(|p| kroniek_app::audit::with_paid_by(p, q.paid_by.as_deref()))
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let role = caller.role;
     let report = blocking(move || {

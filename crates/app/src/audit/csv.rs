@@ -93,6 +93,16 @@ pub fn csv_tables(r: &AuditReport) -> Vec<(&'static str, String)> {
             ),
         ),
         (
+            "payments_by_month.csv",
+            csv(
+                &["month", "payments", "cents"],
+                m.payments_by_month
+                    .iter()
+                    .map(|x| vec![x.month.clone(), x.payments.to_string(), x.cents.to_string()])
+                    .collect(),
+            ),
+        ),
+        (
             "membership.csv",
             csv(
                 &[

@@ -112,6 +112,7 @@ struct ReportPage<'a> {
     exceptions: Option<Table>,
     branches: Table,
     reconciliation: Table,
+    payments: Table,
     chart: Chart,
     members: Table,
     bodies: Vec<BodySection>,
@@ -173,6 +174,25 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
                     l.details.join("; "),
                 ]
             })
+            .collect(),
+    );
+    let payments = Table::new(
+        &["month paid", "payments", "amount"],
+        m.payments_by_month
+            .iter()
+            .map(|x| vec![x.month.clone(), x.payments.to_string(), euros(x.cents)])
+            .chain(
+                m.paid_after_cutoff
+                    .iter()
+                    .chain(&m.refunds_after_peildatum)
+                    .map(|x| {
+                        vec![
+                            format!("{} (member {}, flagged)", x.paid, x.member_id),
+                            String::from("1"),
+                            euros(x.cents),
+                        ]
+                    }),
+            )
             .collect(),
     );
     let branches = Table::new(
@@ -411,6 +431,7 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
         exceptions,
         branches,
         reconciliation,
+        payments,
         chart: Chart::of(&m.over_the_year),
         members,
         bodies,

@@ -244,6 +244,26 @@ pub fn params(
     contribution_year: Option<i32>,
     min_cents: i64,
 ) -> Result<AuditParams, AppError> {
+    with_paid_by(
+        params_for(year, peildatum, contribution_year, min_cents)?,
+        None,
+    )
+}
+
+/// [`params`] with the cut-off of `--paid-by`: contributions paid after it are flagged.
+pub fn with_paid_by(mut p: AuditParams, paid_by: Option<&str>) -> Result<AuditParams, AppError> {
+    if let Some(d) = paid_by {
+        p.paid_by = Some(Date::parse(d).map_err(|e| AppError::Invalid(format!("--paid-by: {e}")))?);
+    }
+    Ok(p)
+}
+
+fn params_for(
+    year: i32,
+    peildatum: Option<&str>,
+    contribution_year: Option<i32>,
+    min_cents: i64,
+) -> Result<AuditParams, AppError> {
     let mut p = AuditParams::for_year(year);
     if let Some(d) = peildatum {
         p.peildatum = Date::parse(d).map_err(AppError::Invalid)?;
