@@ -716,3 +716,68 @@ fn contributions_by_payment_month_a_cut_off_and_late_refunds() {
     // The bank line's hash is in the export, for the accountant to tie to the bank file.
     assert!(l.run(&["export"]).ok().contains(&hash));
 }
+
+/// Step 11's findings name their events: on the sample, the climate network's core group
+/// below its minimum in 2021 (networks were skipped before) and seats held past their term;
+/// and a royement final without a MemberExpelled.
+#[test]
+fn findings_name_the_events_behind_them() {
+    let l = Ledger::new();
+    l.run(&[
+        "append",
+        crate::support::root()
+            .join("events/sample.jsonl")
+            .to_str()
+            .unwrap(),
+    ])
+    .ok();
+    let r = report(&l, &["--year", "2021"]);
+    let governance: Vec<&Value> = r["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["section"] == "governance")
+        .collect();
+    assert!(!governance.is_empty());
+    for e in &governance {
+        assert!(!e["positions"].as_array().unwrap().is_empty(), "{e}");
+    }
+    assert!(governance.iter().any(|e| e["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("netwerk-klimaat has 3 seated")));
+    // A royement decided on 1 March with a deadline of 1 April, no appeal, no MemberExpelled.
+    let mut events = ledger()[..4].to_vec();
+    events.extend([
+        join("1001", "2020-01-01"),
+        join("1002", "2020-01-01"),
+        case("r1", "1002", "2024-02-01"),
+        ev(
+            "case/r1",
+            "CaseDecided",
+            "2024-03-01",
+            json!({"case_id": "r1", "outcome": "expelled", "appeal_deadline": "2024-04-01"}),
+        ),
+    ]);
+    let l = Ledger::new();
+    l.run(&[
+        "append",
+        l.file("r.jsonl", &lines(&events)).to_str().unwrap(),
+    ])
+    .ok();
+    let r = report(&l, &["--year", "2024"]);
+    let finding = r["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["detail"].as_str().unwrap().starts_with("royement r1"))
+        .expect("a finding");
+    assert!(
+        finding["detail"]
+            .as_str()
+            .unwrap()
+            .contains("final since 2024-04-02"),
+        "{finding}"
+    );
+    assert_eq!(finding["positions"].as_array().unwrap().len(), 1);
+}

@@ -627,6 +627,7 @@ impl AuditBuilder {
         integrity_exceptions(&integrity, &mut exceptions);
         revoked_exceptions(&decisions, &mut exceptions);
         self.finding_exceptions(year, &mut exceptions);
+        self.royement_exceptions(year, &mut exceptions);
         AuditReport {
             params: params.clone(),
             integrity,
@@ -1018,9 +1019,10 @@ impl AuditBuilder {
             let Some(b) = p.state.bodies.get(body_id.as_str()) else {
                 continue;
             };
+            // Networks too (step 11): a network's core group has its own minimum (`min_members`).
             if !matches!(
                 b.kind.as_str(),
-                "board" | "daily_board" | "council" | "committee"
+                "board" | "daily_board" | "council" | "committee" | "network"
             ) || b.established > dec31
             {
                 continue;
@@ -1080,6 +1082,22 @@ impl AuditBuilder {
                 .filter(|h| h.term_expired)
                 .map(|h| format!("{} ({})", h.member_id, h.role))
                 .collect();
+            // The events behind a governance finding (step 11): the appointments (and
+            // reappointments) of the holdings concerned, and the departures of the year.
+            let positions_of =
+                |pick: &dyn Fn(&kroniek_core::governance::state::Holding) -> bool| {
+                    let mut out: Vec<u64> = b
+                        .holdings
+                        .iter()
+                        .filter(|h| pick(h))
+                        .flat_map(|h| {
+                            std::iter::once(h.position)
+                                .chain(h.reappointment_positions.iter().copied())
+                        })
+                        .collect();
+                    out.sort_unstable();
+                    out
+                };
             if !past_term.is_empty() {
                 exceptions.push(Exception {
                     section: "governance".into(),
@@ -1087,10 +1105,20 @@ impl AuditBuilder {
                         "{body_id}: seats held past their term on {dec31}: {}",
                         past_term.join(", ")
                     ),
-                    positions: vec![],
+                    positions: positions_of(&|h| {
+                        h.held_on(dec31) && h.term_end_on(dec31).is_some_and(|t| t < dec31)
+                    }),
                 });
             }
             if let Some(c) = end.as_ref().filter(|c| c.below_min_members) {
+                let mut positions = positions_of(&|h| h.counts_on(dec31));
+                positions.extend(
+                    b.holdings
+                        .iter()
+                        .filter(|h| h.left.is_some_and(|(l, _)| in_year(l)))
+                        .filter_map(|h| h.left_position),
+                );
+                positions.sort_unstable();
                 exceptions.push(Exception {
                     section: "governance".into(),
                     detail: format!(
@@ -1098,7 +1126,7 @@ impl AuditBuilder {
                         c.seated,
                         c.min_members.unwrap_or(0)
                     ),
-                    positions: vec![],
+                    positions,
                 });
             }
             governance.push(BodyYear {
@@ -1330,6 +1358,64 @@ impl AuditBuilder {
                         positions: vec![h.position],
                     });
                 }
+            }
+        }
+    }
+
+    /// Royementen whose expulsion became final by 31 December (the respondent's appeal term
+    /// ended without an appeal, or the appeal was upheld) with no `MemberExpelled` recorded by
+    /// then: the member is still in the register. Counts and ids only, never a case's content.
+    fn royement_exceptions(&self, span: Year, exceptions: &mut Vec<Exception>) {
+        let p = &self.projections;
+        let mut cases: Vec<(&String, &kroniek_core::governance::state::CaseState)> = p
+            .state
+            .cases
+            .iter()
+            .filter(|(_, c)| c.kind == CaseKind::Royement)
+            .collect();
+        cases.sort_by(|a, b| a.0.cmp(b.0));
+        for (case_id, c) in cases {
+            for member in &c.respondents {
+                let Some((index, dec)) = c.decision_for(member) else {
+                    continue;
+                };
+                if dec.outcome != kroniek_core::catalogue::CaseOutcome::Expelled {
+                    continue;
+                }
+                let final_on = match c.appeal_of(member, index) {
+                    Some(a) => match a.decided {
+                        Some((d, kroniek_core::catalogue::AppealOutcome::Upheld)) => Some(d),
+                        _ => None,
+                    },
+                    None => c
+                        .appeal_term_end(member, index)
+                        .and_then(|t| t.naive().succ_opt().map(Date::from_naive)),
+                };
+                let Some(final_on) = final_on.filter(|f| *f <= span.dec31) else {
+                    continue;
+                };
+                let expelled = p
+                    .state
+                    .members
+                    .get(member.as_str())
+                    .is_some_and(|h| h.expelled.iter().any(|e| *e <= span.dec31));
+                if expelled {
+                    continue;
+                }
+                let positions: Vec<u64> = self
+                    .cases
+                    .iter()
+                    .filter(|(_, id, _, what)| id == case_id && what == "decided")
+                    .map(|(pos, _, _, _)| *pos)
+                    .collect();
+                exceptions.push(Exception {
+                    section: "membership".into(),
+                    detail: format!(
+                        "royement {case_id}: the expulsion of member {member} is final since {final_on}, but no MemberExpelled was recorded by {}",
+                        span.dec31
+                    ),
+                    positions,
+                });
             }
         }
     }
