@@ -461,7 +461,7 @@ fn the_html_report_prints_to_pdf_in_headless_chromium_without_external_requests(
             .is_ok_and(|o| o.status.success())
     });
     let Some(chromium) = chromium else {
-        eprintln!("SKIPPED: Debian's chromium is not installed (.ci/run installs it)");
+        crate::support::skipped("Debian's chromium is not installed (.ci/run installs it)");
         return;
     };
     let l = Ledger::new();

@@ -184,7 +184,7 @@ fn the_pages_in_a_real_browser() {
     let (binary, driver_path, axe) = match tools() {
         Ok(t) => t,
         Err(why) if !required => {
-            eprintln!("SKIPPED: {why}");
+            crate::support::skipped(&why);
             return;
         }
         Err(why) => panic!("the browser test needs its tools: {why}"),

@@ -238,7 +238,7 @@ fn strace_runs() -> bool {
             !required,
             "strace is required here (KRONIEK_REQUIRE_STRACE=1) but cannot run"
         );
-        eprintln!("SKIPPED: strace is not installed");
+        crate::support::skipped("strace is not installed");
     }
     has_strace
 }

@@ -46,7 +46,7 @@ fn go_check(dir: &std::path::Path, vkey: &str) -> (bool, String) {
 #[test]
 fn gos_sumdb_checks_kroniek_checkpoints_and_proofs() {
     if !go_available() {
-        eprintln!("SKIPPED: Go or golang.org/x/mod is not installed (apt-get install golang-go golang-golang-x-mod-dev); the Python verifier covers these checks");
+        crate::support::skipped("Go or golang.org/x/mod is not installed (apt-get install golang-go golang-golang-x-mod-dev); the Python verifier covers these checks");
         return;
     }
     let vectors = root().join("events/vectors");

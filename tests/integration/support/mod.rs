@@ -44,6 +44,28 @@ fn build_binary(package: &str, binary: &str) -> PathBuf {
     profile_dir.join(binary)
 }
 
+/// Reports that the running test cannot run here (a tool is missing) and returns: says
+/// SKIPPED on stderr (which the test harness hides) and, where `scripts/test` asks for it
+/// (`KRONIEK_SKIPPED_FILE`), adds `test: why` to its list, so the run's summary names the test as
+/// skipped rather than passed (and `.ci/run`, where nothing may be skipped, fails).
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("(unnamed test)")
+        .to_owned();
+    eprintln!("SKIPPED: {why}");
+    if let Some(path) = std::env::var_os("KRONIEK_SKIPPED_FILE") {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "{test}: {why}");
+        }
+    }
+}
+
 /// A temporary folder for one test's ledger (`ledger` inside it, not created yet).
 pub struct Ledger {
     pub dir: tempfile::TempDir,
