@@ -99,7 +99,7 @@ enum Command {
     /// donor's gifts) or `case:<case_id>` (the case's summary). Every hash still verifies.
     Erase {
         /// The member id, `donor:<donor_ref>` or `case:<case_id>`.
-        #[arg(value_name = "MEMBER_ID")]
+        #[arg(value_name = "SUBJECT")]
         subject: String,
         /// Why the data is erased (kept in the ledger).
         #[arg(long)]
@@ -123,6 +123,7 @@ enum Command {
     /// A body's term schedule (rooster van aftreden): every seat-term with its start, end,
     /// reappointments and how many remain.
     Terms {
+        /// The body (`landelijk-bestuur`, `afdeling-den-haag/bestuur`).
         body_id: String,
         #[command(flatten)]
         output: Output,
@@ -130,6 +131,7 @@ enum Command {
     /// One member on a date: status and its history, branch, details, seats, signatures,
     /// net contributions per year.
     Member {
+        /// The membership number (`10201`).
         member_id: String,
         #[command(flatten)]
         when: AsOf,
@@ -162,6 +164,7 @@ enum Command {
     },
     /// An election: candidacies, screening, anonymised profiles, tallies, who was elected.
     Election {
+        /// The election id (`bestuur-2021`).
         election_id: String,
         #[command(flatten)]
         output: Output,
@@ -176,6 +179,7 @@ enum Command {
     },
     /// A case file: its events in order, status, appeal deadline, suspensions because of it.
     Case {
+        /// The case id (`r-2022-01`).
         case_id: String,
         #[command(flatten)]
         when: AsOf,
@@ -327,6 +331,7 @@ enum KeyCommand {
 enum ProveCommand {
     /// That the record at POSITION is in the tree: JSON, or a C2SP tlog-proof with --bundle.
     Inclusion {
+        /// The record's position (0 is the first).
         position: u64,
         /// The tree size (default: the latest checkpoint's).
         #[arg(long)]
@@ -340,6 +345,7 @@ enum ProveCommand {
     },
     /// That the tree of NEW_SIZE extends the tree of OLD_SIZE.
     Consistency {
+        /// The size of the older tree (last year's checkpoint's).
         old_size: u64,
         /// Default: the latest checkpoint's size.
         new_size: Option<u64>,

@@ -794,12 +794,26 @@ pub struct AuditQuery {
 pub async fn audit(
     State(state): Shared,
     caller: Caller,
-    Path(year): Path<i32>,
+    Path(year_text): Path<String>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Value>, ApiError> {
     policy::allow(caller.role, "GET", "/v1/audit/{year}")?;
-    if !(1000..=9999).contains(&year) {
-        return Err(ApiError::bad_request(format!("{year} is not a year")).with("field", "year"));
+    let year = year_text
+        .parse::<i32>()
+        .ok()
+        .filter(|y| (1000..=9999).contains(y))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{year_text} is not a year: write it in four digits, as /v1/audit/2023"
+            ))
+            .with("field", "year")
+        })?;
+    let today = (state.today)();
+    if year > chrono::Datelike::year(&today.naive()) {
+        return Err(ApiError::bad_request(format!(
+            "the year {year} has not begun (today is {today}): there is nothing to report yet"
+        ))
+        .with("field", "year"));
     }
     let params = kroniek_app::audit::params(
         year,

@@ -215,15 +215,25 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Caller, ApiError> {
-        let header = parts
+        let mut values = parts
             .headers
-            .get(axum::http::header::AUTHORIZATION)
+            .get_all(axum::http::header::AUTHORIZATION)
+            .iter();
+        let header = values
+            .next()
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <token>"))?;
+        if values.next().is_some() {
+            return Err(ApiError::bad_request(
+                "send one Authorization header, not several",
+            ));
+        }
+        // The scheme is case-insensitive (RFC 7235 section 2.1): `bearer` is `Bearer`.
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be Bearer <token>")
             })?;

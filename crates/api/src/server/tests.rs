@@ -223,3 +223,49 @@ async fn no_token_or_an_unknown_one_is_401_on_every_operation() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
     }
 }
+
+async fn raw(app: &axum::Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = app.clone().oneshot(request).await.expect("an answer");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("the body");
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_header_and_the_audit_year_as_a_careful_client_sends_them() {
+    let (_dir, app, tokens) = served();
+    let token = &tokens[0].1;
+    let get = |auth: &[String], path: &str| {
+        let mut b = Request::builder().method("GET").uri(path);
+        for a in auth {
+            b = b.header("authorization", a.as_str());
+        }
+        b.body(Body::empty()).expect("a request")
+    };
+    // The scheme is case-insensitive (RFC 7235).
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let (status, _) = raw(&app, get(&[format!("{scheme} {token}")], "/v1/head")).await;
+        assert_eq!(status, StatusCode::OK, "{scheme}");
+    }
+    // Two Authorization headers are a bad request, not first-wins.
+    let (status, body) = raw(
+        &app,
+        get(
+            &[format!("Bearer {token}"), "Bearer krn_other".into()],
+            "/v1/head",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("one Authorization header"), "{body}");
+    // A year that is not one, and a year that has not begun.
+    let auth = [format!("Bearer {token}")];
+    let (status, body) = raw(&app, get(&auth, "/v1/audit/abc")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("abc is not a year"), "{body}");
+    let (status, body) = raw(&app, get(&auth, "/v1/audit/9999")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("has not begun"), "{body}");
+}
