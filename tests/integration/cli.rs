@@ -337,3 +337,37 @@ fn a_store_in_use_names_the_process_that_holds_it() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("appended 1 events"));
     l.run(&["verify"]).ok();
 }
+
+#[test]
+fn verify_answers_in_json_as_the_api_does() {
+    let l = Ledger::new();
+    l.run(&[
+        "append",
+        crate::support::root()
+            .join("events/sample.jsonl")
+            .to_str()
+            .unwrap(),
+    ])
+    .ok();
+    let v: serde_json::Value = serde_json::from_str(&l.run(&["verify", "--json"]).ok()).unwrap();
+    assert_eq!(
+        (v["verified"].as_bool(), v["erased"].as_u64()),
+        (Some(true), Some(1)),
+        "{v}"
+    );
+    let export = l.path("e.jsonl");
+    l.run(&["export", "--out", export.to_str().unwrap()]).ok();
+    let text =
+        std::fs::read_to_string(&export)
+            .unwrap()
+            .replacen("\"position\":3", "\"position\":4", 1);
+    std::fs::write(&export, text).unwrap();
+    let run = l.run(&["verify", "--export", export.to_str().unwrap(), "--json"]);
+    assert_eq!(run.code(), 1);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["verified"], false, "{v}");
+    assert!(
+        v["why"].as_str().is_some() && v["position"].as_u64().is_some(),
+        "{v}"
+    );
+}

@@ -135,7 +135,7 @@ pub fn append(data: &Path, file: &Path) -> Result<(), CliError> {
 }
 
 /// `kroniek verify [--export FILE]`.
-pub fn verify(data: &Path, export: Option<&Path>) -> Result<(), CliError> {
+pub fn verify(data: &Path, export: Option<&Path>, json: bool) -> Result<(), CliError> {
     let verified = match export {
         Some(file) => verify_export(file)?,
         None => {
@@ -146,6 +146,19 @@ pub fn verify(data: &Path, export: Option<&Path>) -> Result<(), CliError> {
             result
         }
     };
+    if json {
+        let value = match &verified {
+            Ok(v) => {
+                serde_json::json!({"verified": true, "count": v.count, "head": hex(&v.head), "erased": v.erased, "withheld": v.withheld})
+            }
+            Err(b) => serde_json::json!({"verified": false, "position": b.position, "why": b.why}),
+        };
+        println!("{value}");
+        return match verified {
+            Ok(_) => Ok(()),
+            Err(_) => Err(CliError::Failed("the chain does not verify".into())),
+        };
+    }
     match verified {
         Ok(v) => {
             println!("verified {} events, head {}", v.count, hex(&v.head));

@@ -78,6 +78,11 @@ enum Command {
         /// How many witnesses must have cosigned (default: every --witness given).
         #[arg(long, value_name = "K")]
         quorum: Option<usize>,
+        /// Print the outcome as JSON (the store or an export without a checkpoint), as
+        /// `GET /v1/verify` answers: `{"verified": true, "count", "head", "erased", "withheld"}`
+        /// or `{"verified": false, "position", "why"}`.
+        #[arg(long, conflicts_with_all = ["checkpoint", "bundle"])]
+        json: bool,
     },
     /// Export the ledger as JSON Lines (RFC 8785 records, in position order).
     Export {
@@ -457,6 +462,7 @@ pub fn run() -> ExitCode {
             key,
             witness,
             quorum,
+            json,
         } => match (checkpoint, bundle) {
             (_, Some(b)) => {
                 proofs::verify_bundle(&b, key.as_deref().unwrap_or_default(), &witness, quorum)
@@ -470,7 +476,7 @@ pub fn run() -> ExitCode {
                     &witness,
                     quorum,
                 ),
-                None => commands::verify(&cli.data, export.as_deref()),
+                None => commands::verify(&cli.data, export.as_deref(), json),
             },
         },
         Command::Export { out, no_personal } => {
