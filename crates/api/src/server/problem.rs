@@ -47,6 +47,15 @@ impl ApiError {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", detail)
     }
 
+    /// 415: the body is not of the media type the endpoint takes.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> ApiError {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported media type",
+            detail,
+        )
+    }
+
     /// Adds an extension member.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
         self.extensions.insert(key.to_owned(), value.into());

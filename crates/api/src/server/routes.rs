@@ -22,6 +22,31 @@ use std::sync::Arc;
 
 type Shared = State<Arc<AppState>>;
 
+/// A JSON endpoint's body must say it is JSON (`Content-Type: application/json`, parameters such
+/// as `charset=utf-8` allowed): a form post or a plain-text body gets a 415 problem, before the
+/// body is read.
+fn require_json(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match media.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(other) => Err(ApiError::unsupported_media_type(format!(
+            "the body is {other}: send JSON with Content-Type: application/json"
+        ))),
+        None => Err(ApiError::unsupported_media_type(
+            "the request has no Content-Type: send JSON with Content-Type: application/json",
+        )),
+    }
+}
+
 /// Runs blocking store work off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -31,14 +56,16 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
-#[utoipa::path(post, path = "/v1/events", tag = "ledger", security(("bearer" = [])), request_body(content = Object, description = "One event (DOMAIN.md envelope) or an array of events: one atomic batch"), responses((status = 201, body = super::openapi::AppendResponse), (status = 200, description = "An idempotent retry: the first result", body = super::openapi::AppendResponse), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 409, description = "version-conflict or id-reused", body = super::openapi::Problem), (status = 413, body = super::openapi::Problem), (status = 422, description = "a governance rule", body = super::openapi::Problem)))]
+#[utoipa::path(post, path = "/v1/events", tag = "ledger", security(("bearer" = [])), request_body(content = Object, description = "One event (DOMAIN.md envelope) or an array of events: one atomic batch"), responses((status = 201, body = super::openapi::AppendResponse), (status = 200, description = "An idempotent retry: the first result", body = super::openapi::AppendResponse), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 409, description = "version-conflict or id-reused", body = super::openapi::Problem), (status = 413, body = super::openapi::Problem), (status = 422, description = "a governance rule", body = super::openapi::Problem), (status = 415, description = "the body is not Content-Type: application/json", body = super::openapi::Problem)))]
 /// `POST /v1/events`: one event or an array (one atomic batch).
 pub async fn append(
     State(state): Shared,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     policy::allow(caller.role, "POST", "/v1/events")?;
+    require_json(&headers)?;
     let limit = state.limits.max_body_bytes;
     let bytes = axum::body::to_bytes(body, limit)
         .await
@@ -554,11 +581,12 @@ pub struct EraseRequest {
 /// `POST /v1/members/{id}/erase`: records `PersonalDataErased` and destroys the subject's
 /// personal data. The role must be allowed to append to the subject's stream; a subject erased
 /// already (`invalid-state`) or an empty reason (`malformed-field`) is refused.
-#[utoipa::path(post, path = "/v1/members/{id}/erase", tag = "ledger", security(("bearer" = [])), params(("id" = String, Path, description = "the subject: a member id, case:<case_id> or donor:<donor_ref>; the role must be allowed to append to its stream (member, case or finance)")), request_body(content = Object, description = "{\"reason\": \"…\", \"effective\": \"YYYY-MM-DD\" (optional)}"), responses((status = 201, description = "PersonalDataErased recorded; the personal data destroyed", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem), (status = 422, description = "invalid-state: the subject was erased already", body = super::openapi::Problem)))]
+#[utoipa::path(post, path = "/v1/members/{id}/erase", tag = "ledger", security(("bearer" = [])), params(("id" = String, Path, description = "the subject: a member id, case:<case_id> or donor:<donor_ref>; the role must be allowed to append to its stream (member, case or finance)")), request_body(content = Object, description = "{\"reason\": \"…\", \"effective\": \"YYYY-MM-DD\" (optional)}"), responses((status = 201, description = "PersonalDataErased recorded; the personal data destroyed", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem), (status = 422, description = "invalid-state: the subject was erased already", body = super::openapi::Problem), (status = 415, description = "the body is not Content-Type: application/json", body = super::openapi::Problem)))]
 pub async fn erase(
     State(state): Shared,
     caller: Caller,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     policy::allow(caller.role, "POST", "/v1/members/{id}/erase")?;
@@ -574,6 +602,7 @@ pub async fn erase(
             category.name()
         )));
     }
+    require_json(&headers)?;
     let request: EraseRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("send {{\"reason\": \"…\"}}: {e}")))?;
     let effective = match &request.effective {
@@ -622,13 +651,15 @@ pub struct TokenRequest {
 /// `POST /v1/tokens` (admin): grants a principal a role with a new token while the server
 /// runs, recorded as an `AccessGranted` by the calling admin. The token is in this answer
 /// only; the ledger keeps its BLAKE3 hash.
-#[utoipa::path(post, path = "/v1/tokens", tag = "operations", security(("bearer" = [])), request_body(content = TokenRequest, description = "{\"principal\": \"…\", \"role\": \"board\"}"), responses((status = 201, description = "principal, role and token (shown once)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+#[utoipa::path(post, path = "/v1/tokens", tag = "operations", security(("bearer" = [])), request_body(content = TokenRequest, description = "{\"principal\": \"…\", \"role\": \"board\"}"), responses((status = 201, description = "principal, role and token (shown once)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 415, description = "the body is not Content-Type: application/json", body = super::openapi::Problem)))]
 pub async fn create_token(
     State(state): Shared,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     policy::allow(caller.role, "POST", "/v1/tokens")?;
+    require_json(&headers)?;
     let request: TokenRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "send {{\"principal\": \"…\", \"role\": \"…\"}}: {e}"

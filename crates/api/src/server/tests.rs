@@ -269,3 +269,40 @@ async fn the_authorization_header_and_the_audit_year_as_a_careful_client_sends_t
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("has not begun"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_endpoint_refuses_a_body_that_is_not_json_with_a_415_problem() {
+    let (_dir, app, tokens) = served();
+    let token = &tokens[0].1;
+    for path in ["/v1/events", "/v1/members/10201/erase", "/v1/tokens"] {
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        ] {
+            let mut b = Request::builder()
+                .method("POST")
+                .uri(path)
+                .header("authorization", format!("Bearer {token}"));
+            if let Some(c) = content_type {
+                b = b.header("content-type", c);
+            }
+            let (status, body) = raw(&app, b.body(Body::from("{}")).expect("a request")).await;
+            assert_eq!(
+                status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{path} {content_type:?}: {body}"
+            );
+            assert!(body.contains("application/json"), "{body}");
+        }
+    }
+    // With a charset parameter it is JSON.
+    let request = Request::builder()
+        .method("POST")
+        .uri("/v1/tokens")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(Body::from(r#"{"principal":"penning","role":"board"}"#))
+        .expect("a request");
+    assert_eq!(raw(&app, request).await.0, StatusCode::CREATED);
+}
