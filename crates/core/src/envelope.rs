@@ -168,6 +168,19 @@ impl ProposedEvent {
 
     /// Applies the structural rules to a parsed JSON value.
     pub fn parse(value: Value) -> Result<Self, Refusal> {
+        // Text that hides what it says: a NUL or another control character, or a
+        // bidirectional override that makes a name read otherwise than it is stored. Refused for
+        // new events only (a restore takes the ledger's records as they were written).
+        if let Some((path, c)) = first_unsafe_text(&value) {
+            return Err(Refusal::at(
+                Rule::MalformedField,
+                path.clone(),
+                format!(
+                    "{path} holds the invisible character U+{:04X}: control and bidirectional-override characters are not taken",
+                    u32::from(c)
+                ),
+            ));
+        }
         Self::parse_with(value, true)
     }
 
@@ -439,6 +452,50 @@ fn check_stream_id(stream: &StreamName, event: &EventData) -> Result<(), Refusal
     }
 }
 
+/// Whether `c` may not be in the ledger's text: a control character other than tab, line feed
+/// and carriage return, or a bidirectional embedding, override or isolate (U+202A–U+202E,
+/// U+2066–U+2069).
+fn unsafe_char(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The first string (key or value) in `value` holding an unsafe character, with its path. The
+/// path is built only for what is found: every new event passes through here.
+fn first_unsafe_text(value: &Value) -> Option<(String, char)> {
+    fn find(value: &Value) -> Option<(Vec<String>, char)> {
+        match value {
+            Value::String(s) => s.chars().find(|c| unsafe_char(*c)).map(|c| (Vec::new(), c)),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if let Some(c) = k.chars().find(|c| unsafe_char(*c)) {
+                    return Some((vec![k.clone()], c));
+                }
+                find(v).map(|(mut path, c)| {
+                    path.push(k.clone());
+                    (path, c)
+                })
+            }),
+            Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+                find(v).map(|(mut path, c)| {
+                    path.push(format!("[{i}]"));
+                    (path, c)
+                })
+            }),
+            _ => None,
+        }
+    }
+    find(value).map(|(segments, c)| {
+        let mut path = String::new();
+        for s in segments.iter().rev() {
+            if !path.is_empty() && !s.starts_with('[') {
+                path.push('.');
+            }
+            path.push_str(s);
+        }
+        (path, c)
+    })
+}
+
 fn first_negative(value: &Value, path: &str) -> Option<(String, i64)> {
     match value {
         Value::Object(map) => {
@@ -492,6 +549,18 @@ mod tests {
             (
                 r#"{"stream":"member/10234","type":"PersonalDataErased","effective":"2024-03-01","data":{"subject":"10234","reason":" "}}"#,
                 Some(("malformed-field", Some("data.reason"))),
+            ),
+            (
+                r#"{"stream":"member/10234","type":"MemberJoined","effective":"2019-03-01","data":{"member_id":"10234"},"personal":{"name":"An\u0000na","residence":"Delft"}}"#,
+                Some(("malformed-field", Some("personal.name"))),
+            ),
+            (
+                r#"{"stream":"member/10234","type":"MemberJoined","effective":"2019-03-01","data":{"member_id":"10234"},"personal":{"name":"An \u202Eayrov","residence":"Delft"}}"#,
+                Some(("malformed-field", Some("personal.name"))),
+            ),
+            (
+                r#"{"stream":"member/10234","type":"MemberJoined","effective":"2019-03-01","data":{"member_id":"10234"},"personal":{"name":"Zoë O'Brien-Çelik","residence":"'s-Hertogenbosch"}}"#,
+                None,
             ),
             (
                 r#"{"stream":"member/10234","type":"MemberJoined","effective":"2019-3-01","data":{"member_id":"10234"},"personal":{"name":"An","residence":"Delft"}}"#,
