@@ -383,8 +383,13 @@ fn the_member_role_sees_the_current_composition_and_disputes_sees_no_names() {
     );
     assert!(!page.body.contains(r#"datetime="2019-09-29""#));
     assert!(page.body.contains("huidige samenstelling"));
-    // The member role may not read the term schedule, so no rooster either.
+    // The member role may not read the term schedule, so no rooster either; and it may not
+    // open member pages, so the holders are not links to them.
     assert!(!page.body.contains(r#"<svg id="rooster""#));
+    assert!(
+        !page.body.contains(r#"href="/members/"#),
+        "a link the member cannot follow"
+    );
 
     let disputes = format!("kroniek_session={}", sign_in(&s, &grant(&s, "disputes")));
     let page = request(

@@ -684,6 +684,8 @@ struct BodyPage {
     /// The body's latest decisions (newest first), and how many it has in all.
     decisions: Vec<kroniek_projections::views::DecisionView>,
     decision_count: usize,
+    /// Whether the role may open a member's page: links it could not follow are not drawn.
+    links_members: bool,
 }
 
 /// How many decisions a body's page lists.
@@ -767,6 +769,7 @@ async fn body_page(
             rooster,
             decisions,
             decision_count,
+            links_members: policy::allow(session.role, "GET", "/v1/members/{id}").is_ok(),
         },
         chosen.then_some(lang),
     )
