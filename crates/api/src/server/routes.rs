@@ -450,9 +450,18 @@ pub async fn subscribe(
         })
         .transpose()?;
     let next = match resume {
-        Some(last) => last + 1,
+        Some(last) => last.saturating_add(1),
         None => q.from.unwrap_or(0),
     };
+    // A position past the head is a client's mistake (a ledger it confused with another, a
+    // restore), not a wait: say so rather than hold the stream open in silence.
+    let count = state.store.head().count;
+    if next > count {
+        return Err(ApiError::bad_request(format!(
+            "position {next} is past the head: the ledger holds {count} records; subscribe from {count} at most to wait for the next"
+        ))
+        .with("field", if resume.is_some() { "Last-Event-ID" } else { "from" }));
+    }
     let rx = state.head.subscribe();
     let start = (
         state,

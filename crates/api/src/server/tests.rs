@@ -306,3 +306,24 @@ async fn a_json_endpoint_refuses_a_body_that_is_not_json_with_a_415_problem() {
         .expect("a request");
     assert_eq!(raw(&app, request).await.0, StatusCode::CREATED);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_from_past_the_head_is_a_bad_request() {
+    let (_dir, app, tokens) = served();
+    let auth = format!("Bearer {}", tokens[0].1);
+    let get = |path: &str, last: Option<&str>| {
+        let mut b = Request::builder()
+            .method("GET")
+            .uri(path)
+            .header("authorization", auth.as_str());
+        if let Some(l) = last {
+            b = b.header("last-event-id", l);
+        }
+        b.body(Body::empty()).expect("a request")
+    };
+    let (status, body) = raw(&app, get("/v1/subscribe?from=100000", None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("past the head"), "{body}");
+    let (status, _) = raw(&app, get("/v1/subscribe", Some("100000"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
