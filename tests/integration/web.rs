@@ -413,3 +413,22 @@ fn the_member_role_sees_the_current_composition_and_disputes_sees_no_names() {
     );
     assert!(!named.body.contains("naam niet getoond"));
 }
+
+#[test]
+fn cookies_are_secure_when_the_server_is_reached_over_https() {
+    let s = Server::start(&["--demo", "--public-url", "https://kroniek.example-party.nl"]);
+    let login = request(&s, "GET", "/login", "", &[], None);
+    assert!(!login.cookies.is_empty());
+    assert!(
+        login.cookies.iter().all(|c| c.contains("; Secure")),
+        "{:?}",
+        login.cookies
+    );
+    let plain = Server::start(&["--demo"]);
+    let login = request(&plain, "GET", "/login", "", &[], None);
+    assert!(
+        login.cookies.iter().all(|c| !c.contains("Secure")),
+        "{:?}",
+        login.cookies
+    );
+}

@@ -223,6 +223,10 @@ enum Command {
         /// A witness whose cosignatures POST /v1/checkpoint/cosignatures accepts (repeatable).
         #[arg(long, value_name = "VKEY")]
         witness_key: Vec<String>,
+        /// The address users reach the server at (behind a reverse proxy). With `https://`
+        /// the session cookies get `Secure`.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// The ledger's signing key.
     #[command(subcommand)]
@@ -541,7 +545,17 @@ pub fn run() -> ExitCode {
             timeout_secs,
             checkpoint_interval_ms,
             witness_key,
+            public_url,
         } => {
+            let secure_cookies = match public_url.as_deref() {
+                None => false,
+                Some(u) if u.starts_with("https://") => true,
+                Some(u) if u.starts_with("http://") => false,
+                Some(u) => {
+                    eprintln!("kroniek: --public-url {u}: write it as https://… or http://…");
+                    return ExitCode::from(2);
+                }
+            };
             let options = crate::server::ServeOptions {
                 listen,
                 demo,
@@ -550,6 +564,7 @@ pub fn run() -> ExitCode {
                     max_batch,
                     timeout_secs,
                     witnesses: witness_key,
+                    secure_cookies,
                 },
                 checkpoint_every: std::time::Duration::from_millis(checkpoint_interval_ms),
                 today: commands::today,

@@ -23,6 +23,8 @@ pub struct Limits {
     pub timeout_secs: u64,
     /// Verifier keys of the witnesses whose cosignatures are accepted.
     pub witnesses: Vec<String>,
+    /// Whether cookies get `Secure`: the server is reached over https (`--public-url`).
+    pub secure_cookies: bool,
 }
 
 impl Default for Limits {
@@ -32,6 +34,7 @@ impl Default for Limits {
             max_batch: 10_000,
             timeout_secs: 60,
             witnesses: Vec::new(),
+            secure_cookies: false,
         }
     }
 }

@@ -305,6 +305,7 @@ fn login_form(
     status: StatusCode,
     error: Option<&'static str>,
     next: &str,
+    secure: bool,
 ) -> Response {
     let Some(csrf) = session::random_hex() else {
         return no_randomness();
@@ -320,7 +321,10 @@ fn login_form(
         },
         chosen.then_some(lang),
     );
-    add_cookie(&mut response, &set_cookie(LOGIN_COOKIE, &csrf, Some(3600)));
+    add_cookie(
+        &mut response,
+        &set_cookie(LOGIN_COOKIE, &csrf, Some(3600), secure),
+    );
     response
 }
 
@@ -340,7 +344,13 @@ async fn login_page(
     if current_session(&state, &headers).is_some() {
         return Redirect::to(safe_destination(&next)).into_response();
     }
-    login_form(PageLang(lang, chosen), StatusCode::OK, None, &next)
+    login_form(
+        PageLang(lang, chosen),
+        StatusCode::OK,
+        None,
+        &next,
+        state.limits.secure_cookies,
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -375,6 +385,7 @@ async fn login(
             StatusCode::FORBIDDEN,
             Some(t.form_expired),
             &form.next,
+            state.limits.secure_cookies,
         );
     }
     let token = form.token.trim();
@@ -389,6 +400,7 @@ async fn login(
             StatusCode::UNAUTHORIZED,
             Some(t.token_refused),
             &form.next,
+            state.limits.secure_cookies,
         );
     };
     let Some(id) = state.sessions.open(principal, role, token_hash(token)) else {
@@ -398,9 +410,17 @@ async fn login(
     let lifetime = session::SESSION_LIFETIME.as_secs();
     add_cookie(
         &mut response,
-        &set_cookie(SESSION_COOKIE, &id, Some(lifetime)),
+        &set_cookie(
+            SESSION_COOKIE,
+            &id,
+            Some(lifetime),
+            state.limits.secure_cookies,
+        ),
     );
-    add_cookie(&mut response, &set_cookie(LOGIN_COOKIE, "", Some(0)));
+    add_cookie(
+        &mut response,
+        &set_cookie(LOGIN_COOKIE, "", Some(0), state.limits.secure_cookies),
+    );
     response
 }
 
@@ -430,7 +450,10 @@ async fn logout(
     }
     state.sessions.close(&id);
     let mut response = Redirect::to("/login").into_response();
-    add_cookie(&mut response, &set_cookie(SESSION_COOKIE, "", Some(0)));
+    add_cookie(
+        &mut response,
+        &set_cookie(SESSION_COOKIE, "", Some(0), state.limits.secure_cookies),
+    );
     response
 }
 

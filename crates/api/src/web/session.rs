@@ -109,10 +109,12 @@ pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, `Path=/`.
-pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>) -> String {
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` when the server
+/// is reached over https (`kroniek serve --public-url https://…`).
+pub fn set_cookie(name: &str, value: &str, max_age: Option<u64>, secure: bool) -> String {
     let age = max_age.map_or(String::new(), |s| format!("; Max-Age={s}"));
-    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{age}")
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{secure}{age}")
 }
 
 #[cfg(test)]
@@ -137,7 +139,10 @@ mod tests {
         let h = "a=1; kroniek_session=abc; kroniek_sessionx=no";
         assert_eq!(cookie(h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(h, "b"), None);
-        assert!(set_cookie("x", "y", Some(5)).contains("HttpOnly; SameSite=Strict; Max-Age=5"));
+        assert!(
+            set_cookie("x", "y", Some(5), false).contains("HttpOnly; SameSite=Strict; Max-Age=5")
+        );
+        assert!(set_cookie("x", "y", Some(5), true).contains("SameSite=Strict; Secure; Max-Age=5"));
         assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("a", "ab"));
     }
 }
