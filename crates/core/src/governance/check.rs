@@ -24,13 +24,7 @@ fn fail(rule: Rule, field: &str, message: String) -> Checked {
     Err(Refusal::at(rule, field, message))
 }
 
-/// One calendar month after `d`: the same day of the next month, or that month's last day.
-pub fn one_month_after(d: Date) -> Date {
-    d.naive()
-        .checked_add_months(chrono::Months::new(1))
-        .map(Date::from_naive)
-        .unwrap_or(d)
-}
+pub use super::state::one_month_after;
 
 fn seat_name(role: &str, portfolio: Option<&str>) -> String {
     match portfolio {

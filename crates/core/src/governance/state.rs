@@ -501,7 +501,7 @@ impl CaseState {
         let deadline = self.decisions.get(index)?.appeal_deadline;
         let from_notice = self
             .notice_of(member, index)
-            .map(crate::governance::check::one_month_after);
+            .map(one_month_after);
         match (deadline, from_notice) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -514,6 +514,14 @@ impl CaseState {
             .iter()
             .find(|a| a.member_id == member && a.decision == index)
     }
+}
+
+/// One calendar month after `d`: the same day of the next month, or that month's last day.
+pub fn one_month_after(d: Date) -> Date {
+    d.naive()
+        .checked_add_months(chrono::Months::new(1))
+        .map(Date::from_naive)
+        .unwrap_or(d)
 }
 
 /// Everything the rules need, folded from the ledger's events.
