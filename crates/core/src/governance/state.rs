@@ -499,9 +499,7 @@ impl CaseState {
     /// the decision gives no deadline and no notice was recorded.
     pub fn appeal_term_end(&self, member: &str, index: usize) -> Option<Date> {
         let deadline = self.decisions.get(index)?.appeal_deadline;
-        let from_notice = self
-            .notice_of(member, index)
-            .map(one_month_after);
+        let from_notice = self.notice_of(member, index).map(one_month_after);
         match (deadline, from_notice) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
