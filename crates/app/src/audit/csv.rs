@@ -362,23 +362,7 @@ pub fn csv_tables(r: &AuditReport) -> Vec<(&'static str, String)> {
                     .collect(),
             ),
         ),
-        (
-            "cases.csv",
-            csv(
-                &["kind", "opened", "decided", "closed"],
-                r.cases
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            c.kind.clone(),
-                            c.opened.to_string(),
-                            c.decided.to_string(),
-                            c.closed.to_string(),
-                        ]
-                    })
-                    .collect(),
-            ),
-        ),
+        ("cases.csv", csv(&super::CASE_COLUMNS, super::case_rows(r))),
         (
             "exceptions.csv",
             csv(

@@ -408,20 +408,7 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
             })
             .collect(),
     );
-    let cases = Table::new(
-        &["kind", "opened", "decided", "closed"],
-        r.cases
-            .iter()
-            .map(|c| {
-                vec![
-                    c.kind.clone(),
-                    c.opened.to_string(),
-                    c.decided.to_string(),
-                    c.closed.to_string(),
-                ]
-            })
-            .collect(),
-    );
+    let cases = Table::new(&super::CASE_COLUMNS, super::case_rows(r));
     let page = ReportPage {
         r,
         m,

@@ -22,6 +22,24 @@ use kroniek_projections::audit::{
 };
 use std::path::Path;
 
+/// The columns of the cases table, the same in the CSV and the HTML report.
+const CASE_COLUMNS: [&str; 4] = ["kind", "opened", "decided", "closed"];
+
+/// The cases table's rows, one per kind of case, for the CSV and the HTML report alike.
+fn case_rows(r: &AuditReport) -> Vec<Vec<String>> {
+    r.cases
+        .iter()
+        .map(|c| {
+            vec![
+                c.kind.clone(),
+                c.opened.to_string(),
+                c.decided.to_string(),
+                c.closed.to_string(),
+            ]
+        })
+        .collect()
+}
+
 /// Reads a signed note (a checkpoint) from a file.
 pub fn read_note(path: &Path) -> Result<Note, AppError> {
     let text = std::fs::read_to_string(path)
