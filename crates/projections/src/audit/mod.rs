@@ -4,7 +4,6 @@
 //! One pure fold (`AuditBuilder::apply`) over records; `report` computes the year's figures.
 //! The legal thresholds live in [`GIFT_RULES`], cited to where they come from.
 
-use crate::views::{Composition, ConductView};
 use crate::{ProjectionError, Projections};
 use kroniek_core::catalogue::{CaseKind, EventData};
 use kroniek_core::governance::state::MemberHistory;
@@ -13,6 +12,9 @@ use kroniek_core::record::{Personal, Record};
 use kroniek_core::types::Date;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+mod report;
+pub use report::*;
 
 /// The gift rules in force in a year (Wet financiering politieke partijen, Wfpp).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -141,29 +143,6 @@ pub struct AuditBuilder {
     count: u64,
     /// Contributions paid and refunded, with the day money moved (step 11).
     payments: Vec<PaymentLine>,
-}
-
-/// One contribution paid or refunded, as the bank moved it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PaymentLine {
-    pub member_id: String,
-    pub year: i32,
-    /// Negative for a refund.
-    pub cents: i64,
-    /// `paid_on` when given, else the event's `effective` date.
-    pub paid: String,
-    /// The hash of the bank-statement line (`reference_blake3`), when given.
-    pub reference_blake3: Option<String>,
-    pub position: u64,
-}
-
-/// Contributions for the contribution year paid in one month.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MonthTotal {
-    /// `YYYY-MM`.
-    pub month: String,
-    pub payments: u64,
-    pub cents: i64,
 }
 
 fn date_of(record: &Record) -> Result<Date, ProjectionError> {
@@ -345,243 +324,6 @@ impl AuditBuilder {
     pub fn count(&self) -> u64 {
         self.count
     }
-}
-
-/// The chain's state the report was made at (filled in by whoever built it: store or export).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct Integrity {
-    pub events: u64,
-    pub head: String,
-    /// The signed checkpoint (note text) the report was made at.
-    pub checkpoint: Option<String>,
-    pub verified: bool,
-    pub verification: String,
-    pub previous_checkpoint: Option<PreviousCheck>,
-    /// Events beyond the previous checkpoint dated in a year it already covered.
-    pub late_entries: Vec<LateEntry>,
-}
-
-/// Last year's checkpoint against this ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PreviousCheck {
-    pub size: u64,
-    pub consistent: bool,
-    pub detail: String,
-}
-
-/// A back-dated entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LateEntry {
-    pub position: u64,
-    pub effective: String,
-    pub stream: String,
-    #[serde(rename = "type")]
-    pub event_type: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CountedMember {
-    pub member_id: String,
-    pub branch_id: Option<String>,
-    pub net_cents: i64,
-    pub counted: bool,
-    /// Why not counted: `paid too little`, …; empty when counted.
-    pub reason: String,
-    /// The events the figure rests on: status events, contributions for the year.
-    pub positions: Vec<u64>,
-}
-
-/// One line of the member count's reconciliation: from the register on the peildatum to the
-/// members counted, each line with its members and the events behind them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReconciliationLine {
-    /// `register`, `not_yet_joined`, `ended`, `expelled`, `suspended`, `not_a_voting_member`,
-    /// `below_minimum`, `possible_duplicate`, `counted`.
-    pub line: String,
-    pub count: u64,
-    /// The members on the line (left out for roles that may not see them).
-    pub members: Vec<String>,
-    /// For `suspended` the case, for `possible_duplicate` whom the member may duplicate.
-    pub details: Vec<String>,
-    pub positions: Vec<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BranchCount {
-    pub branch_id: String,
-    pub active: u64,
-    pub counted: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemberChange {
-    pub member_id: String,
-    pub date: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Membership {
-    pub peildatum: String,
-    pub contribution_year: i32,
-    pub min_contribution_cents: i64,
-    pub active: u64,
-    pub subsidy_count: u64,
-    pub threshold: u64,
-    pub meets_threshold: bool,
-    pub by_branch: Vec<BranchCount>,
-    /// Every member active on the peildatum, counted or not, with the events behind it.
-    pub members: Vec<CountedMember>,
-    pub joined: Vec<MemberChange>,
-    pub ended: Vec<MemberChange>,
-    pub expelled: Vec<MemberChange>,
-    /// Active members on the first of each month and on 31 December.
-    pub over_the_year: Vec<(String, u64)>,
-    /// From the register to the members counted: the lines after `register` add up to it.
-    pub reconciliation: Vec<ReconciliationLine>,
-    /// Contributions for the contribution year by the month they were paid.
-    pub payments_by_month: Vec<MonthTotal>,
-    /// Contributions for the contribution year paid after `params.paid_by`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub paid_after_cutoff: Vec<PaymentLine>,
-    /// Refunds of contributions for the contribution year dated after the peildatum.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub refunds_after_peildatum: Vec<PaymentLine>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SeatChange {
-    pub date: String,
-    pub member_id: String,
-    pub role: String,
-    pub portfolio: Option<String>,
-    /// `appointed`, `reappointed` or `left`.
-    pub change: String,
-    pub reason: Option<String>,
-    pub decision_id: Option<String>,
-    pub election_id: Option<String>,
-    /// The event this change is.
-    pub position: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BodyYear {
-    pub body_id: String,
-    pub name: String,
-    pub kind: String,
-    pub start: Option<Composition>,
-    pub end: Option<Composition>,
-    pub changes: Vec<SeatChange>,
-    /// Holders on 31 December whose term had ended (no reappointment, no departure).
-    pub past_term: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DecisionLine {
-    pub decision_id: String,
-    pub date: String,
-    pub body_id: String,
-    pub category: String,
-    pub title: String,
-    pub amount_cents: Option<i64>,
-    pub revoked_by: Option<String>,
-    pub position: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decisions {
-    /// (body, category) → count.
-    pub by_body_and_category: Vec<(String, String, u64)>,
-    pub financial: Vec<DecisionLine>,
-    pub financial_total_cents: i64,
-    pub subsidy_total_cents: i64,
-    pub revoked: Vec<DecisionLine>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SubsidyLine {
-    pub recipient: String,
-    pub amount_cents: i64,
-    pub grantor: String,
-    pub position: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BudgetLineView {
-    pub decision_id: String,
-    pub lines: Vec<(String, i64)>,
-    pub total_cents: i64,
-    pub position: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GiftLine {
-    pub position: u64,
-    pub date: String,
-    pub amount_cents: i64,
-    pub recorded_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DonorYear {
-    pub donor_ref: String,
-    pub donor_kind: String,
-    pub dutch_donor: bool,
-    pub total_cents: i64,
-    /// Name and residence: only on the disclosure list (personal data; absent when erased).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub donor_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub donor_residence: Option<String>,
-    pub gifts: Vec<GiftLine>,
-    pub over_cap: bool,
-    pub non_dutch: bool,
-    /// The gift that brought the donor to the reporting threshold was recorded more than the
-    /// allowed days after it was received.
-    pub possibly_reported_late: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Money {
-    pub subsidies: Vec<SubsidyLine>,
-    pub subsidy_totals: BTreeMap<String, i64>,
-    pub budgets: Vec<BudgetLineView>,
-    pub gift_rules: GiftRules,
-    pub gifts_total_cents: i64,
-    /// Donors whose gifts in the year reach the registration threshold.
-    pub register: Vec<DonorYear>,
-    /// Donors whose gifts reach the disclosure threshold, with name and residence.
-    pub disclosure: Vec<DonorYear>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CaseCounts {
-    pub kind: String,
-    pub opened: u64,
-    pub decided: u64,
-    pub closed: u64,
-    /// The events counted (their content is not in the report).
-    pub positions: Vec<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Exception {
-    pub section: String,
-    pub detail: String,
-    pub positions: Vec<u64>,
-}
-
-/// The whole report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditReport {
-    pub params: AuditParams,
-    pub integrity: Integrity,
-    pub membership: Membership,
-    pub governance: Vec<BodyYear>,
-    pub decisions: Decisions,
-    pub money: Money,
-    pub conduct: ConductView,
-    pub cases: Vec<CaseCounts>,
-    pub exceptions: Vec<Exception>,
 }
 
 fn d(y: i32, m: u32, day: u32) -> Date {
