@@ -723,14 +723,7 @@ fn contributions_by_payment_month_a_cut_off_and_late_refunds() {
 #[test]
 fn findings_name_the_events_behind_them() {
     let l = Ledger::new();
-    l.run(&[
-        "append",
-        crate::support::root()
-            .join("events/sample.jsonl")
-            .to_str()
-            .unwrap(),
-    ])
-    .ok();
+    l.append_sample();
     let r = report(&l, &["--year", "2021"]);
     let governance: Vec<&Value> = r["exceptions"]
         .as_array()

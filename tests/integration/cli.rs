@@ -341,14 +341,7 @@ fn a_store_in_use_names_the_process_that_holds_it() {
 #[test]
 fn verify_answers_in_json_as_the_api_does() {
     let l = Ledger::new();
-    l.run(&[
-        "append",
-        crate::support::root()
-            .join("events/sample.jsonl")
-            .to_str()
-            .unwrap(),
-    ])
-    .ok();
+    l.append_sample();
     let v: serde_json::Value = serde_json::from_str(&l.run(&["verify", "--json"]).ok()).unwrap();
     assert_eq!(
         (v["verified"].as_bool(), v["erased"].as_u64()),

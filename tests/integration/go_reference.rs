@@ -57,11 +57,7 @@ fn gos_sumdb_checks_kroniek_checkpoints_and_proofs() {
     let l = Ledger::new();
     l.run(&["init", "--origin", "ledger.example-party.nl/kroniek"])
         .ok();
-    l.run(&[
-        "append",
-        root().join("events/sample.jsonl").to_str().unwrap(),
-    ])
-    .ok();
+    l.append_sample();
     let p = |n: &str| l.path(n).to_str().unwrap().to_owned();
     let vkey = l.run(&["key", "show"]).ok();
     l.run(&["checkpoint", "--out", &p("checkpoint")]).ok();

@@ -22,11 +22,7 @@ fn python_verify(file: &std::path::Path) -> std::process::Output {
 #[test]
 fn the_python_verifier_accepts_kroniek_exports_and_finds_tampering() {
     let l = Ledger::new();
-    l.run(&[
-        "append",
-        root().join("events/sample.jsonl").to_str().unwrap(),
-    ])
-    .ok();
+    l.append_sample();
     l.run(&["erase", "10205", "--reason", "AVG-verzoek"]).ok();
     let expected = parse_verified(&l.run(&["verify"]).ok());
     for (name, args) in [
@@ -134,11 +130,7 @@ fn the_python_verifier_checks_the_format_vectors_and_kroniek_proofs() {
     // A ledger's own: the sample, a checkpoint cosigned by a witness, proofs from the CLI.
     l.run(&["init", "--origin", "ledger.example-party.nl/kroniek"])
         .ok();
-    l.run(&[
-        "append",
-        root().join("events/sample.jsonl").to_str().unwrap(),
-    ])
-    .ok();
+    l.append_sample();
     let p = |n: &str| l.path(n).to_str().unwrap().to_owned();
     std::fs::write(p("log.vkey"), l.run(&["key", "show"]).ok()).unwrap();
     let wkey = l

@@ -17,11 +17,7 @@ struct World {
 fn sample_with_key() -> World {
     let l = Ledger::new();
     l.run(&["init", "--origin", ORIGIN]).ok();
-    l.run(&[
-        "append",
-        root().join("events/sample.jsonl").to_str().unwrap(),
-    ])
-    .ok();
+    l.append_sample();
     let vkey = l.run(&["key", "show"]).ok().trim().to_owned();
     let key = l.path("witness.key");
     let wkey = l

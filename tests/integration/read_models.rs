@@ -6,11 +6,7 @@ use serde_json::Value;
 
 fn sample_ledger() -> Ledger {
     let l = Ledger::new();
-    l.run(&[
-        "append",
-        root().join("events/sample.jsonl").to_str().unwrap(),
-    ])
-    .ok();
+    l.append_sample();
     l
 }
 

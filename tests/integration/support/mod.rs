@@ -86,6 +86,14 @@ impl Ledger {
         self.dir.path().join(name)
     }
 
+    /// Appends the sample ledger (`events/sample.jsonl`); panics, as a test failure, if the
+    /// append is refused.
+    pub fn append_sample(&self) {
+        let sample = root().join("events/sample.jsonl");
+        self.run(&["append", sample.to_str().expect("a UTF-8 path")])
+            .ok();
+    }
+
     /// Runs `kroniek --data <ledger> ARGS`.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, None)
