@@ -1,7 +1,7 @@
 //! Proof for outsiders through the real binary: checkpoints, proofs, a witness cosigning,
 //! offline verification of an export, and the attacks it must catch.
 
-use crate::support::{root, Ledger};
+use crate::support::Ledger;
 use kroniek_core::keys::LedgerKey;
 use kroniek_core::note::{Checkpoint, Note};
 use kroniek_core::record::{ExportLine, LinePersonal, PersonalView};
