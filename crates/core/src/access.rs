@@ -132,7 +132,12 @@ pub fn sees_personal(role: AccessRole, category: Category, event_type: EventType
         AccessRole::Admin => true,
         AccessRole::Secretary => category != Category::Case,
         AccessRole::Disputes => category == Category::Case,
-        AccessRole::Auditor => event_type == EventType::GiftReceived,
+        AccessRole::Auditor => {
+            matches!(
+                event_type,
+                EventType::GiftReceived | EventType::LoanReceived
+            )
+        }
         AccessRole::Board | AccessRole::Member => false,
     }
 }

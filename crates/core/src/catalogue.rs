@@ -143,7 +143,12 @@ string_enum!(
     SubsidyRecipient { Party = "party", YouthOrg = "youth_org", Institute = "institute", Other = "other" });
 string_enum!(
     /// A donor's legal form.
-    DonorKind { NaturalPerson = "natural_person", LegalPerson = "legal_person" });
+    DonorKind { NaturalPerson = "natural_person", LegalPerson = "legal_person", Anonymous = "anonymous" });
+string_enum!(
+    /// On what ground a donor is a Dutch donor (Wfpp art. 1 onderdeel m, Stb. 2022, 412): a
+    /// voter for the Tweede Kamer, a legal person or business in the Handelsregister (KvK), or
+    /// neither (not a Dutch donor).
+    DonorBasis { Voter = "voter", Kvk = "kvk", Other = "other" });
 string_enum!(
     /// A role that may use the API.
     AccessRole { Admin = "admin", Secretary = "secretary", Board = "board", Auditor = "auditor",
@@ -400,6 +405,7 @@ impl FieldKind {
             "AppealOutcome" => FieldKind::Choice(AppealOutcome::NAMES),
             "SubsidyRecipient" => FieldKind::Choice(SubsidyRecipient::NAMES),
             "DonorKind" => FieldKind::Choice(DonorKind::NAMES),
+            "DonorBasis" => FieldKind::Choice(DonorBasis::NAMES),
             "AccessRole" => FieldKind::Choice(AccessRole::NAMES),
             _ => FieldKind::Text,
         }
@@ -529,12 +535,28 @@ data_struct!(SubsidyReceived {
     amount_cents: i64,
     grantor: String
 });
-data_struct!(GiftReceived {
+data_struct!(SubsidyApplied { year: Year, recipient: SubsidyRecipient, amount_cents: i64,
+    #[serde(default)] applied_on: Option<Date> });
+data_struct!(GiftReceived { year: Year, amount_cents: i64, donor_ref: Id, donor_kind: DonorKind,
+    #[serde(default)] dutch_donor: Option<bool>, #[serde(default)] donor_basis: Option<DonorBasis>,
+    #[serde(default)] received_on: Option<Date>, #[serde(default)] in_kind: Option<bool>,
+    #[serde(default)] description: Option<String> });
+data_struct!(GiftReported {
     year: Year,
-    amount_cents: i64,
     donor_ref: Id,
-    donor_kind: DonorKind,
-    dutch_donor: bool
+    reported_on: Date
+});
+data_struct!(GiftReturned {
+    year: Year,
+    donor_ref: Id,
+    amount_cents: i64,
+    returned_on: Date,
+    reason: String
+});
+data_struct!(LoanReceived {
+    year: Year,
+    lender_ref: Id,
+    amount_cents: i64
 });
 data_struct!(BudgetAdopted { year: Year, decision_id: Id, lines: Vec<BudgetLine> });
 data_struct!(AccessGranted {
@@ -560,6 +582,9 @@ data_struct!(
 data_struct!(
     /// `personal` of GiftReceived.
     DonorPersonal { donor_name: String, donor_residence: String });
+data_struct!(
+    /// `personal` of LoanReceived.
+    LenderPersonal { lender_name: String, lender_residence: String });
 
 /// Whose personal data a `PersonalDataErased` erases.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -567,7 +592,8 @@ data_struct!(
 pub enum ErasureSubject {
     /// A member: every record of `member/<id>` and that member's candidacies.
     Member(MemberId),
-    /// A donor (`donor:<donor_ref>`): that donor's gifts, in every year.
+    /// A donor (`donor:<donor_ref>`): that donor's gifts in every year, and the loans of a
+    /// lender with that `lender_ref`.
     Donor(Id),
     /// A case (`case:<case_id>`): the case's summary.
     Case(Id),
@@ -609,6 +635,24 @@ impl fmt::Display for ErasureSubject {
             ErasureSubject::Case(c) => write!(f, "case:{c}"),
         }
     }
+}
+
+/// The key in `data` that names the donor or lender of a finance record whose personal data
+/// an erasure of `donor:<ref>` erases: `donor_ref` of a gift, `lender_ref` of a loan.
+pub fn donor_key(event_type: EventType) -> Option<&'static str> {
+    match event_type {
+        EventType::GiftReceived => Some("donor_ref"),
+        EventType::LoanReceived => Some("lender_ref"),
+        _ => None,
+    }
+}
+
+/// Whether a record of `event_type` with `data` is a gift of, or a loan from, `donor`.
+pub fn names_donor(event_type: EventType, data: &serde_json::Value, donor: &str) -> bool {
+    donor_key(event_type)
+        .and_then(|k| data.get(k))
+        .and_then(|v| v.as_str())
+        == Some(donor)
 }
 
 /// Whether an event type carries a top-level `personal` object.
@@ -739,6 +783,10 @@ catalogue! {
     SubsidyReceived => [Finance];
     GiftReceived => [Finance], personal Required(DonorPersonal);
     BudgetAdopted => [Finance];
+    SubsidyApplied => [Finance];
+    GiftReported => [Finance];
+    GiftReturned => [Finance];
+    LoanReceived => [Finance], personal Required(LenderPersonal);
     AccessGranted => [Access];
     AccessRevoked => [Access];
 }
@@ -826,6 +874,10 @@ impl EventData {
             E::SubsidyReceived(d) => d.year.0.to_string(),
             E::GiftReceived(d) => d.year.0.to_string(),
             E::BudgetAdopted(d) => d.year.0.to_string(),
+            E::SubsidyApplied(d) => d.year.0.to_string(),
+            E::GiftReported(d) => d.year.0.to_string(),
+            E::GiftReturned(d) => d.year.0.to_string(),
+            E::LoanReceived(d) => d.year.0.to_string(),
             E::AccessGranted(d) => d.principal.to_string(),
             E::AccessRevoked(d) => d.principal.to_string(),
         })
@@ -862,7 +914,13 @@ impl EventData {
             | E::AppealFiled(_)
             | E::AppealDecided(_)
             | E::CaseClosed(_) => "case_id",
-            E::SubsidyReceived(_) | E::GiftReceived(_) | E::BudgetAdopted(_) => "year",
+            E::SubsidyReceived(_)
+            | E::GiftReceived(_)
+            | E::BudgetAdopted(_)
+            | E::SubsidyApplied(_)
+            | E::GiftReported(_)
+            | E::GiftReturned(_)
+            | E::LoanReceived(_) => "year",
             E::AccessGranted(_) | E::AccessRevoked(_) => "principal",
             _ => "member_id",
         }
@@ -898,6 +956,22 @@ pub fn check_values(event: &EventData) -> Result<(), (String, String)> {
             "data.reason".into(),
             "data.reason is empty: say why the personal data is erased (it is kept in the ledger)"
                 .into(),
+        )),
+        EventData::GiftReceived(d) if d.dutch_donor.is_none() && d.donor_basis.is_none() => Err((
+            "data.donor_basis".into(),
+            "say whether the donor is a Dutch donor: give data.donor_basis (voter, kvk or other) or data.dutch_donor".into(),
+        )),
+        EventData::GiftReceived(GiftReceived { in_kind: Some(true), description, .. })
+            if description.as_deref().is_none_or(|t| t.trim().is_empty()) =>
+        {
+            Err((
+                "data.description".into(),
+                "a gift in kind says what was given: give data.description (the amount is its value)".into(),
+            ))
+        }
+        EventData::GiftReturned(d) if d.reason.trim().is_empty() => Err((
+            "data.reason".into(),
+            "data.reason is empty: say why the gift was returned".into(),
         )),
         EventData::ElectionCalled(d) if d.candidacy_opens > d.candidacy_closes => Err((
             "data.candidacy_closes".into(),
@@ -1016,7 +1090,15 @@ mod tests {
             for f in ty.data_fields() {
                 if f.kind == FieldKind::Text {
                     assert!(
-                        ["title", "reason", "subject", "grantor", "name"].contains(&f.key.as_str()),
+                        [
+                            "title",
+                            "reason",
+                            "subject",
+                            "grantor",
+                            "name",
+                            "description"
+                        ]
+                        .contains(&f.key.as_str()),
                         "{ty}.{} is free text",
                         f.key
                     );

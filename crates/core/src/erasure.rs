@@ -1,6 +1,6 @@
 //! Where a `PersonalDataErased` event for a subject belongs, and the event itself.
 
-use crate::catalogue::{Category, ErasureSubject, EventType};
+use crate::catalogue::{names_donor, Category, ErasureSubject};
 use crate::envelope::ProposedEvent;
 use crate::error::CoreError;
 use crate::store::Store;
@@ -18,7 +18,7 @@ pub fn erasure_category(subject: &ErasureSubject) -> Category {
 }
 
 /// The stream that records an erasure of `subject` (DOMAIN.md): `member/<id>`, `case/<id>`,
-/// or for a donor the `finance/<year>` stream of that donor's latest gift.
+/// or for a donor the `finance/<year>` stream of that donor's latest gift or loan.
 pub fn erasure_stream(store: &Store, subject: &ErasureSubject) -> Result<String, CoreError> {
     match subject {
         ErasureSubject::Member(m) => Ok(format!("member/{m}")),
@@ -27,16 +27,14 @@ pub fn erasure_stream(store: &Store, subject: &ErasureSubject) -> Result<String,
             let mut latest: Option<i64> = None;
             for record in store.iter_from(0) {
                 let record = record?;
-                if record.event_type == EventType::GiftReceived
-                    && record.data.get("donor_ref").and_then(|v| v.as_str()) == Some(d.as_str())
-                {
+                if names_donor(record.event_type, &record.data, d.as_str()) {
                     let year = record.data.get("year").and_then(|v| v.as_i64());
                     latest = latest.max(year);
                 }
             }
             latest.map(|y| format!("finance/{y}")).ok_or_else(|| {
                 CoreError::Invalid(format!(
-                    "no gift of donor {d} is recorded: nothing to erase"
+                    "no gift or loan of donor {d} is recorded: nothing to erase"
                 ))
             })
         }

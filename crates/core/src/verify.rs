@@ -78,7 +78,10 @@ impl ErasureCheck {
             if let Some(m) = record.data.get("member_id").and_then(|v| v.as_str()) {
                 subjects.push(m.to_owned());
             }
-            if let Some(d) = record.data.get("donor_ref").and_then(|v| v.as_str()) {
+            if let Some(d) = crate::catalogue::donor_key(record.event_type)
+                .and_then(|k| record.data.get(k))
+                .and_then(|v| v.as_str())
+            {
                 subjects.push(format!("donor:{d}"));
             }
             self.missing.push((record.position, subjects));

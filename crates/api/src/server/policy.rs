@@ -196,6 +196,12 @@ pub fn audit_report(
             d.donor_residence = None;
         }
     }
+    if !kroniek_core::access::sees_personal(role, Category::Finance, EventType::LoanReceived) {
+        for d in &mut report.money.debts {
+            d.lender_name = None;
+            d.lender_residence = None;
+        }
+    }
     // Possible duplicates rest on names, residences and e-mail addresses: a count only for
     // roles that do not see members' personal data.
     if !sees_member_personal(role) {

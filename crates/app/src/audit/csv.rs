@@ -296,6 +296,9 @@ pub fn csv_tables(r: &AuditReport) -> Vec<(&'static str, String)> {
                     "non_dutch",
                     "reported_late_position",
                     "positions",
+                    "returned_cents",
+                    "net_cents",
+                    "report_status",
                 ],
                 r.money
                     .register
@@ -312,6 +315,57 @@ pub fn csv_tables(r: &AuditReport) -> Vec<(&'static str, String)> {
                                 .map(|p| p.to_string())
                                 .unwrap_or_default(),
                             pos(&d.gifts.iter().map(|g| g.position).collect::<Vec<_>>()),
+                            d.returned_cents.to_string(),
+                            d.net_cents.to_string(),
+                            d.report_status.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "gift_returns.csv",
+            csv(
+                &["donor_ref", "date", "amount_cents", "reason", "position"],
+                r.money
+                    .returned
+                    .iter()
+                    .flat_map(|d| {
+                        d.returns.iter().map(move |x| {
+                            vec![
+                                d.donor_ref.clone(),
+                                x.date.clone(),
+                                x.amount_cents.to_string(),
+                                x.reason.clone(),
+                                x.position.to_string(),
+                            ]
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
+        (
+            "debts.csv",
+            csv(
+                &[
+                    "lender_ref",
+                    "total_cents",
+                    "disclosed",
+                    "lender_name",
+                    "lender_residence",
+                    "positions",
+                ],
+                r.money
+                    .debts
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.lender_ref.clone(),
+                            d.total_cents.to_string(),
+                            d.disclosed.to_string(),
+                            d.lender_name.clone().unwrap_or_default(),
+                            d.lender_residence.clone().unwrap_or_default(),
+                            pos(&d.positions),
                         ]
                     })
                     .collect(),
@@ -366,10 +420,17 @@ pub fn csv_tables(r: &AuditReport) -> Vec<(&'static str, String)> {
         (
             "exceptions.csv",
             csv(
-                &["section", "detail", "positions"],
+                &["section", "detail", "positions", "severity"],
                 r.exceptions
                     .iter()
-                    .map(|e| vec![e.section.clone(), e.detail.clone(), pos(&e.positions)])
+                    .map(|e| {
+                        vec![
+                            e.section.clone(),
+                            e.detail.clone(),
+                            pos(&e.positions),
+                            e.severity.as_str().to_owned(),
+                        ]
+                    })
                     .collect(),
             ),
         ),

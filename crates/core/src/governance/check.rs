@@ -838,9 +838,41 @@ impl GovernanceState {
             E::AppealDecided(d) => self.check_appeal_decided(d, effective),
             E::SubsidyReceived(_)
             | E::GiftReceived(_)
+            | E::SubsidyApplied(_)
+            | E::LoanReceived(_)
             | E::AccessGranted(_)
             | E::AccessRevoked(_) => Ok(()),
+            E::GiftReported(d) => self.need_gift(d.year.0, d.donor_ref.as_str()).map(|_| ()),
+            E::GiftReturned(d) => {
+                let received = self.need_gift(d.year.0, d.donor_ref.as_str())?;
+                let key = format!("returned/{}/{}", d.year.0, d.donor_ref);
+                let returned = self.sums.get(key.as_str()).copied().unwrap_or(0);
+                if returned.saturating_add(d.amount_cents) > received {
+                    return fail(
+                        Rule::InvalidState,
+                        "data.amount_cents",
+                        format!(
+                            "donor {} gave {received} cents in {} and {returned} were returned before: {} more cannot be returned",
+                            d.donor_ref, d.year.0, d.amount_cents
+                        ),
+                    );
+                }
+                Ok(())
+            }
             E::BudgetAdopted(d) => self.need_decision(Some(&d.decision_id), "data.decision_id"),
+        }
+    }
+
+    /// The cents `donor` gave in `year`: `unknown-reference` when no gift of theirs is
+    /// recorded for that year.
+    fn need_gift(&self, year: i32, donor: &str) -> Result<i64, Refusal> {
+        match self.sums.get(format!("donor-year/{year}/{donor}").as_str()) {
+            Some(cents) => Ok(*cents),
+            None => Err(Refusal::at(
+                Rule::UnknownReference,
+                "data.donor_ref",
+                format!("no gift of donor {donor} is recorded for {year}: record the GiftReceived first"),
+            )),
         }
     }
 

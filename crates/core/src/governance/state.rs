@@ -555,7 +555,23 @@ pub fn amount_sums(event: &EventData, effective: Date) -> Vec<(String, i64)> {
         E::GiftReceived(d) => vec![
             (format!("donor/{}", d.donor_ref), d.amount_cents),
             (format!("year-gifts/{}", d.year.0), d.amount_cents),
+            (
+                format!("donor-year/{}/{}", d.year.0, d.donor_ref),
+                d.amount_cents,
+            ),
         ],
+        E::GiftReturned(d) => vec![(
+            format!("returned/{}/{}", d.year.0, d.donor_ref),
+            d.amount_cents,
+        )],
+        E::LoanReceived(d) => vec![
+            (format!("lender/{}", d.lender_ref), d.amount_cents),
+            (format!("year-loans/{}", d.year.0), d.amount_cents),
+        ],
+        E::SubsidyApplied(d) => vec![(
+            format!("year-subsidies-applied/{}", d.year.0),
+            d.amount_cents,
+        )],
         E::SubsidyReceived(d) => vec![(format!("year-subsidies/{}", d.year.0), d.amount_cents)],
         E::DecisionTaken(DecisionTaken {
             amount_cents: Some(a),
@@ -680,7 +696,11 @@ impl GovernanceState {
             | E::ConductCodeSigned(_)
             | E::SubsidyReceived(_)
             | E::GiftReceived(_)
-            | E::BudgetAdopted(_) => {}
+            | E::BudgetAdopted(_)
+            | E::SubsidyApplied(_)
+            | E::GiftReported(_)
+            | E::GiftReturned(_)
+            | E::LoanReceived(_) => {}
             E::MotionVoted(d) => {
                 if let Some(m) = self.motions.get_mut(&s(&d.motion_id)) {
                     m.voted.get_or_insert((effective, d.outcome));

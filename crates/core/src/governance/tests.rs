@@ -919,3 +919,70 @@ fn sums_of_cents_stay_within_what_a_report_can_add_up() {
     let r = fresh.append(&[pay(MAX_SUM_CENTS), pay(1)]).unwrap_err();
     assert_eq!((r[0].index, r[0].refusal.rule), (1, Rule::AmountOutOfRange));
 }
+
+/// Step 11: a gift's report and return need the gift; a return is at most what was given; the
+/// law's test for a Dutch donor or the old flag must be given; a gift in kind says what it is.
+#[test]
+fn reports_and_returns_need_the_gift_and_returns_stay_within_it() {
+    let gift = |donor: &str, cents: i64, data: Value| {
+        let mut d = json!({"year": 2023, "amount_cents": cents, "donor_ref": donor, "donor_kind": "natural_person"});
+        if let (Some(o), Some(extra)) = (d.as_object_mut(), data.as_object()) {
+            o.extend(extra.clone());
+        }
+        with_personal(
+            ev("finance/2023", "GiftReceived", "2023-03-01", d),
+            json!({"donor_name": "D", "donor_residence": "Delft"}),
+        )
+    };
+    let returned = |donor: &str, cents: i64| {
+        ev(
+            "finance/2023",
+            "GiftReturned",
+            "2023-03-05",
+            json!({"year": 2023, "donor_ref": donor, "amount_cents": cents, "returned_on": "2023-03-05", "reason": "buitenlandse gever"}),
+        )
+    };
+    let reported = |donor: &str| {
+        ev(
+            "finance/2023",
+            "GiftReported",
+            "2023-03-03",
+            json!({"year": 2023, "donor_ref": donor, "reported_on": "2023-03-03"}),
+        )
+    };
+    let mut rules = Rules::after(&world());
+    assert_eq!(
+        rules.refused(&[reported("d-1")]).refusal.rule,
+        Rule::UnknownReference
+    );
+    assert_eq!(
+        rules.refused(&[returned("d-1", 1)]).refusal.rule,
+        Rule::UnknownReference
+    );
+    // Checked when the event is read, before any state: the field and the rule.
+    let neither = ProposedEvent::parse(gift("d-1", 500, json!({}))).unwrap_err();
+    assert_eq!(
+        (neither.rule, neither.field.as_deref()),
+        (Rule::MalformedField, Some("data.donor_basis"))
+    );
+    let undescribed = ProposedEvent::parse(gift(
+        "d-1",
+        500,
+        json!({"donor_basis": "voter", "in_kind": true}),
+    ))
+    .unwrap_err();
+    assert_eq!(undescribed.field.as_deref(), Some("data.description"));
+    rules
+        .append(&[
+            gift("d-1", 500, json!({"donor_basis": "other"})),
+            reported("d-1"),
+        ])
+        .unwrap();
+    rules.append(&[returned("d-1", 300)]).unwrap();
+    // 300 of 500 returned: 200 more is the most that can still go back.
+    assert_eq!(
+        rules.refused(&[returned("d-1", 201)]).refusal.rule,
+        Rule::InvalidState
+    );
+    rules.append(&[returned("d-1", 200)]).unwrap();
+}

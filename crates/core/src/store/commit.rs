@@ -387,8 +387,7 @@ impl Store {
             }
             ErasureSubject::Case(c) => r.stream == format!("case/{c}"),
             ErasureSubject::Donor(d) => {
-                r.event_type == EventType::GiftReceived
-                    && r.data.get("donor_ref").and_then(|v| v.as_str()) == Some(d.as_str())
+                crate::catalogue::names_donor(r.event_type, &r.data, d.as_str())
             }
         };
         let prefixes: Vec<Vec<u8>> = match subject {

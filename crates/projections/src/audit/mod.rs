@@ -2,7 +2,7 @@
 //! positions of the events it rests on, so anyone holding the export can reproduce it.
 //!
 //! One pure fold (`AuditBuilder::apply`) over records; `report` computes the year's figures.
-//! The legal thresholds live in [`GIFT_RULES`], cited to where they come from.
+//! The legal thresholds live in [`GIFT_RULE_TABLE`], dated and cited to where they come from.
 
 use crate::{ProjectionError, Projections};
 use kroniek_core::catalogue::{CaseKind, EventData};
@@ -13,61 +13,10 @@ use kroniek_core::types::Date;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+mod gifts;
 mod report;
+pub use gifts::{gift_rules, rule_in_force, GiftRule, GiftRuleKind, GIFT_RULE_TABLE};
 pub use report::*;
-
-/// The gift rules in force in a year (Wet financiering politieke partijen, Wfpp).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct GiftRules {
-    /// The first year these rules apply to.
-    pub from_year: i32,
-    /// A donor's total in the year from which gifts are registered.
-    pub register_from_cents: i64,
-    /// A donor's total from which the gifts are disclosed with name and residence.
-    pub disclose_from_cents: i64,
-    /// A donor's total from which a gift must be reported within `report_within_days`.
-    pub report_from_cents: Option<i64>,
-    pub report_within_days: Option<i64>,
-    /// The most one donor may give in a year.
-    pub cap_cents: Option<i64>,
-    /// Only Dutch donors may give.
-    pub dutch_donors_only: bool,
-    /// Where the rules come from.
-    pub source: &'static str,
-}
-
-/// The gift rules by year, newest last.
-pub const GIFT_RULES: &[GiftRules] = &[
-    GiftRules {
-        from_year: 1000,
-        register_from_cents: 100_000,
-        disclose_from_cents: 450_001,
-        report_from_cents: None,
-        report_within_days: None,
-        cap_cents: None,
-        dutch_donors_only: false,
-        source: "Wfpp (2013) art. 20 (register gifts of EUR 1,000 or more) and art. 25 (disclose those above EUR 4,500 with naam en woonplaats)",
-    },
-    GiftRules {
-        from_year: 2023,
-        register_from_cents: 100_000,
-        disclose_from_cents: 100_000,
-        report_from_cents: Some(1_000_000),
-        report_within_days: Some(3),
-        cap_cents: Some(10_000_000),
-        dutch_donors_only: true,
-        source: "Wfpp as amended from 1 January 2023: disclosure from EUR 1,000; gifts bringing a donor to EUR 10,000 or more reported within 3 days; at most EUR 100,000 per donor per year; no gifts from donors outside the Netherlands",
-    },
-];
-
-/// The rules in force in `year`.
-pub fn gift_rules(year: i32) -> &'static GiftRules {
-    GIFT_RULES
-        .iter()
-        .rev()
-        .find(|r| r.from_year <= year)
-        .unwrap_or(&GIFT_RULES[0])
-}
 
 /// The subsidy's membership threshold (Wfpp art. 8: at least 1,000 members with voting rights).
 pub const SUBSIDY_MEMBER_THRESHOLD: u64 = 1000;
@@ -115,13 +64,48 @@ struct MemberFacts {
 #[derive(Debug, Clone)]
 struct Gift {
     position: u64,
-    effective: Date,
+    /// `received_on`, else `effective`.
+    received: Date,
     recorded_at: String,
     year: i32,
     amount_cents: i64,
     donor_ref: String,
     donor_kind: String,
+    /// By `donor_basis` where given (voter, kvk), else `dutch_donor`.
     dutch: bool,
+    in_kind: bool,
+    description: Option<String>,
+    name: Option<String>,
+    residence: Option<String>,
+}
+
+/// A `GiftReported`.
+#[derive(Debug, Clone)]
+struct GiftReport {
+    position: u64,
+    year: i32,
+    donor_ref: String,
+    reported_on: Date,
+}
+
+/// A `GiftReturned`.
+#[derive(Debug, Clone)]
+struct GiftReturn {
+    position: u64,
+    year: i32,
+    donor_ref: String,
+    amount_cents: i64,
+    returned_on: Date,
+    reason: String,
+}
+
+/// A `LoanReceived`.
+#[derive(Debug, Clone)]
+struct Loan {
+    position: u64,
+    year: i32,
+    lender_ref: String,
+    amount_cents: i64,
     name: Option<String>,
     residence: Option<String>,
 }
@@ -137,6 +121,11 @@ pub struct AuditBuilder {
     subsidies: Vec<(u64, i32, String, i64, String)>,
     budgets: Vec<BudgetFact>,
     gifts: Vec<Gift>,
+    gift_reports: Vec<GiftReport>,
+    gift_returns: Vec<GiftReturn>,
+    loans: Vec<Loan>,
+    /// `SubsidyApplied`: position, year, recipient, cents.
+    subsidy_applications: Vec<(u64, i32, String, i64)>,
     cases: Vec<(u64, String, Date, String)>,
     decision_positions: BTreeMap<String, u64>,
     effective: Vec<(u64, Date)>,
@@ -293,25 +282,55 @@ impl AuditBuilder {
                     .collect(),
             )),
             E::GiftReceived(d) => {
-                let field = |k: &str| {
-                    personal
-                        .and_then(|pp| pp.value.get(k))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
+                use kroniek_core::catalogue::DonorBasis;
+                let dutch = match d.donor_basis {
+                    Some(DonorBasis::Voter | DonorBasis::Kvk) => true,
+                    Some(DonorBasis::Other) => false,
+                    None => d.dutch_donor.unwrap_or(true),
                 };
                 self.gifts.push(Gift {
                     position: p,
-                    effective,
+                    received: d.received_on.unwrap_or(effective),
                     recorded_at: record.recorded_at.clone(),
                     year: d.year.0,
                     amount_cents: d.amount_cents,
                     donor_ref: d.donor_ref.to_string(),
                     donor_kind: d.donor_kind.as_str().into(),
-                    dutch: d.dutch_donor,
-                    name: field("donor_name"),
-                    residence: field("donor_residence"),
+                    dutch,
+                    in_kind: d.in_kind.unwrap_or(false),
+                    description: d.description.clone(),
+                    name: personal_field(personal, "donor_name"),
+                    residence: personal_field(personal, "donor_residence"),
                 });
             }
+            E::GiftReported(d) => self.gift_reports.push(GiftReport {
+                position: p,
+                year: d.year.0,
+                donor_ref: d.donor_ref.to_string(),
+                reported_on: d.reported_on,
+            }),
+            E::GiftReturned(d) => self.gift_returns.push(GiftReturn {
+                position: p,
+                year: d.year.0,
+                donor_ref: d.donor_ref.to_string(),
+                amount_cents: d.amount_cents,
+                returned_on: d.returned_on,
+                reason: d.reason.clone(),
+            }),
+            E::LoanReceived(d) => self.loans.push(Loan {
+                position: p,
+                year: d.year.0,
+                lender_ref: d.lender_ref.to_string(),
+                amount_cents: d.amount_cents,
+                name: personal_field(personal, "lender_name"),
+                residence: personal_field(personal, "lender_residence"),
+            }),
+            E::SubsidyApplied(d) => self.subsidy_applications.push((
+                p,
+                d.year.0,
+                d.recipient.as_str().to_owned(),
+                d.amount_cents,
+            )),
             E::DecisionTaken(d) => {
                 self.decision_positions.insert(d.decision_id.to_string(), p);
             }
@@ -324,6 +343,14 @@ impl AuditBuilder {
     pub fn count(&self) -> u64 {
         self.count
     }
+}
+
+/// A string of a record's `personal`, if present and not erased.
+fn personal_field(personal: Option<&Personal>, key: &str) -> Option<String> {
+    personal
+        .and_then(|pp| pp.value.get(key))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
 }
 
 fn d(y: i32, m: u32, day: u32) -> Date {
@@ -498,6 +525,7 @@ impl AuditBuilder {
         for x in &paid_after_cutoff {
             exceptions.push(Exception {
                 section: "membership".into(),
+                severity: Severity::Warning,
                 detail: format!(
                     "member {}'s contribution for {} of {} was paid on {}, after the cut-off {}",
                     x.member_id,
@@ -512,6 +540,7 @@ impl AuditBuilder {
         for x in &refunds_after_peildatum {
             exceptions.push(Exception {
                 section: "membership".into(),
+                severity: Severity::Warning,
                 detail: format!(
                     "member {}'s contribution for {} was refunded ({}) on {}, after the peildatum {}",
                     x.member_id,
@@ -534,6 +563,7 @@ impl AuditBuilder {
         if subsidy_count < SUBSIDY_MEMBER_THRESHOLD {
             exceptions.push(Exception {
                 section: "membership".into(),
+                severity: Severity::Violation,
                 detail: format!("{subsidy_count} members count for the subsidy on {}; the threshold is {SUBSIDY_MEMBER_THRESHOLD}", params.peildatum),
                 positions: vec![],
             });
@@ -843,6 +873,7 @@ impl AuditBuilder {
             if !past_term.is_empty() {
                 exceptions.push(Exception {
                     section: "governance".into(),
+                    severity: Severity::Violation,
                     detail: format!(
                         "{body_id}: seats held past their term on {dec31}: {}",
                         past_term.join(", ")
@@ -863,6 +894,7 @@ impl AuditBuilder {
                 positions.sort_unstable();
                 exceptions.push(Exception {
                     section: "governance".into(),
+                    severity: Severity::Violation,
                     detail: format!(
                         "{body_id} has {} seated, below its minimum of {}",
                         c.seated,
@@ -965,89 +997,15 @@ impl AuditBuilder {
                 position: b.0,
             })
             .collect();
-        let rules = *gift_rules(year);
-        let mut donors: BTreeMap<String, Vec<&Gift>> = BTreeMap::new();
-        for g in self.gifts.iter().filter(|g| g.year == year) {
-            donors.entry(g.donor_ref.clone()).or_default().push(g);
-        }
-        let mut register = Vec::new();
-        let mut disclosure = Vec::new();
-        for (donor, mut gifts) in donors {
-            gifts.sort_by_key(|g| (g.effective, g.position));
-            let total: i64 = gifts.iter().map(|g| g.amount_cents).sum();
-            let last = gifts.last().copied();
-            // The gift that brought the donor to the reporting threshold, recorded too late?
-            let mut running = 0;
-            let mut late = None;
-            if let (Some(from), Some(days)) = (rules.report_from_cents, rules.report_within_days) {
-                for g in &gifts {
-                    let before = running;
-                    running += g.amount_cents;
-                    if before < from && running >= from {
-                        let recorded = g.recorded_at.get(..10).and_then(|t| Date::parse(t).ok());
-                        if recorded
-                            .is_some_and(|r| (r.naive() - g.effective.naive()).num_days() > days)
-                        {
-                            late = Some(g.position);
-                        }
-                    }
-                }
-            }
-            let positions: Vec<u64> = gifts.iter().map(|g| g.position).collect();
-            let non_dutch = rules.dutch_donors_only && gifts.iter().any(|g| !g.dutch);
-            let over_cap = rules.cap_cents.is_some_and(|c| total > c);
-            let mut line = DonorYear {
-                donor_ref: donor.clone(),
-                donor_kind: last.map(|g| g.donor_kind.clone()).unwrap_or_default(),
-                dutch_donor: gifts.iter().all(|g| g.dutch),
-                total_cents: total,
-                donor_name: None,
-                donor_residence: None,
-                gifts: gifts
-                    .iter()
-                    .map(|g| GiftLine {
-                        position: g.position,
-                        date: g.effective.to_string(),
-                        amount_cents: g.amount_cents,
-                        recorded_at: g.recorded_at.clone(),
-                    })
-                    .collect(),
-                over_cap,
-                non_dutch,
-                possibly_reported_late: late,
-            };
-            if over_cap {
-                exceptions.push(Exception {
-                    section: "money".into(),
-                    detail: format!(
-                        "donor {donor} gave {} in {year}, over the cap of {}",
-                        euros(total),
-                        euros(rules.cap_cents.unwrap_or(0))
-                    ),
-                    positions: positions.clone(),
-                });
-            }
-            if non_dutch {
-                exceptions.push(Exception {
-                    section: "money".into(),
-                    detail: format!(
-                        "donor {donor} is not a Dutch donor; from 2023 such gifts are not allowed"
-                    ),
-                    positions: positions.clone(),
-                });
-            }
-            if let Some(pos) = late {
-                exceptions.push(Exception { section: "money".into(), detail: format!("donor {donor}'s gift at position {pos} reached {} and was recorded more than {} days after it was received: possibly reported late", euros(rules.report_from_cents.unwrap_or(0)), rules.report_within_days.unwrap_or(0)), positions: vec![pos] });
-            }
-            if total >= rules.register_from_cents {
-                register.push(line.clone());
-            }
-            if total >= rules.disclose_from_cents {
-                line.donor_name = last.and_then(|g| g.name.clone());
-                line.donor_residence = last.and_then(|g| g.residence.clone());
-                disclosure.push(line);
-            }
-        }
+        let rules = gift_rules(year);
+        let sections = gifts::gift_sections(
+            year,
+            &self.gifts,
+            &self.gift_reports,
+            &self.gift_returns,
+            &self.loans,
+            exceptions,
+        );
         Money {
             subsidies,
             subsidy_totals,
@@ -1057,10 +1015,11 @@ impl AuditBuilder {
                 .gifts
                 .iter()
                 .filter(|g| g.year == year)
-                .map(|g| g.amount_cents)
-                .sum(),
-            register,
-            disclosure,
+                .fold(0i64, |a, g| a.saturating_add(g.amount_cents)),
+            register: sections.register,
+            disclosure: sections.disclosure,
+            returned: sections.returned,
+            debts: sections.debts,
         }
     }
 
@@ -1079,6 +1038,7 @@ impl AuditBuilder {
                 for f in &d.findings {
                     exceptions.push(Exception {
                         section: "decisions".into(),
+                        severity: Severity::Violation,
                         detail: format!("decision {} ({}): {f}", d.decision_id, d.title),
                         positions: vec![d.position],
                     });
@@ -1093,6 +1053,7 @@ impl AuditBuilder {
                 for f in p.state.holding_findings(&body_id, h) {
                     exceptions.push(Exception {
                         section: "governance".into(),
+                        severity: Severity::Violation,
                         detail: format!(
                             "{body_id}: the appointment of member {} as {}: {f}",
                             h.member_id, h.role
@@ -1152,6 +1113,7 @@ impl AuditBuilder {
                     .collect();
                 exceptions.push(Exception {
                     section: "membership".into(),
+                    severity: Severity::Warning,
                     detail: format!(
                         "royement {case_id}: the expulsion of member {member} is final since {final_on}, but no MemberExpelled was recorded by {}",
                         span.dec31
@@ -1198,6 +1160,7 @@ fn integrity_exceptions(integrity: &Integrity, exceptions: &mut Vec<Exception>) 
     for l in &integrity.late_entries {
         exceptions.push(Exception {
             section: "integrity".into(),
+            severity: Severity::Warning,
             detail: format!(
                 "late entry: {} {} dated {} was recorded after the previous checkpoint",
                 l.stream, l.event_type, l.effective
@@ -1210,6 +1173,7 @@ fn integrity_exceptions(integrity: &Integrity, exceptions: &mut Vec<Exception>) 
             0,
             Exception {
                 section: "integrity".into(),
+                severity: Severity::Violation,
                 detail: format!("the ledger does not verify: {}", integrity.verification),
                 positions: vec![],
             },
@@ -1224,6 +1188,7 @@ fn integrity_exceptions(integrity: &Integrity, exceptions: &mut Vec<Exception>) 
             0,
             Exception {
                 section: "integrity".into(),
+                severity: Severity::Violation,
                 detail: format!(
                     "not consistent with the previous checkpoint: {}",
                     prev.detail
@@ -1239,6 +1204,7 @@ fn revoked_exceptions(decisions: &Decisions, exceptions: &mut Vec<Exception>) {
     for r in &decisions.revoked {
         exceptions.push(Exception {
             section: "decisions".into(),
+            severity: Severity::Warning,
             detail: format!(
                 "decision {} ({}) was revoked by {}",
                 r.decision_id,

@@ -1,7 +1,7 @@
 //! The audit report's shape: every section the accountant reads, as the JSON, CSV and HTML
 //! renderings carry it. [`super::AuditBuilder::report`] fills it in.
 
-use super::{AuditParams, GiftRules};
+use super::AuditParams;
 use crate::views::{Composition, ConductView};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -172,12 +172,67 @@ pub struct BudgetLineView {
     pub position: u64,
 }
 
+/// The gift rules in force on 31 December of a year (the table is [`super::GIFT_RULE_TABLE`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GiftRules {
+    /// A donor's total in the year from which gifts are registered.
+    pub register_from_cents: i64,
+    /// A donor's total from which the gifts are disclosed with name and residence (this
+    /// amount or more).
+    pub disclose_from_cents: i64,
+    /// A donor's total from which a gift must be reported within `report_within_days`.
+    pub report_from_cents: Option<i64>,
+    pub report_within_days: Option<i64>,
+    /// The most one donor may give in a year.
+    pub cap_cents: Option<i64>,
+    /// Only Dutch donors may give.
+    pub dutch_donors_only: bool,
+    /// An anonymous gift above this may not be kept.
+    pub anonymous_max_cents: Option<i64>,
+    /// A lender's loans from this total are disclosed.
+    pub debt_disclose_from_cents: Option<i64>,
+    /// Where the rules come from, one per rule.
+    pub source: String,
+    /// The acts in force.
+    pub sources: String,
+    /// The rules in force, dated, each with its source.
+    pub rules: Vec<super::GiftRule>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GiftLine {
     pub position: u64,
+    /// The day received (`received_on`, else the event's `effective` date).
     pub date: String,
     pub amount_cents: i64,
     pub recorded_at: String,
+    /// A gift in kind: what was given (its value is `amount_cents`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_kind: Option<String>,
+}
+
+/// A `GiftReturned`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReturnLine {
+    pub position: u64,
+    pub date: String,
+    pub amount_cents: i64,
+    pub reason: String,
+}
+
+/// A lender's loans of the year (Wfpp: debts from EUR 25,000 are disclosed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DebtLine {
+    pub lender_ref: String,
+    pub total_cents: i64,
+    pub disclosed: bool,
+    /// Name and residence of a disclosed lender (personal data; absent when erased or for
+    /// roles that do not see it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lender_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lender_residence: Option<String>,
+    pub positions: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -185,18 +240,28 @@ pub struct DonorYear {
     pub donor_ref: String,
     pub donor_kind: String,
     pub dutch_donor: bool,
+    /// Everything received in the year.
     pub total_cents: i64,
+    /// Returned in the year (`GiftReturned`).
+    pub returned_cents: i64,
+    /// Received less returned: what the thresholds apply to.
+    pub net_cents: i64,
     /// Name and residence: only on the disclosure list (personal data; absent when erased).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub donor_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub donor_residence: Option<String>,
     pub gifts: Vec<GiftLine>,
+    pub returns: Vec<ReturnLine>,
     pub over_cap: bool,
     pub non_dutch: bool,
-    /// The gift that brought the donor to the reporting threshold was recorded more than the
-    /// allowed days after it was received.
+    /// The gift that brought the donor to the reporting threshold, when its `GiftReported`
+    /// is missing or came more than the allowed days after receipt.
     pub possibly_reported_late: Option<u64>,
+    /// How that gift was reported: "reported on DATE, N day(s) after receipt" or "no report
+    /// recorded"; none where the rule did not apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report_status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -210,6 +275,10 @@ pub struct Money {
     pub register: Vec<DonorYear>,
     /// Donors whose gifts reach the disclosure threshold, with name and residence.
     pub disclosure: Vec<DonorYear>,
+    /// Donors some of whose gifts were returned.
+    pub returned: Vec<DonorYear>,
+    /// Loans received in the year, by lender.
+    pub debts: Vec<DebtLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -222,9 +291,30 @@ pub struct CaseCounts {
     pub positions: Vec<u64>,
 }
 
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The law or the statutes were not followed.
+    Violation,
+    /// For the accountant to look into; may have an explanation the ledger does not hold.
+    Warning,
+}
+
+impl Severity {
+    /// The name in the JSON and CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Violation => "violation",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Exception {
     pub section: String,
+    pub severity: Severity,
     pub detail: String,
     pub positions: Vec<u64>,
 }
