@@ -431,6 +431,72 @@ ev("election/bestuur-2025", "ElectionResult", "2025-04-26", {"election_id": "bes
    "portfolio": "ledenwerving", "tally": [{"member_id": "10222", "votes": 45}, {"member_id": "10221", "votes": 20}],
    "blank": 7, "invalid": 0, "elected": ["10222"]})
 
+# --- step 11: who counts, the gift regime dated by law. Appended after everything above (no
+# earlier event is rewritten). Figures the tests compute by hand: tests/integration/audit.rs.
+# A youth member and a supporter who pay (not counted), a member who becomes a supporter in 2023,
+# and a possible duplicate of 10201 (the same name, lower-cased, and residence).
+for mid, name, place, joined, kind, cents in [("10240", "Ruben Aydin", "Utrecht", "2021-09-01", "youth_member", 1500),
+                                                ("10241", "Sanne Vermeulen", "Den Haag", "2021-09-01", "supporter", 2500),
+                                                ("10242", "Tim Janssen", "Groningen", "2021-10-01", "member", 1200),
+                                                ("10243", "anna  de vries", "Utrecht", "2021-11-01", "member", 1200)]:
+    ev(f"member/{mid}", "MemberJoined", joined, {"member_id": mid, "branch_id": BRANCH[place], "kind": kind},
+       {"name": name, "residence": place}, expected="no_stream")
+    ev(f"member/{mid}", "ConductCodeSigned", joined, {"member_id": mid, "code_id": "gedragscode", "version": 1})
+    for year in (2022, 2024):
+        ev(f"member/{mid}", "ContributionPaid", f"{year}-01-10", {"member_id": mid, "year": year, "amount_cents": cents,
+           "paid_on": f"{year}-01-10"})
+ev("member/10242", "MemberKindChanged", "2023-06-01", {"member_id": "10242", "kind": "supporter"})
+
+
+def gift(year, donor, cents, received, kind="natural_person", basis="voter", name=None, place="Utrecht", **extra):
+    data = {"year": year, "amount_cents": cents, "donor_ref": donor, "donor_kind": kind, "donor_basis": basis,
+            "received_on": received}
+    data.update(extra)
+    ev(f"finance/{year}", "GiftReceived", received, data,
+       {"donor_name": name or ("anoniem" if kind == "anonymous" else f"Gever {donor}"), "donor_residence": place})
+
+
+# 2022, before the amending act: EUR 4,500.00 exactly is disclosed, one cent less is not; an anonymous gift
+# of EUR 1,500 with the EUR 500 above the limit returned, one of exactly EUR 1,000 kept; a foreign donor
+# (allowed until 2023); a gift in kind; loans of EUR 25,000.00 (disclosed) and one cent less.
+ev("finance/2022", "SubsidyApplied", "2021-10-01", {"year": 2022, "recipient": "party", "amount_cents": 21250000,
+   "applied_on": "2021-10-01"})
+ev("finance/2022", "SubsidyApplied", "2021-10-01", {"year": 2022, "recipient": "youth_org", "amount_cents": 3000000,
+   "applied_on": "2021-10-01"})
+gift(2022, "d-0060", 450000, "2022-06-01")
+gift(2022, "d-0061", 449999, "2022-06-02")
+gift(2022, "d-0062", 150000, "2022-07-01", kind="anonymous", basis="other")
+ev("finance/2022", "GiftReturned", "2022-07-05", {"year": 2022, "donor_ref": "d-0062", "amount_cents": 50000,
+   "returned_on": "2022-07-05", "reason": "anonieme gift: het deel boven EUR 1.000 teruggestort"})
+gift(2022, "d-0063", 100000, "2022-07-02", kind="anonymous", basis="other")
+gift(2022, "d-0064", 300000, "2022-08-01", basis="other", place="Antwerpen")
+gift(2022, "d-0065", 120000, "2022-08-15", kind="legal_person", basis="kvk", in_kind=True,
+     description="drukwerk verkiezingsfolders")
+ev("finance/2022", "LoanReceived", "2022-10-01", {"year": 2022, "lender_ref": "l-01", "amount_cents": 2500000},
+   {"lender_name": "Coöperatieve Bank U.A.", "lender_residence": "Utrecht"})
+ev("finance/2022", "LoanReceived", "2022-10-02", {"year": 2022, "lender_ref": "l-02", "amount_cents": 2499999},
+   {"lender_name": "H. de Leeuw", "lender_residence": "Zeist"})
+# 2024, under the amending act (Stb. 2022, 412): EUR 10,000 reported on day 3 and on day 4; a foreign gift
+# returned; an anonymous gift above the limit not returned; a gift in kind of EUR 4,500; a donor at the cap
+# exactly, reported the next day; a loan of EUR 25,000; a subsidy applied for and not (yet) received.
+ev("finance/2024", "SubsidyApplied", "2023-10-01", {"year": 2024, "recipient": "party", "amount_cents": 23000000,
+   "applied_on": "2023-10-01"})
+gift(2024, "d-0070", 1000000, "2024-03-01")
+ev("finance/2024", "GiftReported", "2024-03-04", {"year": 2024, "donor_ref": "d-0070", "reported_on": "2024-03-04"})
+gift(2024, "d-0071", 1000000, "2024-04-01")
+ev("finance/2024", "GiftReported", "2024-04-05", {"year": 2024, "donor_ref": "d-0071", "reported_on": "2024-04-05"})
+gift(2024, "d-0072", 200000, "2024-05-01", basis="other", place="Brussel")
+ev("finance/2024", "GiftReturned", "2024-05-10", {"year": 2024, "donor_ref": "d-0072", "amount_cents": 200000,
+   "returned_on": "2024-05-10", "reason": "geen Nederlandse gever (Wfpp art. 23a)"})
+gift(2024, "d-0073", 150000, "2024-06-01", kind="anonymous", basis="other")
+gift(2024, "d-0074", 450000, "2024-09-01", kind="legal_person", basis="kvk", in_kind=True,
+     description="zaalhuur congres")
+gift(2024, "d-0075", 6000000, "2024-02-01")
+ev("finance/2024", "GiftReported", "2024-02-02", {"year": 2024, "donor_ref": "d-0075", "reported_on": "2024-02-02"})
+gift(2024, "d-0075", 4000000, "2024-10-01")
+ev("finance/2024", "LoanReceived", "2024-11-01", {"year": 2024, "lender_ref": "l-03", "amount_cents": 2500000},
+   {"lender_name": "Coöperatieve Bank U.A.", "lender_residence": "Utrecht"})
+
 for i, e in enumerate(events):
     e["id"] = f"5a3b0000-0000-4000-8000-{i + 1:012x}"
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sample.jsonl")

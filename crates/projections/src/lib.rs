@@ -34,6 +34,19 @@ pub enum ProjectionError {
     },
     #[error("record {position} cannot be read: {why}")]
     Unreadable { position: u64, why: String },
+    /// A sum a read model or the report adds up passes ±(2^53 − 1) cents: only a ledger
+    /// written before the rule `amount-out-of-range` can hold one.
+    #[error("{what} add up past 2^53 - 1 cents (at position {position}); the ledger was written without the rule amount-out-of-range, so this figure cannot be given exactly: correct the amounts in a new ledger")]
+    SumOutOfRange { what: String, position: u64 },
+}
+
+/// `a + b` when the sum stays within ±(2^53 − 1) cents (`MAX_SUM_CENTS`), the integers a
+/// report can add up exactly; `None` past it. Every sum of cents the read models and the
+/// report keep is added with this (step 11: never wrapped, never pinned).
+pub fn add_cents(a: i64, b: i64) -> Option<i64> {
+    use kroniek_core::governance::state::MAX_SUM_CENTS;
+    a.checked_add(b)
+        .filter(|s| (-MAX_SUM_CENTS..=MAX_SUM_CENTS).contains(s))
 }
 
 fn unknown(what: &'static str, id: &str) -> ProjectionError {
@@ -58,14 +71,22 @@ struct MemberInfo {
 }
 
 impl MemberInfo {
-    fn add_contribution(&mut self, year: i32, cents: i64) {
+    /// Adds to the year's net contributions; `false` when that passes ±(2^53 − 1) cents.
+    fn add_contribution(&mut self, year: i32, cents: i64) -> bool {
         match self.contributions.binary_search_by_key(&year, |(y, _)| *y) {
-            Ok(i) => self.contributions[i].1 = self.contributions[i].1.saturating_add(cents),
+            Ok(i) => match add_cents(self.contributions[i].1, cents) {
+                Some(sum) => self.contributions[i].1 = sum,
+                None => return false,
+            },
             Err(i) => {
+                if add_cents(0, cents).is_none() {
+                    return false;
+                }
                 reserve_one(&mut self.contributions);
                 self.contributions.insert(i, (year, cents));
             }
         }
+        true
     }
 }
 
@@ -247,12 +268,25 @@ impl Projections {
                     )
                 });
             }
-            E::ContributionPaid(d) => self.with_member(d.member_id.as_str(), |info| {
-                info.add_contribution(d.year.0, d.amount_cents)
-            }),
-            E::ContributionRefunded(d) => self.with_member(d.member_id.as_str(), |info| {
-                info.add_contribution(d.year.0, d.amount_cents.saturating_neg())
-            }),
+            E::ContributionPaid(_) | E::ContributionRefunded(_) => {
+                let (member, year, cents) = match &event {
+                    E::ContributionPaid(d) => (&d.member_id, d.year.0, d.amount_cents),
+                    E::ContributionRefunded(d) => {
+                        (&d.member_id, d.year.0, d.amount_cents.saturating_neg())
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                let mut fits = true;
+                self.with_member(member.as_str(), |info| {
+                    fits = info.add_contribution(year, cents)
+                });
+                if !fits {
+                    return Err(ProjectionError::SumOutOfRange {
+                        what: format!("member {member}'s contributions for {year}"),
+                        position: record.position,
+                    });
+                }
+            }
             E::PersonalDataErased(d) => match &d.subject {
                 ErasureSubject::Member(m) => {
                     let info = self.members.entry(m.to_string()).or_default();

@@ -540,10 +540,9 @@ fn contributions_are_kept_per_year_in_year_order() {
         info.add_contribution(year, cents);
     }
     assert_eq!(info.contributions, [(2020, 1200), (2021, 0), (2022, 1000)]);
-    info.add_contribution(2022, i64::MAX);
-    assert_eq!(
-        info.contributions[2],
-        (2022, i64::MAX),
-        "saturates, never panics"
-    );
+    // Past ±(2^53 − 1) cents the sum is refused and left as it was: never wrapped or pinned.
+    assert!(!info.add_contribution(2022, i64::MAX));
+    assert_eq!(info.contributions[2], (2022, 1000));
+    assert!(!info.add_contribution(2023, i64::MIN));
+    assert_eq!(info.contributions.len(), 3);
 }

@@ -13,6 +13,8 @@ pub struct AuditOptions {
     pub params: AuditParams,
     pub previous_checkpoint: Option<PathBuf>,
     pub format: String,
+    /// The printable report's language.
+    pub lang: report::ReportLang,
     pub out: Option<PathBuf>,
     pub explain: Option<String>,
     /// Offline: an export, its checkpoint and the log's key.
@@ -67,7 +69,7 @@ pub fn audit(data: &Path, o: &AuditOptions) -> Result<(), CliError> {
                 + "\n";
             write_out(o.out.as_deref(), &text)
         }
-        "html" => write_out(o.out.as_deref(), &report::html(&report)?),
+        "html" => write_out(o.out.as_deref(), &report::html(&report, o.lang)?),
         "csv" => {
             let dir = o
                 .out

@@ -273,6 +273,9 @@ enum Command {
         /// html, json or csv (csv: --out is a folder, one file per table).
         #[arg(long, default_value = "html")]
         format: String,
+        /// The printable report's language: nl (Dutch, the default) or en.
+        #[arg(long, default_value = "nl", value_parser = ["nl", "en"])]
+        lang: String,
         /// Where to write (default: standard output; required for csv).
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
@@ -579,6 +582,7 @@ pub fn run() -> ExitCode {
             paid_by,
             previous_checkpoint,
             format,
+            lang,
             out,
             explain,
             export,
@@ -599,6 +603,7 @@ pub fn run() -> ExitCode {
                     params,
                     previous_checkpoint,
                     format,
+                    lang: kroniek_app::audit::ReportLang::parse(&lang).unwrap_or_default(),
                     out,
                     explain,
                     export,

@@ -9,7 +9,11 @@ fn opt(v: &Option<String>) -> &str {
 
 fn euros(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}EUR {}.{:02}", cents.abs() / 100, cents.abs() % 100)
+    format!(
+        "{sign}EUR {}.{:02}",
+        cents.unsigned_abs() / 100,
+        cents.unsigned_abs() % 100
+    )
 }
 
 /// Lines of columns padded to the widest cell.

@@ -722,6 +722,14 @@ async fn audit(
     )
 }
 
+/// The printable report in the page's language.
+fn report_lang(lang: super::Lang) -> kroniek_app::audit::ReportLang {
+    match lang {
+        super::Lang::Nl => kroniek_app::audit::ReportLang::Nl,
+        super::Lang::En => kroniek_app::audit::ReportLang::En,
+    }
+}
+
 /// `GET /audit/{year}/{file}`: `report.html`, `report.json` or one of the CSV tables.
 async fn audit_download(
     axum::extract::State(state): Shared,
@@ -744,7 +752,7 @@ async fn audit_download(
         return error_page(lang, Some(&session), StatusCode::NOT_FOUND);
     };
     let (content_type, body) = match file.as_str() {
-        "report.html" => match kroniek_app::audit::html(&report) {
+        "report.html" => match kroniek_app::audit::html(&report, report_lang(lang.0)) {
             Ok(html) => ("text/html; charset=utf-8", html),
             Err(_) => return error_page(lang, Some(&session), StatusCode::INTERNAL_SERVER_ERROR),
         },

@@ -2,9 +2,30 @@
 //! stylesheet, an inline SVG chart) from the askama template `templates/audit_report.html`;
 //! this module lays out its tables and chart, the template writes and escapes them.
 
+use super::texts::{ReportLang, Texts};
 use crate::AppError;
 use askama::Template;
 use kroniek_projections::audit::{euros, AuditReport, Integrity};
+
+/// An amount as the report's reader writes it: `€ 1.234,56` in Dutch, `EUR 1,234.56` in English.
+fn money(cents: i64, lang: ReportLang) -> String {
+    let english = euros(cents);
+    match lang {
+        ReportLang::En => english,
+        ReportLang::Nl => {
+            let digits = english.replacen("EUR ", "", 1);
+            let swapped: String = digits
+                .chars()
+                .map(|c| match c {
+                    ',' => '.',
+                    '.' => ',',
+                    other => other,
+                })
+                .collect();
+            format!("€ {swapped}")
+        }
+    }
+}
 
 /// A table of the printable report: its header and its rows, as text (the template escapes).
 #[derive(Debug)]
@@ -105,6 +126,10 @@ struct BodySection {
 #[template(path = "audit_report.html")]
 struct ReportPage<'a> {
     r: &'a AuditReport,
+    t: &'static Texts,
+    lang: &'static str,
+    gifts_total: String,
+    disclosed_total: String,
     m: &'a kroniek_projections::audit::Membership,
     i: &'a Integrity,
     min_contribution: String,
@@ -124,6 +149,9 @@ struct ReportPage<'a> {
     budgets: Vec<(String, String)>,
     register: Table,
     disclosure: Table,
+    returned: Table,
+    debts: Table,
+    subsidy_applied: Table,
     conduct: Table,
     cases: Table,
 }
@@ -132,14 +160,17 @@ fn positions(p: &[u64]) -> String {
     format!("{p:?}")
 }
 
-/// One self-contained, printable HTML file (no external assets; prints on A4), the same from
-/// the command line (`kroniek audit --format html`) and the web page's download.
-pub fn html(r: &AuditReport) -> Result<String, AppError> {
+/// One self-contained, printable HTML file (no external assets; prints on A4 with page
+/// numbers), the same from the command line (`kroniek audit --format html --lang nl|en`) and
+/// the web page's download, in Dutch unless English is asked for.
+pub fn html(r: &AuditReport, lang: ReportLang) -> Result<String, AppError> {
+    let eur = move |cents: i64| money(cents, lang);
+    let t = lang.texts();
     let m = &r.membership;
     let i = &r.integrity;
     let late_entries = (!i.late_entries.is_empty()).then(|| {
         Table::new(
-            &["position", "effective", "stream", "type"],
+            &t.h_late,
             i.late_entries
                 .iter()
                 .map(|l| {
@@ -155,20 +186,26 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
     });
     let exceptions = (!r.exceptions.is_empty()).then(|| {
         Table::new(
-            &["section", "what needs attention", "events"],
+            &t.h_findings,
             r.exceptions
                 .iter()
-                .map(|e| vec![e.section.clone(), e.detail.clone(), positions(&e.positions)])
+                .map(|e| {
+                    vec![
+                        t.section(&e.section, e.severity.as_str()),
+                        e.detail.clone(),
+                        positions(&e.positions),
+                    ]
+                })
                 .collect(),
         )
     });
     let reconciliation = Table::new(
-        &["line", "count", "members", "details"],
+        &t.h_reconciliation,
         m.reconciliation
             .iter()
             .map(|l| {
                 vec![
-                    l.line.replace('_', " "),
+                    t.line(&l.line),
                     l.count.to_string(),
                     l.members.join(", "),
                     l.details.join("; "),
@@ -177,26 +214,26 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
             .collect(),
     );
     let payments = Table::new(
-        &["month paid", "payments", "amount"],
+        &t.h_payments,
         m.payments_by_month
             .iter()
-            .map(|x| vec![x.month.clone(), x.payments.to_string(), euros(x.cents)])
+            .map(|x| vec![x.month.clone(), x.payments.to_string(), eur(x.cents)])
             .chain(
                 m.paid_after_cutoff
                     .iter()
                     .chain(&m.refunds_after_peildatum)
                     .map(|x| {
                         vec![
-                            format!("{} (member {}, flagged)", x.paid, x.member_id),
+                            format!("{} ({} {}, {})", x.paid, t.member, x.member_id, t.flagged),
                             String::from("1"),
-                            euros(x.cents),
+                            eur(x.cents),
                         ]
                     }),
             )
             .collect(),
     );
     let branches = Table::new(
-        &["branch", "active", "counted"],
+        &t.h_branches,
         m.by_branch
             .iter()
             .map(|b| {
@@ -209,18 +246,18 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
             .collect(),
     );
     let members = Table::new(
-        &["member", "branch", "net contributions", "counted", "events"],
+        &t.h_members,
         m.members
             .iter()
             .map(|c| {
                 vec![
                     c.member_id.clone(),
                     c.branch_id.clone().unwrap_or_default(),
-                    euros(c.net_cents),
+                    eur(c.net_cents),
                     if c.counted {
-                        "yes".into()
+                        t.yes.into()
                     } else {
-                        format!("no: {}", c.reason)
+                        format!("{}: {}", t.no, c.reason)
                     },
                     positions(&c.positions),
                 ]
@@ -256,7 +293,7 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
                                         h.term_end.clone().unwrap_or_default()
                                     ),
                                     if h.term_expired {
-                                        "past its term".into()
+                                        t.past_term.into()
                                     } else {
                                         String::new()
                                     },
@@ -264,22 +301,12 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
                             })
                         })
                         .collect();
-                    (
-                        c.as_of.clone(),
-                        Table::new(&["role", "portfolio", "member", "term", "notes"], rows),
-                    )
+                    (c.as_of.clone(), Table::new(&t.h_composition, rows))
                 })
                 .collect(),
             changes: (!b.changes.is_empty()).then(|| {
                 Table::new(
-                    &[
-                        "date",
-                        "change",
-                        "member",
-                        "role",
-                        "reason",
-                        "decision / election",
-                    ],
+                    &t.h_changes,
                     b.changes
                         .iter()
                         .map(|c| {
@@ -302,7 +329,7 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
         })
         .collect();
     let decisions_by = Table::new(
-        &["body", "category", "decisions"],
+        &t.h_decisions_by,
         r.decisions
             .by_body_and_category
             .iter()
@@ -310,7 +337,7 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
             .collect(),
     );
     let decisions_financial = Table::new(
-        &["date", "decision", "body", "category", "amount", "title"],
+        &t.h_decisions_financial,
         r.decisions
             .financial
             .iter()
@@ -326,74 +353,118 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
                         d.title,
                         d.revoked_by
                             .as_ref()
-                            .map_or(String::new(), |b| format!(" (revoked by {b})"))
+                            .map_or(String::new(), |b| format!(" ({} {b})", t.revoked_by))
                     ),
                 ]
             })
             .collect(),
     );
     let subsidies = Table::new(
-        &["recipient", "amount", "grantor"],
+        &t.h_subsidies,
         r.money
             .subsidies
             .iter()
-            .map(|s| {
-                vec![
-                    s.recipient.clone(),
-                    euros(s.amount_cents),
-                    s.grantor.clone(),
-                ]
-            })
+            .map(|s| vec![s.recipient.clone(), eur(s.amount_cents), s.grantor.clone()])
             .collect(),
     );
     let register = Table::new(
-        &["donor", "kind", "total", "flags"],
+        &t.h_register,
         r.money
             .register
             .iter()
             .map(|d| {
+                let in_kind: Vec<String> = d
+                    .gifts
+                    .iter()
+                    .filter_map(|g| g.in_kind.as_ref())
+                    .map(|what| format!("{}: {what}", t.in_kind))
+                    .collect();
                 vec![
                     d.donor_ref.clone(),
                     d.donor_kind.clone(),
-                    euros(d.total_cents),
+                    eur(d.total_cents),
+                    eur(d.net_cents),
                     [
-                        d.over_cap.then_some("over the cap"),
-                        d.non_dutch.then_some("not a Dutch donor"),
-                        d.possibly_reported_late.map(|_| "possibly reported late"),
+                        d.over_cap.then(|| t.over_cap.to_owned()),
+                        d.non_dutch.then(|| t.not_dutch.to_owned()),
+                        (d.returned_cents > 0)
+                            .then(|| format!("{} {}", t.returned, eur(d.returned_cents))),
+                        d.report_status.clone(),
                     ]
                     .into_iter()
                     .flatten()
+                    .chain(in_kind)
                     .collect::<Vec<_>>()
-                    .join(", "),
+                    .join("; "),
                 ]
             })
             .collect(),
     );
     let disclosure = Table::new(
-        &["donor", "name", "residence", "total"],
+        &t.h_disclosure,
         r.money
             .disclosure
             .iter()
             .map(|d| {
                 vec![
                     d.donor_ref.clone(),
-                    d.donor_name.clone().unwrap_or_else(|| "(erased)".into()),
-                    d.donor_residence
-                        .clone()
-                        .unwrap_or_else(|| "(erased)".into()),
-                    euros(d.total_cents),
+                    d.donor_name.clone().unwrap_or_else(|| t.erased.into()),
+                    d.donor_residence.clone().unwrap_or_else(|| t.erased.into()),
+                    eur(d.net_cents),
+                ]
+            })
+            .collect(),
+    );
+    let returned = Table::new(
+        &t.h_returned,
+        r.money
+            .returned
+            .iter()
+            .flat_map(|d| {
+                d.returns.iter().map(move |x| {
+                    vec![
+                        d.donor_ref.clone(),
+                        x.date.clone(),
+                        eur(x.amount_cents),
+                        x.reason.clone(),
+                    ]
+                })
+            })
+            .collect(),
+    );
+    let debts = Table::new(
+        &t.h_debts,
+        r.money
+            .debts
+            .iter()
+            .map(|d| {
+                vec![
+                    d.lender_ref.clone(),
+                    d.lender_name.clone().unwrap_or_default(),
+                    d.lender_residence.clone().unwrap_or_default(),
+                    eur(d.total_cents),
+                    if d.disclosed { t.yes } else { t.no }.to_owned(),
+                ]
+            })
+            .collect(),
+    );
+    let subsidy_applied = Table::new(
+        &t.h_subsidy_applied,
+        r.money
+            .subsidy_applied
+            .iter()
+            .map(|c| {
+                vec![
+                    c.recipient.clone(),
+                    eur(c.applied_cents),
+                    eur(c.received_cents),
+                    eur(c.difference_cents),
                 ]
             })
             .collect(),
     );
     let conduct = Table::new(
-        &[
-            "code",
-            "version in force",
-            "signed this version",
-            "signed any version",
-            "active members",
-        ],
+        &t.h_conduct,
         r.conduct
             .codes
             .iter()
@@ -408,12 +479,16 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
             })
             .collect(),
     );
-    let cases = Table::new(&super::CASE_COLUMNS, super::case_rows(r));
+    let cases = Table::new(&t.h_cases, super::case_rows(r));
     let page = ReportPage {
         r,
+        t,
+        lang: lang.code(),
+        gifts_total: eur(r.summary.gifts_total_cents),
+        disclosed_total: eur(r.summary.disclosed_cents),
         m,
         i,
-        min_contribution: euros(m.min_contribution_cents),
+        min_contribution: eur(m.min_contribution_cents),
         late_entries,
         exceptions,
         branches,
@@ -424,17 +499,20 @@ pub fn html(r: &AuditReport) -> Result<String, AppError> {
         bodies,
         decisions_by,
         decisions_financial,
-        financial_total: euros(r.decisions.financial_total_cents),
-        subsidy_total: euros(r.decisions.subsidy_total_cents),
+        financial_total: eur(r.decisions.financial_total_cents),
+        subsidy_total: eur(r.decisions.subsidy_total_cents),
         subsidies,
         budgets: r
             .money
             .budgets
             .iter()
-            .map(|b| (b.decision_id.clone(), euros(b.total_cents)))
+            .map(|b| (b.decision_id.clone(), eur(b.total_cents)))
             .collect(),
         register,
         disclosure,
+        returned,
+        debts,
+        subsidy_applied,
         conduct,
         cases,
     };

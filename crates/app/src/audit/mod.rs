@@ -7,10 +7,12 @@
 mod csv;
 mod explain;
 mod html;
+mod texts;
 
 pub use csv::csv_tables;
 pub use explain::explain;
 pub use html::html;
+pub use texts::ReportLang;
 
 use crate::AppError;
 use kroniek_core::note::{Checkpoint, Note, VerifierKey};
@@ -121,7 +123,9 @@ pub fn from_open_store(
         });
         integrity.late_entries = late(store, &builder, prev.size, params.year)?;
     }
-    Ok(builder.report(params, integrity))
+    builder
+        .report(params, integrity)
+        .map_err(|e| AppError::Failed(e.to_string()))
 }
 
 fn late(
@@ -252,7 +256,9 @@ pub fn from_export(
             detail: "see the verification result".into(),
         });
     }
-    Ok(builder.report(params, integrity))
+    builder
+        .report(params, integrity)
+        .map_err(|e| AppError::Failed(e.to_string()))
 }
 
 /// The peildatum given, or 1 January of the year.

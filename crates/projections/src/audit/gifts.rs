@@ -67,7 +67,7 @@ pub const GIFT_RULE_TABLE: &[GiftRule] = &[
         to: None,
         threshold_cents: Some(450_000),
         days: None,
-        source: "Wfpp art. 25: donors giving EUR 4,500 or more in a year are disclosed with name and residence; the Evaluatiewet's lower EUR 1,000 boundary is not applied (the government's overviews of 2023 still use EUR 4,500)",
+        source: "Wfpp art. 25: donors giving EUR 4,500 or more in a year are disclosed (naam en woonplaats); the Evaluatiewet's lower EUR 1,000 boundary is not applied (the government's overviews of 2023 still use EUR 4,500)",
     },
     GiftRule {
         rule: GiftRuleKind::AnonymousMax,
@@ -185,10 +185,11 @@ pub struct GiftSections {
     pub debts: Vec<DebtLine>,
 }
 
+/// A sum of the year's cents. `AuditBuilder::report` has checked, in i128, that every group
+/// of amounts of the year (gifts, returns, loans) stays within ±(2^53 − 1) gross, so a sum
+/// over part of one group is exact: nothing here can wrap or pin.
 fn checked_sum(values: impl Iterator<Item = i64>) -> i64 {
-    // The ledger's `amount-out-of-range` rule keeps every sum within 2^53 − 1; a ledger written
-    // without the rules could still overflow: such a sum is pinned, never wrapped.
-    values.fold(0i64, |acc, v| acc.checked_add(v).unwrap_or(i64::MAX))
+    values.sum()
 }
 
 /// Gifts, returns, reports and loans of `year` under the rules in force.
@@ -238,9 +239,9 @@ pub fn gift_sections(
         );
         let non_dutch_cents = checked_sum(
             list.iter()
-                .filter(|g| {
-                    !g.dutch && rule_in_force(GiftRuleKind::DutchDonorsOnly, g.received).is_some()
-                })
+                // An anonymous gift is judged by the anonymous limit: who gave is not known.
+                .filter(|g| g.donor_kind != "anonymous" && !g.dutch)
+                .filter(|g| rule_in_force(GiftRuleKind::DutchDonorsOnly, g.received).is_some())
                 .map(|g| g.amount_cents),
         );
         let cap = rule_in_force(GiftRuleKind::Cap, year_end).and_then(|r| r.threshold_cents);

@@ -13,6 +13,7 @@ use kroniek_core::types::Date;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+mod findings;
 mod gifts;
 mod report;
 pub use gifts::{gift_rules, rule_in_force, GiftRule, GiftRuleKind, GIFT_RULE_TABLE};
@@ -124,6 +125,8 @@ pub struct AuditBuilder {
     gift_reports: Vec<GiftReport>,
     gift_returns: Vec<GiftReturn>,
     loans: Vec<Loan>,
+    /// `DecisionTaken.amount_cents`: position, year of the decision, cents.
+    decision_amounts: Vec<(u64, i32, i64)>,
     /// `SubsidyApplied`: position, year, recipient, cents.
     subsidy_applications: Vec<(u64, i32, String, i64)>,
     cases: Vec<(u64, String, Date, String)>,
@@ -333,6 +336,10 @@ impl AuditBuilder {
             )),
             E::DecisionTaken(d) => {
                 self.decision_positions.insert(d.decision_id.to_string(), p);
+                if let Some(a) = d.amount_cents {
+                    self.decision_amounts
+                        .push((p, chrono::Datelike::year(&effective.naive()), a));
+                }
             }
             _ => {}
         }
@@ -385,19 +392,125 @@ impl AuditBuilder {
     /// The report for `params`, with the `integrity` its maker established: one section after
     /// the other, each with the exceptions it found (in the report's order: membership,
     /// governance, money, then integrity first of all, then revoked decisions).
-    pub fn report(&self, params: &AuditParams, integrity: Integrity) -> AuditReport {
+    /// Every group of amounts the report adds up, for the report's year, as (what, gross
+    /// cents in i128, the position of the last amount). Each figure of the report is a sum
+    /// over part of one group, so a group within ±(2^53 − 1) keeps every figure exact.
+    fn amount_groups(&self, params: &AuditParams) -> Vec<(String, i128, u64)> {
+        let (year, cy) = (params.year, params.contribution_year);
+        let mut groups: Vec<(String, i128, u64)> = Vec::new();
+        let mut add = |what: String, amounts: &mut dyn Iterator<Item = (u64, i64)>| {
+            let (mut gross, mut last) = (0i128, 0u64);
+            for (pos, cents) in amounts {
+                gross += i128::from(cents).abs();
+                last = last.max(pos);
+            }
+            groups.push((what, gross, last));
+        };
+        add(
+            format!("the contributions for {cy}"),
+            &mut self
+                .payments
+                .iter()
+                .filter(|x| x.year == cy)
+                .map(|x| (x.position, x.cents)),
+        );
+        add(
+            format!("the gifts of {year}"),
+            &mut self
+                .gifts
+                .iter()
+                .filter(|g| g.year == year)
+                .map(|g| (g.position, g.amount_cents)),
+        );
+        add(
+            format!("the gifts returned in {year}"),
+            &mut self
+                .gift_returns
+                .iter()
+                .filter(|g| g.year == year)
+                .map(|g| (g.position, g.amount_cents)),
+        );
+        add(
+            format!("the loans of {year}"),
+            &mut self
+                .loans
+                .iter()
+                .filter(|g| g.year == year)
+                .map(|g| (g.position, g.amount_cents)),
+        );
+        add(
+            format!("the subsidies of {year}"),
+            &mut self
+                .subsidies
+                .iter()
+                .filter(|s| s.1 == year)
+                .map(|s| (s.0, s.3)),
+        );
+        add(
+            format!("the subsidies applied for {year}"),
+            &mut self
+                .subsidy_applications
+                .iter()
+                .filter(|s| s.1 == year)
+                .map(|s| (s.0, s.3)),
+        );
+        add(
+            format!("the budget lines of {year}"),
+            &mut self
+                .budgets
+                .iter()
+                .filter(|b| b.1 == year)
+                .flat_map(|b| b.3.iter().map(move |l| (b.0, l.1))),
+        );
+        add(
+            format!("the decisions' amounts of {year}"),
+            &mut self
+                .decision_amounts
+                .iter()
+                .filter(|d| d.1 == year)
+                .map(|d| (d.0, d.2)),
+        );
+        groups
+    }
+
+    /// The report for `params.year`. Refuses (never wraps or pins a figure) when a group of
+    /// amounts it adds up passes ±(2^53 − 1) cents, which only a ledger written before the
+    /// rule `amount-out-of-range` can hold, or the year's total across members or donors.
+    pub fn report(
+        &self,
+        params: &AuditParams,
+        integrity: Integrity,
+    ) -> Result<AuditReport, ProjectionError> {
+        use kroniek_core::governance::state::MAX_SUM_CENTS;
+        if let Some((what, _, position)) = self
+            .amount_groups(params)
+            .into_iter()
+            .find(|(_, gross, _)| *gross > i128::from(MAX_SUM_CENTS))
+        {
+            return Err(ProjectionError::SumOutOfRange { what, position });
+        }
         let year = Year::of(params.year);
         let mut exceptions: Vec<Exception> = Vec::new();
         let membership = self.membership(params, year, &mut exceptions);
         let governance = self.governance(year, &mut exceptions);
         let decisions = self.decisions(year);
-        let money = self.money(year, &mut exceptions);
+        let mut money = self.money(year, &mut exceptions);
+        money.subsidy_applied = self.subsidy_checks(params.year, &mut exceptions);
         let cases = self.cases(year);
         integrity_exceptions(&integrity, &mut exceptions);
         revoked_exceptions(&decisions, &mut exceptions);
         self.finding_exceptions(year, &mut exceptions);
         self.royement_exceptions(year, &mut exceptions);
-        AuditReport {
+        self.kascommissie_exceptions(year, &mut exceptions);
+        let mut membership = membership;
+        membership.youth = self.youth_count(
+            params.peildatum,
+            params.contribution_year,
+            params.year,
+            &mut exceptions,
+        );
+        let mut report = AuditReport {
+            summary: Summary::default(),
             params: params.clone(),
             integrity,
             membership,
@@ -407,7 +520,9 @@ impl AuditBuilder {
             conduct: self.projections.conduct(year.dec31),
             cases,
             exceptions,
-        }
+        };
+        report.summary = findings::summary(&report);
+        Ok(report)
     }
 
     /// Membership at the peildatum: every active member, counted for the subsidy or not and
@@ -563,7 +678,7 @@ impl AuditBuilder {
         if subsidy_count < SUBSIDY_MEMBER_THRESHOLD {
             exceptions.push(Exception {
                 section: "membership".into(),
-                severity: Severity::Violation,
+                severity: Severity::Warning,
                 detail: format!("{subsidy_count} members count for the subsidy on {}; the threshold is {SUBSIDY_MEMBER_THRESHOLD}", params.peildatum),
                 positions: vec![],
             });
@@ -622,6 +737,7 @@ impl AuditBuilder {
             expelled: changes(|f| &f.expelled),
             over_the_year,
             reconciliation,
+            youth: YouthCount::default(),
             payments_by_month,
             paid_after_cutoff,
             refunds_after_peildatum,
@@ -891,7 +1007,13 @@ impl AuditBuilder {
                         .filter(|h| h.left.is_some_and(|(l, _)| in_year(l)))
                         .filter_map(|h| h.left_position),
                 );
+                if positions.is_empty() {
+                    // Nobody seated and nobody left this year: the seats that ran out before.
+                    positions = positions_of(&|h| h.term_start <= dec31);
+                    positions.extend(b.holdings.iter().filter_map(|h| h.left_position));
+                }
                 positions.sort_unstable();
+                positions.dedup();
                 exceptions.push(Exception {
                     section: "governance".into(),
                     severity: Severity::Violation,
@@ -1020,6 +1142,7 @@ impl AuditBuilder {
             disclosure: sections.disclosure,
             returned: sections.returned,
             debts: sections.debts,
+            subsidy_applied: Vec::new(),
         }
     }
 
@@ -1231,7 +1354,7 @@ impl AuditBuilder {
 /// EUR with two decimals.
 pub fn euros(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
-    let c = cents.abs();
+    let c = cents.unsigned_abs();
     let whole = (c / 100).to_string();
     let mut grouped = String::new();
     for (i, ch) in whole.chars().enumerate() {

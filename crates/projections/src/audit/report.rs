@@ -97,6 +97,8 @@ pub struct Membership {
     pub over_the_year: Vec<(String, u64)>,
     /// From the register to the members counted: the lines after `register` add up to it.
     pub reconciliation: Vec<ReconciliationLine>,
+    /// The youth organisation's own count (step 11).
+    pub youth: YouthCount,
     /// Contributions for the contribution year by the month they were paid.
     pub payments_by_month: Vec<MonthTotal>,
     /// Contributions for the contribution year paid after `params.paid_by`.
@@ -279,6 +281,8 @@ pub struct Money {
     pub returned: Vec<DonorYear>,
     /// Loans received in the year, by lender.
     pub debts: Vec<DebtLine>,
+    /// Subsidies received against what was applied for, where an application is recorded.
+    pub subsidy_applied: Vec<SubsidyCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -319,9 +323,56 @@ pub struct Exception {
     pub positions: Vec<u64>,
 }
 
+/// The kascommissie has at least two members (BW 2:48 lid 2).
+pub const KASCOMMISSIE_MIN_MEMBERS: usize = 2;
+
+/// What opens the report: the figures an accountant reads first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub counted_members: u64,
+    pub threshold: u64,
+    pub meets_threshold: bool,
+    pub youth_members_paying: u64,
+    pub gifts_total_cents: i64,
+    pub donors_disclosed: u64,
+    pub disclosed_cents: i64,
+    pub debts_disclosed: u64,
+    pub verified: bool,
+    /// Findings by severity.
+    pub violations: u64,
+    pub warnings: u64,
+}
+
+/// A subsidy received against what was applied for (`SubsidyApplied`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SubsidyCheck {
+    pub recipient: String,
+    pub applied_cents: i64,
+    pub received_cents: i64,
+    /// Received less applied for.
+    pub difference_cents: i64,
+    pub positions: Vec<u64>,
+}
+
+/// The youth organisation's own count on the peildatum.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct YouthCount {
+    /// Youth members active on the peildatum.
+    pub active: u64,
+    /// Of those, the ones who paid a contribution for the contribution year.
+    pub paying: u64,
+    pub threshold: u64,
+    pub meets_threshold: bool,
+    /// The rule applied, and where it comes from.
+    pub source: String,
+    /// The events of the paying youth members.
+    pub positions: Vec<u64>,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditReport {
+    pub summary: Summary,
     pub params: AuditParams,
     pub integrity: Integrity,
     pub membership: Membership,
