@@ -120,6 +120,7 @@ fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
         };
         let verified = store
             .verify(&mut |_| {})
+            .expect("no read fails")
             .unwrap_or_else(|b| panic!("round {rounds}: {b}"));
         let ids: HashSet<String> = store
             .iter_from(0)

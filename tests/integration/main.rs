@@ -10,6 +10,7 @@ mod bench;
 mod browser;
 mod cli;
 mod crash;
+mod disk_full;
 mod go_reference;
 mod http;
 mod independent_verifier;

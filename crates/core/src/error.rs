@@ -47,6 +47,11 @@ pub enum CoreError {
     #[error("storage error: {0}")]
     Storage(#[from] sled::Error),
 
+    /// An earlier write or flush failed (a full disk): the store refuses writes until the
+    /// process that holds it is restarted.
+    #[error("the store cannot write: an earlier write failed: {0}")]
+    WriteFailed(String),
+
     /// A file operation failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -54,6 +59,18 @@ pub enum CoreError {
     /// Something stored cannot be read back.
     #[error("stored data cannot be read at position {0}: {1}; run `kroniek verify`")]
     Corrupt(u64, String),
+}
+
+impl CoreError {
+    /// Whether this is a write or read that failed because the disk is full (ENOSPC).
+    pub fn is_disk_full(&self) -> bool {
+        let io = match self {
+            CoreError::Storage(sled::Error::Io(io)) => io,
+            CoreError::Io(io) => io,
+            _ => return false,
+        };
+        io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28)
+    }
 }
 
 impl From<sled::transaction::TransactionError<CoreError>> for CoreError {

@@ -143,7 +143,8 @@ pub fn verify(data: &Path, export: Option<&Path>, json: bool) -> Result<(), CliE
             let bar = progress::bar("verifying", Some(store.head().count));
             let result = store.verify(&mut |n| bar.set_position(n));
             bar.finish_and_clear();
-            result
+            // A read that failed is an error with its own exit status, not a verdict.
+            result?
         }
     };
     if json {

@@ -102,11 +102,38 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The ledger's storage failed: 507 when the disk is full, else 503. The problem says what
+    /// failed and what to do; it is never a verdict about the chain.
+    pub fn storage(e: &CoreError) -> ApiError {
+        if e.is_disk_full() {
+            ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "Disk full",
+                format!("the ledger's disk is full ({e}): free space, then restart the server if /healthz answers 503; an append answered with this problem may or may not be recorded: retry it with the same event ids (recorded ones answer their positions)"),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Storage unavailable",
+                format!("the ledger's storage failed ({e}): retry later; if it persists, check the disk and restart the server"),
+            )
+        }
+    }
+}
+
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> ApiError {
         match e {
             CoreError::Refused(r) => ApiError::refused(&r),
             CoreError::Invalid(why) => ApiError::bad_request(why),
+            e @ CoreError::Storage(_) => ApiError::storage(&e),
+            e @ CoreError::Io(_) if e.is_disk_full() => ApiError::storage(&e),
+            CoreError::WriteFailed(why) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Store cannot write",
+                format!("{why}: /healthz says the same, so a supervisor restarts the server"),
+            ),
             other => ApiError::internal(other),
         }
     }

@@ -407,10 +407,19 @@ pub async fn conduct(
     Ok(Json(to_json(view)?))
 }
 
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The server runs", body = Object)))]
-/// `GET /healthz`.
-pub async fn healthz(State(state): Shared) -> Json<Value> {
-    Json(json!({"status": "ok", "events": state.store.head().count}))
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The server runs and its store can write", body = Object), (status = 503, description = "The store cannot write (a write or flush failed, e.g. a full disk): restart the server once the cause is fixed", body = Object)))]
+/// `GET /healthz`: 200 while the store can write; 503, with why, once a write or flush failed
+/// (the store then refuses writes until the server is restarted), so a supervisor restarts it.
+pub async fn healthz(State(state): Shared) -> Response {
+    let events = state.store.head().count;
+    match state.store.write_failure() {
+        None => Json(json!({"status": "ok", "events": events})).into_response(),
+        Some(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "restart required", "events": events, "why": why})),
+        )
+            .into_response(),
+    }
 }
 
 fn to_json<T: serde::Serialize>(view: T) -> Result<Value, ApiError> {
@@ -524,11 +533,11 @@ pub async fn subscribe(
 }
 
 /// `GET /v1/verify`: walks the whole chain.
-#[utoipa::path(get, path = "/v1/verify", tag = "ledger", security(("bearer" = [])), responses((status = 200, body = super::openapi::VerifyView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+#[utoipa::path(get, path = "/v1/verify", tag = "ledger", security(("bearer" = [])), responses((status = 200, body = super::openapi::VerifyView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 503, description = "the storage could not be read: not a verdict", body = super::openapi::Problem), (status = 507, description = "the disk is full", body = super::openapi::Problem)))]
 pub async fn verify(State(state): Shared, caller: Caller) -> Result<Json<Value>, ApiError> {
     policy::allow(caller.role, "GET", "/v1/verify")?;
     blocking(move || {
-        Ok(Json(match state.verify_and_remember().outcome {
+        Ok(Json(match state.verify_and_remember()?.outcome {
             Ok(v) => {
                 json!({"verified": true, "count": v.count, "head": v.head, "erased": v.erased})
             }
@@ -540,7 +549,7 @@ pub async fn verify(State(state): Shared, caller: Caller) -> Result<Json<Value>,
 
 /// `GET /v1/export`: the ledger as JSON Lines, as the caller may see it (withheld records and
 /// personal data by role), streamed in chunks.
-#[utoipa::path(get, path = "/v1/export", tag = "ledger", security(("bearer" = [])), responses((status = 200, description = "application/jsonl: one record per line (events/FORMAT.md), withheld and personal data by role"), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+#[utoipa::path(get, path = "/v1/export", tag = "ledger", security(("bearer" = [])), responses((status = 200, description = "application/jsonl: one record per line (events/FORMAT.md), withheld and personal data by role"), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 503, description = "the store could not be read", body = super::openapi::Problem)))]
 pub async fn export(State(state): Shared, caller: Caller) -> Result<Response, ApiError> {
     policy::allow(caller.role, "GET", "/v1/export")?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
@@ -570,9 +579,25 @@ pub async fn export(State(state): Shared, caller: Caller) -> Result<Response, Ap
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    // The first chunk before the answer: a store that cannot be read is a problem with a
+    // status, not a connection closed with no reply (a failure later in the stream can only
+    // end it early: the status is sent by then).
+    let mut rx = rx;
+    let first = match rx.recv().await {
+        Some(Err(e)) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Storage unavailable",
+                format!("the ledger could not be read for the export ({e}): retry later; if /healthz answers 503, restart the server"),
+            ))
+        }
+        other => other,
+    };
+    use futures_util::StreamExt;
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
+    let stream = futures_util::stream::iter(first).chain(rest);
     Ok((
         [(header::CONTENT_TYPE, "application/jsonl")],
         Body::from_stream(stream),

@@ -159,8 +159,9 @@ impl AppState {
     }
 
     /// Walks the whole chain and keeps the outcome for the overview. Blocking.
-    pub fn verify_and_remember(&self) -> Verification {
-        self.remember(self.store.verify(&mut |_| {}))
+    /// A read that fails is an error (a 5xx problem), never a verdict, and is not remembered.
+    pub fn verify_and_remember(&self) -> Result<Verification, CoreError> {
+        Ok(self.remember(self.store.verify(&mut |_| {})?))
     }
 
     /// Keeps the outcome of a full verification for the overview, stamped with the time.

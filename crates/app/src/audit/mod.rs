@@ -59,7 +59,7 @@ pub fn from_open_store(
 ) -> Result<AuditReport, AppError> {
     let note = store.sign_checkpoint()?;
     let cp = Checkpoint::parse_body(&note.text).map_err(AppError::Failed)?;
-    let verification = store.verify(&mut |_| {});
+    let verification = store.verify(&mut |_| {})?;
     let mut builder = AuditBuilder::new();
     store.replay(0, |record, personal| -> Result<(), AppError> {
         if record.position >= cp.size {

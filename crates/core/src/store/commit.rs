@@ -130,6 +130,9 @@ impl Store {
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
     {
         let mut guard = lock(&self.writer);
+        if let Some(why) = self.write_failure() {
+            return Err(CoreError::WriteFailed(why.to_owned()));
+        }
         let writer = &mut *guard;
         let committed = writer.head;
         let state = match &mut writer.state {
@@ -175,7 +178,7 @@ impl Store {
                 state.commit();
                 writer.head = head;
                 drop(guard);
-                self.make_durable(head)?;
+                self.make_durable(head).map_err(|e| self.fail_stop(e))?;
                 Ok(AppendOutcome::Appended {
                     first: committed.count,
                     count: batch.appended,
@@ -184,8 +187,12 @@ impl Store {
             }
             Err(e) => {
                 state.rollback();
+                if let CoreError::Storage(_) | CoreError::Io(_) = e {
+                    return Err(self.fail_stop(e));
+                }
                 if batch.staged {
-                    self.discard_from(committed.count)?;
+                    self.discard_from(committed.count)
+                        .map_err(|e| self.fail_stop(e))?;
                 }
                 Err(e)
             }
@@ -662,6 +669,16 @@ impl Store {
     }
 
     /// Waits until a flush covers `target`; the first waiter flushes for all (group commit).
+    /// Records that a write or flush failed, so the store refuses further writes (see
+    /// `write_failure`), and passes the error on. Readers keep seeing the committed head.
+    fn fail_stop(&self, e: CoreError) -> CoreError {
+        let _ = self.write_failure.set(format!(
+            "{e}; the ledger is safe up to its committed head, but this process cannot write until it is restarted{}",
+            if e.is_disk_full() { " (free disk space first)" } else { "" }
+        ));
+        e
+    }
+
     pub(super) fn make_durable(&self, target: Head) -> Result<(), CoreError> {
         let mut state = lock(&self.flush);
         loop {

@@ -132,6 +132,10 @@ pub struct Store {
     synced_blobs: Mutex<HashSet<(std::ffi::OsString, u64)>>,
     /// Whether sled may have blob files to sync: see [`LARGE_VALUE`].
     blobs_possible: std::sync::atomic::AtomicBool,
+    /// Set when a write or a flush failed (a full disk): what is on disk past the committed
+    /// head is then unknown, and sled keeps the error, so the store refuses every further
+    /// write until it is opened again (fail-stop, as databases do after a failed fsync).
+    write_failure: std::sync::OnceLock<String>,
     /// The store's lock, held while the store is open (see [`hold_store`]). Declared last:
     /// fields drop in order, so sled has written all it writes on closing before another
     /// process may open the store.
@@ -167,6 +171,11 @@ impl Store {
             .visible
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Why the store refuses writes until it is opened again, if a write or flush failed.
+    pub fn write_failure(&self) -> Option<&str> {
+        self.write_failure.get().map(String::as_str)
     }
 
     /// The store's size on disk, in bytes (sled's own count).

@@ -268,6 +268,7 @@ impl Store {
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
             blobs_possible: std::sync::atomic::AtomicBool::new(blobs_possible),
+            write_failure: std::sync::OnceLock::new(),
             _holder_file: holder_file,
         };
         if unfinished {

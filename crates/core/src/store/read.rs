@@ -7,10 +7,16 @@ use super::*;
 /// A full verification, one stored record at a time (see [`Store::verify`]): each record's
 /// hash, position and link, and its personal data merge-joined with the `personal` tree; at
 /// the end, the head. [`Store::replay_verified`] runs it on the pages a rebuild reads anyway.
+/// What a chain walk found: a verdict about the chain, or the read that failed (never a verdict).
+pub(super) type WalkOutcome = Result<Result<Verified, Broken>, CoreError>;
+
 pub(super) struct ChainWalk {
     pub(super) head: Head,
     pub(super) chain: ChainVerifier,
     pub(super) personal: std::iter::Peekable<sled::Iter>,
+    /// A read that failed: the walk stopped on it, and its outcome is that error, never a
+    /// verdict about the chain (a full disk is not tampering).
+    pub(super) storage: Option<sled::Error>,
 }
 
 impl ChainWalk {
@@ -66,8 +72,15 @@ impl ChainWalk {
             .link(position, &tail.prev_hash, tail.stream, tail.version, &hash)?;
         // Personal data: merge-join the personal tree with the records.
         let mut stored_personal = None;
-        while let Some(Ok((pkey, _))) = self.personal.peek() {
-            let ppos = be_u64(pkey).unwrap_or(u64::MAX);
+        loop {
+            let ppos = match self.personal.peek() {
+                None => break,
+                Some(Ok((pkey, _))) => be_u64(pkey).unwrap_or(u64::MAX),
+                Some(Err(e)) => {
+                    let e = e.clone();
+                    return Err(self.failed_read(position, e));
+                }
+            };
             if ppos < position {
                 return Err(Broken {
                     position: ppos,
@@ -78,7 +91,11 @@ impl ChainWalk {
             if ppos > position {
                 break;
             }
-            stored_personal = self.personal.next().and_then(Result::ok).map(|(_, v)| v);
+            stored_personal = match self.personal.next() {
+                Some(Ok((_, v))) => Some(v),
+                Some(Err(e)) => return Err(self.failed_read(position, e)),
+                None => None,
+            };
         }
         let personal_missing = tail.personal_commitment.is_some() && stored_personal.is_none();
         match (tail.personal_commitment, stored_personal) {
@@ -114,6 +131,24 @@ impl ChainWalk {
             self.chain.note_personal(&record, personal_missing);
         }
         Ok(())
+    }
+
+    /// Notes a read that failed at `position`, for [`ChainWalk::outcome`].
+    pub(super) fn failed_read(&mut self, position: u64, e: sled::Error) -> Broken {
+        let why = format!("storage error: {e}");
+        self.storage = Some(e);
+        Broken { position, why }
+    }
+
+    /// What the walk found: a verdict about the chain, or the read that failed.
+    pub(super) fn outcome(self, broken: Option<Broken>) -> WalkOutcome {
+        if let Some(e) = self.storage {
+            return Err(CoreError::Storage(e));
+        }
+        Ok(match broken {
+            Some(b) => Err(b),
+            None => self.finish(),
+        })
     }
 
     /// The outcome, once every stored record up to the head was checked.
@@ -239,15 +274,12 @@ impl Store {
         E: From<CoreError>,
     {
         match self.chain_walk() {
-            // The walk checks up to the stored head, the replay up to the visible one: they
-            // differ only while an append is being flushed.
-            Ok(walk) if walk.head == self.head() => self
-                .replay_walking(0, Some(walk), apply)
-                .map(|outcome| outcome.unwrap_or_else(|| self.verify(&mut |_| {}))),
-            Ok(_) => {
-                self.replay(0, apply)?;
-                Ok(self.verify(&mut |_| {}))
-            }
+            // The walk and the replay end at the same committed head, unless an append commits
+            // in between: then the walk checks the shorter prefix, which is still the ledger.
+            Ok(walk) => match self.replay_walking(0, Some(walk), apply)? {
+                Some(outcome) => Ok(outcome?),
+                None => Ok(self.verify(&mut |_| {})?),
+            },
             Err(broken) => self.replay(0, apply).map(|()| Err(broken)),
         }
     }
@@ -260,14 +292,18 @@ impl Store {
         from: u64,
         walk: Option<ChainWalk>,
         mut apply: impl FnMut(&Record, Option<&Personal>) -> Result<(), E>,
-    ) -> Result<Option<Result<Verified, Broken>>, E>
+    ) -> Result<Option<WalkOutcome>, E>
     where
         E: From<CoreError>,
     {
         /// Records per message from the reading thread.
         const BATCH: usize = 1_024;
         type Batch = Vec<(Record, Option<Personal>)>;
-        let end = self.head().count;
+        // With a walk, exactly the records it checks: its head may be behind one committed
+        // since (the walk would otherwise meet records past the head it was given).
+        let end = walk
+            .as_ref()
+            .map_or_else(|| self.head().count, |w| w.head.count);
         if end.saturating_sub(from) <= 2 * BATCH as u64 {
             // A few records (a read side catching up after an append): no thread.
             for record in self.records_between(from, end) {
@@ -308,10 +344,7 @@ impl Store {
                 if !batch.is_empty() {
                     let _ = raw_tx.send(Ok(batch));
                 }
-                walk.map(|w| match broken {
-                    Some(b) => Err(b),
-                    None => w.finish(),
-                })
+                walk.map(|w| w.outcome(broken))
             });
             // Decoding: records and their personal data.
             scope.spawn(move || {
@@ -392,39 +425,48 @@ impl Store {
         })
     }
 
-    /// Walks the stored chain up to the head: every hash recomputed from the stored bytes,
-    /// every link, position and stream version, and every personal commitment.
-    pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<Verified, Broken> {
-        let mut walk = self.chain_walk()?;
+    /// Walks the stored chain up to the committed head (what readers see; a batch whose flush
+    /// failed is not part of it): every hash recomputed from the stored bytes, every link,
+    /// position and stream version, and every personal commitment. The inner result is the
+    /// verdict; a read that fails is the outer error, never a verdict.
+    pub fn verify(
+        &self,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Result<Verified, Broken>, CoreError> {
+        let mut walk = match self.chain_walk() {
+            Ok(w) => w,
+            Err(b) => return Ok(Err(b)),
+        };
+        let mut broken = None;
         for item in self.t.records.range(..pos_key(walk.head.count)) {
             let expected = walk.checked();
             if expected.is_multiple_of(65_536) {
                 progress(expected);
             }
-            let (key, value) = item.map_err(|e| Broken {
-                position: expected,
-                why: format!("storage error: {e}"),
-            })?;
-            walk.check(&key, &value)?;
+            let (key, value) = item?;
+            if let Err(b) = walk.check(&key, &value) {
+                broken = Some(b);
+                break;
+            }
         }
-        let done = walk.finish()?;
-        progress(done.count);
-        Ok(done)
+        let outcome = walk.outcome(broken)?;
+        if let Ok(done) = &outcome {
+            progress(done.count);
+        }
+        Ok(outcome)
     }
 
     /// The checks of [`Store::verify`], ready to take the stored records from the first.
+    /// The walk ends at the committed head, the one readers see: sled's stored `head` may be
+    /// ahead of it after a write whose flush failed (a full disk), and nothing past the
+    /// committed head is part of the ledger.
     pub(super) fn chain_walk(&self) -> Result<ChainWalk, Broken> {
-        let head = self
-            .t
-            .meta
-            .get("head")
-            .map_err(|e| format!("the stored head cannot be read: {e}"))
-            .and_then(|v| stored_head(v.as_deref()))
-            .map_err(|why| Broken { position: 0, why })?;
+        let head = self.head();
         Ok(ChainWalk {
             head,
             chain: ChainVerifier::new(),
             personal: self.t.personal.range(..pos_key(head.count)).peekable(),
+            storage: None,
         })
     }
 }

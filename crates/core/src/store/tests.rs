@@ -217,7 +217,7 @@ proptest! {
                 a
             }
         };
-        let broken = store.verify(&mut |_| {}).expect_err("tampering must be found");
+        let broken = store.verify(&mut |_| {}).expect("no read fails").expect_err("tampering must be found");
         prop_assert_eq!(broken.position, expected, "{}", broken);
     }
 
@@ -377,7 +377,14 @@ fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
         panic!()
     };
     assert_eq!((first, count, head.count), (1, 40, 41));
-    assert_eq!(store.verify(&mut |_| {}).unwrap().count, 41);
+    assert_eq!(
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count,
+        41
+    );
 }
 
 #[test]
@@ -413,7 +420,14 @@ fn leftovers_past_the_head_are_discarded_on_open() {
     assert_eq!(store.head().count, 1);
     assert_eq!(store.t.records.len(), 1);
     assert_eq!(store.t.ids.len(), 1, "only the committed event's id");
-    assert_eq!(store.verify(&mut |_| {}).unwrap().count, 1);
+    assert_eq!(
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count,
+        1
+    );
     // The staged ids are free again.
     let AppendOutcome::Appended { count, .. } = store
         .append(
@@ -500,7 +514,15 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
             if whole { 2 } else { 0 },
             "cut {cut}"
         );
-        assert_eq!(store.verify(&mut |_| {}).unwrap().count, count, "cut {cut}");
+        assert_eq!(
+            store
+                .verify(&mut |_| {})
+                .expect("no read fails")
+                .unwrap()
+                .count,
+            count,
+            "cut {cut}"
+        );
         if !whole {
             assert_eq!(store.head(), before);
             // The cut batch left nothing behind: the same events append again, at the same
@@ -510,7 +532,14 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
         assert_eq!(store.head().count, committed + 3);
         let proof = store.inclusion_proof(committed, committed + 3).unwrap();
         assert!(!proof.is_empty());
-        assert_eq!(store.verify(&mut |_| {}).unwrap().count, committed + 3);
+        assert_eq!(
+            store
+                .verify(&mut |_| {})
+                .expect("no read fails")
+                .unwrap()
+                .count,
+            committed + 3
+        );
     }
 }
 
@@ -596,7 +625,14 @@ fn a_damaged_head_is_reported_on_open() {
         other => panic!("expected Damaged, got {other:?}"),
     }
     let inspect = Store::open_with(&path, OpenMode::Inspect).unwrap();
-    assert_eq!(inspect.verify(&mut |_| {}).unwrap_err().position, 1);
+    assert_eq!(
+        inspect
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap_err()
+            .position,
+        1
+    );
 }
 
 #[test]
@@ -625,7 +661,7 @@ fn erasure_removes_personal_data_and_hashes_still_verify() {
     assert_ne!(before[0], after[0]);
     assert!(String::from_utf8_lossy(&after[0]).contains("\"personal\":null"));
     assert_eq!(before[2], after[2]);
-    let v = store.verify(&mut |_| {}).unwrap();
+    let v = store.verify(&mut |_| {}).expect("no read fails").unwrap();
     assert_eq!((v.count, v.erased), (6, 2));
     assert_eq!(verify_lines(&after).unwrap().erased, 2);
     // The store and a restore of its export both accept the erasures they record.
@@ -647,7 +683,10 @@ fn personal_data_removed_without_an_erasure_is_tampering_in_verify_and_restore()
     // Deleted from the store behind its back: verify names the record.
     let key = store.t.personal.iter().next().unwrap().unwrap().0;
     store.t.personal.remove(&key).unwrap();
-    let broken = store.verify(&mut |_| {}).unwrap_err();
+    let broken = store
+        .verify(&mut |_| {})
+        .expect("no read fails")
+        .unwrap_err();
     assert!(broken.why.contains("tampered, not erased"), "{broken}");
     // An export whose first record's personal data is nulled: restore refuses it whole.
     let record = match ExportLine::parse(&lines[0]).unwrap() {
@@ -694,7 +733,14 @@ fn concurrent_writers_share_flushes() {
         t.join().unwrap();
     }
     assert_eq!(store.head().count, 160);
-    assert_eq!(store.verify(&mut |_| {}).unwrap().count, 160);
+    assert_eq!(
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count,
+        160
+    );
     eprintln!("160 appends, {} flushes", store.flush_count());
     assert!(
         store.flush_count() < 160,
@@ -1003,7 +1049,14 @@ fn a_snapshot_left_half_written_by_a_kill_does_not_stop_the_store_opening() {
     let store = Store::open(&dir).unwrap();
     assert!(!torn.exists(), "the torn snapshot was removed");
     assert_eq!(store.head(), head);
-    assert_eq!(store.verify(&mut |_| {}).unwrap().count, head.count);
+    assert_eq!(
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count,
+        head.count
+    );
     assert_eq!(store.iter_from(0).count() as u64, head.count);
 }
 
@@ -1098,7 +1151,10 @@ fn a_verified_replay_finds_what_verify_finds() {
     let (folded, outcome) = verified_replay(&store);
     assert_eq!(folded, n);
     let intact = outcome.unwrap();
-    assert_eq!(Ok(intact), store.verify(&mut |_| {}));
+    assert_eq!(
+        Ok(intact),
+        store.verify(&mut |_| {}).expect("no read fails")
+    );
     assert!(intact.erased > 0);
 
     // A record whose stored hash was changed still reads: the fold goes on, the walk finds it.
@@ -1111,7 +1167,10 @@ fn a_verified_replay_finds_what_verify_finds() {
     let broken = outcome.unwrap_err();
     assert_eq!(broken.position, 1_500);
     assert!(broken.why.starts_with("hash mismatch"), "{broken}");
-    assert_eq!(Err(broken), store.verify(&mut |_| {}));
+    assert_eq!(
+        Err(broken),
+        store.verify(&mut |_| {}).expect("no read fails")
+    );
 
     // The first break is the one reported: a record missing earlier is found first.
     store.t.records.remove(pos_key(700)).unwrap();
@@ -1119,14 +1178,17 @@ fn a_verified_replay_finds_what_verify_finds() {
     assert_eq!(folded, n - 1);
     let broken = outcome.unwrap_err();
     assert_eq!(broken.position, 700);
-    assert_eq!(Err(broken), store.verify(&mut |_| {}));
+    assert_eq!(
+        Err(broken),
+        store.verify(&mut |_| {}).expect("no read fails")
+    );
 
     // Few records: replayed without a thread, verified by a walk of their own.
     let kinds: Vec<(u8, u8)> = (0..40).map(|i| (i % 5, i % 7)).collect();
     let (_dir, small) = filled_store(&kinds, None);
     let (folded, outcome) = verified_replay(&small);
     assert_eq!(folded, small.head().count);
-    assert_eq!(outcome, small.verify(&mut |_| {}));
+    assert_eq!(outcome, small.verify(&mut |_| {}).expect("no read fails"));
 }
 
 /// The governance rules as the store applies them: a refused batch leaves the state alone,
