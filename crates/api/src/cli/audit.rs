@@ -89,10 +89,11 @@ pub fn audit(data: &Path, o: &AuditOptions) -> Result<(), CliError> {
     }?;
     if let Some(path) = &o.out {
         eprintln!(
-            "audit report {} written to {} ({} exceptions)",
+            "audit report {} written to {} (findings: {} violations, {} warnings)",
             o.params.year,
             path.display(),
-            report.exceptions.len()
+            report.summary.violations,
+            report.summary.warnings
         );
     }
     Ok(())
