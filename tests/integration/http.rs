@@ -1002,3 +1002,135 @@ fn the_server_signs_checkpoints_keeps_cosignatures_and_a_witness_serves_add_chec
     let board = grant_every_role(&s)[4].1.clone();
     assert_eq!(s.post("/v1/checkpoint/cosignatures", &board, &line).0, 403);
 }
+
+/// Step 12, item 4: every list that grows comes in pages of `limit` (default 100, at most
+/// 1,000) with a cursor and an RFC 8288 `Link: <…>; rel="next"`; following the links gives
+/// the whole list once, in order; unknown filter values are a 400 or 404 that says what is valid.
+#[test]
+fn lists_come_in_pages_linked_by_rel_next() {
+    let s = Server::start(&["--demo"]);
+    let t = s.admin_token.clone();
+    let follow = |first: &str, key: &dyn Fn(&Value) -> Vec<String>| -> (Vec<String>, usize) {
+        let mut all = Vec::new();
+        let mut pages = 0;
+        let mut next = Some(first.to_owned());
+        while let Some(path) = next {
+            let (code, body, link) = s.get_page(&path, &t);
+            assert_eq!(code, 200, "{path}: {body}");
+            all.extend(key(&json(&body)));
+            pages += 1;
+            next = link;
+            assert!(pages < 1000, "the links end");
+        }
+        (all, pages)
+    };
+    let timeline_keys = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{}/{}", e["date"].as_str().unwrap(), e["position"]))
+            .collect()
+    };
+    let (whole, pages) = follow("/v1/timeline?limit=1000", &timeline_keys);
+    assert_eq!(pages, 1);
+    assert!(whole.len() > 20, "the sample's timeline: {}", whole.len());
+    let (paged, pages) = follow("/v1/timeline?limit=7", &timeline_keys);
+    assert_eq!(
+        paged, whole,
+        "the pages add up to the whole, in order, once each"
+    );
+    assert_eq!(pages, whole.len().div_ceil(7));
+    // A filter is kept across pages.
+    let (alv, _) = follow("/v1/timeline?body=alv&limit=3", &timeline_keys);
+    let (alv_whole, _) = follow("/v1/timeline?body=alv&limit=1000", &timeline_keys);
+    assert_eq!(alv, alv_whole);
+    // Events: the next page starts where the last ended.
+    let head = json(&s.get("/v1/head", &t).1)["count"].as_u64().unwrap();
+    let (positions, _) = follow("/v1/events?limit=250", &|v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["position"].to_string())
+            .collect()
+    });
+    assert_eq!(
+        positions,
+        (0..head).map(|p| p.to_string()).collect::<Vec<_>>()
+    );
+    // A stream, by version.
+    let (versions, pages) = follow("/v1/streams/member/10201?limit=3", &|v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["version"].to_string())
+            .collect()
+    });
+    assert!(pages > 1);
+    let n = versions.len() as u64;
+    assert_eq!(versions, (0..n).map(|v| v.to_string()).collect::<Vec<_>>());
+    // Members: counts on every page, the members in pages by id.
+    let (ids, pages) = follow("/v1/members?as_of=2024-01-01&limit=10", &|v: &Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["member_id"].as_str().unwrap().to_owned())
+            .collect()
+    });
+    assert!(pages >= 3);
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, ids, "in id order, each once");
+    let counts = json(&s.get("/v1/members?as_of=2024-01-01&limit=1000", &t).1);
+    let by_status: u64 = counts["by_status"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(ids.len() as u64, by_status);
+    // Bad values say what is valid.
+    let (code, body) = s.get("/v1/timeline?category=bogus", &t);
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("financial") && body.contains("governance"),
+        "{body}"
+    );
+    let (code, body) = s.get("/v1/timeline?body=no-such-body", &t);
+    assert_eq!(code, 404, "{body}");
+    for path in [
+        "/v1/timeline?limit=0",
+        "/v1/timeline?limit=1001",
+        "/v1/events?limit=5000",
+        "/v1/members?limit=0",
+        "/v1/timeline?cursor=bogus",
+    ] {
+        assert_eq!(s.get(path, &t).0, 400, "{path}");
+    }
+}
+
+/// Step 12, item 3: an audit report is made once per head and parameters; an append makes
+/// the next request a new report at the new head.
+#[test]
+fn the_audit_report_is_reused_until_the_ledger_grows() {
+    let s = Server::start(&["--demo"]);
+    let t = s.admin_token.clone();
+    let (code, first) = s.get("/v1/audit/2023", &t);
+    assert_eq!(code, 200, "{first}");
+    let (_, again) = s.get("/v1/audit/2023", &t);
+    assert_eq!(first, again, "the same report at the same head");
+    let other = json(&s.get("/v1/audit/2023?min_contribution_cents=2400", &t).1);
+    assert_ne!(
+        other["membership"]["subsidy_count"],
+        json(&first)["membership"]["subsidy_count"],
+        "other parameters, another report"
+    );
+    let (code, body) = s.post("/v1/events", &t, PAYMENT);
+    assert_eq!(code, 201, "{body}");
+    let after = json(&s.get("/v1/audit/2023", &t).1);
+    assert_eq!(
+        after["integrity"]["events"].as_u64(),
+        json(&first)["integrity"]["events"].as_u64().map(|n| n + 1)
+    );
+}

@@ -198,7 +198,7 @@ fn the_pages_show_what_the_read_models_hold() {
     assert!(db.contains("is appointed by body landelijk-bestuur"));
     // The timeline marks a revoked decision with what revoked it, and links to events.
     let timeline = request(&s, "GET", "/timeline", &admin, &[], None).body;
-    let (_, api) = s.get("/v1/timeline", &s.admin_token);
+    let (_, api) = s.get("/v1/timeline?limit=1000", &s.admin_token);
     let entries: serde_json::Value = serde_json::from_str(&api).expect("JSON");
     let revoked = entries
         .as_array()

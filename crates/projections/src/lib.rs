@@ -825,6 +825,72 @@ impl Projections {
         (page, total)
     }
 
+    /// One page of the timeline by key: up to `limit` entries after the entry `after` (its
+    /// date and position, the cursor of the page before), oldest first, and the cursor of the
+    /// next page when more follow. Entries appended later land by their date: a cursor stays
+    /// valid (a page never repeats or skips an entry that was there when it was read).
+    pub fn timeline_after(
+        &self,
+        filter: &TimelineFilter,
+        after: Option<(&str, u64)>,
+        limit: usize,
+    ) -> (Vec<TimelineEntry>, Option<(String, u64)>) {
+        let refs = self.timeline_refs(filter, false);
+        let start = after.map_or(0, |a| refs.partition_point(|r| r.key() <= a));
+        let rest = refs.len().saturating_sub(start);
+        let page: Vec<TimelineEntry> = refs
+            .into_iter()
+            .skip(start)
+            .take(limit)
+            .map(EntryRef::to_entry)
+            .collect();
+        let next = (rest > limit)
+            .then(|| page.last().map(|e| (e.key().0.to_owned(), e.key().1)))
+            .flatten();
+        (page, next)
+    }
+
+    /// Whether a body of this id is in the ledger.
+    pub fn has_body(&self, body_id: &str) -> bool {
+        self.state.bodies.get(body_id).is_some()
+    }
+
+    /// One page of the members who are or were members on `as_of`, in id order: up to `limit`
+    /// after the id `after`, and the cursor of the next page when more follow.
+    pub fn member_page(
+        &self,
+        as_of: Date,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (Vec<MemberLine>, Option<String>) {
+        let mut ids: Vec<&String> = self
+            .state
+            .members
+            .iter()
+            .filter(|(id, _)| after.is_none_or(|a| id.as_str() > a))
+            .filter(|(_, h)| h.status_on(as_of) != MemberStatus::NotMember)
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort_unstable();
+        let more = ids.len() > limit;
+        let page: Vec<MemberLine> = ids
+            .into_iter()
+            .take(limit)
+            .filter_map(|id| {
+                let h = self.state.members.get(id.as_str())?;
+                Some(MemberLine {
+                    member_id: id.clone(),
+                    status: h.status_on(as_of).as_str().into(),
+                    branch_id: self.branch_on(id, as_of),
+                })
+            })
+            .collect();
+        let next = more
+            .then(|| page.last().map(|m| m.member_id.clone()))
+            .flatten();
+        (page, next)
+    }
+
     /// The entries a filter selects, as references, in date order.
     fn timeline_refs(&self, filter: &TimelineFilter, decisions_only: bool) -> Vec<EntryRef<'_>> {
         let in_range = |d: &str| {

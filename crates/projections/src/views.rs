@@ -220,6 +220,14 @@ pub struct MembershipCount {
     pub by_branch: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
+/// One member on a page of `GET /v1/members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct MemberLine {
+    pub member_id: String,
+    pub status: String,
+    pub branch_id: Option<String>,
+}
+
 /// Filters of the decision timeline.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TimelineFilter {

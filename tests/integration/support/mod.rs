@@ -264,6 +264,29 @@ impl Server {
         }
     }
 
+    /// A GET that also returns the next page's address from an RFC 8288 `Link: <…>;
+    /// rel="next"` header, if any.
+    pub fn get_page(&self, path: &str, token: &str) -> (u16, String, Option<String>) {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(30))
+            .build();
+        let result = agent
+            .get(&format!("{}{}", self.base, path))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call();
+        let r = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("GET {path}: {e}"),
+        };
+        let next = r.header("link").and_then(|l| {
+            l.strip_prefix('<')
+                .and_then(|rest| rest.split_once(">; rel=\"next\""))
+                .map(|(address, _)| address.to_owned())
+        });
+        (r.status(), r.into_string().unwrap_or_default(), next)
+    }
+
     pub fn get(&self, path: &str, token: &str) -> (u16, String) {
         self.call("GET", path, Some(token), None)
     }

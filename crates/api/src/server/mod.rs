@@ -6,6 +6,7 @@
 mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod paging;
 pub mod policy;
 pub mod problem;
 pub(crate) mod routes;

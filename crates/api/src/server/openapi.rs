@@ -105,7 +105,7 @@ impl Modify for Security {
     components(schemas(
         HeadView, AppendResponse, Problem, RecordView, VerifyView, Composition, SeatView, HolderView,
         TermSchedule, TermView, ReappointmentView, MemberView, StatusChange, MemberSeatView,
-        SignatureView, ContributionView, MembershipCount, TimelineEntry, DecisionView,
+        SignatureView, ContributionView, MembershipCount, kroniek_projections::views::MemberLine, TimelineEntry, DecisionView,
         RevocationView, MotionView, VoteView, ElectionView, SeatDefView, CandidacyView, ResultView,
         TallyView, CaseView, SuspensionView, CaseEventView, ConductView, CodeCoverage, CodeVersionView,
         routes::TokenRequest, MeetingView, ConvocationView, AgendaItemView, AttendanceView, RulesView,

@@ -1,6 +1,7 @@
 //! The `/v1` handlers: thin glue between HTTP and the store / read models.
 
 use super::extract::{Path, Query};
+use super::paging;
 use super::policy;
 use super::problem::ApiError;
 use super::state::{AppState, Caller};
@@ -10,7 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kroniek_core::access::{may_append, shown, Shown};
-use kroniek_core::catalogue::Category;
+use kroniek_core::catalogue::{Category, DecisionCategory};
 use kroniek_core::record::Record;
 use kroniek_core::store::Store;
 use kroniek_core::types::Date;
@@ -195,18 +196,26 @@ pub struct Range {
     limit: Option<u64>,
 }
 
-#[utoipa::path(get, path = "/v1/events", tag = "ledger", security(("bearer" = [])), params(Range), responses((status = 200, body = [super::openapi::RecordView]), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
-/// `GET /v1/events?from=&limit=`.
+#[utoipa::path(get, path = "/v1/events", tag = "ledger", security(("bearer" = [])), params(Range), responses((status = 200, description = "the records from `from`; `Link: <…>; rel=\"next\"` when more follow", body = [super::openapi::RecordView]), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+/// `GET /v1/events?from=&limit=`: `limit` 1 to 1,000 (default 100); the next page's `from`
+/// in the `Link` header.
 pub async fn events(
     State(state): Shared,
     caller: Caller,
+    uri: axum::http::Uri,
     Query(q): Query<Range>,
 ) -> Result<Response, ApiError> {
     let from = q.from.unwrap_or(0);
-    let limit = q.limit.unwrap_or(100).min(1000);
+    let limit = paging::limit(q.limit)? as u64;
     blocking(move || {
         let records = state.store.read_range(from, limit)?;
-        records_response(&state.store, &caller, &records)
+        let end = from.saturating_add(records.len() as u64);
+        let next = (end < state.store.head().count && !records.is_empty())
+            .then(|| paging::next_address(&uri, &[("from", end.to_string())]));
+        Ok(paging::with_next(
+            records_response(&state.store, &caller, &records)?,
+            next,
+        ))
     })
     .await
 }
@@ -215,6 +224,8 @@ pub async fn events(
 #[into_params(parameter_in = Query)]
 pub struct FromVersion {
     from_version: Option<u64>,
+    /// 1 to 1,000 records (default 100); the next page's `from_version` is in the `Link` header.
+    limit: Option<u64>,
 }
 
 #[utoipa::path(get, path = "/v1/streams/{stream}", tag = "ledger", security(("bearer" = [])), params(("stream" = String, Path, description = "category/id; may hold `/` (body/afdeling-den-haag/bestuur)"), FromVersion), responses((status = 200, body = [super::openapi::RecordView]), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
@@ -222,16 +233,25 @@ pub struct FromVersion {
 pub async fn stream(
     State(state): Shared,
     caller: Caller,
+    uri: axum::http::Uri,
     Path(stream): Path<String>,
     Query(q): Query<FromVersion>,
 ) -> Result<Response, ApiError> {
     StreamName::parse(&stream)
         .map_err(|e| ApiError::bad_request(e).with("rule", Rule::MalformedField.id()))?;
+    let limit = paging::limit(q.limit)?;
+    let from_version = q.from_version.unwrap_or(0);
     blocking(move || {
-        let records = state
-            .store
-            .read_stream(&stream, q.from_version.unwrap_or(0))?;
-        records_response(&state.store, &caller, &records)
+        let mut records = state.store.read_stream(&stream, from_version)?;
+        let next = (records.len() > limit).then(|| {
+            records.truncate(limit);
+            let after = records.last().map_or(from_version, |r| r.version + 1);
+            paging::next_address(&uri, &[("from_version", after.to_string())])
+        });
+        Ok(paging::with_next(
+            records_response(&state.store, &caller, &records)?,
+            next,
+        ))
     })
     .await
 }
@@ -311,17 +331,44 @@ pub async fn member(
     Ok(Json(to_json(view)?))
 }
 
-#[utoipa::path(get, path = "/v1/members", tag = "read models", security(("bearer" = [])), params(AsOf), responses((status = 200, body = MembershipCount), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+#[utoipa::path(get, path = "/v1/members", tag = "read models", security(("bearer" = [])), params(MembersQuery), responses((status = 200, description = "the counts, and one page of the members (`items`, in id order) with `next` and a `Link: <…>; rel=\"next\"` header when more follow", body = MembershipCount), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 /// `GET /v1/members?as_of=`: the membership count.
 pub async fn members(
     State(state): Shared,
     caller: Caller,
-    Query(q): Query<AsOf>,
-) -> Result<Json<Value>, ApiError> {
+    uri: axum::http::Uri,
+    Query(q): Query<MembersQuery>,
+) -> Result<Response, ApiError> {
     policy::allow(caller.role, "GET", "/v1/members")?;
-    let d = as_of(&state, &q)?;
-    let view = state.read().projections.membership_count(d);
-    Ok(Json(to_json(view)?))
+    let d = as_of(
+        &state,
+        &AsOf {
+            as_of: q.as_of.clone(),
+        },
+    )?;
+    let limit = paging::limit(q.limit)?;
+    let (view, (items, next)) = {
+        let read = state.read();
+        (
+            read.projections.membership_count(d),
+            read.projections.member_page(d, q.cursor.as_deref(), limit),
+        )
+    };
+    let mut body = to_json(view)?;
+    body["items"] = to_json(items)?;
+    let next = next.map(|id| paging::next_address(&uri, &[("cursor", id)]));
+    body["next"] = next.clone().map_or(Value::Null, Value::String);
+    Ok(paging::with_next(Json(body).into_response(), next))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    as_of: Option<String>,
+    /// 1 to 1,000 members (default 100) in `items`, in id order.
+    limit: Option<u64>,
+    /// The last member id of the page before (from the `Link` header or `next`).
+    cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -331,6 +378,10 @@ pub struct TimelineQuery {
     from: Option<String>,
     to: Option<String>,
     category: Option<String>,
+    /// 1 to 1,000 entries (default 100), oldest first.
+    limit: Option<u64>,
+    /// Where the page before ended (from its `Link` header).
+    cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/timeline", tag = "read models", security(("bearer" = [])), params(TimelineQuery), responses((status = 200, body = [TimelineEntry]), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
@@ -338,22 +389,61 @@ pub struct TimelineQuery {
 pub async fn timeline(
     State(state): Shared,
     caller: Caller,
+    uri: axum::http::Uri,
     Query(q): Query<TimelineQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     policy::allow(caller.role, "GET", "/v1/timeline")?;
     for (name, d) in [("from", &q.from), ("to", &q.to)] {
         if let Some(d) = d {
             Date::parse(d).map_err(|e| ApiError::bad_request(e).with("field", name))?;
         }
     }
+    if let Some(c) = q
+        .category
+        .as_deref()
+        .filter(|c| !DecisionCategory::NAMES.contains(c))
+    {
+        return Err(ApiError::bad_request(format!(
+            "category={c} is not a decision category: use one of {}",
+            DecisionCategory::NAMES.join(", ")
+        ))
+        .with("field", "category"));
+    }
+    let limit = paging::limit(q.limit)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(paging::parse_timeline_cursor)
+        .transpose()?;
     let filter = TimelineFilter {
         body_id: q.body,
         from: q.from,
         to: q.to,
         category: q.category,
     };
-    let view = state.read().projections.timeline(&filter);
-    Ok(Json(to_json(policy::timeline(caller.role, view))?))
+    let (view, next) = {
+        let read = state.read();
+        if let Some(b) = filter
+            .body_id
+            .as_deref()
+            .filter(|b| !read.projections.has_body(b))
+        {
+            return Err(ApiError::not_found(format!(
+                "no body {b} in the ledger: check the id (GET /v1/bodies/{{id}}/composition answers for each body)"
+            )));
+        }
+        read.projections.timeline_after(
+            &filter,
+            after.as_ref().map(|(d, p)| (d.as_str(), *p)),
+            limit,
+        )
+    };
+    let next = next
+        .map(|(d, p)| paging::next_address(&uri, &[("cursor", paging::timeline_cursor(&d, p))]));
+    Ok(paging::with_next(
+        Json(to_json(policy::timeline(caller.role, view))?).into_response(),
+        next,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/elections/{id}", tag = "read models", security(("bearer" = [])), params(("id" = String, Path, description = "election id")), responses((status = 200, body = ElectionView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, body = super::openapi::Problem)))]
@@ -889,16 +979,8 @@ pub async fn audit(
     .and_then(|p| kroniek_app::audit::with_paid_by(p, q.paid_by.as_deref()))
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let role = caller.role;
-    let report = blocking(move || {
-        Ok(kroniek_app::audit::from_open_store(
-            &state.store,
-            &params,
-            None,
-            &mut |_, _| {},
-        )?)
-    })
-    .await?;
-    let value =
-        serde_json::to_value(policy::audit_report(role, report)).map_err(ApiError::internal)?;
+    let report = blocking(move || Ok(state.audit_report(&params)?)).await?;
+    let value = serde_json::to_value(policy::audit_report(role, (*report).clone()))
+        .map_err(ApiError::internal)?;
     Ok(Json(value))
 }

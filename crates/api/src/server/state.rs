@@ -62,12 +62,16 @@ pub struct AppState {
     pub sessions: crate::web::session::Sessions,
     /// The outcome of the last full verification, for the overview page.
     pub last_verification: std::sync::Mutex<Option<Verification>>,
-    /// The audit reports the pages made, by year, with the ledger size each was made at: a
-    /// report reads the whole ledger, so its page and downloads reuse it until the next append.
+    /// The audit reports made, by their parameters, with the ledger size each was made at: a
+    /// report reads the whole ledger, so the API, the page and its downloads reuse it until the
+    /// next append (see [`AppState::audit_report`]).
     pub audit_reports: std::sync::Mutex<
-        std::collections::HashMap<i32, (u64, Arc<kroniek_projections::audit::AuditReport>)>,
+        std::collections::HashMap<String, (u64, Arc<kroniek_projections::audit::AuditReport>)>,
     >,
 }
+
+/// How many audit reports (years and parameters) the server keeps.
+pub const AUDIT_CACHE_ENTRIES: usize = 8;
 
 /// What a verification that passed checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +160,43 @@ impl AppState {
         }
         self.head.send_replace(head);
         Ok(())
+    }
+
+    /// The audit report for `params` at the current head: made once per head and parameters
+    /// (the cache keeps the newest [`AUDIT_CACHE_ENTRIES`]), unredacted; the caller applies
+    /// the role's view. Blocking.
+    pub fn audit_report(
+        &self,
+        params: &kroniek_projections::audit::AuditParams,
+    ) -> Result<Arc<kroniek_projections::audit::AuditReport>, kroniek_app::AppError> {
+        let key = format!("{params:?}");
+        let size = self.store.head().count;
+        let lock = || {
+            self.audit_reports
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((_, report)) = lock().get(&key).filter(|(made_at, _)| *made_at == size) {
+            return Ok(report.clone());
+        }
+        let report = Arc::new(kroniek_app::audit::from_open_store(
+            &self.store,
+            params,
+            None,
+            &mut |_, _| {},
+        )?);
+        let mut cache = lock();
+        if cache.len() >= AUDIT_CACHE_ENTRIES && !cache.contains_key(&key) {
+            if let Some(oldest) = cache
+                .iter()
+                .min_by_key(|(_, (made_at, _))| *made_at)
+                .map(|(k, _)| k.clone())
+            {
+                cache.remove(&oldest);
+            }
+        }
+        cache.insert(key, (report.integrity.events, report.clone()));
+        Ok(report)
     }
 
     /// Walks the whole chain and keeps the outcome for the overview. Blocking.

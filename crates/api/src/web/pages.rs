@@ -644,33 +644,11 @@ async fn report_for(
     role: kroniek_core::catalogue::AccessRole,
     year: i32,
 ) -> Option<kroniek_projections::audit::AuditReport> {
-    let size = state.store.head().count;
-    let kept = state
-        .audit_reports
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(&year)
-        .filter(|(made_at, _)| *made_at == size)
-        .map(|(_, report)| report.clone());
-    let report = match kept {
-        Some(report) => report,
-        None => {
-            let params = kroniek_app::audit::params(year, None, None, 1200).ok()?;
-            let st = state.clone();
-            let report = tokio::task::spawn_blocking(move || {
-                kroniek_app::audit::from_open_store(&st.store, &params, None, &mut |_, _| {}).ok()
-            })
-            .await
-            .ok()??;
-            let report = Arc::new(report);
-            state
-                .audit_reports
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(year, (report.integrity.events, report.clone()));
-            report
-        }
-    };
+    let params = kroniek_app::audit::params(year, None, None, 1200).ok()?;
+    let st = state.clone();
+    let report = tokio::task::spawn_blocking(move || st.audit_report(&params).ok())
+        .await
+        .ok()??;
     Some(policy::audit_report(role, (*report).clone()))
 }
 
