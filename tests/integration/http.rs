@@ -1134,3 +1134,132 @@ fn the_audit_report_is_reused_until_the_ledger_grows() {
         json(&first)["integrity"]["events"].as_u64().map(|n| n + 1)
     );
 }
+
+/// Step 14, item 3: exports are bounded per principal (2 at once: a third is a 429), and a
+/// client that stops reading holds its slot only while its connection lasts.
+#[test]
+fn exports_are_bounded_per_principal_and_a_stalled_client_lets_go_when_it_leaves() {
+    use std::io::{Read, Write};
+    // A ledger larger than the sockets' buffers: 20,000 events of about 2 KB.
+    let ledger = Ledger::new();
+    let name = "n".repeat(2000);
+    let lines: Vec<String> = (0..20_000u32)
+        .map(|i| {
+            let m = 500_000 + i;
+            format!(
+                r#"{{"stream":"member/{m}","type":"MemberJoined","effective":"2024-01-02","data":{{"member_id":"{m}"}},"personal":{{"name":"{name}","residence":"Utrecht"}}}}"#
+            )
+        })
+        .collect();
+    let file = ledger.file("big.jsonl", &lines);
+    ledger.run(&["append", file.to_str().unwrap()]).ok();
+    let s = Server::start_on(ledger, &[]);
+    let t = s.admin_token.clone();
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let stalled = || {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            c,
+            "GET /v1/export HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\r\n"
+        )
+        .unwrap();
+        // Read the status line only, then stop reading.
+        let mut first = [0u8; 12];
+        c.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
+        c
+    };
+    let a = stalled();
+    let b = stalled();
+    let (code, body) = s.get("/v1/export", &t);
+    assert_eq!(code, 429, "{body}");
+    assert!(body.contains("at most 2"), "{body}");
+    // The clients leave: their slots end with their connections.
+    drop((a, b));
+    let mut ok = false;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        // (The body is over ureq's 10 MB for a string: the status is what counts here.)
+        if s.get("/v1/export", &t).0 == 200 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the slots were released");
+}
+
+/// Step 14, item 3: a client that drips its headers is cut off after the header timeout, and
+/// more half-sent requests than the server takes at once neither exhaust its descriptors nor
+/// keep it from answering once they time out.
+#[test]
+fn slow_and_half_sent_requests_are_cut_off() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let s = Server::start(&[]);
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    // One header line every 2 s: the connection is closed within the 10 s header timeout.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    write!(slow, "GET /healthz HTTP/1.1\r\n").unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(40) {
+        let _ = write!(slow, "X-Drip-{}: 1\r\n", started.elapsed().as_millis());
+        let mut buf = [0u8; 256];
+        match slow.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(closed, "a dripping client is cut off");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "within the header timeout (10 s), not after {:?}",
+        started.elapsed()
+    );
+    // 600 half-sent requests, more than the 512 connections served at once.
+    let half: Vec<std::net::TcpStream> = (0..600)
+        .filter_map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).ok()?;
+            c.write_all(b"GET /v1/head HTTP/1.1\r\nHost: x\r\n").ok()?;
+            Some(c)
+        })
+        .collect();
+    assert!(half.len() >= 512);
+    // Once they time out, the server answers again (its descriptors were never used up).
+    let mut answered = false;
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_millis(500));
+        if let Ok(mut c) = std::net::TcpStream::connect(&addr) {
+            c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            if c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .is_ok()
+            {
+                let mut text = String::new();
+                let _ = c.read_to_string(&mut text);
+                if text.starts_with("HTTP/1.1 200") {
+                    answered = true;
+                    break;
+                }
+            }
+        }
+    }
+    drop(half);
+    assert!(
+        answered,
+        "/healthz answers while the half-sent requests are still open"
+    );
+    let (code, _) = s.get("/v1/head", &s.admin_token);
+    assert_eq!(code, 200);
+}

@@ -634,3 +634,25 @@ fn signing_in_leads_on_to_the_page_that_was_asked_for() {
     let a = post_sign_in(&s, &page, &s.admin_token, Some("//evil.example/"));
     assert_eq!((a.status, a.location.as_str()), (303, "/"));
 }
+
+/// Step 14, item 3: an upload is one batch, held to the API's batch limit (`--max-batch`):
+/// over it, a 413 that says so, and nothing written.
+#[test]
+fn an_upload_over_the_batch_limit_is_refused_whole() {
+    let s = Server::start(&["--demo", "--max-batch", "3"]);
+    let secretary = session(&s, "secretary");
+    let csrf = csrf_in(&request(&s, "GET", "/record", &secretary, &[], None).body);
+    let before = head_count(&s);
+    let line = |n: u32| {
+        format!(
+            r#"{{"stream":"decision/2024-97{n}","type":"DecisionTaken","effective":"2024-04-0{n}","data":{{"decision_id":"2024-97{n}","body_id":"landelijk-bestuur","title":"Upload {n}","category":"policy","basis":"consensus"}}}}"#
+        )
+    };
+    let file: Vec<String> = (1..=4).map(line).collect();
+    let a = upload(&s, &secretary, &csrf, &file.join("\n"));
+    assert_eq!(a.status, 413, "{}", a.body);
+    assert!(a.body.contains("at most 3"), "{}", a.body);
+    assert_eq!(head_count(&s), before);
+    let a = upload(&s, &secretary, &csrf, &file[..3].join("\n"));
+    assert_eq!(a.status, 201, "{}", a.body);
+}

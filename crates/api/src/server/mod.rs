@@ -141,14 +141,63 @@ pub fn serve(data: &Path, options: ServeOptions) -> Result<(), AppError> {
         println!("listening on http://{address}");
         tokio::spawn(sign_checkpoints(state.clone(), checkpoint_every));
         // (The overview's verification was made while the read side was built.)
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(AppError::io("the server failed"))
+        accept_loop(listener, router(state)).await;
+        Ok::<(), AppError>(())
     })?;
     store.flush()?;
     println!("stopped; every acknowledged event is on disk");
     Ok(())
+}
+
+/// How long a client may take to send a request's headers: a client that drips them (one
+/// line every few seconds) is cut off, so it cannot hold a connection for ever. Bodies are
+/// bounded by the request timeout (`--timeout-secs`), which covers reading them.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections served at once; past it a new connection is closed at once, so half-sent
+/// requests cannot use up the process's file descriptors (`/healthz` keeps answering once
+/// the slow ones time out).
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// How long a stop waits for requests under way (a subscription never ends by itself).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Accepts connections until SIGINT or SIGTERM: HTTP/1.1 with [`HEADER_READ_TIMEOUT`], at most
+/// [`MAX_CONNECTIONS`] at once; then lets the requests under way finish (up to
+/// [`SHUTDOWN_GRACE`]).
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of descriptors or a reset during accept: wait a moment, go on.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
 }
 
 /// Signs a checkpoint after appends, at most once per `every`.

@@ -637,19 +637,36 @@ pub async fn verify(State(state): Shared, caller: Caller) -> Result<Json<Value>,
     .await
 }
 
+/// Records per chunk of an export.
+const EXPORT_CHUNK: u64 = 256;
+
 /// `GET /v1/export`: the ledger as JSON Lines, as the caller may see it (withheld records and
 /// personal data by role), streamed in chunks.
-#[utoipa::path(get, path = "/v1/export", tag = "ledger", security(("bearer" = [])), responses((status = 200, description = "application/jsonl: one record per line (events/FORMAT.md), withheld and personal data by role"), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 503, description = "the store could not be read", body = super::openapi::Problem)))]
+#[utoipa::path(get, path = "/v1/export", tag = "ledger", security(("bearer" = [])), responses((status = 200, description = "application/jsonl: one record per line (events/FORMAT.md), withheld and personal data by role"), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 429, description = "this principal has 2 exports under way", body = super::openapi::Problem), (status = 503, description = "the store could not be read", body = super::openapi::Problem)))]
 pub async fn export(State(state): Shared, caller: Caller) -> Result<Response, ApiError> {
     policy::allow(caller.role, "GET", "/v1/export")?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let Some(slot) = super::state::ExportSlot::take(&state.exports, &caller.principal) else {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many exports",
+            format!(
+                "{} exports of this principal are under way; at most {} at once: wait for one to end",
+                super::state::EXPORTS_PER_PRINCIPAL,
+                super::state::EXPORTS_PER_PRINCIPAL
+            ),
+        ));
+    };
+    // Small chunks and a short queue: a client that stops reading holds a few hundred records
+    // here, not the ledger (the reader waits for the queue; its slot ends with it).
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
     let end = state.store.head().count;
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let mut from = 0;
         while from < end {
             let chunk = state
                 .store
-                .read_range(from, 4096.min(end - from))
+                .read_range(from, EXPORT_CHUNK.min(end - from))
                 .map_err(|e| std::io::Error::other(e.to_string()))
                 .and_then(|records| {
                     let mut bytes = Vec::with_capacity(records.len() * 512);

@@ -65,9 +65,57 @@ pub struct AppState {
     /// The audit reports made, by their parameters, with the ledger size each was made at: a
     /// report reads the whole ledger, so the API, the page and its downloads reuse it until the
     /// next append (see [`AppState::audit_report`]).
+    /// Exports under way, per principal (at most [`EXPORTS_PER_PRINCIPAL`] each).
+    pub exports: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     pub audit_reports: std::sync::Mutex<
         std::collections::HashMap<String, (u64, Arc<kroniek_projections::audit::AuditReport>)>,
     >,
+}
+
+/// How many exports one principal may have under way at once.
+pub const EXPORTS_PER_PRINCIPAL: usize = 2;
+
+/// An export under way, counted for its principal until it is dropped (the export ended, or
+/// its client went away).
+pub struct ExportSlot {
+    exports: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    principal: String,
+}
+
+impl ExportSlot {
+    /// A slot for `principal`, unless they have [`EXPORTS_PER_PRINCIPAL`] under way.
+    pub fn take(
+        exports: &Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+        principal: &str,
+    ) -> Option<ExportSlot> {
+        let mut map = exports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = map.entry(principal.to_owned()).or_default();
+        if *n >= EXPORTS_PER_PRINCIPAL {
+            return None;
+        }
+        *n += 1;
+        Some(ExportSlot {
+            exports: exports.clone(),
+            principal: principal.to_owned(),
+        })
+    }
+}
+
+impl Drop for ExportSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .exports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.principal) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.principal);
+            }
+        }
+    }
 }
 
 /// How many audit reports (years and parameters) the server keeps.
@@ -114,6 +162,7 @@ impl AppState {
             head,
             sessions: crate::web::session::Sessions::default(),
             last_verification: std::sync::Mutex::new(None),
+            exports: Arc::default(),
             audit_reports: std::sync::Mutex::new(std::collections::HashMap::new()),
         };
         state.catch_up_with(true)?;

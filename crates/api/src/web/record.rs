@@ -590,6 +590,15 @@ async fn upload(
             .push("the file holds no events: one JSON object per line".into());
         return page(StatusCode::BAD_REQUEST, &p, None);
     }
+    // The same batch limit as the API's (`serve --max-batch`), before anything is checked.
+    if events.len() > state.limits.max_batch {
+        p.upload_problems.push(format!(
+            "the file holds {} events; one upload is one batch of at most {}: split the file, or use kroniek append",
+            events.len(),
+            state.limits.max_batch
+        ));
+        return page(StatusCode::PAYLOAD_TOO_LARGE, &p, None);
+    }
     if !forbidden.is_empty() {
         p.upload_problems = forbidden
             .into_iter()
