@@ -202,6 +202,7 @@ pub fn gift_sections(
     exceptions: &mut Vec<Exception>,
 ) -> GiftSections {
     let year_end = dec31(year);
+    let rules = gift_rules(year);
     let mut donors: BTreeMap<&str, Vec<&Gift>> = BTreeMap::new();
     for g in gifts.iter().filter(|g| g.year == year) {
         donors.entry(g.donor_ref.as_str()).or_default().push(g);
@@ -376,7 +377,6 @@ pub fn gift_sections(
             possibly_reported_late: reported_late,
             report_status,
         };
-        let rules = gift_rules(year);
         if returned_cents > 0 {
             out.returned.push(line.clone());
         }
