@@ -1263,3 +1263,39 @@ fn slow_and_half_sent_requests_are_cut_off() {
     let (code, _) = s.get("/v1/head", &s.admin_token);
     assert_eq!(code, 200);
 }
+
+/// Step 14, item 2: a request target or headers too large are RFC 9457 problems (414, 431)
+/// with a body that says the limit, not hyper's empty answer.
+#[test]
+fn a_long_uri_and_too_many_headers_are_problems_with_a_body() {
+    use std::io::{Read, Write};
+    let s = Server::start(&[]);
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let raw = |request: String| -> String {
+        let mut c = std::net::TcpStream::connect(&addr).unwrap();
+        c.write_all(request.as_bytes()).unwrap();
+        let mut text = String::new();
+        let _ = c.read_to_string(&mut text);
+        text
+    };
+    let long = raw(format!(
+        "GET /v1/timeline?body={} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "a".repeat(10_000)
+    ));
+    assert!(
+        long.starts_with("HTTP/1.1 414"),
+        "{}",
+        &long[..long.len().min(300)]
+    );
+    assert!(long.contains("application/problem+json") && long.contains("at most 8192"));
+    let headers: String = (0..150).map(|i| format!("X-Many-{i}: 1\r\n")).collect();
+    let many = raw(format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"
+    ));
+    assert!(
+        many.starts_with("HTTP/1.1 431"),
+        "{}",
+        &many[..many.len().min(300)]
+    );
+    assert!(many.contains("application/problem+json") && many.contains("at most 100 fields"));
+}

@@ -68,8 +68,56 @@ pub fn router(state: Arc<AppState>) -> Router {
             timeout,
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .layer(axum::middleware::from_fn(request_size))
         .with_state(state)
 }
+
+/// The longest request target served, in bytes.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most header fields in a request.
+pub const MAX_HEADERS: usize = 100;
+/// The most header bytes in a request (names and values).
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Refuses a request whose target or headers are too large with an RFC 9457 problem: 414 or
+/// 431. (hyper reads up to [`HYPER_MAX_HEADERS`] fields, so that the problem is ours; beyond
+/// that, or beyond hyper's buffer, hyper answers itself, with no body.)
+async fn request_size(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let uri = request.uri().to_string().len();
+    if uri > MAX_URI_BYTES {
+        return problem::ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "URI too long",
+            format!("the request target is {uri} bytes; at most {MAX_URI_BYTES} are served: send long filters in fewer parameters"),
+        )
+        .into_response();
+    }
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return problem::ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "Request header fields too large",
+            format!(
+                "{} header fields, {bytes} bytes; at most {MAX_HEADERS} fields and {MAX_HEADER_BYTES} bytes are served",
+                headers.len()
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// How many header fields hyper reads before answering 431 itself.
+pub const HYPER_MAX_HEADERS: usize = 1000;
 
 /// Times every request for the latency histogram.
 async fn observe(
@@ -189,6 +237,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_headers(HYPER_MAX_HEADERS)
             .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
