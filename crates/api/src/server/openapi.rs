@@ -128,6 +128,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ];
     let mut table = String::from(
         "The governance ledger's HTTP API. Every request but `/healthz`, `/openapi.json` and `/docs` needs `Authorization: Bearer <token>`.\n\n\
+         Any request may also be answered with an RFC 9457 problem: 408 (not done within the request timeout), 414 (a request target over 8 KB), 431 (over 100 header fields or 64 KB of headers), 503 (the store cannot write after a failed write: restart the server; `/healthz` says the same) or 507 (the disk is full). Lists that grow come in pages: `limit` (1 to 1,000, default 100) and a `Link: <…>; rel=\"next\"` header.\n\n\
          Which role may call what (✓ allowed, — 403). Reads of records are open to every role, with what it may not see *withheld* (events/FORMAT.md) and personal data left out.\n\n| endpoint |",
     );
     for r in roles {
