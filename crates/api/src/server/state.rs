@@ -62,11 +62,11 @@ pub struct AppState {
     pub sessions: crate::web::session::Sessions,
     /// The outcome of the last full verification, for the overview page.
     pub last_verification: std::sync::Mutex<Option<Verification>>,
+    /// Exports under way, per principal (at most [`EXPORTS_PER_PRINCIPAL`] each).
+    pub exports: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     /// The audit reports made, by their parameters, with the ledger size each was made at: a
     /// report reads the whole ledger, so the API, the page and its downloads reuse it until the
     /// next append (see [`AppState::audit_report`]).
-    /// Exports under way, per principal (at most [`EXPORTS_PER_PRINCIPAL`] each).
-    pub exports: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
     pub audit_reports: std::sync::Mutex<
         std::collections::HashMap<String, (u64, Arc<kroniek_projections::audit::AuditReport>)>,
     >,

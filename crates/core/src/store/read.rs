@@ -4,12 +4,12 @@
 
 use super::*;
 
-/// A full verification, one stored record at a time (see [`Store::verify`]): each record's
-/// hash, position and link, and its personal data merge-joined with the `personal` tree; at
-/// the end, the head. [`Store::replay_verified`] runs it on the pages a rebuild reads anyway.
 /// What a chain walk found: a verdict about the chain, or the read that failed (never a verdict).
 pub(super) type WalkOutcome = Result<Result<Verified, Broken>, CoreError>;
 
+/// A full verification, one stored record at a time (see [`Store::verify`]): each record's
+/// hash, position and link, and its personal data merge-joined with the `personal` tree; at
+/// the end, the head. [`Store::replay_verified`] runs it on the pages a rebuild reads anyway.
 pub(super) struct ChainWalk {
     pub(super) head: Head,
     pub(super) chain: ChainVerifier,
