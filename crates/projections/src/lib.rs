@@ -863,26 +863,23 @@ impl Projections {
         after: Option<&str>,
         limit: usize,
     ) -> (Vec<MemberLine>, Option<String>) {
-        let mut ids: Vec<&String> = self
+        let mut members: Vec<(&String, MemberStatus)> = self
             .state
             .members
             .iter()
             .filter(|(id, _)| after.is_none_or(|a| id.as_str() > a))
-            .filter(|(_, h)| h.status_on(as_of) != MemberStatus::NotMember)
-            .map(|(id, _)| id)
+            .map(|(id, h)| (id, h.status_on(as_of)))
+            .filter(|(_, status)| *status != MemberStatus::NotMember)
             .collect();
-        ids.sort_unstable();
-        let more = ids.len() > limit;
-        let page: Vec<MemberLine> = ids
+        members.sort_unstable_by_key(|(id, _)| *id);
+        let more = members.len() > limit;
+        let page: Vec<MemberLine> = members
             .into_iter()
             .take(limit)
-            .filter_map(|id| {
-                let h = self.state.members.get(id.as_str())?;
-                Some(MemberLine {
-                    member_id: id.clone(),
-                    status: h.status_on(as_of).as_str().into(),
-                    branch_id: self.branch_on(id, as_of),
-                })
+            .map(|(id, status)| MemberLine {
+                member_id: id.clone(),
+                status: status.as_str().into(),
+                branch_id: self.branch_on(id, as_of),
             })
             .collect();
         let next = more

@@ -88,7 +88,12 @@ async fn request_size(
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
-    let uri = request.uri().to_string().len();
+    // The target's length as sent, without writing it out: `scheme://authority` (absolute
+    // form) and the path with its query.
+    let target = request.uri();
+    let uri = target.scheme_str().map_or(0, |s| s.len() + 3)
+        + target.authority().map_or(0, |a| a.as_str().len())
+        + target.path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri > MAX_URI_BYTES {
         return problem::ApiError::new(
             StatusCode::URI_TOO_LONG,

@@ -128,60 +128,33 @@ pub struct Texts {
     pub h_debts: [&'static str; 5],
     pub h_conduct: [&'static str; 5],
     pub h_cases: [&'static str; 4],
+    /// The reconciliation's lines, by their name in the report model.
+    pub line_names: [(&'static str, &'static str); 9],
+    /// The findings' sections and severities, by their name in the report model.
+    pub section_names: [(&'static str, &'static str); 5],
+    pub severity_names: [(&'static str, &'static str); 2],
 }
 
 impl Texts {
     /// A reconciliation line's name (`not_yet_joined`, …) as the reader reads it.
     pub fn line(&self, line: &str) -> String {
-        let nl = std::ptr::eq(self, &NL);
-        let known = [
-            ("register", "in het register", "in the register"),
-            ("not_yet_joined", "nog geen lid", "not yet joined"),
-            ("ended", "lidmaatschap beëindigd", "ended"),
-            ("expelled", "geroyeerd", "expelled"),
-            ("suspended", "geschorst", "suspended"),
-            (
-                "not_a_voting_member",
-                "geen stemgerechtigd lid",
-                "not a voting member",
-            ),
-            (
-                "below_minimum",
-                "contributie onder het minimum",
-                "below the minimum",
-            ),
-            (
-                "possible_duplicate",
-                "mogelijk dubbel",
-                "possible duplicate",
-            ),
-            ("counted", "telt mee", "counted"),
-        ];
-        known
-            .iter()
-            .find(|(k, _, _)| *k == line)
-            .map(|(_, n, e)| if nl { *n } else { *e }.to_owned())
-            .unwrap_or_else(|| line.replace('_', " "))
+        label(&self.line_names, line).unwrap_or_else(|| line.replace('_', " "))
     }
 
     /// A finding's section and severity.
     pub fn section(&self, section: &str, severity: &str) -> String {
-        let nl = std::ptr::eq(self, &NL);
-        let s = match (section, nl) {
-            ("membership", true) => "ledenadministratie",
-            ("governance", true) => "bestuur",
-            ("decisions", true) => "besluiten",
-            ("money", true) => "financiën",
-            ("integrity", true) => "integriteit",
-            (other, _) => other,
-        };
-        let v = match (severity, nl) {
-            ("violation", true) => "overtreding",
-            ("warning", true) => "aandachtspunt",
-            (other, _) => other,
-        };
+        let s = label(&self.section_names, section).unwrap_or_else(|| section.to_owned());
+        let v = label(&self.severity_names, severity).unwrap_or_else(|| severity.to_owned());
         format!("{s} ({v})")
     }
+}
+
+/// The label of `key` in a table of (key, label).
+fn label(table: &[(&str, &str)], key: &str) -> Option<String> {
+    table
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, l)| (*l).to_owned())
 }
 
 pub static NL: Texts = Texts {
@@ -272,6 +245,25 @@ pub static NL: Texts = Texts {
     h_debts: ["schuldeiser", "naam", "woonplaats", "bedrag", "openbaar"],
     h_conduct: ["code", "geldende versie", "deze versie getekend", "een versie getekend", "actieve leden"],
     h_cases: ["soort", "geopend", "besloten", "gesloten"],
+    line_names: [
+        ("register", "in het register"),
+        ("not_yet_joined", "nog geen lid"),
+        ("ended", "lidmaatschap beëindigd"),
+        ("expelled", "geroyeerd"),
+        ("suspended", "geschorst"),
+        ("not_a_voting_member", "geen stemgerechtigd lid"),
+        ("below_minimum", "contributie onder het minimum"),
+        ("possible_duplicate", "mogelijk dubbel"),
+        ("counted", "telt mee"),
+    ],
+    section_names: [
+        ("membership", "ledenadministratie"),
+        ("governance", "bestuur"),
+        ("decisions", "besluiten"),
+        ("money", "financiën"),
+        ("integrity", "integriteit"),
+    ],
+    severity_names: [("violation", "overtreding"), ("warning", "aandachtspunt")],
 };
 
 pub static EN: Texts = Texts {
@@ -362,4 +354,23 @@ pub static EN: Texts = Texts {
     h_debts: ["lender", "name", "residence", "amount", "disclosed"],
     h_conduct: ["code", "version in force", "signed this version", "signed any version", "active members"],
     h_cases: ["kind", "opened", "decided", "closed"],
+    line_names: [
+        ("register", "in the register"),
+        ("not_yet_joined", "not yet joined"),
+        ("ended", "ended"),
+        ("expelled", "expelled"),
+        ("suspended", "suspended"),
+        ("not_a_voting_member", "not a voting member"),
+        ("below_minimum", "below the minimum"),
+        ("possible_duplicate", "possible duplicate"),
+        ("counted", "counted"),
+    ],
+    section_names: [
+        ("membership", "membership"),
+        ("governance", "governance"),
+        ("decisions", "decisions"),
+        ("money", "money"),
+        ("integrity", "integrity"),
+    ],
+    severity_names: [("violation", "violation"), ("warning", "warning")],
 };

@@ -178,6 +178,12 @@ impl Holding {
     pub fn held_on(&self, d: Date) -> bool {
         self.term_start <= d && self.left.is_none_or(|(l, _)| d < l)
     }
+
+    /// Whether the term, as it stood on `d` (reappointments dated by then counted), ended
+    /// before `d`.
+    pub fn term_expired_on(&self, d: Date) -> bool {
+        self.term_end_on(d).is_some_and(|t| t < d)
+    }
 }
 
 /// What the ledger knows of one body.

@@ -24,9 +24,7 @@ fn is_kascommissie(id: &str, b: &BodyHistory) -> bool {
 /// A holding that validly fills its seat on `d`: begun, not left, and within the term as it
 /// stood that day (a reappointment after the term ended leaves a gap).
 fn valid_on(h: &Holding, d: Date) -> bool {
-    h.term_start <= d
-        && h.left.is_none_or(|(l, _)| d < l)
-        && h.term_end_on(d).is_none_or(|end| d <= end)
+    h.held_on(d) && !h.term_expired_on(d)
 }
 
 fn next_day(d: Date) -> Date {

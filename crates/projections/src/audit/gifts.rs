@@ -188,7 +188,7 @@ pub struct GiftSections {
 /// A sum of the year's cents. `AuditBuilder::report` has checked, in i128, that every group
 /// of amounts of the year (gifts, returns, loans) stays within ±(2^53 − 1) gross, so a sum
 /// over part of one group is exact: nothing here can wrap or pin.
-fn checked_sum(values: impl Iterator<Item = i64>) -> i64 {
+fn year_sum(values: impl Iterator<Item = i64>) -> i64 {
     values.sum()
 }
 
@@ -215,30 +215,28 @@ pub fn gift_sections(
     };
     for (donor, mut list) in donors {
         list.sort_by_key(|g| (g.received, g.position));
-        let total = checked_sum(list.iter().map(|g| g.amount_cents));
+        let total = year_sum(list.iter().map(|g| g.amount_cents));
         let my_returns: Vec<&GiftReturn> = returns
             .iter()
             .filter(|r| r.year == year && r.donor_ref == donor)
             .collect();
-        let returned_cents = checked_sum(my_returns.iter().map(|r| r.amount_cents));
+        let returned_cents = year_sum(my_returns.iter().map(|r| r.amount_cents));
         let net = total.saturating_sub(returned_cents);
         let positions: Vec<u64> = list.iter().map(|g| g.position).collect();
         let anonymous = list.iter().any(|g| g.donor_kind == "anonymous");
 
         // What the law forbade keeping, by rule.
-        let anonymous_excess = checked_sum(
-            list.iter()
-                .filter(|g| g.donor_kind == "anonymous")
-                .map(|g| {
-                    match rule_in_force(GiftRuleKind::AnonymousMax, g.received)
-                        .and_then(|r| r.threshold_cents)
-                    {
-                        Some(max) if g.amount_cents > max => g.amount_cents - max,
-                        _ => 0,
-                    }
-                }),
-        );
-        let non_dutch_cents = checked_sum(
+        let anonymous_excess = year_sum(list.iter().filter(|g| g.donor_kind == "anonymous").map(
+            |g| {
+                match rule_in_force(GiftRuleKind::AnonymousMax, g.received)
+                    .and_then(|r| r.threshold_cents)
+                {
+                    Some(max) if g.amount_cents > max => g.amount_cents - max,
+                    _ => 0,
+                }
+            },
+        ));
+        let non_dutch_cents = year_sum(
             list.iter()
                 // An anonymous gift is judged by the anonymous limit: who gave is not known.
                 .filter(|g| g.donor_kind != "anonymous" && !g.dutch)
@@ -399,7 +397,7 @@ pub fn gift_sections(
     }
     let from = rule_in_force(GiftRuleKind::DebtDisclose, year_end).and_then(|r| r.threshold_cents);
     for (lender, list) in lenders {
-        let total = checked_sum(list.iter().map(|l| l.amount_cents));
+        let total = year_sum(list.iter().map(|l| l.amount_cents));
         let disclosed = from.is_some_and(|f| total >= f);
         let last = list.last().copied();
         out.debts.push(DebtLine {

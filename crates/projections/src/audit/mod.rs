@@ -994,9 +994,7 @@ impl AuditBuilder {
                         "{body_id}: seats held past their term on {dec31}: {}",
                         past_term.join(", ")
                     ),
-                    positions: positions_of(&|h| {
-                        h.held_on(dec31) && h.term_end_on(dec31).is_some_and(|t| t < dec31)
-                    }),
+                    positions: positions_of(&|h| h.held_on(dec31) && h.term_expired_on(dec31)),
                 });
             }
             if let Some(c) = end.as_ref().filter(|c| c.below_min_members) {
