@@ -5,7 +5,9 @@
 //! a 4 KiB append + fdatasync. kroniek: import through the rules, verify, rebuild of every
 //! projection, durable append latency (one writer) and throughput (32 writers) with the CPU
 //! time one append costs (the bound 32 writers meet when appends are CPU-bound rather than
-//! waiting on the disk), peak RSS, size on disk, proofs at size N. HTTP (`bench_http`):
+//! waiting on the disk) and the write groups' serial section per event (the writer lock's time
+//! ÷ events: the bound on any number of cores) with their sizes, peak RSS, size on disk, proofs
+//! at size N. HTTP (`bench_http`):
 //! requests/s and latency of composition reads and single-event appends over 32 connections.
 //! The peer (`bench_pg`): PostgreSQL started by the bench in a temporary folder (as the
 //! `postgres` user), the same events with the same hash chain, batched import, durable append
@@ -13,7 +15,7 @@
 
 use crate::error::BenchError;
 use kroniek_app::synthetic;
-use kroniek_core::store::Store;
+use kroniek_core::store::{Store, WriteStats};
 use kroniek_core::{AppendOutcome, ProposedEvent};
 use kroniek_projections::Projections;
 use serde_json::json;
@@ -343,6 +345,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     let per_writer = if quick { 10 } else { 50 };
     let mut concurrent = Vec::new();
     let mut busy = Vec::new();
+    let groups_before = store.write_stats();
     for _ in 0..runs {
         let cpu_before = process_cpu_seconds();
         let started = Instant::now();
@@ -367,6 +370,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         }
     }
     let concurrent = stat(concurrent);
+    let groups = delta_stats(&groups_before, &store.write_stats());
     let single_rate = 1000.0 / single[single.len() / 2];
 
     // Proofs at size N.
@@ -481,6 +485,40 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
                 target: "near 100: CPU-bound".into(),
             });
         }
+    }
+    if groups.events > 0 && groups.groups > 0 {
+        let serial_us = groups.serial_nanos as f64 / 1000.0 / groups.events as f64;
+        rows.push(Row {
+            what: "32 writers: serial section per event".into(),
+            figure: Stat::one(serial_us),
+            unit: "µs (writer lock ÷ events)",
+            reference: None,
+            ratio: None,
+            target: "≤ 25".into(),
+        });
+        let histogram: Vec<String> = WriteStats::BUCKETS
+            .iter()
+            .zip(groups.group_sizes)
+            .filter(|(_, n)| *n > 0)
+            .map(|(low, n)| format!("{low}+: {n}"))
+            .collect();
+        rows.push(Row {
+            what: "32 writers: appends per write group".into(),
+            figure: Stat::one(groups.appends as f64 / groups.groups as f64),
+            unit: "appends (mean)",
+            reference: None,
+            ratio: None,
+            target: format!("groups by size: {}", histogram.join(", ")),
+        });
+        let bound = 1e6 / serial_us;
+        rows.push(Row {
+            what: "32 writers, ratio to the serial bound".into(),
+            figure: concurrent,
+            unit: "events/s",
+            reference: Some(("1 / serial section".into(), Stat::one(bound))),
+            ratio: Some(concurrent.median / bound),
+            target: "the bound on any number of cores".into(),
+        });
     }
     let export_bytes = export_size(&store)?;
     rows.push(Row {
@@ -631,6 +669,21 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     print_rows(&rows, n, as_json)?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
+}
+
+/// The write path's counters between two readings.
+fn delta_stats(before: &WriteStats, after: &WriteStats) -> WriteStats {
+    let mut sizes = [0u64; 7];
+    for (i, size) in sizes.iter_mut().enumerate() {
+        *size = after.group_sizes[i] - before.group_sizes[i];
+    }
+    WriteStats {
+        groups: after.groups - before.groups,
+        appends: after.appends - before.appends,
+        events: after.events - before.events,
+        serial_nanos: after.serial_nanos - before.serial_nanos,
+        group_sizes: sizes,
+    }
 }
 
 fn export_size(store: &Store) -> Result<u64, BenchError> {

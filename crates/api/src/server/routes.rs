@@ -145,7 +145,7 @@ pub(crate) fn append_checked(
     events: Vec<Result<ProposedEvent, Refusal>>,
     actor: &str,
 ) -> Result<AppendOutcome, kroniek_core::CoreError> {
-    let result = state.store.append_iter(events, actor, &mut |_| {});
+    let result = state.store.append_batch(events, actor);
     if let Err(kroniek_core::CoreError::Refused(refusals)) = &result {
         for r in refusals {
             state.metrics.refused(r.refusal.rule.id());

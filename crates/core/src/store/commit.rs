@@ -9,6 +9,9 @@ use super::*;
 /// gave a third of the peak RSS of 16,384 on a 1,000,000-event import, and was faster).
 pub(super) const CHUNK: usize = 2_048;
 
+/// How many stream lengths the writer keeps between batches (about 2 MiB).
+pub(super) const KNOWN_LENGTHS: usize = 32_768;
+
 pub(super) fn new_event_id() -> Result<EventId, CoreError> {
     let r = random32()?;
     let mut b = [0u8; 16];
@@ -30,6 +33,13 @@ pub(super) struct Writer {
     /// Whether appends pass the governance rules. Always true outside the storage
     /// engine's own tests, which exercise the log with events the rules would not allow.
     pub(super) rules: bool,
+    /// The Merkle frontier at `head`, kept between groups (read from the store when absent).
+    pub(super) frontier: Option<Frontier>,
+    /// The lengths of streams appended to recently, at `head` (at most
+    /// [`KNOWN_LENGTHS`] streams; emptied when it would hold more, or when in doubt).
+    pub(super) known_lengths: HashMap<String, u64>,
+    /// The write path's counters.
+    pub(super) stats: WriteStats,
 }
 
 /// One record about to be written, with its personal data.
@@ -77,6 +87,9 @@ pub(super) struct Batch {
     pub(super) pending: Vec<Staged>,
     pub(super) pending_ids: HashMap<EventId, u64>,
     pub(super) stream_lens: HashMap<String, u64>,
+    /// Stream lengths known from earlier batches (the writer's [`Writer::known_lengths`],
+    /// lent to the batch): spares a reverse scan of the streams tree per event.
+    pub(super) known_lens: HashMap<String, u64>,
     pub(super) seen: Vec<(usize, u64)>,
     pub(super) refusals: Vec<IndexedRefusal>,
     pub(super) erase: BTreeSet<u64>,
@@ -96,6 +109,7 @@ impl Batch {
             pending: Vec::new(),
             pending_ids: HashMap::new(),
             stream_lens: HashMap::new(),
+            known_lens: HashMap::new(),
             seen: Vec::new(),
             refusals: Vec::new(),
             erase: BTreeSet::new(),
@@ -106,99 +120,6 @@ impl Batch {
 }
 
 impl Store {
-    /// Appends one batch atomically (see [`Store::append_iter`]).
-    pub fn append(
-        &self,
-        events: &[ProposedEvent],
-        actor: &str,
-    ) -> Result<AppendOutcome, CoreError> {
-        self.append_iter(events.iter().cloned().map(Ok), actor, &mut |_| {})
-    }
-
-    /// Appends every event of `events` as one atomic batch, or nothing.
-    ///
-    /// Items that are already refusals (lines that failed the structural rules) are reported
-    /// with the refusals found here, in input order; when there is any, nothing is written.
-    /// `progress` is told how many events were read so far.
-    pub fn append_iter<I>(
-        &self,
-        events: I,
-        actor: &str,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<AppendOutcome, CoreError>
-    where
-        I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
-    {
-        let mut guard = lock(&self.writer);
-        if let Some(why) = self.write_failure() {
-            return Err(CoreError::WriteFailed(why.to_owned()));
-        }
-        let writer = &mut *guard;
-        let committed = writer.head;
-        let state = match &mut writer.state {
-            Some(state) => state,
-            None => writer.state.insert(self.build_state()?),
-        };
-        state.begin();
-        let mut batch = Batch::new(committed, actor.to_owned(), now_recorded_at());
-        batch.frontier = Frontier::at(self, committed.count)?;
-        let rules = writer.rules;
-        let result = self.run_batch(&mut batch, events, state, rules, progress);
-        let outcome = match result {
-            Ok(())
-                if !batch.refusals.is_empty() || (!batch.seen.is_empty() && batch.appended > 0) =>
-            {
-                let mut refusals = std::mem::take(&mut batch.refusals);
-                if batch.appended > 0 {
-                    for (index, position) in &batch.seen {
-                        refusals.push(IndexedRefusal {
-                            index: *index,
-                            refusal: Refusal::at(Rule::IdReused, "id", format!(
-                                "this event was recorded before (position {position}) but others in the batch are new: send a batch all new or all seen before"
-                            )),
-                        });
-                    }
-                }
-                refusals.sort_by_key(|r| r.index);
-                Err(CoreError::Refused(refusals))
-            }
-            Ok(()) if batch.appended == 0 && !batch.seen.is_empty() => {
-                state.commit();
-                drop(guard);
-                return Ok(AppendOutcome::AlreadyRecorded {
-                    positions: batch.seen.iter().map(|(_, p)| *p).collect(),
-                    head: self.head(),
-                });
-            }
-            Ok(()) => self.commit(&mut batch),
-            Err(e) => Err(e),
-        };
-        match outcome {
-            Ok(head) => {
-                state.commit();
-                writer.head = head;
-                drop(guard);
-                self.make_durable(head).map_err(|e| self.fail_stop(e))?;
-                Ok(AppendOutcome::Appended {
-                    first: committed.count,
-                    count: batch.appended,
-                    head,
-                })
-            }
-            Err(e) => {
-                state.rollback();
-                if let CoreError::Storage(_) | CoreError::Io(_) = e {
-                    return Err(self.fail_stop(e));
-                }
-                if batch.staged {
-                    self.discard_from(committed.count)
-                        .map_err(|e| self.fail_stop(e))?;
-                }
-                Err(e)
-            }
-        }
-    }
-
     /// Folds every record of the ledger into the governance state.
     pub(super) fn build_state(&self) -> Result<GovernanceState, CoreError> {
         let mut state = GovernanceState::default();
@@ -285,7 +206,11 @@ impl Store {
             }
         }
         let stream = e.stream.as_str().to_owned();
-        let len = match b.stream_lens.get(&stream) {
+        let len = match b
+            .stream_lens
+            .get(&stream)
+            .or_else(|| b.known_lens.get(&stream))
+        {
             Some(n) => *n,
             None => self.stream_len(&stream)?,
         };
@@ -456,29 +381,6 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the last chunk, any erasures and the new head: the commit point.
-    pub(super) fn commit(&self, b: &mut Batch) -> Result<Head, CoreError> {
-        let head = Head {
-            count: b.next,
-            hash: b.prev,
-        };
-        if b.appended == 0 {
-            return Ok(b.base);
-        }
-        if b.staged {
-            // Staged chunks are durable before the head that makes them visible.
-            self.sync_to_disk()?;
-        }
-        if b.erase.is_empty() {
-            self.write_in_log_order(&b.pending, head)?;
-        } else {
-            self.write_chunk(&b.pending, Some(head), &b.erase)?;
-        }
-        let mut applied = lock(&self.applied);
-        *applied = head;
-        Ok(head)
-    }
-
     /// The stored form of a chunk's records. Records [`META_BLOBS`] first (a write before the
     /// chunk's) when a value or key is large enough to put a node in a blob file.
     pub(super) fn encode(&self, chunk: &[Staged]) -> Result<Vec<EncodedRecord>, CoreError> {
@@ -543,8 +445,9 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the last chunk and then the new head as single-key writes, in that order: the
-    /// commit point of a batch without erasures.
+    /// Writes a batch's last chunk as single-key writes, past the stored head: a write group
+    /// writes each batch's records so, and then the new head ([`Store::write_head`]), the
+    /// commit point of a group without erasures.
     ///
     /// No sled transaction is needed: sled recovers a contiguous prefix of its log (recovery
     /// stops at the first torn or missing message), so a head that survives a crash brings
@@ -552,10 +455,18 @@ impl Store {
     /// open ([`Store::discard_from`]). Each record goes before its index entries, so an index
     /// entry never outlives its record. A transaction would cost a second synced log write per
     /// append (sled writes a batch manifest in a buffer of its own); see `kroniek bench`.
-    pub(super) fn write_in_log_order(&self, chunk: &[Staged], head: Head) -> Result<(), CoreError> {
-        for (id, key, value) in self.writes_in_log_order(chunk, head)? {
+    pub(super) fn write_records(&self, chunk: &[Staged]) -> Result<(), CoreError> {
+        for (id, key, value) in self.record_writes(chunk)? {
             self.tree(id).insert(key, value)?;
         }
+        Ok(())
+    }
+
+    /// Writes the head: the commit point of everything written before it.
+    pub(super) fn write_head(&self, head: Head) -> Result<(), CoreError> {
+        let head_bytes = bincode::encode_to_vec(head, bincode_config())
+            .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        self.t.meta.insert(b"head", head_bytes)?;
         Ok(())
     }
 
@@ -570,8 +481,10 @@ impl Store {
         }
     }
 
-    /// The single-key writes of [`Store::write_in_log_order`], in the order they are made
-    /// (a function of its own so that a test can cut them anywhere, as a crash would).
+    /// The single-key writes of a batch committed alone ([`Store::write_records`], then
+    /// [`Store::write_head`]), in the order they are made, for a test to cut them anywhere, as
+    /// a crash would.
+    #[cfg(test)]
     pub(super) fn writes_in_log_order(
         &self,
         chunk: &[Staged],
@@ -671,7 +584,7 @@ impl Store {
     /// Waits until a flush covers `target`; the first waiter flushes for all (group commit).
     /// Records that a write or flush failed, so the store refuses further writes (see
     /// `write_failure`), and passes the error on. Readers keep seeing the committed head.
-    fn fail_stop(&self, e: CoreError) -> CoreError {
+    pub(super) fn fail_stop(&self, e: CoreError) -> CoreError {
         let _ = self.write_failure.set(format!(
             "{e}; the ledger is safe up to its committed head, but this process cannot write until it is restarted{}",
             if e.is_disk_full() { " (free disk space first)" } else { "" }

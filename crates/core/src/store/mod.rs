@@ -19,9 +19,11 @@
 //! chunk, the erasures and the head in one sled transaction. A very large batch is first staged
 //! in chunks (invisible, memory stays bounded) and flushed before its head is written.
 //! Opening a store discards whatever was staged past the head, so a crash leaves a batch
-//! either whole or absent. Appends are serialised (check and append are one step); each waits
-//! for a flush that covers it before it is acknowledged, and one flush covers every append
-//! that was applied while the previous flush ran (group commit).
+//! either whole or absent. Appends are serialised (check and append are one step) in write
+//! groups: the appends that queue while a group is applied are applied by one leader, each
+//! after the ones before it, and committed by one write of the head (see `group`). Each waits
+//! for a flush that covers it before it is acknowledged, and one flush covers every group
+//! applied while the previous flush ran (group commit).
 
 use crate::canonical;
 use crate::catalogue::{ErasureSubject, EventData, EventType};
@@ -45,6 +47,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 
 mod commit;
+mod group;
 mod layout;
 mod open;
 mod read;
@@ -52,9 +55,11 @@ mod restore;
 mod tree;
 
 use commit::*;
+use group::Queue;
 use layout::*;
 
 pub use commit::now_recorded_at;
+pub use group::WriteStats;
 pub use layout::{key_path, STORED_TREE_LEVEL};
 pub use open::page_cache_bytes;
 
@@ -112,8 +117,13 @@ pub struct Store {
     t: Trees,
     origin: String,
     /// Serialises appends; holds the applied (maybe not yet durable) head and the
-    /// governance state the rules judge against (built on the first append).
+    /// governance state the rules judge against (built on the first append). Held by the
+    /// leader of a write group while it applies the group.
     writer: Mutex<Writer>,
+    /// The appends waiting for a write group, and the answers of groups applied.
+    queue: Mutex<Queue>,
+    /// Signalled when a leader finishes applying a group and when answers are posted.
+    queue_changed: Condvar,
     /// The newest applied head, read by the flush leader.
     applied: Mutex<Head>,
     flush: Mutex<FlushState>,

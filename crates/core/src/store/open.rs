@@ -254,6 +254,9 @@ impl Store {
                 head,
                 state: None,
                 rules: true,
+                frontier: None,
+                known_lengths: HashMap::new(),
+                stats: WriteStats::default(),
             }),
             applied: Mutex::new(head),
             flush: Mutex::new(FlushState {
@@ -261,6 +264,8 @@ impl Store {
                 flushing: false,
             }),
             flushed: Condvar::new(),
+            queue: Mutex::new(Queue::default()),
+            queue_changed: Condvar::new(),
             visible: RwLock::new(head),
             chunk: CHUNK,
             flushes: std::sync::atomic::AtomicU64::new(0),

@@ -96,6 +96,8 @@ impl Store {
         *lock(&self.applied) = head;
         writer.head = head;
         writer.state = None;
+        writer.frontier = None;
+        writer.known_lengths.clear();
         drop(writer);
         self.make_durable(head)?;
         Ok(done)

@@ -748,6 +748,117 @@ fn concurrent_writers_share_flushes() {
     );
 }
 
+/// Appends queued behind a busy writer are applied as one group, each judged after the ones
+/// before it and answered on its own: a refusal refuses only its own batch, a retry answers
+/// the first position, an erasure in the middle commits with the group so far, and the group
+/// is one chain that verifies and survives a reopen.
+#[test]
+fn appends_queued_together_are_one_group_each_with_its_own_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let store = Store::init(&path, "test.example/kroniek")
+        .unwrap()
+        .without_rules();
+    // Member 1000 joins (personal data), stream member/1000 at version 0.
+    store
+        .append(&[event(0, 0, ExpectedVersion::Any, None)], "admin:local")
+        .unwrap();
+    let store = std::sync::Arc::new(store);
+    let erase = ProposedEvent::parse(
+        json!({"stream": "member/1000", "type": "PersonalDataErased",
+        "effective": "2024-01-01", "data": {"subject": "1000", "reason": "AVG-verzoek"}}),
+    )
+    .unwrap();
+    let batches: Vec<Vec<ProposedEvent>> = vec![
+        // 0: the leader of a group of its own, held at the writer lock.
+        vec![event(1, 1, ExpectedVersion::Any, None)],
+        // 1: member/1001 (n = 1) is at version 0: this is version 1.
+        vec![event(1, 6, ExpectedVersion::Exact(0), None)],
+        // 2: expects the version batch 1 just took: refused, and only itself.
+        vec![event(1, 11, ExpectedVersion::Exact(0), None)],
+        // 3: a new id …
+        vec![event(1, 2, ExpectedVersion::Any, Some(77))],
+        // 4: … sent again in the same group: the first position.
+        vec![event(1, 2, ExpectedVersion::Any, Some(77))],
+        // 5: a batch with one good event and a version conflict: nothing of it is written.
+        vec![
+            event(1, 3, ExpectedVersion::Any, None),
+            event(1, 4, ExpectedVersion::Exact(9), None),
+        ],
+        // 6: an erasure, committed with the group so far in one transaction.
+        vec![erase],
+        // 7: and one more after it.
+        vec![event(1, 3, ExpectedVersion::Any, None)],
+    ];
+    let held = lock(&store.writer);
+    let mut threads = Vec::new();
+    for (n, batch) in batches.into_iter().enumerate() {
+        let s = store.clone();
+        threads.push(std::thread::spawn(move || s.append(&batch, "admin:local")));
+        // Wait until this append is queued (the first: taken by its leader, which then waits
+        // for the writer lock held here), so that the queue's order is the batches' order.
+        loop {
+            let queue = lock(&store.queue);
+            if (n == 0 && queue.leading && queue.waiting.is_empty()) || queue.waiting.len() == n {
+                break;
+            }
+            drop(queue);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    drop(held);
+    let answers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let appended = |a: &Result<AppendOutcome, CoreError>| match a {
+        Ok(AppendOutcome::Appended { first, count, .. }) => Some((*first, *count)),
+        _ => None,
+    };
+    assert_eq!(appended(&answers[0]), Some((1, 1)));
+    assert_eq!(appended(&answers[1]), Some((2, 1)));
+    match &answers[2] {
+        Err(CoreError::Refused(r)) => assert_eq!(r[0].refusal.rule, Rule::VersionConflict),
+        other => panic!("batch 2: {other:?}"),
+    }
+    assert_eq!(appended(&answers[3]), Some((3, 1)));
+    match &answers[4] {
+        Ok(AppendOutcome::AlreadyRecorded { positions, head }) => {
+            assert_eq!(positions, &vec![3]);
+            assert_eq!(head.count, 6);
+        }
+        other => panic!("batch 4: {other:?}"),
+    }
+    match &answers[5] {
+        Err(CoreError::Refused(r)) => {
+            assert_eq!(r.len(), 1);
+            assert_eq!(r[0].index, 1);
+        }
+        other => panic!("batch 5: {other:?}"),
+    }
+    assert_eq!(appended(&answers[6]), Some((4, 1)));
+    assert_eq!(appended(&answers[7]), Some((5, 1)));
+    assert_eq!(store.head().count, 6);
+    let stats = store.write_stats();
+    assert_eq!(stats.appends, 9, "{stats:?}");
+    assert_eq!(stats.events, 6, "{stats:?}");
+    assert_eq!(stats.group_sizes[4], 0, "no group of 16 or more: {stats:?}");
+    assert_eq!(
+        stats.group_sizes[2], 1,
+        "one group of the 7 queued: {stats:?}"
+    );
+    assert_eq!(store.personal_at(0).unwrap(), None, "erased");
+    assert_eq!(
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count,
+        6
+    );
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.head().count, 6, "the group is durable");
+    assert_eq!(store.stream_len("member/1001").unwrap(), 2);
+}
+
 #[test]
 fn restore_refuses_an_export_that_breaks_the_catalogue_even_with_good_hashes() {
     let bad = Record::seal(
