@@ -16,6 +16,7 @@ mod http;
 mod independent_verifier;
 mod proofs;
 mod read_models;
+mod snapshots;
 mod support;
 mod web;
 mod web_pages;

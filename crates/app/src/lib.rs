@@ -14,6 +14,7 @@ pub mod clock;
 mod error;
 pub mod ledger;
 pub mod proofs;
+pub mod snapshot;
 pub mod synthetic;
 pub mod tokens;
 

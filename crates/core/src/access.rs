@@ -9,7 +9,7 @@ use crate::record::Record;
 use std::collections::BTreeMap;
 
 /// A principal with access.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Principal {
     pub name: String,
     pub role: AccessRole,
@@ -21,7 +21,7 @@ pub struct Principal {
 }
 
 /// Every principal, folded from `AccessGranted` / `AccessRevoked` records.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default, bincode::Encode, bincode::Decode)]
 pub struct AccessTable {
     principals: BTreeMap<String, Principal>,
 }

@@ -70,7 +70,7 @@ impl fmt::Display for Category {
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
@@ -157,7 +157,7 @@ string_enum!(
 /// One seat definition of a body or an election: a role (and portfolio) and how many hold it;
 /// the body that appoints to it when not the body's own appointing body, and whether it is
 /// held *ex officio* (by virtue of another office, so appointed by no decision or election).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 #[serde(deny_unknown_fields)]
 pub struct Seat {
     pub role: Id,
@@ -209,7 +209,9 @@ impl fmt::Display for Preference {
 
 /// What a candidacy must hold (`ElectionCalled.requirements`): a CV, a motivation, and a
 /// number of self-description terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Requirements {
     #[serde(default)]
@@ -223,7 +225,9 @@ pub struct Requirements {
 }
 
 /// A qualified majority: `num` / `den` of the votes cast.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, bincode::Encode, bincode::Decode,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Fraction {
     pub num: i64,
@@ -244,7 +248,7 @@ pub struct RegulationRef {
 }
 
 /// One item of a convocation's agenda.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
 #[serde(deny_unknown_fields)]
 pub struct AgendaItem {
     pub item: String,
@@ -506,6 +510,30 @@ data_struct!(CandidacyScreened { election_id: Id, member_id: MemberId, admitted:
 data_struct!(ElectionResult { election_id: Id, role: Id, #[serde(default)] portfolio: Option<Id>,
     tally: Vec<TallyLine>, blank: i64, invalid: i64, elected: Vec<MemberId>,
     #[serde(default)] tie_break: Option<TieBreak> });
+/// Stored (in snapshots of the read models) as its JSON: results are few, and their tallies
+/// and tie-breaks need no binary form of their own.
+impl bincode::Encode for ElectionResult {
+    fn encode<E: bincode::enc::Encoder>(
+        &self,
+        encoder: &mut E,
+    ) -> Result<(), bincode::error::EncodeError> {
+        serde_json::to_string(self)
+            .map_err(|e| bincode::error::EncodeError::OtherString(e.to_string()))?
+            .encode(encoder)
+    }
+}
+
+impl<Context> bincode::Decode<Context> for ElectionResult {
+    fn decode<D: bincode::de::Decoder<Context = Context>>(
+        decoder: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        let json = String::decode(decoder)?;
+        serde_json::from_str(&json)
+            .map_err(|e| bincode::error::DecodeError::OtherString(e.to_string()))
+    }
+}
+bincode::impl_borrow_decode!(ElectionResult);
+
 data_struct!(CaseOpened { case_id: Id, kind: CaseKind, body_id: BodyId, complainants: Vec<MemberId>,
     respondents: Vec<MemberId>, subject: String, #[serde(default)] regulation: Option<RegulationRef> });
 data_struct!(CaseAdmissibility { case_id: Id, admissible: bool, #[serde(default)] reason: Option<String> });
@@ -669,7 +697,7 @@ pub enum PersonalSpec {
 macro_rules! catalogue {
     ($( $variant:ident => [$($cat:ident),+] $(, personal $pspec:ident ($pty:ty))? ;)+) => {
         /// An event type of the catalogue.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, bincode::Encode, bincode::Decode)]
         pub enum EventType { $($variant),+ }
 
         /// An event's `data`, typed.

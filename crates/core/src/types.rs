@@ -28,7 +28,7 @@ pub fn is_valid_body_id(s: &str) -> bool {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $check:path, $what:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, bincode::Encode, bincode::Decode)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -87,6 +87,31 @@ id_type!(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Date(chrono::NaiveDate);
+
+/// Stored (in snapshots of the read models) as the day number counted from 1 January of
+/// year 1 (chrono's `num_days_from_ce`).
+impl bincode::Encode for Date {
+    fn encode<E: bincode::enc::Encoder>(
+        &self,
+        encoder: &mut E,
+    ) -> Result<(), bincode::error::EncodeError> {
+        chrono::Datelike::num_days_from_ce(&self.0).encode(encoder)
+    }
+}
+
+impl<Context> bincode::Decode<Context> for Date {
+    fn decode<D: bincode::de::Decoder<Context = Context>>(
+        decoder: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        let days = i32::decode(decoder)?;
+        chrono::NaiveDate::from_num_days_from_ce_opt(days)
+            .map(Date)
+            .ok_or(bincode::error::DecodeError::Other(
+                "a day number out of range",
+            ))
+    }
+}
+bincode::impl_borrow_decode!(Date);
 
 impl Date {
     /// Parses `YYYY-MM-DD` exactly (four-digit year, two-digit month and day).

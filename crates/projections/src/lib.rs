@@ -57,7 +57,7 @@ fn unknown(what: &'static str, id: &str) -> ProjectionError {
 }
 
 /// What the read models keep of one member beyond the rules' state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default, bincode::Encode, bincode::Decode)]
 struct MemberInfo {
     /// Branch changes: date, position, branch (None: no branch).
     branch: Vec<(Date, u64, Option<String>)>,
@@ -92,14 +92,14 @@ impl MemberInfo {
 
 /// What the read models keep of a candidacy: the record hash (for the profile order) and
 /// the profile terms (personal data).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 struct CandidacyInfo {
     hash: [u8; 32],
     profile_terms: Option<Vec<String>>,
 }
 
 /// A case's file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default, bincode::Encode, bincode::Decode)]
 struct CaseFile {
     subject: String,
     summary: Option<String>,
@@ -109,7 +109,7 @@ struct CaseFile {
 /// One event of a case file as kept: its `data` as compact JSON text (a parsed object takes
 /// about four times the memory, and a ledger holds many cases; a query parses the one file
 /// it shows).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 struct CaseEntry {
     position: u64,
     effective: Date,
@@ -132,7 +132,7 @@ impl CaseEntry {
 
 /// A `personal` object as kept: compact JSON text, for the same reason as [`CaseEntry`]
 /// (about 90,000 members' details in a large ledger).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 struct PersonalText(Box<str>);
 
 impl PersonalText {
@@ -165,7 +165,7 @@ fn reserve_one<T>(v: &mut Vec<T>) {
 }
 
 /// Every read model, folded from records.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default, bincode::Encode, bincode::Decode)]
 pub struct Projections {
     pub(crate) state: GovernanceState,
     members: HashMap<String, MemberInfo>,

@@ -257,7 +257,7 @@ impl TimelineEntry {
 }
 
 /// A decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, bincode::Encode, bincode::Decode)]
 pub struct DecisionView {
     pub decision_id: String,
     pub body_id: String,
@@ -277,7 +277,7 @@ pub struct DecisionView {
 }
 
 /// What revoked a decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, bincode::Encode, bincode::Decode)]
 pub struct RevocationView {
     pub by_decision_id: String,
     pub date: String,
@@ -285,7 +285,7 @@ pub struct RevocationView {
 }
 
 /// A motion or amendment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, bincode::Encode, bincode::Decode)]
 pub struct MotionView {
     pub motion_id: String,
     pub meeting_id: String,
@@ -301,7 +301,7 @@ pub struct MotionView {
 }
 
 /// A vote on a motion.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, bincode::Encode, bincode::Decode)]
 pub struct VoteView {
     pub date: String,
     pub method: String,

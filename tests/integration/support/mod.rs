@@ -193,6 +193,8 @@ pub struct Server {
     pub base: String,
     pub admin_token: String,
     pub ledger: Ledger,
+    /// What the server printed before its address (how it built its read models).
+    pub startup: Vec<String>,
 }
 
 impl Server {
@@ -216,6 +218,7 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = std::io::BufReader::new(stdout).lines();
         let mut admin_token = String::new();
+        let mut startup = Vec::new();
         let base = loop {
             let line = lines
                 .next()
@@ -227,6 +230,7 @@ impl Server {
             if let Some(addr) = line.strip_prefix("listening on ") {
                 break addr.trim().to_owned();
             }
+            startup.push(line);
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
@@ -235,6 +239,7 @@ impl Server {
             base,
             admin_token,
             ledger,
+            startup,
         }
     }
 

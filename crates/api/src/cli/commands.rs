@@ -239,6 +239,40 @@ pub fn export(data: &Path, out: Option<&Path>, with_personal: bool) -> Result<()
 }
 
 /// `kroniek restore FILE`.
+/// `kroniek rebuild`.
+pub fn rebuild(data: &Path) -> Result<(), CliError> {
+    let store = kroniek_app::ledger::open(data)?;
+    let bar = progress::bar("rebuilding", Some(store.head().count));
+    let started = std::time::Instant::now();
+    let outcome = kroniek_app::snapshot::rebuild_and_compare(&store, &mut progress::reporter(&bar));
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    for why in &outcome.ignored {
+        println!("snapshot ignored: {why}");
+    }
+    println!(
+        "rebuilt every read model from {} records in {:.2} s",
+        outcome.records,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &outcome.saved {
+        println!("saved {}", path.display());
+    }
+    match outcome.snapshot {
+        None => {
+            println!("there was no snapshot to compare");
+            Ok(())
+        }
+        Some((at, true)) => {
+            println!("the snapshot at {at} records, caught up, equals the rebuild in every read model");
+            Ok(())
+        }
+        Some((at, false)) => Err(CliError::Failed(format!(
+            "the snapshot at {at} records, caught up, differs from the rebuild (it is replaced; a defect: please report it)"
+        ))),
+    }
+}
+
 pub fn restore(data: &Path, file: &Path) -> Result<(), CliError> {
     let input = open_input(file)?;
     let created = !data.exists();

@@ -93,6 +93,15 @@ enum Command {
         #[arg(long)]
         no_personal: bool,
     },
+    /// Rebuild every read model from the first record, check the newest snapshot against it
+    /// and save a fresh one.
+    ///
+    /// `kroniek serve` starts from the newest snapshot of its read models that matches the
+    /// ledger (in DATA/snapshots, saved every 100,000 records and at a clean stop) and folds
+    /// only the records after it. This folds every record instead, compares every read model
+    /// with that snapshot caught up to the head, and replaces it. Exit status 1 when they
+    /// differ (a defect: please report it).
+    Rebuild,
     /// Restore an export into an empty ledger, checking every record.
     Restore {
         /// The export file; `-` reads standard input.
@@ -490,6 +499,7 @@ pub fn run() -> ExitCode {
             commands::export(&cli.data, out.as_deref(), !no_personal)
         }
         Command::Restore { file } => commands::restore(&cli.data, &file),
+        Command::Rebuild => commands::rebuild(&cli.data),
         Command::Erase {
             subject,
             reason,

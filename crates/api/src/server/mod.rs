@@ -167,7 +167,35 @@ pub fn serve(data: &Path, options: ServeOptions) -> Result<(), AppError> {
             println!("loaded the sample ledger: {count} events");
         }
     }
+    let started = std::time::Instant::now();
     let state = Arc::new(AppState::new(store.clone(), limits, today)?);
+    for why in &state.ignored_snapshots {
+        eprintln!(
+            "kroniek serve: snapshot ignored, read models rebuilt from the first record: {why}"
+        );
+    }
+    let applied = state.read().applied;
+    match state.started_from {
+        Some(at) => println!(
+            "read models from the snapshot at {at} records, {} folded since, in {:.2} s; verifying the chain in the background",
+            applied - at,
+            started.elapsed().as_secs_f64()
+        ),
+        None => println!(
+            "read models rebuilt from {applied} records (chain verified on the same pass) in {:.2} s",
+            started.elapsed().as_secs_f64()
+        ),
+    }
+    if state.started_from.is_some() {
+        let st = state.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = st.verify_and_remember() {
+                eprintln!(
+                    "kroniek serve: the background verification could not read the ledger: {e}"
+                );
+            }
+        });
+    }
     if !state.read().access.has_admin() {
         let name = kroniek_app::tokens::first_admin_name(&state.read().access);
         let token = kroniek_app::tokens::grant(
@@ -193,11 +221,15 @@ pub fn serve(data: &Path, options: ServeOptions) -> Result<(), AppError> {
             .map_err(AppError::io("cannot read the listening address"))?;
         println!("listening on http://{address}");
         tokio::spawn(sign_checkpoints(state.clone(), checkpoint_every));
+        tokio::spawn(save_snapshots(state.clone()));
         // (The overview's verification was made while the read side was built.)
-        accept_loop(listener, router(state)).await;
+        accept_loop(listener, router(state.clone())).await;
         Ok::<(), AppError>(())
     })?;
     store.flush()?;
+    if let Err(e) = state.save_snapshot() {
+        eprintln!("kroniek serve: no snapshot of the read models saved at the stop: {e}");
+    }
     println!("stopped; every acknowledged event is on disk");
     Ok(())
 }
@@ -267,6 +299,25 @@ async fn sign_checkpoints(state: Arc<AppState>, every: Duration) {
             eprintln!("kroniek serve: no checkpoint signed: {e}");
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Saves a snapshot of the read models in the background whenever
+/// [`kroniek_app::snapshot::SNAPSHOT_EVERY`] records were folded since the last one.
+async fn save_snapshots(state: Arc<AppState>) {
+    let mut rx = state.head.subscribe();
+    loop {
+        if rx.changed().await.is_err() {
+            return;
+        }
+        if !state.snapshot_due() {
+            continue;
+        }
+        let st = state.clone();
+        let saved = tokio::task::spawn_blocking(move || st.save_snapshot()).await;
+        if let Ok(Err(e)) = saved {
+            eprintln!("kroniek serve: no snapshot of the read models saved: {e}");
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use super::problem::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use kroniek_core::access::AccessTable;
-use kroniek_core::catalogue::{self, AccessRole};
+use kroniek_core::catalogue::AccessRole;
 use kroniek_core::store::Store;
 use kroniek_core::types::Date;
 use kroniek_core::CoreError;
@@ -70,6 +70,14 @@ pub struct AppState {
     pub audit_reports: std::sync::Mutex<
         std::collections::HashMap<String, (u64, Arc<kroniek_projections::audit::AuditReport>)>,
     >,
+    /// The position of the newest snapshot of the read side, loaded or saved (0: none).
+    pub snapshot_at: std::sync::atomic::AtomicU64,
+    /// Serialises saving snapshots.
+    snapshot_lock: std::sync::Mutex<()>,
+    /// How the read side was built at start, for the log: from a snapshot (its position), and
+    /// the snapshots ignored, each with why.
+    pub started_from: Option<u64>,
+    pub ignored_snapshots: Vec<String>,
 }
 
 /// How many exports one principal may have under way at once.
@@ -146,16 +154,29 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Builds the state, with the read side caught up with the log.
+    /// Builds the state, with the read side caught up with the log: from the newest snapshot
+    /// that matches the ledger (`kroniek_app::snapshot`), folding only the records after it,
+    /// or else from the first record, verifying the chain on the same pass. After a start
+    /// from a snapshot the chain is not verified yet: see [`AppState::verify_and_remember`].
     pub fn new(
         store: Arc<Store>,
         limits: Limits,
         today: fn() -> Date,
     ) -> Result<AppState, CoreError> {
         let (head, _) = tokio::sync::watch::channel(store.head().count);
+        let loaded = kroniek_app::snapshot::load(&store);
+        let started_from = loaded.models.as_ref().map(|m| m.applied());
+        let read = match loaded.models {
+            Some(models) => ReadSide {
+                applied: models.applied(),
+                projections: models.projections,
+                access: models.access,
+            },
+            None => ReadSide::default(),
+        };
         let state = AppState {
             store,
-            read: RwLock::new(ReadSide::default()),
+            read: RwLock::new(read),
             limits,
             today,
             metrics: super::metrics::Metrics::default(),
@@ -164,9 +185,42 @@ impl AppState {
             last_verification: std::sync::Mutex::new(None),
             exports: Arc::default(),
             audit_reports: std::sync::Mutex::new(std::collections::HashMap::new()),
+            snapshot_at: std::sync::atomic::AtomicU64::new(started_from.unwrap_or(0)),
+            snapshot_lock: std::sync::Mutex::new(()),
+            started_from,
+            ignored_snapshots: loaded.ignored,
         };
-        state.catch_up_with(true)?;
+        state.catch_up_with(started_from.is_none())?;
         Ok(state)
+    }
+
+    /// Whether enough records were folded since the newest snapshot to save another
+    /// ([`kroniek_app::snapshot::SNAPSHOT_EVERY`]).
+    pub fn snapshot_due(&self) -> bool {
+        let at = self.snapshot_at.load(std::sync::atomic::Ordering::SeqCst);
+        self.read().applied >= at + kroniek_app::snapshot::SNAPSHOT_EVERY
+    }
+
+    /// Saves a snapshot of the read side unless the newest one is at its position. Holds the
+    /// read side for reading while it is written (readers go on; the next append's catch-up
+    /// waits). Blocking.
+    pub fn save_snapshot(&self) -> Result<Option<std::path::PathBuf>, kroniek_app::AppError> {
+        let _one = self
+            .snapshot_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let read = self.read();
+        let at = self.snapshot_at.load(std::sync::atomic::Ordering::SeqCst);
+        if read.applied == 0 || read.applied == at {
+            return Ok(None);
+        }
+        let saved =
+            kroniek_app::snapshot::save_parts(&self.store, &read.projections, &read.access)?;
+        if saved.is_some() {
+            self.snapshot_at
+                .store(read.applied, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(saved)
     }
 
     /// Applies every record the read side has not seen yet. Blocking (reads sled).
@@ -190,14 +244,8 @@ impl AppState {
             if record.position >= head {
                 return Ok(());
             }
-            read.projections
-                .apply(record, personal)
+            kroniek_app::snapshot::apply(&mut read.projections, &mut read.access, record, personal)
                 .map_err(|e| CoreError::Corrupt(record.position, e.to_string()))?;
-            if record.event_type.name().starts_with("Access") {
-                if let Ok(event) = catalogue::parse_data(record.event_type, &record.data) {
-                    read.access.apply(&event, &record.effective);
-                }
-            }
             read.applied = record.position + 1;
             Ok::<(), CoreError>(())
         };

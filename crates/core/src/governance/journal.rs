@@ -119,6 +119,52 @@ impl<K: Hash + Eq + Clone, V: Clone> Journaled<K, V> {
     }
 }
 
+/// A snapshot holds the map alone: it is taken between batches, with no changes to undo.
+impl<K: bincode::Encode, V: bincode::Encode> bincode::Encode for Journaled<K, V> {
+    fn encode<E: bincode::enc::Encoder>(
+        &self,
+        encoder: &mut E,
+    ) -> Result<(), bincode::error::EncodeError> {
+        self.map.encode(encoder)
+    }
+}
+
+impl<Context, K, V> bincode::Decode<Context> for Journaled<K, V>
+where
+    K: bincode::Decode<Context> + Hash + Eq,
+    V: bincode::Decode<Context>,
+{
+    fn decode<D: bincode::de::Decoder<Context = Context>>(
+        decoder: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        Ok(Journaled {
+            map: HashMap::decode(decoder)?,
+            saved: Vec::new(),
+            touched: HashSet::new(),
+            recording: false,
+        })
+    }
+}
+
+impl<'de, Context, K, V> bincode::BorrowDecode<'de, Context> for Journaled<K, V>
+where
+    K: bincode::Decode<Context> + Hash + Eq,
+    V: bincode::Decode<Context>,
+{
+    fn borrow_decode<D: bincode::de::BorrowDecoder<'de, Context = Context>>(
+        decoder: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        bincode::Decode::decode(decoder)
+    }
+}
+
+impl<K: PartialEq + Hash + Eq, V: PartialEq> PartialEq for Journaled<K, V> {
+    /// Equal when the maps are (what a batch would undo is not compared).
+    fn eq(&self, other: &Self) -> bool {
+        self.map == other.map
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

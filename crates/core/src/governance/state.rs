@@ -7,7 +7,9 @@ use crate::catalogue::*;
 use crate::types::Date;
 
 /// A member's status on a date (DOMAIN.md, *Member status on a date*).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, bincode::Encode, bincode::Decode,
+)]
 pub enum MemberStatus {
     /// Not (yet) a member on that date.
     NotMember,
@@ -31,7 +33,7 @@ impl MemberStatus {
 }
 
 /// One `MemberSuspended`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Suspension {
     pub from: Date,
     pub until: Option<Date>,
@@ -40,7 +42,7 @@ pub struct Suspension {
 
 /// A suspension that follows a royement decided `expelled`, lasting until an appeal decided
 /// `overturned` or `modified` (exclusive).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct RoyementSuspension {
     pub case_id: String,
     pub from: Date,
@@ -48,7 +50,7 @@ pub struct RoyementSuspension {
 }
 
 /// What the ledger knows of one member.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct MemberHistory {
     /// `MemberJoined` dates, with positions (the later appended decides a same-day tie).
     pub joins: Vec<(Date, u64)>,
@@ -126,7 +128,7 @@ impl MemberHistory {
 }
 
 /// One member's seat in a body, from appointment to departure.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Holding {
     pub member_id: String,
     pub role: String,
@@ -187,7 +189,7 @@ impl Holding {
 }
 
 /// What the ledger knows of one body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct BodyHistory {
     pub name: String,
     pub kind: BodyKind,
@@ -208,7 +210,7 @@ pub struct BodyHistory {
 }
 
 /// A body's standing rules (statutes, huishoudelijk reglement) from a date.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct BodyRules {
     pub from: Date,
     pub notice_days: i64,
@@ -223,7 +225,7 @@ pub struct BodyRules {
 
 /// From `from`, the seat `role` (and `portfolio`), or without a role the whole body, is
 /// appointed by `appointed_by`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct AppointingChange {
     pub from: Date,
     pub role: Option<String>,
@@ -328,7 +330,7 @@ impl BodyHistory {
 }
 
 /// What the ledger knows of one versioned code: a code of conduct, a regulation, the statutes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct CodeHistory {
     /// Versions with their adoption dates and titles.
     pub versions: Vec<(u32, Date, String)>,
@@ -344,7 +346,7 @@ impl CodeHistory {
 }
 
 /// One meeting: convened, held, or both.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct MeetingState {
     pub body_id: String,
     pub date: Date,
@@ -356,7 +358,7 @@ pub struct MeetingState {
 
 /// A meeting's convocation: the day it went out, its agenda, the day the proposals were open
 /// for inspection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Convocation {
     pub sent: Date,
     pub agenda: Vec<AgendaItem>,
@@ -364,7 +366,7 @@ pub struct Convocation {
 }
 
 /// A held meeting's attendance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Attendance {
     pub present_count: i64,
     pub quorum_met: bool,
@@ -373,7 +375,7 @@ pub struct Attendance {
 /// One motion or amendment: what the rules ask of it (submitted to which meeting, of which
 /// kind, withdrawn, voted). Its title, submitters and vote counts are the read models' business
 /// (kroniek-projections); keeping them here too cost about 30 MB on a 1,000,000-event ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct MotionState {
     pub submitted: Date,
     pub withdrawn: Option<Date>,
@@ -385,7 +387,7 @@ pub struct MotionState {
 }
 
 /// One decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct DecisionState {
     pub body_id: String,
     pub taken: Date,
@@ -395,7 +397,7 @@ pub struct DecisionState {
 }
 
 /// One candidacy in an election.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct CandidacyState {
     pub member_id: String,
     pub preferences: Vec<String>,
@@ -407,7 +409,7 @@ pub struct CandidacyState {
 }
 
 /// One election.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct ElectionState {
     pub body_id: String,
     pub meeting_id: Option<String>,
@@ -434,7 +436,7 @@ impl ElectionState {
 }
 
 /// How a case was decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct CaseDecision {
     pub date: Date,
     pub outcome: CaseOutcome,
@@ -445,7 +447,7 @@ pub struct CaseDecision {
 }
 
 /// One case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct CaseState {
     pub kind: CaseKind,
     pub body_id: String,
@@ -470,7 +472,7 @@ pub struct CaseState {
 }
 
 /// One respondent's appeal against a decision of the case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Appeal {
     pub member_id: String,
     pub filed: Date,
@@ -529,7 +531,7 @@ pub fn one_month_after(d: Date) -> Date {
 }
 
 /// Everything the rules need, folded from the ledger's events.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, PartialEq, Default, bincode::Encode, bincode::Decode)]
 pub struct GovernanceState {
     pub members: Journaled<String, MemberHistory>,
     pub bodies: Journaled<String, BodyHistory>,

@@ -142,6 +142,8 @@ pub struct Store {
     synced_blobs: Mutex<HashSet<(std::ffi::OsString, u64)>>,
     /// Whether sled may have blob files to sync: see [`LARGE_VALUE`].
     blobs_possible: std::sync::atomic::AtomicBool,
+    /// Erasures committed since the store was opened.
+    erasures: std::sync::atomic::AtomicU64,
     /// Set when a write or a flush failed (a full disk): what is on disk past the committed
     /// head is then unknown, and sled keeps the error, so the store refuses every further
     /// write until it is opened again (fail-stop, as databases do after a failed fsync).
@@ -181,6 +183,35 @@ impl Store {
             .visible
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The folder that holds snapshots of the read models (`DIR/snapshots`): written by the
+    /// application layer, emptied by the store when an erasure commits (a snapshot taken
+    /// before it holds the personal data the erasure destroys).
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.dir.join("snapshots")
+    }
+
+    /// How many erasures this store has committed since it was opened: a snapshot of the read
+    /// models saved while one committed is removed by its writer (see
+    /// [`Store::remove_snapshots`]).
+    pub fn erasures_committed(&self) -> u64 {
+        self.erasures.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Removes every snapshot of the read models (see [`Store::snapshot_dir`]).
+    pub fn remove_snapshots(&self) -> Result<(), CoreError> {
+        let dir = self.snapshot_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            std::fs::remove_file(entry?.path())?;
+        }
+        std::fs::File::open(&dir)?.sync_all()?;
+        Ok(())
     }
 
     /// Why the store refuses writes until it is opened again, if a write or flush failed.

@@ -273,6 +273,7 @@ impl Store {
             log_file,
             synced_blobs: Mutex::new(HashSet::new()),
             blobs_possible: std::sync::atomic::AtomicBool::new(blobs_possible),
+            erasures: std::sync::atomic::AtomicU64::new(0),
             write_failure: std::sync::OnceLock::new(),
             _holder_file: holder_file,
         };

@@ -1,0 +1,458 @@
+//! Snapshots of the read models: every read model (and the access table) saved at a position,
+//! so that a server starts by loading the newest one and folding only the records after it.
+//!
+//! A snapshot is a file `DIR/snapshots/read-<position>.snap` (mode 0600: it holds personal
+//! data), written whole (a temporary file, synced, renamed):
+//!
+//! | bytes | what |
+//! |---|---|
+//! | 28 | `kroniek read-model snapshot\n` |
+//! | 4 | format version, u32 little-endian ([`FORMAT_VERSION`]) |
+//! | 8 | position: how many records were folded, u64 little-endian |
+//! | 32 | the hash of the record at position − 1 |
+//! | … | the read models, bincode 2 (standard configuration) |
+//! | 32 | BLAKE3 of every byte before it |
+//!
+//! It is loaded only when its checksum, magic and format version are right, its position is
+//! within the ledger, and the ledger's record at position − 1 has the hash it names; anything
+//! else is ignored with a reason (the caller rebuilds from the first record), never trusted.
+//! Verification of the chain does not use snapshots. The store removes every snapshot when an
+//! erasure commits ([`Store::remove_snapshots`]), since one taken before it holds what it
+//! erased; only the newest snapshot is kept.
+
+use crate::AppError;
+use kroniek_core::access::AccessTable;
+use kroniek_core::catalogue;
+use kroniek_core::record::{Personal, Record};
+use kroniek_core::store::Store;
+use kroniek_projections::Projections;
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// The snapshot format this build writes and reads. Any change to a type in the read models
+/// changes their bincode form: raise it then, and older snapshots are ignored (a rebuild).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A server saves a snapshot in the background once this many records were folded since the
+/// last one (and at a clean stop): a restart after a crash folds at most about this many.
+pub const SNAPSHOT_EVERY: u64 = 100_000;
+
+const MAGIC: &[u8; 28] = b"kroniek read-model snapshot\n";
+const HEADER: usize = 28 + 4 + 8 + 32;
+/// No read model decodes to more than this (a guard against a length gone wrong).
+const DECODE_LIMIT: usize = 16 << 30;
+
+type Config = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<DECODE_LIMIT>,
+>;
+
+fn config() -> Config {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
+}
+
+/// Every read model a server keeps: the projections and the access table, folded from the
+/// same records.
+#[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct ReadModels {
+    pub projections: Projections,
+    pub access: AccessTable,
+}
+
+impl ReadModels {
+    /// Folds one record into every read model.
+    pub fn apply(&mut self, record: &Record, personal: Option<&Personal>) -> Result<(), AppError> {
+        apply(&mut self.projections, &mut self.access, record, personal)
+    }
+
+    /// How many records were folded.
+    pub fn applied(&self) -> u64 {
+        self.projections.applied()
+    }
+
+    /// Folds every record from [`ReadModels::applied`] to the ledger's head.
+    pub fn catch_up(&mut self, store: &Store) -> Result<(), AppError> {
+        let head = store.head().count;
+        store.replay(self.applied(), |record, personal| {
+            if record.position < head {
+                self.apply(record, personal)?;
+            }
+            Ok::<(), AppError>(())
+        })
+    }
+}
+
+/// Folds one record into the projections and the access table: the one fold of every read
+/// side (a server's, a rebuild's, a snapshot's catch-up).
+pub fn apply(
+    projections: &mut Projections,
+    access: &mut AccessTable,
+    record: &Record,
+    personal: Option<&Personal>,
+) -> Result<(), AppError> {
+    projections
+        .apply(record, personal)
+        .map_err(|e| AppError::Failed(format!("record {}: {e}", record.position)))?;
+    if record.event_type.name().starts_with("Access") {
+        if let Ok(event) = catalogue::parse_data(record.event_type, &record.data) {
+            access.apply(&event, &record.effective);
+        }
+    }
+    Ok(())
+}
+
+/// What [`load`] found.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The read models of the newest snapshot that matches the ledger, if any.
+    pub models: Option<ReadModels>,
+    /// The snapshots ignored, each with why (for the log).
+    pub ignored: Vec<String>,
+}
+
+/// The snapshot files in the store's folder, newest (greatest position) first.
+fn snapshot_files(store: &Store) -> Vec<(u64, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(store.snapshot_dir()) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(u64, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let position = name
+                .strip_prefix("read-")?
+                .strip_suffix(".snap")?
+                .parse()
+                .ok()?;
+            Some((position, e.path()))
+        })
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    files
+}
+
+/// Loads the newest snapshot that matches the ledger.
+pub fn load(store: &Store) -> Loaded {
+    let mut ignored = Vec::new();
+    for (_, path) in snapshot_files(store) {
+        match read(store, &path) {
+            Ok(models) => {
+                return Loaded {
+                    models: Some(models),
+                    ignored,
+                }
+            }
+            Err(why) => ignored.push(format!("{}: {why}", path.display())),
+        }
+    }
+    Loaded {
+        models: None,
+        ignored,
+    }
+}
+
+/// Reads one snapshot, checked against the ledger; the reason it cannot be used otherwise.
+fn read(store: &Store, path: &Path) -> Result<ReadModels, String> {
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot be opened: {e}"))?;
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot be read: {e}"))?
+        .len();
+    if len < (HEADER + 32) as u64 {
+        return Err("too short to be a snapshot".into());
+    }
+    // The checksum first: nothing is decoded from a file that was not written whole.
+    let mut hasher = blake3::Hasher::new();
+    std::io::copy(&mut (&mut file).take(len - 32), &mut hasher)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    let mut trailer = [0u8; 32];
+    file.read_exact(&mut trailer)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if *hasher.finalize().as_bytes() != trailer {
+        return Err("its checksum does not match (a damaged or partly written file)".into());
+    }
+    file.rewind().map_err(|e| format!("cannot be read: {e}"))?;
+    let mut header = [0u8; HEADER];
+    file.read_exact(&mut header)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if &header[..28] != MAGIC {
+        return Err("not a kroniek read-model snapshot".into());
+    }
+    let word = |range: std::ops::Range<usize>| {
+        let mut b = [0u8; 8];
+        b[..range.len()].copy_from_slice(&header[range]);
+        u64::from_le_bytes(b)
+    };
+    let version = word(28..32);
+    if version != u64::from(FORMAT_VERSION) {
+        return Err(format!(
+            "format version {version}, but this kroniek reads version {FORMAT_VERSION}"
+        ));
+    }
+    let position = word(32..40);
+    let head = store.head();
+    if position == 0 || position > head.count {
+        return Err(format!(
+            "taken at position {position}, but the ledger holds {} records",
+            head.count
+        ));
+    }
+    let record = store
+        .record_at(position - 1)
+        .map_err(|e| format!("the ledger's record {} cannot be read: {e}", position - 1))?;
+    if record.hash[..] != header[40..72] {
+        return Err(format!(
+            "its record hash does not match the ledger's at position {}",
+            position - 1
+        ));
+    }
+    let mut reader = BufReader::with_capacity(1 << 20, file.take(len - 32 - HEADER as u64));
+    let models: ReadModels = bincode::decode_from_std_read(&mut reader, config())
+        .map_err(|e| format!("its read models cannot be decoded: {e}"))?;
+    if models.applied() != position {
+        return Err(format!(
+            "its read models hold {} records, not the {position} it names",
+            models.applied()
+        ));
+    }
+    Ok(models)
+}
+
+/// A writer that hashes what it writes.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Saves `models` as the store's snapshot at their position (see [`save_parts`]).
+pub fn save(store: &Store, models: &ReadModels) -> Result<Option<PathBuf>, AppError> {
+    save_parts(store, &models.projections, &models.access)
+}
+
+/// Saves the read models as the store's snapshot at their position, durable when this returns,
+/// and removes the older ones. Returns the file written, or `None` when nothing was folded. A
+/// snapshot an erasure overtook while it was written is removed again (`None`).
+pub fn save_parts(
+    store: &Store,
+    projections: &Projections,
+    access: &AccessTable,
+) -> Result<Option<PathBuf>, AppError> {
+    let position = projections.applied();
+    if position == 0 {
+        return Ok(None);
+    }
+    let erasures = store.erasures_committed();
+    let hash = store.record_at(position - 1)?.hash;
+    let dir = store.snapshot_dir();
+    std::fs::create_dir_all(&dir).map_err(AppError::io(format!(
+        "cannot create the snapshot folder {}",
+        dir.display()
+    )))?;
+    let path = dir.join(format!("read-{position:020}.snap"));
+    let tmp = dir.join(format!("read-{position:020}.snap.tmp"));
+    let io = |what: &str| AppError::io(format!("{what} {}", tmp.display()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&tmp).map_err(io("cannot create"))?;
+    let mut out = Hashing {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: blake3::Hasher::new(),
+    };
+    out.write_all(MAGIC).map_err(io("cannot write"))?;
+    out.write_all(&FORMAT_VERSION.to_le_bytes())
+        .map_err(io("cannot write"))?;
+    out.write_all(&position.to_le_bytes())
+        .map_err(io("cannot write"))?;
+    out.write_all(&hash).map_err(io("cannot write"))?;
+    // Encoded as `ReadModels` is: its fields in order.
+    bincode::encode_into_std_write((projections, access), &mut out, config())
+        .map_err(|e| AppError::Failed(format!("cannot encode the read models: {e}")))?;
+    let checksum = *out.hasher.finalize().as_bytes();
+    let mut inner = out.inner;
+    inner.write_all(&checksum).map_err(io("cannot write"))?;
+    let file = inner
+        .into_inner()
+        .map_err(|e| AppError::io(format!("cannot write {}", tmp.display()))(e.into_error()))?;
+    file.sync_all().map_err(io("cannot sync"))?;
+    std::fs::rename(&tmp, &path).map_err(io("cannot rename"))?;
+    for (older, other) in snapshot_files(store) {
+        if older < position {
+            let _ = std::fs::remove_file(other);
+        }
+    }
+    std::fs::File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(AppError::io(format!("cannot sync {}", dir.display())))?;
+    if store.erasures_committed() != erasures {
+        // An erasure committed meanwhile, and removed the snapshots before this one was
+        // renamed into place: this one may hold what it erased.
+        let _ = std::fs::remove_file(&path);
+        return Ok(None);
+    }
+    Ok(Some(path))
+}
+
+/// Every read model rebuilt from the first record. `progress(done, total)` is called every
+/// 65,536 records.
+pub fn rebuild(store: &Store, progress: &mut dyn FnMut(u64, u64)) -> Result<ReadModels, AppError> {
+    let total = store.head().count;
+    let mut models = ReadModels::default();
+    store.replay(0, |record, personal| -> Result<(), AppError> {
+        if record.position < total {
+            models.apply(record, personal)?;
+        }
+        if record.position % 65_536 == 0 {
+            progress(record.position, total);
+        }
+        Ok(())
+    })?;
+    Ok(models)
+}
+
+/// What `kroniek rebuild` found.
+#[derive(Debug)]
+pub struct RebuildOutcome {
+    /// Records folded from the first.
+    pub records: u64,
+    /// The newest snapshot that matched the ledger, if any: its position, and whether it,
+    /// caught up with the ledger, equals the rebuild in every read model.
+    pub snapshot: Option<(u64, bool)>,
+    /// The snapshots ignored, each with why.
+    pub ignored: Vec<String>,
+    /// The fresh snapshot written.
+    pub saved: Option<PathBuf>,
+}
+
+/// Rebuilds every read model from the first record, compares the newest snapshot (caught up)
+/// with it, and saves the rebuild as the new snapshot.
+pub fn rebuild_and_compare(
+    store: &Store,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<RebuildOutcome, AppError> {
+    let loaded = load(store);
+    let rebuilt = rebuild(store, progress)?;
+    let snapshot = match loaded.models {
+        Some(mut models) => {
+            let at = models.applied();
+            models.catch_up(store)?;
+            Some((at, models == rebuilt))
+        }
+        None => None,
+    };
+    let saved = save(store, &rebuilt)?;
+    Ok(RebuildOutcome {
+        records: rebuilt.applied(),
+        snapshot,
+        ignored: loaded.ignored,
+        saved,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kroniek_core::ProposedEvent;
+
+    fn sample_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::init(&dir.path().join("ledger"), "test.example/kroniek").unwrap();
+        crate::append::append_sample(&store).unwrap();
+        (dir, store)
+    }
+
+    /// A snapshot taken part-way, loaded and caught up, equals a rebuild from the first record
+    /// in every read model.
+    #[test]
+    fn a_snapshot_caught_up_equals_a_rebuild() {
+        let (_dir, store) = sample_store();
+        let head = store.head().count;
+        for cut in [1, head / 3, head / 2, head - 1, head] {
+            let mut part = ReadModels::default();
+            store
+                .replay(0, |record, personal| {
+                    if record.position < cut {
+                        part.apply(record, personal)?;
+                    }
+                    Ok::<(), AppError>(())
+                })
+                .unwrap();
+            save(&store, &part).unwrap().unwrap();
+            let mut loaded = load(&store).models.expect("the snapshot matches");
+            assert_eq!(loaded, part, "cut {cut}: the snapshot round-trips");
+            loaded.catch_up(&store).unwrap();
+            let rebuilt = rebuild(&store, &mut |_, _| {}).unwrap();
+            assert_eq!(loaded.applied(), head);
+            assert!(
+                loaded == rebuilt,
+                "cut {cut}: the caught-up snapshot differs"
+            );
+            assert_eq!(snapshot_files(&store).len(), 1, "only the newest is kept");
+        }
+    }
+
+    /// A damaged, foreign, newer-format or mismatching snapshot is ignored with a reason.
+    #[test]
+    fn a_snapshot_that_does_not_match_is_ignored() {
+        let (_dir, store) = sample_store();
+        let models = rebuild(&store, &mut |_, _| {}).unwrap();
+        let path = save(&store, &models).unwrap().unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let reasons = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).unwrap();
+            let loaded = load(&store);
+            assert!(loaded.models.is_none());
+            loaded.ignored.join("; ")
+        };
+        let mut flipped = good.clone();
+        flipped[HEADER + 10] ^= 1;
+        assert!(reasons(&flipped).contains("checksum"));
+        assert!(reasons(&good[..good.len() - 1]).contains("checksum"));
+        // A well-formed snapshot of another format version, or of another ledger.
+        let reseal = |edit: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = good[..good.len() - 32].to_vec();
+            edit(&mut b);
+            let sum = *blake3::hash(&b).as_bytes();
+            b.extend_from_slice(&sum);
+            b
+        };
+        let version = reseal(&|b| b[28] = 2);
+        assert!(reasons(&version).contains("format version 2"));
+        let other = reseal(&|b| b[40] ^= 1);
+        assert!(reasons(&other).contains("does not match the ledger"));
+        let past = reseal(&|b| b[32..40].copy_from_slice(&(1u64 << 40).to_le_bytes()));
+        assert!(reasons(&past).contains("holds"));
+        std::fs::write(&path, &good).unwrap();
+        assert!(load(&store).models.is_some(), "the good one loads");
+    }
+
+    /// An erasure removes the snapshots: one taken before it holds what it erased.
+    #[test]
+    fn an_erasure_removes_the_snapshots() {
+        let (_dir, store) = sample_store();
+        let models = rebuild(&store, &mut |_, _| {}).unwrap();
+        save(&store, &models).unwrap().unwrap();
+        assert_eq!(snapshot_files(&store).len(), 1);
+        let erase = ProposedEvent::parse_line(
+            r#"{"stream":"member/10202","type":"PersonalDataErased","effective":"2026-01-05","data":{"subject":"10202","reason":"AVG-verzoek"}}"#,
+        )
+        .unwrap();
+        store.append(&[erase], "admin:local").unwrap();
+        assert!(snapshot_files(&store).is_empty());
+        assert!(load(&store).models.is_none());
+    }
+}
