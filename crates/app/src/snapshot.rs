@@ -405,6 +405,40 @@ mod tests {
         }
     }
 
+    /// The governance state folded with the read models is the one the store's rules fold:
+    /// a snapshot may seed the writer, and then judges appends as a refold would.
+    #[test]
+    fn the_read_models_fold_the_rules_state_and_may_seed_the_writer() {
+        let (dir, store) = sample_store();
+        drop(store);
+        // Opened again: the writer has no state until its first append.
+        let store = Store::open(&dir.path().join("ledger")).unwrap();
+        let models = rebuild(&store, &mut |_, _| {}).unwrap();
+        let from_log = store.governance_state_from_log().unwrap();
+        assert!(models.projections.governance() == &from_log);
+        let head = store.head().count;
+        assert!(
+            !store.seed_governance_state(from_log.clone(), head - 1),
+            "only at the head"
+        );
+        assert!(store.seed_governance_state(from_log.clone(), head));
+        assert!(
+            !store.seed_governance_state(from_log, head),
+            "only while it has none"
+        );
+        // Judged as before: a refusal, and an append that passes.
+        let unknown = ProposedEvent::parse_line(
+            r#"{"stream":"member/99999","type":"ContributionPaid","effective":"2024-01-02","data":{"member_id":"99999","year":2024,"amount_cents":1200}}"#,
+        )
+        .unwrap();
+        assert!(store.append(&[unknown], "admin:local").is_err());
+        let paid = ProposedEvent::parse_line(
+            r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-01-02","data":{"member_id":"10201","year":2024,"amount_cents":1200}}"#,
+        )
+        .unwrap();
+        store.append(&[paid], "admin:local").unwrap();
+    }
+
     /// A damaged, foreign, newer-format or mismatching snapshot is ignored with a reason.
     #[test]
     fn a_snapshot_that_does_not_match_is_ignored() {

@@ -203,6 +203,12 @@ impl Projections {
         Self::default()
     }
 
+    /// The governance state folded with the read models: the same fold the store's rules judge
+    /// appends against ([`kroniek_core::store::Store::governance_state_from_log`]).
+    pub fn governance(&self) -> &GovernanceState {
+        &self.state
+    }
+
     /// How many records were applied.
     pub fn applied(&self) -> u64 {
         self.applied

@@ -97,8 +97,40 @@ impl Metrics {
             out,
             "kroniek_http_request_duration_seconds_count {requests}"
         );
+        let _ = writeln!(out, "# HELP kroniek_internal_errors_total Requests answered 500 (the server's fault; the last one's text follows as a comment).\n# TYPE kroniek_internal_errors_total counter\nkroniek_internal_errors_total {}", super::problem::INTERNAL_ERRORS.load(Ordering::Relaxed));
+        if let Some(last) = super::problem::LAST_INTERNAL_ERROR
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_deref()
+        {
+            let one_line: String = last
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let _ = writeln!(out, "# last internal error: {one_line}");
+        }
         let _ = writeln!(out, "# HELP kroniek_ledger_events Events in the ledger.\n# TYPE kroniek_ledger_events gauge\nkroniek_ledger_events {ledger_events}");
         let _ = writeln!(out, "# HELP kroniek_ledger_bytes The store's size on disk.\n# TYPE kroniek_ledger_bytes gauge\nkroniek_ledger_bytes {ledger_bytes}");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An internal error is counted and shown in the exposition, not printed.
+    #[test]
+    fn internal_errors_are_counted_with_the_last_text() {
+        let before = super::super::problem::INTERNAL_ERRORS.load(Ordering::Relaxed);
+        let _ = super::super::problem::ApiError::internal("a disk\nthat failed");
+        let text = Metrics::default().render(0, 0);
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("kroniek_internal_errors_total "))
+            .expect("the counter");
+        assert!(line.parse::<u64>().unwrap() > before, "{text}");
+        assert!(text.contains("# last internal error: "), "{text}");
+        assert!(!text.contains("disk\nthat"), "one line: {text}");
     }
 }

@@ -187,6 +187,12 @@ pub fn serve(data: &Path, options: ServeOptions) -> Result<(), AppError> {
         ),
     }
     if state.started_from.is_some() {
+        // The rules' state comes with the snapshot: the first append need not refold the log.
+        let (governance, at) = {
+            let read = state.read();
+            (read.projections.governance().clone(), read.applied)
+        };
+        store.seed_governance_state(governance, at);
         let st = state.clone();
         std::thread::spawn(move || {
             if let Err(e) = st.verify_and_remember() {

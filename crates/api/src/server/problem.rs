@@ -91,9 +91,14 @@ impl ApiError {
         e
     }
 
-    /// A failure that is not the caller's: logged, answered without internals.
+    /// A failure that is not the caller's: counted and kept for `GET /metrics`
+    /// (`kroniek_internal_errors_total`, with the last one's text), never printed (a server
+    /// prints nothing for a request), answered without internals.
     pub fn internal(what: impl std::fmt::Display) -> ApiError {
-        eprintln!("kroniek serve: internal error: {what}");
+        INTERNAL_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *LAST_INTERNAL_ERROR
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(what.to_string());
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Internal error",
@@ -101,6 +106,12 @@ impl ApiError {
         )
     }
 }
+
+/// Internal errors answered since the process started (see [`ApiError::internal`]).
+pub static INTERNAL_ERRORS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The text of the last internal error, for `GET /metrics`.
+pub static LAST_INTERNAL_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 impl ApiError {
     /// The ledger's storage failed: 507 when the disk is full, else 503. The problem says what

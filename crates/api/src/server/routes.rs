@@ -968,7 +968,7 @@ pub async fn audit(
     caller: Caller,
     Path(year_text): Path<String>,
     Query(q): Query<AuditQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     policy::allow(caller.role, "GET", "/v1/audit/{year}")?;
     let year = year_text
         .parse::<i32>()
@@ -996,8 +996,19 @@ pub async fn audit(
     .and_then(|p| kroniek_app::audit::with_paid_by(p, q.paid_by.as_deref()))
     .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let role = caller.role;
-    let report = blocking(move || Ok(state.audit_report(&params)?)).await?;
-    let value = serde_json::to_value(policy::audit_report(role, (*report).clone()))
-        .map_err(ApiError::internal)?;
-    Ok(Json(value))
+    let body = blocking(move || Ok(state.audit_body(role, &params)?)).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Bytes::from_owner(ArcBytes(body)),
+    )
+        .into_response())
+}
+
+/// A cached body, shared without copying it.
+struct ArcBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }

@@ -70,6 +70,10 @@ pub struct AppState {
     pub audit_reports: std::sync::Mutex<
         std::collections::HashMap<String, (u64, Arc<kroniek_projections::audit::AuditReport>)>,
     >,
+    /// The JSON bodies of `GET /v1/audit/{year}` made, by role and parameters, with the ledger
+    /// size each was made at (at most [`AUDIT_BODY_ENTRIES`]): a repeat at the same size is
+    /// answered without redacting and serialising the report again.
+    pub audit_bodies: std::sync::Mutex<std::collections::HashMap<String, AuditBody>>,
     /// The position of the newest snapshot of the read side, loaded or saved (0: none).
     pub snapshot_at: std::sync::atomic::AtomicU64,
     /// Serialises saving snapshots.
@@ -129,6 +133,12 @@ impl Drop for ExportSlot {
 /// How many audit reports (years and parameters) the server keeps.
 pub const AUDIT_CACHE_ENTRIES: usize = 8;
 
+/// An audit report's JSON body, with the ledger size it was made at.
+pub type AuditBody = (u64, Arc<Vec<u8>>);
+
+/// How many audit bodies (roles and parameters) the server keeps.
+pub const AUDIT_BODY_ENTRIES: usize = 4;
+
 /// What a verification that passed checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
@@ -185,6 +195,7 @@ impl AppState {
             last_verification: std::sync::Mutex::new(None),
             exports: Arc::default(),
             audit_reports: std::sync::Mutex::new(std::collections::HashMap::new()),
+            audit_bodies: std::sync::Mutex::new(std::collections::HashMap::new()),
             snapshot_at: std::sync::atomic::AtomicU64::new(started_from.unwrap_or(0)),
             snapshot_lock: std::sync::Mutex::new(()),
             started_from,
@@ -294,6 +305,40 @@ impl AppState {
         }
         cache.insert(key, (report.integrity.events, report.clone()));
         Ok(report)
+    }
+
+    /// The JSON of the audit report for `params` as `role` may see it, at the current head:
+    /// made once per head, role and parameters. Blocking.
+    pub fn audit_body(
+        &self,
+        role: AccessRole,
+        params: &kroniek_projections::audit::AuditParams,
+    ) -> Result<Arc<Vec<u8>>, kroniek_app::AppError> {
+        let key = format!("{role:?} {params:?}");
+        let size = self.store.head().count;
+        let lock = || {
+            self.audit_bodies
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((_, body)) = lock().get(&key).filter(|(made_at, _)| *made_at == size) {
+            return Ok(body.clone());
+        }
+        let report = self.audit_report(params)?;
+        let made_at = report.integrity.events;
+        let body = Arc::new(
+            serde_json::to_vec(&super::policy::audit_report(role, (*report).clone()))
+                .map_err(|e| kroniek_app::AppError::Failed(e.to_string()))?,
+        );
+        let mut cache = lock();
+        cache.retain(|_, (at, _)| *at == made_at);
+        if cache.len() >= AUDIT_BODY_ENTRIES && !cache.contains_key(&key) {
+            if let Some(any) = cache.keys().next().cloned() {
+                cache.remove(&any);
+            }
+        }
+        cache.insert(key, (made_at, body.clone()));
+        Ok(body)
     }
 
     /// Walks the whole chain and keeps the outcome for the overview. Blocking.

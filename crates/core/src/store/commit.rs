@@ -120,8 +120,9 @@ impl Batch {
 }
 
 impl Store {
-    /// Folds every record of the ledger into the governance state.
-    pub(super) fn build_state(&self) -> Result<GovernanceState, CoreError> {
+    /// Folds every record of the ledger into the governance state (what the first append of
+    /// an opened store does, unless [`Store::seed_governance_state`] gave it one).
+    pub fn governance_state_from_log(&self) -> Result<GovernanceState, CoreError> {
         let mut state = GovernanceState::default();
         for record in self.iter_from(0) {
             let record = record?;
@@ -626,6 +627,19 @@ impl Store {
             self.flushed.notify_all();
             result?;
         }
+    }
+
+    /// Gives the writer the governance state of the first `at` records, folded elsewhere (a
+    /// snapshot of the read models, which fold the same), so that its first append does not
+    /// fold the whole ledger again. Taken only while the writer has none and its head is at
+    /// `at`; returns whether it was taken.
+    pub fn seed_governance_state(&self, state: GovernanceState, at: u64) -> bool {
+        let mut writer = lock(&self.writer);
+        if writer.state.is_some() || writer.head.count != at {
+            return false;
+        }
+        writer.state = Some(state);
+        true
     }
 
     /// Turns the governance rules off, for tests of the log alone.

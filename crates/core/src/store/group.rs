@@ -284,7 +284,7 @@ impl Store {
         }
         let prepared = (|| -> Result<Frontier, CoreError> {
             if writer.state.is_none() {
-                writer.state = Some(self.build_state()?);
+                writer.state = Some(self.governance_state_from_log()?);
             }
             match writer.frontier.take() {
                 Some(f) if f.size() == before.count => Ok(f),
