@@ -656,3 +656,36 @@ fn an_upload_over_the_batch_limit_is_refused_whole() {
     let a = upload(&s, &secretary, &csrf, &file[..3].join("\n"));
     assert_eq!(a.status, 201, "{}", a.body);
 }
+
+/// An audit page whose report is still being made answers with its progress and refreshes
+/// itself until the report is there (the server is told not to wait for it at all).
+#[test]
+fn the_audit_page_shows_progress_until_the_report_is_made() {
+    let s = Server::start(&["--demo", "--audit-page-wait-ms", "0"]);
+    let cookie = session(&s, "auditor");
+    let first = request(&s, "GET", "/audit?year=2022", &cookie, &[], None);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(
+        first
+            .body
+            .contains(r#"<meta http-equiv="refresh" content="1">"#)
+            && first.body.contains(r#"id="audit-progress""#)
+            && !first.body.contains(r#"id="downloads""#),
+        "{}",
+        first.body
+    );
+    let ready = (0..200)
+        .map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            request(&s, "GET", "/audit?year=2022", &cookie, &[], None)
+        })
+        .find(|page| page.body.contains(r#"id="downloads""#))
+        .expect("the report is made");
+    assert_eq!(ready.status, 200);
+    assert!(
+        !ready.body.contains("http-equiv=\"refresh\""),
+        "{}",
+        ready.body
+    );
+    assert!(!ready.body.contains(r#"id="audit-progress""#));
+}

@@ -236,6 +236,10 @@ enum Command {
         /// the session cookies get `Secure`.
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
+        /// (For tests) how long the web audit page waits for a report being made before it
+        /// shows its progress instead, in milliseconds.
+        #[arg(long, default_value_t = 1000, hide = true)]
+        audit_page_wait_ms: u64,
     },
     /// The ledger's signing key.
     #[command(subcommand)]
@@ -559,6 +563,7 @@ pub fn run() -> ExitCode {
             checkpoint_interval_ms,
             witness_key,
             public_url,
+            audit_page_wait_ms,
         } => {
             let secure_cookies = match public_url.as_deref() {
                 None => false,
@@ -578,6 +583,7 @@ pub fn run() -> ExitCode {
                     timeout_secs,
                     witnesses: witness_key,
                     secure_cookies,
+                    audit_page_wait: std::time::Duration::from_millis(audit_page_wait_ms),
                 },
                 checkpoint_every: std::time::Duration::from_millis(checkpoint_interval_ms),
                 today: commands::today,

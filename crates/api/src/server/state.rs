@@ -25,6 +25,9 @@ pub struct Limits {
     pub witnesses: Vec<String>,
     /// Whether cookies get `Secure`: the server is reached over https (`--public-url`).
     pub secure_cookies: bool,
+    /// How long the web audit page waits for a report being made before it answers with the
+    /// report's progress (and refreshes itself).
+    pub audit_page_wait: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -35,6 +38,7 @@ impl Default for Limits {
             timeout_secs: 60,
             witnesses: Vec::new(),
             secure_cookies: false,
+            audit_page_wait: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -74,6 +78,9 @@ pub struct AppState {
     /// size each was made at (at most [`AUDIT_BODY_ENTRIES`]): a repeat at the same size is
     /// answered without redacting and serialising the report again.
     pub audit_bodies: std::sync::Mutex<std::collections::HashMap<String, AuditBody>>,
+    /// The audit reports being made, by parameters: how far each is (done, of total), for the
+    /// web page that shows it.
+    pub audits_under_way: std::sync::Mutex<std::collections::HashMap<String, Arc<AuditProgress>>>,
     /// The position of the newest snapshot of the read side, loaded or saved (0: none).
     pub snapshot_at: std::sync::atomic::AtomicU64,
     /// Serialises saving snapshots.
@@ -132,6 +139,23 @@ impl Drop for ExportSlot {
 
 /// How many audit reports (years and parameters) the server keeps.
 pub const AUDIT_CACHE_ENTRIES: usize = 8;
+
+/// How far an audit report being made is: steps done of a total (see
+/// `kroniek_app::audit::from_open_store`).
+#[derive(Debug, Default)]
+pub struct AuditProgress {
+    pub done: std::sync::atomic::AtomicU64,
+    pub total: std::sync::atomic::AtomicU64,
+}
+
+impl AuditProgress {
+    /// Percent done, 0–100.
+    pub fn percent(&self) -> u64 {
+        let total = self.total.load(std::sync::atomic::Ordering::Relaxed);
+        let done = self.done.load(std::sync::atomic::Ordering::Relaxed);
+        (done * 100).checked_div(total).unwrap_or(0).min(100)
+    }
+}
 
 /// An audit report's JSON body, with the ledger size it was made at.
 pub type AuditBody = (u64, Arc<Vec<u8>>);
@@ -196,6 +220,7 @@ impl AppState {
             exports: Arc::default(),
             audit_reports: std::sync::Mutex::new(std::collections::HashMap::new()),
             audit_bodies: std::sync::Mutex::new(std::collections::HashMap::new()),
+            audits_under_way: std::sync::Mutex::new(std::collections::HashMap::new()),
             snapshot_at: std::sync::atomic::AtomicU64::new(started_from.unwrap_or(0)),
             snapshot_lock: std::sync::Mutex::new(()),
             started_from,
@@ -277,22 +302,36 @@ impl AppState {
         &self,
         params: &kroniek_projections::audit::AuditParams,
     ) -> Result<Arc<kroniek_projections::audit::AuditReport>, kroniek_app::AppError> {
+        if let Some(report) = self.audit_report_made(params) {
+            return Ok(report);
+        }
         let key = format!("{params:?}");
-        let size = self.store.head().count;
+        let progress = self
+            .audits_under_way
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let made =
+            kroniek_app::audit::from_open_store(&self.store, params, None, &mut |done, total| {
+                progress
+                    .total
+                    .store(total, std::sync::atomic::Ordering::Relaxed);
+                progress
+                    .done
+                    .store(done, std::sync::atomic::Ordering::Relaxed);
+            });
+        self.audits_under_way
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&key);
+        let report = Arc::new(made?);
         let lock = || {
             self.audit_reports
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         };
-        if let Some((_, report)) = lock().get(&key).filter(|(made_at, _)| *made_at == size) {
-            return Ok(report.clone());
-        }
-        let report = Arc::new(kroniek_app::audit::from_open_store(
-            &self.store,
-            params,
-            None,
-            &mut |_, _| {},
-        )?);
         let mut cache = lock();
         if cache.len() >= AUDIT_CACHE_ENTRIES && !cache.contains_key(&key) {
             if let Some(oldest) = cache
@@ -305,6 +344,32 @@ impl AppState {
         }
         cache.insert(key, (report.integrity.events, report.clone()));
         Ok(report)
+    }
+
+    /// The audit report for `params` if it was made at the current head already.
+    pub fn audit_report_made(
+        &self,
+        params: &kroniek_projections::audit::AuditParams,
+    ) -> Option<Arc<kroniek_projections::audit::AuditReport>> {
+        let size = self.store.head().count;
+        self.audit_reports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&format!("{params:?}"))
+            .filter(|(made_at, _)| *made_at == size)
+            .map(|(_, report)| report.clone())
+    }
+
+    /// How far the audit report for `params` is, while it is being made.
+    pub fn audit_under_way(
+        &self,
+        params: &kroniek_projections::audit::AuditParams,
+    ) -> Option<Arc<AuditProgress>> {
+        self.audits_under_way
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&format!("{params:?}"))
+            .cloned()
     }
 
     /// The JSON of the audit report for `params` as `role` may see it, at the current head:

@@ -222,6 +222,8 @@ pub struct Messages {
     pub no_codes: &'static str,
     pub audit: &'static str,
     pub audit_intro: &'static str,
+    pub audit_building: &'static str,
+    pub audit_building_hint: &'static str,
     pub downloads: &'static str,
     pub verified: &'static str,
     pub not_verified: &'static str,
@@ -465,6 +467,9 @@ pub static NL: Messages = Messages {
     audit: "Jaarverslag",
     audit_intro:
         "Het verslag voor de accountant, gemaakt bij een checkpoint van de huidige omvang.",
+    audit_building:
+        "Het verslag wordt opgesteld (eerst de keten geverifieerd, dan elke gebeurtenis gelezen):",
+    audit_building_hint: "Deze pagina ververst zichzelf elke seconde tot het verslag klaar is.",
     downloads: "Downloads",
     verified: "geverifieerd",
     not_verified: "verificatie mislukt",
@@ -707,6 +712,8 @@ pub static EN: Messages = Messages {
     no_codes: "No code of conduct adopted yet.",
     audit: "Audit report",
     audit_intro: "The report for the accountant, made at a checkpoint of the current size.",
+    audit_building: "The report is being made (the chain verified, then every event read):",
+    audit_building_hint: "This page refreshes itself every second until the report is ready.",
     downloads: "Downloads",
     verified: "verified",
     not_verified: "verification failed",

@@ -629,6 +629,8 @@ struct AuditPage {
     report: Option<kroniek_projections::audit::AuditReport>,
     tables: Vec<&'static str>,
     error: Option<&'static str>,
+    /// While the report is being made: percent done (the page refreshes itself).
+    building: Option<u64>,
 }
 
 impl AuditPage {
@@ -673,10 +675,13 @@ async fn audit(
             _ => (default_year, Some(t.bad_year)),
         },
     };
-    let report = if error.is_none() {
-        report_for(&state, session.role, year).await
+    let (report, building) = if error.is_none() {
+        match report_or_progress(&state, session.role, year).await {
+            Ok(report) => (report, None),
+            Err(percent) => (None, Some(percent)),
+        }
     } else {
-        None
+        (None, None)
     };
     let tables = report
         .as_ref()
@@ -695,9 +700,44 @@ async fn audit(
             report,
             tables,
             error,
+            building,
         },
         remember(lang),
     )
+}
+
+/// The report for `year` as `role` may see it, or, while it is still being made after
+/// `Limits::audit_page_wait` (a second), how far it is (percent; the page then refreshes
+/// itself every second until the report is there). Starts making it when nobody is.
+async fn report_or_progress(
+    state: &Arc<AppState>,
+    role: kroniek_core::catalogue::AccessRole,
+    year: i32,
+) -> Result<Option<kroniek_projections::audit::AuditReport>, u64> {
+    let Ok(params) = kroniek_app::audit::params(year, None, None, 1200) else {
+        return Ok(None);
+    };
+    if state.audit_report_made(&params).is_none() && state.audit_under_way(&params).is_none() {
+        let (st, p) = (state.clone(), params.clone());
+        // Made on a blocking thread whether or not this request waits for it.
+        drop(tokio::task::spawn_blocking(move || st.audit_report(&p)));
+    }
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(report) = state.audit_report_made(&params) {
+            return Ok(Some(policy::audit_report(role, (*report).clone())));
+        }
+        let under_way = state.audit_under_way(&params);
+        if under_way.is_none() && started.elapsed() > std::time::Duration::from_millis(100) {
+            // Neither made nor under way: making it failed (the report problem is logged
+            // by the API's own request), or it was made at a head since passed.
+            return Ok(report_for(state, role, year).await);
+        }
+        if started.elapsed() >= state.limits.audit_page_wait {
+            return Err(under_way.map_or(0, |p| p.percent()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }
 
 /// The printable report in the page's language.

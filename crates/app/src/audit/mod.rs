@@ -50,7 +50,8 @@ pub fn read_note(path: &Path) -> Result<Note, AppError> {
 }
 
 /// Builds the report from an open store, at a checkpoint of its current size (signed if the
-/// latest does not cover it). `progress(done, total)` is called every 65,536 records.
+/// latest does not cover it). `progress(done, total)` is called every 65,536 records, over
+/// twice the ledger's size (the verification, then the fold).
 pub fn from_open_store(
     store: &Store,
     params: &AuditParams,
@@ -59,7 +60,8 @@ pub fn from_open_store(
 ) -> Result<AuditReport, AppError> {
     let note = store.sign_checkpoint()?;
     let cp = Checkpoint::parse_body(&note.text).map_err(AppError::Failed)?;
-    let verification = store.verify(&mut |_| {})?;
+    // Progress runs over twice the size: the verification, then the fold.
+    let verification = store.verify(&mut |n| progress(n.min(cp.size), 2 * cp.size))?;
     let mut builder = AuditBuilder::new();
     store.replay(0, |record, personal| -> Result<(), AppError> {
         if record.position >= cp.size {
@@ -69,7 +71,7 @@ pub fn from_open_store(
             .apply(record, personal)
             .map_err(|e| AppError::Failed(e.to_string()))?;
         if record.position % 65_536 == 0 {
-            progress(record.position, cp.size);
+            progress(cp.size + record.position, 2 * cp.size);
         }
         Ok(())
     })?;
