@@ -17,6 +17,7 @@ mod independent_verifier;
 mod proofs;
 mod read_models;
 mod snapshots;
+mod stores;
 mod support;
 mod web;
 mod web_pages;

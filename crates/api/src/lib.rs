@@ -4,5 +4,6 @@
 //! results, mapping errors to exit statuses.
 
 pub mod cli;
+pub mod location;
 pub mod server;
 pub mod web;

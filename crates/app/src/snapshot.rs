@@ -113,7 +113,7 @@ pub struct Loaded {
 
 /// The snapshot files in the store's folder, newest (greatest position) first.
 fn snapshot_files(store: &Store) -> Vec<(u64, PathBuf)> {
-    let Ok(entries) = std::fs::read_dir(store.snapshot_dir()) else {
+    let Some(Ok(entries)) = store.snapshot_dir().map(std::fs::read_dir) else {
         return Vec::new();
     };
     let mut files: Vec<(u64, PathBuf)> = entries
@@ -254,9 +254,12 @@ pub fn save_parts(
     if position == 0 {
         return Ok(None);
     }
+    // A ledger on another engine has no folder to keep snapshots in.
+    let Some(dir) = store.snapshot_dir() else {
+        return Ok(None);
+    };
     let erasures = store.erasures_committed();
     let hash = store.record_at(position - 1)?.hash;
-    let dir = store.snapshot_dir();
     std::fs::create_dir_all(&dir).map_err(AppError::io(format!(
         "cannot create the snapshot folder {}",
         dir.display()

@@ -47,6 +47,10 @@ pub enum CoreError {
     #[error("storage error: {0}")]
     Storage(#[from] sled::Error),
 
+    /// Another storage engine (PostgreSQL) failed, or refused a write.
+    #[error("storage error: {0}")]
+    Backend(String),
+
     /// An earlier write or flush failed (a full disk): the store refuses writes until the
     /// process that holds it is restarted.
     #[error("the store cannot write: an earlier write failed: {0}")]

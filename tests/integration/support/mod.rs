@@ -1,5 +1,7 @@
 //! Shared helpers: the real `kroniek` binary, temporary ledgers, and event lines.
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

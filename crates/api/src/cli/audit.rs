@@ -3,6 +3,7 @@
 
 use super::error::CliError;
 use super::progress;
+use crate::location::Location;
 use kroniek_app::audit::{self as report, ExportSource};
 use kroniek_projections::audit::AuditParams;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ pub struct AuditOptions {
 }
 
 /// `kroniek audit`.
-pub fn audit(data: &Path, o: &AuditOptions) -> Result<(), CliError> {
+pub fn audit(data: &Location, o: &AuditOptions) -> Result<(), CliError> {
     let report = match &o.export {
         Some(export) => {
             let (Some(checkpoint), Some(key)) = (&o.checkpoint, &o.key) else {
@@ -41,7 +42,7 @@ pub fn audit(data: &Path, o: &AuditOptions) -> Result<(), CliError> {
             report::from_export(source, &o.params)?
         }
         None => {
-            let store = kroniek_app::ledger::open(data)?;
+            let store = data.open()?;
             let previous = o
                 .previous_checkpoint
                 .as_deref()

@@ -3,8 +3,8 @@
 use super::error::CliError;
 use super::progress;
 use super::tables;
+use crate::location::Location;
 use kroniek_core::record::Record;
-use kroniek_core::store::Store;
 use kroniek_core::types::{hex, Date};
 use kroniek_core::{AppendOutcome, ChainVerifier, CoreError, ProposedEvent, Refusal, Rule};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -38,12 +38,12 @@ fn open_output(out: Option<&Path>) -> Result<(BufWriter<Box<dyn Write>>, String)
 }
 
 /// `kroniek init`.
-pub fn init(data: &Path, origin: &str) -> Result<(), CliError> {
-    let store = Store::init(data, origin)?;
+pub fn init(data: &Location, origin: &str) -> Result<(), CliError> {
+    let store = data.init(origin)?;
     let key = store.signing_key()?;
     println!(
         "created a ledger in {} with origin {}",
-        data.display(),
+        data,
         store.origin()
     );
     println!("verifier key: {}", key.verifier_key());
@@ -51,10 +51,10 @@ pub fn init(data: &Path, origin: &str) -> Result<(), CliError> {
 }
 
 /// `kroniek append FILE`.
-pub fn append(data: &Path, file: &Path) -> Result<(), CliError> {
+pub fn append(data: &Location, file: &Path) -> Result<(), CliError> {
     let input = open_input(file)?;
-    let created = !data.exists();
-    let store = Store::open_or_init(data)?;
+    let created = data.is_new();
+    let store = data.open_or_init()?;
     let bar = progress::bar("appending", None);
     let mut line_numbers: Vec<u64> = Vec::new();
     let mut read_error: Option<std::io::Error> = None;
@@ -119,7 +119,7 @@ pub fn append(data: &Path, file: &Path) -> Result<(), CliError> {
             drop(store);
             if created {
                 // The folder did not exist: leave no empty ledger behind a refused file.
-                let _ = std::fs::remove_dir_all(data);
+                data.discard_new();
             }
             let (messages, refused_lines) = refused_line_messages(&refusals, &line_numbers);
             for message in messages {
@@ -135,11 +135,11 @@ pub fn append(data: &Path, file: &Path) -> Result<(), CliError> {
 }
 
 /// `kroniek verify [--export FILE]`.
-pub fn verify(data: &Path, export: Option<&Path>, json: bool) -> Result<(), CliError> {
+pub fn verify(data: &Location, export: Option<&Path>, json: bool) -> Result<(), CliError> {
     let verified = match export {
         Some(file) => verify_export(file)?,
         None => {
-            let store = Store::open_with(data, kroniek_core::store::OpenMode::Inspect)?;
+            let store = data.open_with(kroniek_core::store::OpenMode::Inspect)?;
             let bar = progress::bar("verifying", Some(store.head().count));
             let result = store.verify(&mut |n| bar.set_position(n));
             bar.finish_and_clear();
@@ -210,8 +210,8 @@ fn verify_export(
 }
 
 /// `kroniek export`.
-pub fn export(data: &Path, out: Option<&Path>, with_personal: bool) -> Result<(), CliError> {
-    let store = Store::open(data)?;
+pub fn export(data: &Location, out: Option<&Path>, with_personal: bool) -> Result<(), CliError> {
+    let store = data.open()?;
     let head = store.head();
     let (mut sink, what) = open_output(out)?;
     let bar = progress::bar("exporting", Some(head.count));
@@ -240,8 +240,8 @@ pub fn export(data: &Path, out: Option<&Path>, with_personal: bool) -> Result<()
 
 /// `kroniek restore FILE`.
 /// `kroniek rebuild`.
-pub fn rebuild(data: &Path) -> Result<(), CliError> {
-    let store = kroniek_app::ledger::open(data)?;
+pub fn rebuild(data: &Location) -> Result<(), CliError> {
+    let store = data.open()?;
     let bar = progress::bar("rebuilding", Some(store.head().count));
     let started = std::time::Instant::now();
     let outcome = kroniek_app::snapshot::rebuild_and_compare(&store, &mut progress::reporter(&bar));
@@ -273,10 +273,10 @@ pub fn rebuild(data: &Path) -> Result<(), CliError> {
     }
 }
 
-pub fn restore(data: &Path, file: &Path) -> Result<(), CliError> {
+pub fn restore(data: &Location, file: &Path) -> Result<(), CliError> {
     let input = open_input(file)?;
-    let created = !data.exists();
-    let store = Store::open_or_init(data)?;
+    let created = data.is_new();
+    let store = data.open_or_init()?;
     let bar = progress::bar("restoring", None);
     let result = store.restore(input, &mut |n| bar.set_position(n));
     bar.finish_and_clear();
@@ -294,7 +294,7 @@ pub fn restore(data: &Path, file: &Path) -> Result<(), CliError> {
         Err(e) => {
             drop(store);
             if created {
-                let _ = std::fs::remove_dir_all(data);
+                data.discard_new();
             }
             Err(match e {
                 CoreError::Restore(why) => {
@@ -308,7 +308,7 @@ pub fn restore(data: &Path, file: &Path) -> Result<(), CliError> {
 
 /// `kroniek erase SUBJECT --reason TEXT`.
 pub fn erase(
-    data: &Path,
+    data: &Location,
     subject: &str,
     reason: &str,
     effective: Option<&str>,
@@ -317,7 +317,7 @@ pub fn erase(
         Some(text) => Date::parse(text).map_err(CliError::Usage)?,
         None => today(),
     };
-    let store = Store::open(data)?;
+    let store = data.open()?;
     let erased = kroniek_core::erasure::erasure_event(&store, subject, reason, effective).and_then(
         |event| {
             let stream = event.stream.to_string();
@@ -347,13 +347,13 @@ pub fn erase(
 
 /// `kroniek log`.
 pub fn log(
-    data: &Path,
+    data: &Location,
     stream: Option<&str>,
     from: u64,
     limit: Option<u64>,
     json: bool,
 ) -> Result<(), CliError> {
-    let store = Store::open(data)?;
+    let store = data.open()?;
     let limit = limit.unwrap_or(u64::MAX);
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut print = |record: &Record| -> Result<(), CliError> {
@@ -408,8 +408,8 @@ pub fn generate(events: u64, seed: u64, out: Option<&Path>) -> Result<(), CliErr
 }
 
 /// Rebuilds every read model from the ledger, with personal data (the local admin sees it).
-fn projections(data: &Path) -> Result<kroniek_projections::Projections, CliError> {
-    let store = kroniek_app::ledger::open(data)?;
+fn projections(data: &Location) -> Result<kroniek_projections::Projections, CliError> {
+    let store = data.open()?;
     let bar = progress::bar("reading the ledger", Some(store.head().count));
     let p = kroniek_app::ledger::rebuild(&store, &mut progress::reporter(&bar))?;
     bar.finish_and_clear();
@@ -445,7 +445,7 @@ fn not_found(e: kroniek_projections::ProjectionError) -> CliError {
 
 /// `kroniek composition`.
 pub fn composition(
-    data: &Path,
+    data: &Location,
     body_id: &str,
     date: Option<&str>,
     json: bool,
@@ -458,14 +458,14 @@ pub fn composition(
 }
 
 /// `kroniek terms`.
-pub fn terms(data: &Path, body_id: &str, json: bool) -> Result<(), CliError> {
+pub fn terms(data: &Location, body_id: &str, json: bool) -> Result<(), CliError> {
     let view = projections(data)?.terms(body_id).map_err(not_found)?;
     print_view(&view, json, tables::terms)
 }
 
 /// `kroniek member`.
 pub fn member(
-    data: &Path,
+    data: &Location,
     member_id: &str,
     date: Option<&str>,
     json: bool,
@@ -476,7 +476,7 @@ pub fn member(
 }
 
 /// `kroniek members`.
-pub fn members(data: &Path, date: Option<&str>, json: bool) -> Result<(), CliError> {
+pub fn members(data: &Location, date: Option<&str>, json: bool) -> Result<(), CliError> {
     let d = as_of(date)?;
     let view = projections(data)?.membership_count(d);
     print_view(&view, json, tables::members)
@@ -484,7 +484,7 @@ pub fn members(data: &Path, date: Option<&str>, json: bool) -> Result<(), CliErr
 
 /// `kroniek timeline`.
 pub fn timeline(
-    data: &Path,
+    data: &Location,
     filter: kroniek_projections::views::TimelineFilter,
     json: bool,
 ) -> Result<(), CliError> {
@@ -496,7 +496,7 @@ pub fn timeline(
 }
 
 /// `kroniek election`.
-pub fn election(data: &Path, election_id: &str, json: bool) -> Result<(), CliError> {
+pub fn election(data: &Location, election_id: &str, json: bool) -> Result<(), CliError> {
     let view = projections(data)?
         .election(election_id)
         .map_err(not_found)?;
@@ -504,20 +504,25 @@ pub fn election(data: &Path, election_id: &str, json: bool) -> Result<(), CliErr
 }
 
 /// `kroniek meeting`.
-pub fn meeting(data: &Path, meeting_id: &str, json: bool) -> Result<(), CliError> {
+pub fn meeting(data: &Location, meeting_id: &str, json: bool) -> Result<(), CliError> {
     let view = projections(data)?.meeting(meeting_id).map_err(not_found)?;
     print_view(&view, json, tables::meeting)
 }
 
 /// `kroniek case`.
-pub fn case(data: &Path, case_id: &str, date: Option<&str>, json: bool) -> Result<(), CliError> {
+pub fn case(
+    data: &Location,
+    case_id: &str,
+    date: Option<&str>,
+    json: bool,
+) -> Result<(), CliError> {
     let d = as_of(date)?;
     let view = projections(data)?.case(case_id, d).map_err(not_found)?;
     print_view(&view, json, tables::case)
 }
 
 /// `kroniek conduct`.
-pub fn conduct(data: &Path, date: Option<&str>, json: bool) -> Result<(), CliError> {
+pub fn conduct(data: &Location, date: Option<&str>, json: bool) -> Result<(), CliError> {
     let d = as_of(date)?;
     let view = projections(data)?.conduct(d);
     print_view(&view, json, tables::conduct)
@@ -529,9 +534,9 @@ pub fn today() -> Date {
 }
 
 /// `kroniek token create`.
-pub fn token_create(data: &Path, role: &str, principal: &str) -> Result<(), CliError> {
+pub fn token_create(data: &Location, role: &str, principal: &str) -> Result<(), CliError> {
     let role = kroniek_app::tokens::parse_role(role)?;
-    let store = Store::open_or_init(data)?;
+    let store = data.open_or_init()?;
     let token = kroniek_app::tokens::grant_new(&store, principal, role, LOCAL_ACTOR, today())?;
     println!("{token}");
     eprintln!(
@@ -542,8 +547,8 @@ pub fn token_create(data: &Path, role: &str, principal: &str) -> Result<(), CliE
 }
 
 /// `kroniek token list`.
-pub fn token_list(data: &Path, json: bool) -> Result<(), CliError> {
-    let store = Store::open(data)?;
+pub fn token_list(data: &Location, json: bool) -> Result<(), CliError> {
+    let store = data.open()?;
     let table = kroniek_app::tokens::access_table(&store)?;
     let rows: Vec<serde_json::Value> = table
         .principals()
@@ -573,8 +578,8 @@ pub fn token_list(data: &Path, json: bool) -> Result<(), CliError> {
 }
 
 /// `kroniek token revoke`.
-pub fn token_revoke(data: &Path, principal: &str) -> Result<(), CliError> {
-    let store = Store::open(data)?;
+pub fn token_revoke(data: &Location, principal: &str) -> Result<(), CliError> {
+    let store = data.open()?;
     kroniek_app::tokens::revoke(&store, principal, LOCAL_ACTOR, today())?;
     println!("revoked {principal}");
     Ok(())

@@ -11,6 +11,7 @@ mod witness;
 
 pub use error::CliError;
 
+use crate::location::Location;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,11 @@ struct Cli {
         default_value = "./kroniek-data"
     )]
     data: PathBuf,
+
+    /// A PostgreSQL database to keep the ledger in instead of the folder --data
+    /// (postgres://USER:PASSWORD@HOST:PORT/DATABASE); the same commands work on either.
+    #[arg(long, global = true, env = "KRONIEK_STORE", value_name = "URL")]
+    store: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -471,9 +477,16 @@ struct Output {
 /// Runs the command line with the process's arguments and returns its exit status.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    let data = match Location::from_options(&cli.data, cli.store.as_deref()) {
+        Ok(location) => location,
+        Err(e) => {
+            eprintln!("kroniek: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
-        Command::Init { origin } => commands::init(&cli.data, &origin),
-        Command::Append { file } => commands::append(&cli.data, &file),
+        Command::Init { origin } => commands::init(&data, &origin),
+        Command::Append { file } => commands::append(&data, &file),
         Command::Verify {
             export,
             checkpoint,
@@ -496,32 +509,32 @@ pub fn run() -> ExitCode {
                     &witness,
                     quorum,
                 ),
-                None => commands::verify(&cli.data, export.as_deref(), json),
+                None => commands::verify(&data, export.as_deref(), json),
             },
         },
         Command::Export { out, no_personal } => {
-            commands::export(&cli.data, out.as_deref(), !no_personal)
+            commands::export(&data, out.as_deref(), !no_personal)
         }
-        Command::Restore { file } => commands::restore(&cli.data, &file),
-        Command::Rebuild => commands::rebuild(&cli.data),
+        Command::Restore { file } => commands::restore(&data, &file),
+        Command::Rebuild => commands::rebuild(&data),
         Command::Erase {
             subject,
             reason,
             effective,
-        } => commands::erase(&cli.data, &subject, &reason, effective.as_deref()),
+        } => commands::erase(&data, &subject, &reason, effective.as_deref()),
         Command::Composition {
             body_id,
             when,
             output,
-        } => commands::composition(&cli.data, &body_id, when.as_of.as_deref(), output.json),
-        Command::Terms { body_id, output } => commands::terms(&cli.data, &body_id, output.json),
+        } => commands::composition(&data, &body_id, when.as_of.as_deref(), output.json),
+        Command::Terms { body_id, output } => commands::terms(&data, &body_id, output.json),
         Command::Member {
             member_id,
             when,
             output,
-        } => commands::member(&cli.data, &member_id, when.as_of.as_deref(), output.json),
+        } => commands::member(&data, &member_id, when.as_of.as_deref(), output.json),
         Command::Members { when, output } => {
-            commands::members(&cli.data, when.as_of.as_deref(), output.json)
+            commands::members(&data, when.as_of.as_deref(), output.json)
         }
         Command::Timeline {
             body,
@@ -530,7 +543,7 @@ pub fn run() -> ExitCode {
             category,
             output,
         } => commands::timeline(
-            &cli.data,
+            &data,
             kroniek_projections::views::TimelineFilter {
                 body_id: body,
                 from,
@@ -542,17 +555,17 @@ pub fn run() -> ExitCode {
         Command::Election {
             election_id,
             output,
-        } => commands::election(&cli.data, &election_id, output.json),
+        } => commands::election(&data, &election_id, output.json),
         Command::Meeting { meeting_id, output } => {
-            commands::meeting(&cli.data, &meeting_id, output.json)
+            commands::meeting(&data, &meeting_id, output.json)
         }
         Command::Case {
             case_id,
             when,
             output,
-        } => commands::case(&cli.data, &case_id, when.as_of.as_deref(), output.json),
+        } => commands::case(&data, &case_id, when.as_of.as_deref(), output.json),
         Command::Conduct { when, output } => {
-            commands::conduct(&cli.data, when.as_of.as_deref(), output.json)
+            commands::conduct(&data, when.as_of.as_deref(), output.json)
         }
         Command::Serve {
             listen,
@@ -588,7 +601,7 @@ pub fn run() -> ExitCode {
                 checkpoint_every: std::time::Duration::from_millis(checkpoint_interval_ms),
                 today: commands::today,
             };
-            crate::server::serve(&cli.data, options).map_err(CliError::from)
+            crate::server::serve(&data, options).map_err(CliError::from)
         }
         Command::Audit {
             year,
@@ -614,7 +627,7 @@ pub fn run() -> ExitCode {
         .map_err(CliError::from)
         .and_then(|params| {
             audit::audit(
-                &cli.data,
+                &data,
                 &audit::AuditOptions {
                     params,
                     previous_checkpoint,
@@ -642,13 +655,13 @@ pub fn run() -> ExitCode {
             state,
             key,
         }) => witness::serve(listen, &log_key, &state, &key),
-        Command::Key(KeyCommand::Show) => proofs::key_show(&cli.data),
+        Command::Key(KeyCommand::Show) => proofs::key_show(&data),
         Command::Checkpoint {
             out,
             add_cosignature,
             witness_key,
         } => proofs::checkpoint(
-            &cli.data,
+            &data,
             out.as_deref(),
             add_cosignature.as_deref(),
             &witness_key,
@@ -658,21 +671,19 @@ pub fn run() -> ExitCode {
             size,
             bundle,
             out,
-        }) => proofs::prove_inclusion(&cli.data, position, size, bundle, out.as_deref()),
+        }) => proofs::prove_inclusion(&data, position, size, bundle, out.as_deref()),
         Command::Prove(ProveCommand::Consistency {
             old_size,
             new_size,
             witness,
             out,
-        }) => proofs::prove_consistency(&cli.data, old_size, new_size, witness, out.as_deref()),
+        }) => proofs::prove_consistency(&data, old_size, new_size, witness, out.as_deref()),
         Command::Token(TokenCommand::Create { role, principal }) => {
-            commands::token_create(&cli.data, &role, &principal)
+            commands::token_create(&data, &role, &principal)
         }
-        Command::Token(TokenCommand::List { output }) => {
-            commands::token_list(&cli.data, output.json)
-        }
+        Command::Token(TokenCommand::List { output }) => commands::token_list(&data, output.json),
         Command::Token(TokenCommand::Revoke { principal }) => {
-            commands::token_revoke(&cli.data, &principal)
+            commands::token_revoke(&data, &principal)
         }
         Command::Generate { events, seed, out } => commands::generate(events, seed, out.as_deref()),
         Command::Log {
@@ -680,7 +691,7 @@ pub fn run() -> ExitCode {
             from,
             limit,
             json,
-        } => commands::log(&cli.data, stream.as_deref(), from, limit, json),
+        } => commands::log(&data, stream.as_deref(), from, limit, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,18 +3,18 @@
 //! the checks of an export or a bundle with no store.
 
 use super::error::CliError;
+use crate::location::Location;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use kroniek_app::proofs;
 use kroniek_core::merkle::leaf_hash;
 use kroniek_core::note::Checkpoint;
-use kroniek_core::store::Store;
 use kroniek_core::types::hex;
 use std::path::Path;
 
 /// `kroniek key show`.
-pub fn key_show(data: &Path) -> Result<(), CliError> {
-    let store = Store::open(data)?;
+pub fn key_show(data: &Location) -> Result<(), CliError> {
+    let store = data.open()?;
     println!("{}", store.signing_key()?.verifier_key());
     Ok(())
 }
@@ -32,12 +32,12 @@ fn write_or_print(out: Option<&Path>, text: &str) -> Result<(), CliError> {
 
 /// `kroniek checkpoint [--out FILE] [--add-cosignature FILE]`.
 pub fn checkpoint(
-    data: &Path,
+    data: &Location,
     out: Option<&Path>,
     add: Option<&Path>,
     witness_keys: &[String],
 ) -> Result<(), CliError> {
-    let store = Store::open(data)?;
+    let store = data.open()?;
     let note = match add {
         Some(file) => {
             let text = std::fs::read_to_string(file)
@@ -55,13 +55,13 @@ pub fn checkpoint(
 
 /// `kroniek prove inclusion POSITION [--size N] [--bundle]`.
 pub fn prove_inclusion(
-    data: &Path,
+    data: &Location,
     position: u64,
     size: Option<u64>,
     as_bundle: bool,
     out: Option<&Path>,
 ) -> Result<(), CliError> {
-    let store = Store::open(data)?;
+    let store = data.open()?;
     if as_bundle {
         if size.is_some() {
             return Err(CliError::Usage(
@@ -82,13 +82,13 @@ pub fn prove_inclusion(
 
 /// `kroniek prove consistency OLD_SIZE [NEW_SIZE] [--witness]`.
 pub fn prove_consistency(
-    data: &Path,
+    data: &Location,
     old: u64,
     new: Option<u64>,
     witness: bool,
     out: Option<&Path>,
 ) -> Result<(), CliError> {
-    let store = Store::open(data)?;
+    let store = data.open()?;
     if witness {
         return write_or_print(out, &proofs::witness_request(&store, old, new)?);
     }

@@ -24,7 +24,6 @@ use kroniek_core::types::Date;
 use kroniek_core::AppendOutcome;
 use state::AppState;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,7 +152,7 @@ pub struct ServeOptions {
 /// `kroniek serve`: the one entry point of the server. Opens (or makes) the ledger in `data`,
 /// builds the read side, grants a first admin when there is none (its token printed once),
 /// and serves until SIGINT or SIGTERM; then flushes.
-pub fn serve(data: &Path, options: ServeOptions) -> Result<(), AppError> {
+pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<(), AppError> {
     let ServeOptions {
         listen,
         demo,
@@ -161,7 +160,7 @@ pub fn serve(data: &Path, options: ServeOptions) -> Result<(), AppError> {
         checkpoint_every,
         today,
     } = options;
-    let store = Arc::new(kroniek_app::ledger::open_or_init(data)?);
+    let store = Arc::new(data.open_or_init()?);
     if demo && store.head().count == 0 {
         if let AppendOutcome::Appended { count, .. } = kroniek_app::append::append_sample(&store)? {
             println!("loaded the sample ledger: {count} events");

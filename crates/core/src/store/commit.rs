@@ -355,17 +355,11 @@ impl Store {
 
     pub(super) fn stream_len(&self, stream: &str) -> Result<u64, CoreError> {
         Ok(
-            match self
-                .t
-                .streams
-                .scan_prefix(stream_prefix(stream))
-                .next_back()
-            {
-                Some(item) => {
-                    let (key, _) = item?;
+            match self.t.streams.last_with_prefix(stream_prefix(stream))? {
+                Some((key, _)) if key.len() >= 8 => {
                     be_u64(&key[key.len() - 8..]).map_or(0, |v| v + 1)
                 }
-                None => 0,
+                _ => 0,
             },
         )
     }
@@ -408,14 +402,16 @@ impl Store {
                 || value.len() > LARGE_VALUE
                 || personal.as_ref().is_some_and(|p| p.len() > LARGE_VALUE)
         });
-        if large
-            && !self
-                .blobs_possible
-                .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            self.t.meta.insert(META_BLOBS, b"")?;
-            self.blobs_possible
-                .store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(sled) = self.sled_engine() {
+            if large
+                && !sled
+                    .blobs_possible
+                    .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                self.t.meta.insert(META_BLOBS, b"")?;
+                sled.blobs_possible
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
         }
         Ok(encoded)
     }
@@ -432,14 +428,12 @@ impl Store {
             TreeId::Personal,
             TreeId::Meta,
         ];
-        let mut batches: [Option<sled::Batch>; 6] = Default::default();
+        let mut batches: [Vec<(Vec<u8>, Vec<u8>)>; 6] = Default::default();
         for (id, key, value) in self.record_writes(chunk)? {
-            batches[id as usize]
-                .get_or_insert_with(sled::Batch::default)
-                .insert(key, value);
+            batches[id as usize].push((key, value));
         }
         for (id, batch) in ORDER.into_iter().zip(batches) {
-            if let Some(batch) = batch {
+            if !batch.is_empty() {
                 self.tree(id).apply_batch(batch)?;
             }
         }
@@ -463,15 +457,25 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the head: the commit point of everything written before it.
+    /// Writes the head: the commit point of everything written before it (on another
+    /// engine, the head's write ends the unit of work, and its commit makes it durable).
     pub(super) fn write_head(&self, head: Head) -> Result<(), CoreError> {
         let head_bytes = bincode::encode_to_vec(head, bincode_config())
             .map_err(|e| CoreError::Invalid(e.to_string()))?;
         self.t.meta.insert(b"head", head_bytes)?;
-        Ok(())
+        self.commit_backend()
     }
 
-    pub(super) fn tree(&self, id: TreeId) -> &sled::Tree {
+    /// Commits the backend's unit of work (nothing on sled, whose writes are in place and
+    /// made durable by [`Store::sync_to_disk`]).
+    pub(super) fn commit_backend(&self) -> Result<(), CoreError> {
+        match &self.engine {
+            Engine::Sled(_) => Ok(()),
+            Engine::Backend(backend) => backend.commit(),
+        }
+    }
+
+    pub(super) fn tree(&self, id: TreeId) -> &Tree {
         match id {
             TreeId::Records => &self.t.records,
             TreeId::Streams => &self.t.streams,
@@ -542,13 +546,30 @@ impl Store {
             ),
             None => None,
         };
+        match &self.engine {
+            Engine::Sled(_) => {}
+            Engine::Backend(backend) => {
+                // One unit of work: the chunk, the erasures and the head commit together.
+                for (id, key, value) in &writes {
+                    backend.insert(*id, key, value)?;
+                }
+                for position in erase {
+                    backend.remove(KeySpace::Personal, &pos_key(*position))?;
+                }
+                if let Some(h) = &head_bytes {
+                    backend.insert(KeySpace::Meta, b"head", h)?;
+                    backend.commit()?;
+                }
+                return Ok(());
+            }
+        };
         let trees = (
-            &self.t.records,
-            &self.t.streams,
-            &self.t.ids,
-            &self.t.personal,
-            &self.t.meta,
-            &self.t.merkle,
+            in_sled(&self.t.records)?,
+            in_sled(&self.t.streams)?,
+            in_sled(&self.t.ids)?,
+            in_sled(&self.t.personal)?,
+            in_sled(&self.t.meta)?,
+            in_sled(&self.t.merkle)?,
         );
         trees.transaction(
             |(records, streams, ids, personal, meta, merkle): &(
@@ -586,6 +607,9 @@ impl Store {
     /// Records that a write or flush failed, so the store refuses further writes (see
     /// `write_failure`), and passes the error on. Readers keep seeing the committed head.
     pub(super) fn fail_stop(&self, e: CoreError) -> CoreError {
+        if let Engine::Backend(backend) = &self.engine {
+            backend.abort();
+        }
         let _ = self.write_failure.set(format!(
             "{e}; the ledger is safe up to its committed head, but this process cannot write until it is restarted{}",
             if e.is_disk_full() { " (free disk space first)" } else { "" }
@@ -669,16 +693,17 @@ impl Store {
     /// shares it among the appends waiting for it.
     pub(super) fn sync_to_disk(&self) -> Result<(), CoreError> {
         let io = |e: std::io::Error| CoreError::Storage(sled::Error::Io(e));
+        // Another engine's commits are durable when they return.
+        let Some(sled) = self.sled_engine() else {
+            return Ok(());
+        };
         // Blob files first: they were written whole before the appends this flush covers were
         // applied, and the log entries that point to them should not reach the disk first.
-        if self
-            .blobs_possible
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
-            self.sync_blobs().map_err(io)?;
+        if self.blobs_possible() {
+            self.sync_blobs(sled).map_err(io)?;
         }
-        self.db.flush()?;
-        self.log_file.sync_data().map_err(io)
+        sled.db.flush()?;
+        sled.log_file.sync_data().map_err(io)
     }
 
     /// Makes sled's new blob files durable. sled writes a tree node too large for its log
@@ -687,14 +712,14 @@ impl Store {
     /// synced at the flush. Blob files are written once; one seen at a shorter length (still
     /// being written by another append) is synced again when it is seen complete. Called only
     /// once a store may have blob files (see [`LARGE_VALUE`]).
-    pub(super) fn sync_blobs(&self) -> std::io::Result<()> {
+    pub(super) fn sync_blobs(&self, sled: &SledEngine) -> std::io::Result<()> {
         let dir = sled_path(&self.dir).join("blobs");
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        let mut synced = lock(&self.synced_blobs);
+        let mut synced = lock(&sled.synced_blobs);
         let mut present = HashSet::new();
         let mut new = false;
         for entry in entries {
@@ -712,4 +737,11 @@ impl Store {
         *synced = present;
         Ok(())
     }
+}
+
+/// A sled store's key space as the sled tree it is.
+fn in_sled(tree: &Tree) -> Result<&sled::Tree, CoreError> {
+    tree.sled_tree().ok_or_else(|| {
+        CoreError::Invalid("a sled store's key space is not in sled (a defect)".into())
+    })
 }

@@ -4,12 +4,39 @@
 use super::*;
 
 pub(super) struct Trees {
-    pub(super) records: sled::Tree,
-    pub(super) streams: sled::Tree,
-    pub(super) ids: sled::Tree,
-    pub(super) personal: sled::Tree,
-    pub(super) meta: sled::Tree,
-    pub(super) merkle: sled::Tree,
+    pub(super) records: Tree,
+    pub(super) streams: Tree,
+    pub(super) ids: Tree,
+    pub(super) personal: Tree,
+    pub(super) meta: Tree,
+    pub(super) merkle: Tree,
+}
+
+impl Trees {
+    /// The six key spaces of a sled database.
+    pub(super) fn of_sled(db: &sled::Db) -> Result<Trees, CoreError> {
+        Ok(Trees {
+            records: Tree::sled(KeySpace::Records, db.open_tree("records")?),
+            streams: Tree::sled(KeySpace::Streams, db.open_tree("streams")?),
+            ids: Tree::sled(KeySpace::Ids, db.open_tree("ids")?),
+            personal: Tree::sled(KeySpace::Personal, db.open_tree("personal")?),
+            meta: Tree::sled(KeySpace::Meta, db.open_tree("meta")?),
+            merkle: Tree::sled(KeySpace::Merkle, db.open_tree("merkle")?),
+        })
+    }
+
+    /// The six key spaces of a backend.
+    pub(super) fn of_backend(backend: &std::sync::Arc<dyn Backend>) -> Trees {
+        let tree = |space| Tree::backend(space, backend.clone());
+        Trees {
+            records: tree(KeySpace::Records),
+            streams: tree(KeySpace::Streams),
+            ids: tree(KeySpace::Ids),
+            personal: tree(KeySpace::Personal),
+            meta: tree(KeySpace::Meta),
+            merkle: tree(KeySpace::Merkle),
+        }
+    }
 }
 
 /// sled keeps a tree node in a blob file of its own (which it never syncs, see
@@ -43,17 +70,8 @@ pub(super) fn node_key(level: u8, index: u64) -> [u8; 9] {
     k
 }
 
-/// The trees a record's writes go to (see [`Store::record_writes`]), in the order a staged
-/// chunk writes them (see [`Store::write_staged`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum TreeId {
-    Merkle,
-    Records,
-    Streams,
-    Ids,
-    Personal,
-    Meta,
-}
+/// The key space a write goes to (see [`KeySpace`]).
+pub(super) type TreeId = KeySpace;
 
 /// One single-key write: the tree, the key, the value.
 pub(super) type KeyWrite = (TreeId, Vec<u8>, Vec<u8>);
@@ -91,9 +109,12 @@ pub(super) type EncodedRecord = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
 /// The file that names the process holding the store open; the store's lock is on it.
 pub(super) const HOLDER_FILE: &str = "holder";
 
+/// The name of the signing key's file (in the folder, or the backend's).
+pub(super) const KEY_FILE: &str = "signing.key";
+
 /// The file names inside a store's folder.
 pub fn key_path(dir: &Path) -> PathBuf {
-    dir.join("signing.key")
+    dir.join(KEY_FILE)
 }
 
 pub(super) fn sled_path(dir: &Path) -> PathBuf {

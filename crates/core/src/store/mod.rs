@@ -47,6 +47,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, RwLock};
 
 mod commit;
+mod engine;
 mod group;
 mod layout;
 mod open;
@@ -55,10 +56,12 @@ mod restore;
 mod tree;
 
 use commit::*;
+use engine::*;
 use group::Queue;
 use layout::*;
 
 pub use commit::now_recorded_at;
+pub use engine::{Backend, BackendIter, Entry, KeySpace};
 pub use group::WriteStats;
 pub use layout::{key_path, STORED_TREE_LEVEL};
 pub use open::page_cache_bytes;
@@ -113,7 +116,6 @@ struct FlushState {
 /// An open ledger.
 pub struct Store {
     dir: PathBuf,
-    db: sled::Db,
     t: Trees,
     origin: String,
     /// Serialises appends; holds the applied (maybe not yet durable) head and the
@@ -136,22 +138,15 @@ pub struct Store {
     flushes: std::sync::atomic::AtomicU64,
     /// Serialises signing checkpoints and adding cosignatures (the kept checkpoint file).
     checkpoint_lock: Mutex<()>,
-    /// sled's log file, to `fdatasync` after each flush (see [`Store::sync_to_disk`]).
-    log_file: std::fs::File,
-    /// The blob files (name, length) already made durable (see [`Store::sync_blobs`]).
-    synced_blobs: Mutex<HashSet<(std::ffi::OsString, u64)>>,
-    /// Whether sled may have blob files to sync: see [`LARGE_VALUE`].
-    blobs_possible: std::sync::atomic::AtomicBool,
     /// Erasures committed since the store was opened.
     erasures: std::sync::atomic::AtomicU64,
     /// Set when a write or a flush failed (a full disk): what is on disk past the committed
     /// head is then unknown, and sled keeps the error, so the store refuses every further
     /// write until it is opened again (fail-stop, as databases do after a failed fsync).
     write_failure: std::sync::OnceLock<String>,
-    /// The store's lock, held while the store is open (see [`hold_store`]). Declared last:
-    /// fields drop in order, so sled has written all it writes on closing before another
-    /// process may open the store.
-    _holder_file: std::fs::File,
+    /// sled, or another engine. Declared last: fields drop in order, and sled's folder lock
+    /// is let go of only once sled has written all it writes on closing.
+    engine: Engine,
 }
 
 impl std::fmt::Debug for Store {
@@ -187,9 +182,13 @@ impl Store {
 
     /// The folder that holds snapshots of the read models (`DIR/snapshots`): written by the
     /// application layer, emptied by the store when an erasure commits (a snapshot taken
-    /// before it holds the personal data the erasure destroys).
-    pub fn snapshot_dir(&self) -> PathBuf {
-        self.dir.join("snapshots")
+    /// before it holds the personal data the erasure destroys). None for a ledger on another
+    /// engine (it has no folder: its read side is rebuilt at start).
+    pub fn snapshot_dir(&self) -> Option<PathBuf> {
+        match self.engine {
+            Engine::Sled(_) => Some(self.dir.join("snapshots")),
+            Engine::Backend(_) => None,
+        }
     }
 
     /// How many erasures this store has committed since it was opened: a snapshot of the read
@@ -201,7 +200,9 @@ impl Store {
 
     /// Removes every snapshot of the read models (see [`Store::snapshot_dir`]).
     pub fn remove_snapshots(&self) -> Result<(), CoreError> {
-        let dir = self.snapshot_dir();
+        let Some(dir) = self.snapshot_dir() else {
+            return Ok(());
+        };
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -219,9 +220,40 @@ impl Store {
         self.write_failure.get().map(String::as_str)
     }
 
-    /// The store's size on disk, in bytes (sled's own count).
+    /// The store's size on disk, in bytes (sled's own count, or the backend's).
     pub fn size_on_disk(&self) -> Result<u64, CoreError> {
-        Ok(self.db.size_on_disk()?)
+        match &self.engine {
+            Engine::Sled(sled) => Ok(sled.db.size_on_disk()?),
+            Engine::Backend(backend) => backend.size(),
+        }
+    }
+
+    /// Where the ledger is: its folder, or the backend's description (a URL without its
+    /// password).
+    pub fn location(&self) -> String {
+        match &self.engine {
+            Engine::Sled(_) => self.dir.display().to_string(),
+            Engine::Backend(backend) => backend.describe(),
+        }
+    }
+
+    /// Whether the store runs on sled (in a folder), not on another engine.
+    pub fn is_folder(&self) -> bool {
+        matches!(self.engine, Engine::Sled(_))
+    }
+
+    /// The sled engine, if the store runs on sled.
+    fn sled_engine(&self) -> Option<&SledEngine> {
+        match &self.engine {
+            Engine::Sled(sled) => Some(sled),
+            Engine::Backend(_) => None,
+        }
+    }
+
+    /// Whether sled may hold blob files (see [`LARGE_VALUE`]); never for another engine.
+    fn blobs_possible(&self) -> bool {
+        self.sled_engine()
+            .is_some_and(|s| s.blobs_possible.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 

@@ -231,23 +231,36 @@ impl Store {
             || !meta.contains_key(META_BLOB_WATCH)?
             || std::fs::read_dir(sled_path(dir).join("blobs"))
                 .is_ok_and(|mut entries| entries.next().is_some());
-        let t = Trees {
-            records: db.open_tree("records")?,
-            streams: db.open_tree("streams")?,
-            ids: db.open_tree("ids")?,
-            personal: db.open_tree("personal")?,
-            meta,
-            merkle: db.open_tree("merkle")?,
-        };
+        drop(meta);
+        let t = Trees::of_sled(&db)?;
+        let engine = Engine::Sled(SledEngine {
+            db,
+            log_file,
+            synced_blobs: Mutex::new(HashSet::new()),
+            blobs_possible: std::sync::atomic::AtomicBool::new(blobs_possible),
+            _holder_file: holder_file,
+        });
+        let store = Store::assemble(dir.to_owned(), t, engine)?;
+        if unfinished {
+            store.sync_to_disk()?;
+            for path in [sled_path(dir).join("conf"), sled_path(dir), dir.to_owned()] {
+                std::fs::File::open(path)?.sync_all()?;
+            }
+        }
+        store.check_on_open(mode)?;
+        Ok(store)
+    }
+
+    /// The open store over its key spaces: its origin and head read from `meta`.
+    fn assemble(dir: PathBuf, t: Trees, engine: Engine) -> Result<Store, CoreError> {
         let origin = match t.meta.get("origin")? {
             Some(v) => String::from_utf8_lossy(&v).into_owned(),
             None => DEFAULT_ORIGIN.to_owned(),
         };
         let head = stored_head(t.meta.get("head")?.as_deref())
             .map_err(|why| CoreError::Corrupt(0, why))?;
-        let store = Store {
-            dir: dir.to_owned(),
-            db,
+        Ok(Store {
+            dir,
             t,
             origin,
             writer: Mutex::new(Writer {
@@ -270,52 +283,99 @@ impl Store {
             chunk: CHUNK,
             flushes: std::sync::atomic::AtomicU64::new(0),
             checkpoint_lock: Mutex::new(()),
-            log_file,
-            synced_blobs: Mutex::new(HashSet::new()),
-            blobs_possible: std::sync::atomic::AtomicBool::new(blobs_possible),
             erasures: std::sync::atomic::AtomicU64::new(0),
             write_failure: std::sync::OnceLock::new(),
-            _holder_file: holder_file,
+            engine,
+        })
+    }
+
+    /// What opening does in [`OpenMode::Normal`]: discards what was staged past the head, and
+    /// checks the chain at the head.
+    fn check_on_open(&self, mode: OpenMode) -> Result<(), CoreError> {
+        if mode != OpenMode::Normal {
+            return Ok(());
+        }
+        let head = self.head();
+        self.discard_tree_from(head.count)?;
+        let leftovers = self.t.records.range(pos_key(head.count)..).next().is_some();
+        if leftovers {
+            self.discard_from(head.count)?;
+        }
+        self.commit_backend()?;
+        if leftovers {
+            self.sync_to_disk()?;
+        }
+        self.check_head(head).map_err(|broken| CoreError::Damaged {
+            dir: self.dir.clone(),
+            broken,
+        })?;
+        self.ensure_tree(head)
+    }
+
+    /// Creates a ledger on `backend` (which must hold none) with its origin and a new Ed25519
+    /// signing key, kept as the backend's `signing.key` file.
+    pub fn init_on(backend: std::sync::Arc<dyn Backend>, origin: &str) -> Result<Store, CoreError> {
+        if !is_valid_key_name(origin) {
+            return Err(CoreError::Invalid(format!(
+                "\"{origin}\" is not a valid origin: use a schema-less URL such as ledger.example-party.nl/kroniek (no spaces, no +)"
+            )));
+        }
+        let t = Trees::of_backend(&backend);
+        if t.meta.contains_key("origin")? {
+            return Err(CoreError::AlreadyExists(PathBuf::from(backend.describe())));
+        }
+        let origin = match backend.read_file(KEY_FILE)? {
+            Some(text) => LedgerKey::from_file_text(&String::from_utf8_lossy(&text))
+                .map(|key| key.name)
+                .map_err(|why| CoreError::Key {
+                    path: PathBuf::from(format!("{} ({KEY_FILE})", backend.describe())),
+                    why,
+                })?,
+            None => {
+                let key = LedgerKey::from_seed(origin, random32()?);
+                backend.write_file(KEY_FILE, key.to_file_text().as_bytes())?;
+                origin.to_owned()
+            }
         };
-        if unfinished {
-            store.sync_to_disk()?;
-            for path in [sled_path(dir).join("conf"), sled_path(dir), dir.to_owned()] {
-                std::fs::File::open(path)?.sync_all()?;
-            }
+        let head = bincode::encode_to_vec(Head::EMPTY, bincode_config())
+            .map_err(|e| CoreError::Invalid(e.to_string()))?;
+        t.meta.insert("origin", origin.as_bytes())?;
+        t.meta.insert("tree", TREE_LAYOUT)?;
+        t.meta.insert("head", head)?;
+        backend.commit()?;
+        Store::open_on(backend, OpenMode::Normal)
+    }
+
+    /// Opens the ledger on `backend`.
+    pub fn open_on(
+        backend: std::sync::Arc<dyn Backend>,
+        mode: OpenMode,
+    ) -> Result<Store, CoreError> {
+        let t = Trees::of_backend(&backend);
+        if !t.meta.contains_key("origin")? {
+            return Err(CoreError::NoLedger(PathBuf::from(backend.describe())));
         }
-        if mode == OpenMode::Normal {
-            store.discard_tree_from(head.count)?;
-            if store
-                .t
-                .records
-                .range(pos_key(head.count)..)
-                .next()
-                .is_some()
-            {
-                store.discard_from(head.count)?;
-                store.sync_to_disk()?;
-            }
-            store
-                .check_head(head)
-                .map_err(|broken| CoreError::Damaged {
-                    dir: dir.to_owned(),
-                    broken,
-                })?;
-            store.ensure_tree(head)?;
-        }
+        let store = Store::assemble(
+            PathBuf::from(backend.describe()),
+            t,
+            Engine::Backend(backend),
+        )?;
+        store.check_on_open(mode)?;
         Ok(store)
     }
 
     /// The signing key, creating one for a store made before keys existed.
     pub fn signing_key(&self) -> Result<LedgerKey, CoreError> {
-        let path = key_path(&self.dir);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                LedgerKey::from_file_text(&text).map_err(|why| CoreError::Key { path, why })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let path = match self.engine {
+            Engine::Sled(_) => key_path(&self.dir),
+            Engine::Backend(_) => PathBuf::from(format!("{} ({KEY_FILE})", self.location())),
+        };
+        match self.read_kept_file(KEY_FILE) {
+            Ok(Some(text)) => LedgerKey::from_file_text(&String::from_utf8_lossy(&text))
+                .map_err(|why| CoreError::Key { path, why }),
+            Ok(None) => {
                 let key = LedgerKey::from_seed(&self.origin, random32()?);
-                files::create_private(&path, key.to_file_text().as_bytes())?;
+                self.write_kept_file(KEY_FILE, key.to_file_text().as_bytes(), true)?;
                 Ok(key)
             }
             Err(e) => Err(CoreError::Key {

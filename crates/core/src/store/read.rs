@@ -13,10 +13,10 @@ pub(super) type WalkOutcome = Result<Result<Verified, Broken>, CoreError>;
 pub(super) struct ChainWalk {
     pub(super) head: Head,
     pub(super) chain: ChainVerifier,
-    pub(super) personal: std::iter::Peekable<sled::Iter>,
+    pub(super) personal: std::iter::Peekable<Iter>,
     /// A read that failed: the walk stopped on it, and its outcome is that error, never a
     /// verdict about the chain (a full disk is not tampering).
-    pub(super) storage: Option<sled::Error>,
+    pub(super) storage: Option<CoreError>,
 }
 
 impl ChainWalk {
@@ -76,8 +76,11 @@ impl ChainWalk {
             let ppos = match self.personal.peek() {
                 None => break,
                 Some(Ok((pkey, _))) => be_u64(pkey).unwrap_or(u64::MAX),
-                Some(Err(e)) => {
-                    let e = e.clone();
+                Some(Err(_)) => {
+                    let e = match self.personal.next() {
+                        Some(Err(e)) => e,
+                        _ => CoreError::Invalid("a read failed and then did not (a defect)".into()),
+                    };
                     return Err(self.failed_read(position, e));
                 }
             };
@@ -134,7 +137,7 @@ impl ChainWalk {
     }
 
     /// Notes a read that failed at `position`, for [`ChainWalk::outcome`].
-    pub(super) fn failed_read(&mut self, position: u64, e: sled::Error) -> Broken {
+    pub(super) fn failed_read(&mut self, position: u64, e: CoreError) -> Broken {
         let why = format!("storage error: {e}");
         self.storage = Some(e);
         Broken { position, why }
@@ -143,7 +146,7 @@ impl ChainWalk {
     /// What the walk found: a verdict about the chain, or the read that failed.
     pub(super) fn outcome(self, broken: Option<Broken>) -> WalkOutcome {
         if let Some(e) = self.storage {
-            return Err(CoreError::Storage(e));
+            return Err(e);
         }
         Ok(match broken {
             Some(b) => Err(b),
@@ -330,7 +333,7 @@ impl Store {
                             batch.push(pair);
                         }
                         Err(e) => {
-                            let _ = raw_tx.send(Err(e.into()));
+                            let _ = raw_tx.send(Err(e));
                             return None;
                         }
                     }

@@ -547,7 +547,7 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
 /// written (only then can a node reach sled's 128 KiB blob size); the store remembers it.
 #[test]
 fn blob_files_are_looked_for_once_a_large_value_or_key_was_written() {
-    let possible = |s: &Store| s.blobs_possible.load(std::sync::atomic::Ordering::SeqCst);
+    let possible = |s: &Store| s.blobs_possible();
     let code = |n: u32, title: String| {
         ProposedEvent::parse(
             json!({"stream": "code/gedragscode", "type": "CodeVersionAdopted",

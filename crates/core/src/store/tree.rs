@@ -99,14 +99,14 @@ impl Store {
         }
         self.t.merkle.clear()?;
         let mut frontier = Frontier::default();
-        let mut batch = sled::Batch::default();
+        let mut batch = Vec::new();
         for (n, item) in self.t.records.range(..pos_key(head.count)).enumerate() {
             let (_, value) = item?;
             let (hash, _) = split_value(&value)
                 .ok_or_else(|| CoreError::Corrupt(n as u64, "the record is truncated".into()))?;
             for ((level, index), h) in frontier.push(&hash) {
                 if level >= STORED_TREE_LEVEL {
-                    batch.insert(&node_key(level, index), &h);
+                    batch.push((node_key(level, index).to_vec(), h.to_vec()));
                 }
             }
             if n % 16_384 == 16_383 {
@@ -115,30 +115,30 @@ impl Store {
         }
         self.t.merkle.apply_batch(batch)?;
         self.t.meta.insert("tree", TREE_LAYOUT)?;
+        self.commit_backend()?;
         self.sync_to_disk()?;
         Ok(())
     }
 
     /// Where the latest signed checkpoint (with its cosignatures) is kept: beside the key,
-    /// outside the database, so that it survives a restore into the same folder.
+    /// outside the database, so that it survives a restore into the same folder (on another
+    /// engine: a file of the backend's, see [`Backend::read_file`]).
     pub fn checkpoint_path(&self) -> PathBuf {
-        self.dir.join("checkpoint")
+        self.dir.join(CHECKPOINT_FILE)
     }
 
     /// The latest checkpoint this store signed, with its cosignatures.
     pub fn latest_checkpoint(&self) -> Result<Option<(Note, Checkpoint)>, CoreError> {
-        let path = self.checkpoint_path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(bytes) = self.read_kept_file(CHECKPOINT_FILE)? else {
+            return Ok(None);
         };
         let bad = |why: String| {
             CoreError::Invalid(format!(
-                "the kept checkpoint {} is unreadable: {why}",
-                path.display()
+                "the kept checkpoint in {} is unreadable: {why}",
+                self.location()
             ))
         };
+        let text = String::from_utf8(bytes).map_err(|e| bad(e.to_string()))?;
         let note = Note::parse(&text).map_err(bad)?;
         let checkpoint = Checkpoint::parse_body(&note.text).map_err(bad)?;
         Ok(Some((note, checkpoint)))
@@ -195,7 +195,7 @@ impl Store {
             signatures: vec![crate::note::sign(&key, &text)],
             text,
         };
-        files::replace(&self.checkpoint_path(), note.to_text().as_bytes())?;
+        self.write_kept_file(CHECKPOINT_FILE, note.to_text().as_bytes(), false)?;
         Ok(note)
     }
 
@@ -260,7 +260,38 @@ impl Store {
                 .map_err(|e| CoreError::Invalid(format!("{e} (is it for this checkpoint?)")))?;
         }
         note.add(lines);
-        files::replace(&self.checkpoint_path(), note.to_text().as_bytes())?;
+        self.write_kept_file(CHECKPOINT_FILE, note.to_text().as_bytes(), false)?;
         Ok(note)
+    }
+}
+
+/// The name of the kept checkpoint file (see [`Store::checkpoint_path`]).
+pub(super) const CHECKPOINT_FILE: &str = "checkpoint";
+
+impl Store {
+    /// A file kept with the ledger: in its folder, or the backend's.
+    pub(super) fn read_kept_file(&self, name: &str) -> Result<Option<Vec<u8>>, CoreError> {
+        match &self.engine {
+            Engine::Backend(backend) => backend.read_file(name),
+            Engine::Sled(_) => match std::fs::read(self.dir.join(name)) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    /// Replaces (or creates, mode 0600 when `private`) a file kept with the ledger, durably.
+    pub(super) fn write_kept_file(
+        &self,
+        name: &str,
+        content: &[u8],
+        private: bool,
+    ) -> Result<(), CoreError> {
+        match &self.engine {
+            Engine::Backend(backend) => backend.write_file(name, content),
+            Engine::Sled(_) if private => Ok(files::create_private(&self.dir.join(name), content)?),
+            Engine::Sled(_) => Ok(files::replace(&self.dir.join(name), content)?),
+        }
     }
 }

@@ -1,0 +1,448 @@
+//! The store's promises, tested alike on both engines: sled in a folder and PostgreSQL (a
+//! server started for the run, a database per test). Atomic batches, idempotency, expected
+//! versions, erasure, restore across engines, concurrent appends, reopening, and (PostgreSQL)
+//! a second process that may not fork the chain; then the `kroniek` binary on PostgreSQL:
+//! its commands, `kill -9` in the middle of a large append, and `serve`.
+
+use crate::support::{self, joined, paid, uuid, Ledger};
+use kroniek_core::envelope::ProposedEvent;
+use kroniek_core::error::CoreError;
+use kroniek_core::rules::Rule;
+use kroniek_core::store::{AppendOutcome, OpenMode, Store};
+use std::io::BufRead;
+
+/// Where one run of a test keeps its ledger.
+enum Place {
+    Folder(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Place {
+    fn name(&self) -> &'static str {
+        match self {
+            Place::Folder(_) => "sled",
+            Place::Postgres(_) => "PostgreSQL",
+        }
+    }
+
+    fn init(&self) -> Store {
+        match self {
+            Place::Folder(dir) => Store::init(&dir.path().join("l"), "test.example/kroniek"),
+            Place::Postgres(url) => Store::init_on(
+                kroniek_postgres::PostgresBackend::connect(url, true)
+                    .unwrap()
+                    .into_backend(),
+                "test.example/kroniek",
+            ),
+        }
+        .unwrap()
+    }
+
+    fn open(&self) -> Store {
+        match self {
+            Place::Folder(dir) => Store::open(&dir.path().join("l")),
+            Place::Postgres(url) => Store::open_on(
+                kroniek_postgres::PostgresBackend::connect(url, false)
+                    .unwrap()
+                    .into_backend(),
+                OpenMode::Normal,
+            ),
+        }
+        .unwrap()
+    }
+}
+
+/// sled, and PostgreSQL where it can run (else that half is reported skipped).
+fn places() -> Vec<Place> {
+    let mut places = vec![Place::Folder(tempfile::tempdir().unwrap())];
+    if let Some(url) = support::postgres::database() {
+        places.push(Place::Postgres(url));
+    }
+    places
+}
+
+fn events(lines: &[String]) -> Vec<ProposedEvent> {
+    lines
+        .iter()
+        .map(|l| ProposedEvent::parse_line(l).unwrap())
+        .collect()
+}
+
+fn with_version(line: &str, expected: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["expected_version"] = serde_json::from_str(expected).unwrap();
+    v.to_string()
+}
+
+fn verified(store: &Store) -> kroniek_core::verify::Verified {
+    store
+        .verify(&mut |_| {})
+        .expect("the store can be read")
+        .expect("the chain verifies")
+}
+
+#[test]
+fn a_batch_is_written_whole_or_not_at_all() {
+    for place in places() {
+        let store = place.init();
+        let refused = store.append(
+            &events(&[
+                joined(1, 1),
+                joined(2, 2),
+                with_version(&paid(2, 500, 3), "7"),
+            ]),
+            "test",
+        );
+        match refused {
+            Err(CoreError::Refused(r)) => {
+                assert_eq!(r.len(), 1, "{}", place.name());
+                assert_eq!(r[0].index, 2);
+                assert_eq!(r[0].refusal.rule, Rule::VersionConflict);
+            }
+            other => panic!("{}: expected a refusal, got {other:?}", place.name()),
+        }
+        assert_eq!(store.head().count, 0, "{}: nothing written", place.name());
+        let ok = store
+            .append(&events(&[joined(1, 1), joined(2, 2)]), "test")
+            .unwrap();
+        assert!(
+            matches!(
+                ok,
+                AppendOutcome::Appended {
+                    first: 0,
+                    count: 2,
+                    ..
+                }
+            ),
+            "{}: {ok:?}",
+            place.name()
+        );
+        drop(store);
+        let store = place.open();
+        assert_eq!(store.head().count, 2, "{}", place.name());
+        assert!(store.iter_from(0).all(|r| r.is_ok()));
+        assert_eq!(verified(&store).count, 2);
+    }
+}
+
+#[test]
+fn retries_are_idempotent_and_a_reused_id_is_refused() {
+    for place in places() {
+        let store = place.init();
+        store.append(&events(&[joined(1, 1)]), "test").unwrap();
+        let again = store.append(&events(&[joined(1, 1)]), "test").unwrap();
+        assert!(
+            matches!(&again, AppendOutcome::AlreadyRecorded { positions, .. } if positions == &vec![0]),
+            "{}: {again:?}",
+            place.name()
+        );
+        // The same id with other content.
+        let other = joined(2, 1);
+        match store.append(&events(&[other]), "test") {
+            Err(CoreError::Refused(r)) => assert_eq!(r[0].refusal.rule, Rule::IdReused),
+            other => panic!("{}: {other:?}", place.name()),
+        }
+        // Expected versions: the stream is at version 0.
+        match store.append(
+            &events(&[with_version(&paid(1, 100, 9), "\"no_stream\"")]),
+            "test",
+        ) {
+            Err(CoreError::Refused(r)) => assert_eq!(r[0].refusal.rule, Rule::VersionConflict),
+            other => panic!("{}: {other:?}", place.name()),
+        }
+        store
+            .append(&events(&[with_version(&paid(1, 100, 9), "0")]), "test")
+            .unwrap();
+        assert_eq!(store.head().count, 2);
+        let stream = store.read_stream("member/1", 0).unwrap();
+        assert_eq!(stream.len(), 2, "{}", place.name());
+        assert_eq!(stream[1].version, 1);
+    }
+}
+
+#[test]
+fn erasure_destroys_the_data_and_the_chain_still_verifies() {
+    for place in places() {
+        let store = place.init();
+        store
+            .append(&events(&[joined(1, 1), joined(2, 2)]), "test")
+            .unwrap();
+        assert!(store.personal_at(0).unwrap().is_some());
+        let erase = format!(
+            r#"{{"stream":"member/1","type":"PersonalDataErased","effective":"2024-01-01","data":{{"subject":"1","reason":"verzoek"}},"id":"{}"}}"#,
+            uuid(3)
+        );
+        store.append(&events(&[erase]), "test").unwrap();
+        assert!(store.personal_at(0).unwrap().is_none(), "{}", place.name());
+        assert!(store.personal_at(1).unwrap().is_some());
+        drop(store);
+        let store = place.open();
+        assert!(store.personal_at(0).unwrap().is_none(), "{}", place.name());
+        let v = verified(&store);
+        assert_eq!((v.count, v.erased), (3, 1), "{}", place.name());
+    }
+}
+
+/// An export of a ledger on either engine restores into either, with the same head and the
+/// same Merkle root.
+#[test]
+fn an_export_restores_across_engines() {
+    let places = places();
+    for from in &places {
+        let store = from.init();
+        let lines: Vec<String> = (1..=40)
+            .flat_map(|i| [joined(i, i), paid(i, i64::from(i) * 100, 1000 + i)])
+            .collect();
+        store.append(&events(&lines), "test").unwrap();
+        let mut export = Vec::new();
+        for record in store.iter_from(0) {
+            export.extend(store.export_line(&record.unwrap(), true).unwrap());
+            export.push(b'\n');
+        }
+        let head = store.head();
+        let root = store.tree_root(head.count).unwrap();
+        for to in [
+            Place::Folder(tempfile::tempdir().unwrap()),
+            match support::postgres::database() {
+                Some(url) => Place::Postgres(url),
+                None => continue,
+            },
+        ] {
+            let copy = to.init();
+            let v = copy
+                .restore(std::io::Cursor::new(&export), &mut |_| {})
+                .unwrap();
+            assert_eq!(v.count, 80);
+            assert_eq!(copy.head(), head, "{} → {}", from.name(), to.name());
+            assert_eq!(copy.tree_root(head.count).unwrap(), root);
+            assert_eq!(verified(&copy).head, head.hash);
+            // And the copy's own export is byte for byte the same.
+            let mut again = Vec::new();
+            for record in copy.iter_from(0) {
+                again.extend(copy.export_line(&record.unwrap(), true).unwrap());
+                again.push(b'\n');
+            }
+            assert_eq!(again.lines().count(), 80);
+            assert!(
+                again == export,
+                "{} → {}: the exports differ",
+                from.name(),
+                to.name()
+            );
+        }
+    }
+}
+
+/// Appends from many threads at once: each acknowledged event is at its acknowledged
+/// position, once, and the chain verifies.
+#[test]
+fn concurrent_appends_each_land_once_where_acknowledged() {
+    for place in places() {
+        let store = place.init();
+        let acknowledged = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for t in 0..8u32 {
+                let (store, acknowledged) = (&store, &acknowledged);
+                scope.spawn(move || {
+                    for i in 0..15u32 {
+                        let id = t * 100 + i + 1;
+                        match store.append(&events(&[joined(id, id)]), "test").unwrap() {
+                            AppendOutcome::Appended { first, .. } => {
+                                acknowledged.lock().unwrap().push((first, uuid(id)));
+                            }
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                });
+            }
+        });
+        drop(store);
+        let store = place.open();
+        let acknowledged = acknowledged.into_inner().unwrap();
+        assert_eq!(store.head().count, 120, "{}", place.name());
+        for (position, id) in acknowledged {
+            assert_eq!(store.record_at(position).unwrap().id.to_string(), id);
+        }
+        assert_eq!(verified(&store).count, 120);
+    }
+}
+
+/// Two processes on one PostgreSQL ledger: the one that did not see the other's append may
+/// not write (no fork, no two records at one position) and says to restart.
+#[test]
+fn a_second_writer_that_did_not_follow_cannot_fork_the_chain() {
+    let Some(url) = support::postgres::database() else {
+        return;
+    };
+    let place = Place::Postgres(url);
+    let first = place.init();
+    let second = place.open();
+    first.append(&events(&[joined(1, 1)]), "a").unwrap();
+    let refused = second.append(&events(&[joined(2, 2)]), "b");
+    let why = format!("{:?}", refused.unwrap_err());
+    assert!(why.contains("another process appended"), "{why}");
+    first.append(&events(&[joined(3, 3)]), "a").unwrap();
+    drop((first, second));
+    let store = place.open();
+    assert_eq!(store.head().count, 2);
+    assert_eq!(verified(&store).count, 2);
+    // Reopened, it sees the records and may write.
+    store.append(&events(&[joined(2, 2)]), "b").unwrap();
+    assert_eq!(verified(&store).count, 3);
+}
+
+/// The `kroniek` binary on PostgreSQL: `--store` (and `KRONIEK_STORE`) for every command that
+/// opens a ledger; the same answers as on a folder.
+#[test]
+fn the_commands_work_on_postgresql_as_on_a_folder() {
+    let Some(url) = support::postgres::database() else {
+        return;
+    };
+    let ledger = Ledger::new();
+    let sample = support::root().join("events/sample.jsonl");
+    let sample = sample.to_str().unwrap();
+    let on_pg = |args: &[&str]| {
+        let mut all = vec!["--store", url.as_str()];
+        all.extend_from_slice(args);
+        ledger.run(&all)
+    };
+    on_pg(&["init", "--origin", "test.example/kroniek"]).ok();
+    let appended = on_pg(&["append", sample]).ok();
+    assert!(appended.starts_with("appended 477 events"), "{appended}");
+    ledger.run(&["append", sample]).ok();
+    let (count, _) = support::parse_verified(&on_pg(&["verify"]).ok());
+    assert_eq!(count, 477);
+    for args in [
+        vec![
+            "composition",
+            "landelijk-bestuur",
+            "--as-of",
+            "2023-06-01",
+            "--json",
+        ],
+        vec!["members", "--as-of", "2023-06-01", "--json"],
+        vec!["terms", "landelijk-bestuur", "--json"],
+    ] {
+        let folder = ledger.run(&args).ok();
+        assert_eq!(on_pg(&args).ok(), folder, "{args:?}");
+    }
+    // The folder's export restored into another database: the same records, byte for byte,
+    // and the same answers, hashes included.
+    let export = ledger.path("export.jsonl");
+    ledger
+        .run(&["export", "--out", export.to_str().unwrap()])
+        .ok();
+    let copy = support::postgres::database().unwrap();
+    let restored = ledger
+        .run(&["--store", &copy, "restore", export.to_str().unwrap()])
+        .ok();
+    assert!(restored.starts_with("restored 477 events"), "{restored}");
+    let again = ledger.path("again.jsonl");
+    ledger
+        .run(&["--store", &copy, "export", "--out", again.to_str().unwrap()])
+        .ok();
+    assert!(std::fs::read(&export).unwrap() == std::fs::read(&again).unwrap());
+    let case = ["case", "r-2022-01", "--as-of", "2024-01-01", "--json"];
+    let mut on_copy = vec!["--store", copy.as_str()];
+    on_copy.extend_from_slice(&case);
+    assert_eq!(ledger.run(&on_copy).ok(), ledger.run(&case).ok());
+    // A signed checkpoint is kept with the ledger, and proofs are made from it.
+    let checkpoint = on_pg(&["checkpoint"]).ok();
+    assert!(
+        checkpoint.starts_with("test.example/kroniek\n477\n"),
+        "{checkpoint}"
+    );
+    on_pg(&["prove", "inclusion", "5"]).ok();
+    // The environment variable does what --store does.
+    let run = std::process::Command::new(support::kroniek_bin())
+        .args(["verify"])
+        .env("KRONIEK_STORE", &url)
+        .env("KRONIEK_DATA", ledger.path("nowhere"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // A second init is refused; a URL that is not PostgreSQL's is a usage error.
+    assert_eq!(on_pg(&["init"]).code(), 2);
+    let wrong = ledger.run(&["--store", "mysql://x/y", "verify"]);
+    assert_eq!(wrong.code(), 2);
+    assert!(
+        wrong.stderr().contains("PostgreSQL URL"),
+        "{}",
+        wrong.stderr()
+    );
+}
+
+/// `kill -9` of a large `append` on PostgreSQL: the batch is there whole or not at all, and
+/// the ledger verifies.
+#[cfg(unix)]
+#[test]
+fn a_killed_append_on_postgresql_leaves_its_batch_whole_or_absent() {
+    let Some(url) = support::postgres::database() else {
+        return;
+    };
+    let ledger = Ledger::new();
+    let lines: Vec<String> = (1..=3000)
+        .flat_map(|i| [joined(i, i), paid(i, 100, 10_000 + i)])
+        .collect();
+    let file = ledger.file("big.jsonl", &lines);
+    ledger
+        .run(&[
+            "--store",
+            &url,
+            "append",
+            ledger
+                .file("one.jsonl", &[joined(9999, 99_999)])
+                .to_str()
+                .unwrap(),
+        ])
+        .ok();
+    for delay_ms in [50u64, 150, 400] {
+        let mut child = std::process::Command::new(support::kroniek_bin())
+            .args(["--store", &url, "append", file.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let (count, _) = support::parse_verified(&ledger.run(&["--store", &url, "verify"]).ok());
+        assert!(
+            count == 1 || count == 6001,
+            "after {delay_ms} ms: {count} records"
+        );
+        if count == 6001 {
+            break;
+        }
+    }
+}
+
+/// `kroniek serve --store postgres://…`: the API answers from the database and appends go
+/// into it.
+#[test]
+fn serve_on_postgresql_answers_and_appends() {
+    let Some(url) = support::postgres::database() else {
+        return;
+    };
+    let ledger = Ledger::new();
+    let mut server = support::Server::start_on(ledger, &["--store", &url, "--demo"]);
+    let token = server.admin_token.clone();
+    let (status, body) = server.get("/v1/head", &token);
+    assert_eq!(status, 200, "{body}");
+    let head: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let before = head["count"].as_u64().unwrap();
+    assert!(before >= 477, "{body}");
+    let (status, body) = server.post("/v1/events", &token, &joined(7001, 7001));
+    assert_eq!(status, 201, "{body}");
+    let (_, body) = server.get("/v1/head", &token);
+    let head: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(head["count"].as_u64().unwrap(), before + 1);
+    server.stop();
+    let check = Ledger::new();
+    let (count, _) = support::parse_verified(&check.run(&["--store", &url, "verify"]).ok());
+    assert_eq!(count, before + 1);
+}
