@@ -446,3 +446,80 @@ fn serve_on_postgresql_answers_and_appends() {
     let (count, _) = support::parse_verified(&check.run(&["--store", &url, "verify"]).ok());
     assert_eq!(count, before + 1);
 }
+
+/// `migrate` moves a folder's ledger into PostgreSQL and back: the same head, root, key and
+/// last checkpoint, and byte for byte the same export; a target that holds a ledger is
+/// refused.
+#[test]
+fn migrate_copies_a_ledger_between_engines_and_proves_it() {
+    let Some(url) = support::postgres::database() else {
+        return;
+    };
+    let ledger = Ledger::new();
+    ledger.append_sample();
+    let checkpoint = ledger.run(&["checkpoint"]).ok();
+    let key = ledger.run(&["key", "show"]).ok();
+    // `kroniek` on the folder `back` (Ledger::run names its own folder).
+    let back = ledger.path("back");
+    let on_back = |args: &[&str]| {
+        let run = std::process::Command::new(support::kroniek_bin())
+            .arg("--data")
+            .arg(&back)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        String::from_utf8(run.stdout).unwrap()
+    };
+    let export = |args: &[&str], name: &str| {
+        let out = ledger.path(name);
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["export", "--out", out.to_str().unwrap()]);
+        if args.first() == Some(&"back") {
+            on_back(&all[1..]);
+        } else {
+            ledger.run(&all).ok();
+        }
+        std::fs::read(out).unwrap()
+    };
+    let original = export(&[], "original.jsonl");
+
+    let moved = ledger.run(&["migrate", "--to", &url]).ok();
+    assert!(moved.starts_with("copied 477 events from "), "{moved}");
+    assert!(moved.contains("the same head"), "{moved}");
+    assert!(
+        moved.contains("the last signed checkpoint (size 477) went with it"),
+        "{moved}"
+    );
+    assert!(export(&["--store", &url], "pg.jsonl") == original);
+    assert_eq!(
+        ledger.run(&["--store", &url, "checkpoint"]).ok(),
+        checkpoint
+    );
+    assert_eq!(ledger.run(&["--store", &url, "key", "show"]).ok(), key);
+    let (count, _) = support::parse_verified(&ledger.run(&["--store", &url, "verify"]).ok());
+    assert_eq!(count, 477);
+
+    let moved = ledger
+        .run(&["--store", &url, "migrate", "--to", back.to_str().unwrap()])
+        .ok();
+    assert!(moved.starts_with("copied 477 events from "), "{moved}");
+    assert!(export(&["back"], "back.jsonl") == original);
+    assert_eq!(on_back(&["checkpoint"]), checkpoint);
+
+    // A target that holds a ledger is refused, and left as it was.
+    let refused = ledger.run(&["migrate", "--to", back.to_str().unwrap()]);
+    assert_ne!(refused.code(), 0);
+    assert!(
+        refused.stderr().contains("already holds a ledger"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(export(&["back"], "back2.jsonl") == original);
+    let same = ledger.run(&["migrate", "--to", ledger.data().to_str().unwrap()]);
+    assert_eq!(same.code(), 2, "{}", same.stderr());
+}

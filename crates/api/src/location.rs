@@ -2,7 +2,8 @@
 //! (`--store postgres://…`), and opening it there.
 
 use kroniek_core::error::CoreError;
-use kroniek_core::store::{OpenMode, Store, DEFAULT_ORIGIN};
+use kroniek_core::keys::LedgerKey;
+use kroniek_core::store::{key_path, OpenMode, Store, DEFAULT_ORIGIN};
 use std::path::{Path, PathBuf};
 
 /// A ledger's location.
@@ -61,6 +62,54 @@ impl Location {
             Location::Postgres(url) => {
                 let backend = kroniek_postgres::PostgresBackend::connect(url, true)?;
                 Store::init_on(backend.into_backend(), origin)
+            }
+        }
+    }
+
+    /// The location `--to` names: a PostgreSQL URL, else a folder.
+    pub fn parse(text: &str) -> Location {
+        if kroniek_postgres::is_postgres_url(text) {
+            Location::Postgres(text.to_owned())
+        } else {
+            Location::Folder(PathBuf::from(text))
+        }
+    }
+
+    /// Creates an empty ledger there with `key` as its signing key (its name the origin): the
+    /// target of a copy, which keeps the ledger's identity. Refuses a place that holds a
+    /// ledger, or another key.
+    pub fn init_with_key(&self, key: &LedgerKey) -> Result<Store, CoreError> {
+        let text = key.to_file_text();
+        let other_key = |place: &str| {
+            CoreError::Invalid(format!(
+                "{place} already holds another signing key: copy into an empty folder or database"
+            ))
+        };
+        match self {
+            Location::Folder(dir) => {
+                if Store::exists(dir) {
+                    return Err(CoreError::AlreadyExists(dir.clone()));
+                }
+                std::fs::create_dir_all(dir)?;
+                match std::fs::read_to_string(key_path(dir)) {
+                    Ok(existing) if existing.trim() == text.trim() => {}
+                    Ok(_) => return Err(other_key(&dir.display().to_string())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        kroniek_core::files::create_private(&key_path(dir), text.as_bytes())?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                Store::init(dir, &key.name)
+            }
+            Location::Postgres(url) => {
+                use kroniek_core::store::Backend;
+                let backend = kroniek_postgres::PostgresBackend::connect(url, true)?;
+                match backend.read_file("signing.key")? {
+                    Some(existing) if existing == text.as_bytes() => {}
+                    Some(_) => return Err(other_key(&backend.describe())),
+                    None => backend.write_file("signing.key", text.as_bytes())?,
+                }
+                Store::init_on(backend.into_backend(), &key.name)
             }
         }
     }

@@ -273,6 +273,63 @@ pub fn rebuild(data: &Location) -> Result<(), CliError> {
     }
 }
 
+/// `kroniek migrate --to TARGET`.
+pub fn migrate(data: &Location, target: &Location) -> Result<(), CliError> {
+    if data == target {
+        return Err(CliError::Usage(format!(
+            "--to {target} is where the ledger already is: name another folder or database"
+        )));
+    }
+    let source = data.open()?;
+    let key = source.signing_key()?;
+    let created = target.is_new();
+    let copy = target.init_with_key(&key)?;
+    let head = source.head();
+    let bar = progress::bar("copying", Some(head.count));
+    let copied = source.copy_into(&copy, &mut |n| bar.set_position(n));
+    bar.finish_and_clear();
+    let proved = copied.and_then(|verified| {
+        let root = source.tree_root(head.count)?;
+        let copy_root = copy.tree_root(head.count)?;
+        if copy.head() != head || verified.head != head.hash || copy_root != root {
+            return Err(CoreError::Invalid(format!(
+                "the copy differs: head {} with root {}, the original {} with root {}",
+                copy.head().hash_hex(),
+                hex(&copy_root),
+                head.hash_hex(),
+                hex(&root)
+            )));
+        }
+        Ok(root)
+    });
+    match proved {
+        Ok(root) => {
+            println!(
+                "copied {} events from {data} to {target}: the same head {} and Merkle root {} in both",
+                head.count,
+                head.hash_hex(),
+                hex(&root)
+            );
+            if let Some((_, checkpoint)) = copy.latest_checkpoint()? {
+                println!(
+                    "the last signed checkpoint (size {}) went with it",
+                    checkpoint.size
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            drop(copy);
+            if created {
+                target.discard_new();
+            }
+            Err(CliError::Failed(format!(
+                "the copy failed, and {target} is not to be used: {e}"
+            )))
+        }
+    }
+}
+
 pub fn restore(data: &Location, file: &Path) -> Result<(), CliError> {
     let input = open_input(file)?;
     let created = data.is_new();

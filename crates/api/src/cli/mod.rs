@@ -108,6 +108,19 @@ enum Command {
     /// with that snapshot caught up to the head, and replaces it. Exit status 1 when they
     /// differ (a defect: please report it).
     Rebuild,
+    /// Copy the ledger to another place (a folder, or a PostgreSQL database) and prove the
+    /// copy identical: the same head and the same Merkle root.
+    ///
+    /// `kroniek --data DIR migrate --to postgres://…` moves a folder's ledger into PostgreSQL;
+    /// `kroniek --store URL migrate --to DIR` moves it back. The copy keeps the ledger's
+    /// signing key (so its checkpoints go on from the original's) and its last signed
+    /// checkpoint; every record is checked as `restore` checks an export. The target must hold
+    /// no ledger. The original is left as it was: remove it once the copy is in use.
+    Migrate {
+        /// Where to copy the ledger to: a folder, or postgres://USER:PASSWORD@HOST:PORT/DATABASE.
+        #[arg(long, value_name = "FOLDER|URL")]
+        to: String,
+    },
     /// Restore an export into an empty ledger, checking every record.
     Restore {
         /// The export file; `-` reads standard input.
@@ -517,6 +530,7 @@ pub fn run() -> ExitCode {
         }
         Command::Restore { file } => commands::restore(&data, &file),
         Command::Rebuild => commands::rebuild(&data),
+        Command::Migrate { to } => commands::migrate(&data, &Location::parse(&to)),
         Command::Erase {
             subject,
             reason,

@@ -295,3 +295,71 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// Keeps `note` (a checkpoint this ledger's key signed, with any cosignatures) as the
+    /// latest checkpoint, after checking its signature and that this store's tree has its
+    /// root at its size (what a copy of a ledger does with the original's last checkpoint).
+    pub fn adopt_checkpoint(&self, note: &Note) -> Result<(), CoreError> {
+        let _one_at_a_time = lock(&self.checkpoint_lock);
+        let checkpoint = Checkpoint::parse_body(&note.text).map_err(CoreError::Invalid)?;
+        let key = self.signing_key()?;
+        let vkey = VerifierKey::parse(&key.verifier_key()).map_err(CoreError::Invalid)?;
+        if !vkey.verify_signature(note).map_err(CoreError::Invalid)? {
+            return Err(CoreError::Invalid(
+                "the checkpoint is not signed by this ledger's key".into(),
+            ));
+        }
+        if checkpoint.size > self.head().count
+            || self.tree_root(checkpoint.size)? != checkpoint.root
+        {
+            return Err(CoreError::Invalid(format!(
+                "this ledger does not have the checkpoint's root at size {}",
+                checkpoint.size
+            )));
+        }
+        self.write_kept_file(CHECKPOINT_FILE, note.to_text().as_bytes(), false)
+    }
+
+    /// Copies this ledger into `target`, an empty store with this ledger's signing key: every
+    /// record as `restore` takes an export (checked as it is), then the kept checkpoint. Returns
+    /// what the copy verified.
+    pub fn copy_into(
+        &self,
+        target: &Store,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Verified, CoreError> {
+        if target.signing_key()?.verifier_key() != self.signing_key()?.verifier_key() {
+            return Err(CoreError::Invalid(
+                "the copy must be made with this ledger's signing key".into(),
+            ));
+        }
+        let (reader, mut writer) = std::io::pipe()?;
+        let head = self.head().count;
+        let verified = std::thread::scope(|scope| {
+            let writing = scope.spawn(move || -> Result<(), CoreError> {
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut writer);
+                for record in self.records_between(0, head) {
+                    let mut line = self.export_line(&record?, true)?;
+                    line.push(b'\n');
+                    if out.write_all(&line).is_err() {
+                        // The reading side stopped: its error is the one to report.
+                        return Ok(());
+                    }
+                }
+                out.flush()?;
+                Ok(())
+            });
+            let restored =
+                target.restore(std::io::BufReader::with_capacity(1 << 20, reader), progress);
+            let written = writing
+                .join()
+                .unwrap_or_else(|_| Err(CoreError::Invalid("the export thread failed".into())));
+            written.and(restored)
+        })?;
+        if let Some((note, _)) = self.latest_checkpoint()? {
+            target.adopt_checkpoint(&note)?;
+        }
+        Ok(verified)
+    }
+}
