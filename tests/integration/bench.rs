@@ -60,6 +60,10 @@ fn the_quick_bench_measures_every_row() {
             "durable append p50: kroniek vs PostgreSQL",
             "32 writers: kroniek vs PostgreSQL",
             "replay into the projections: kroniek vs PostgreSQL",
+            "kroniek on PostgreSQL: the ledger copied in",
+            "kroniek on PostgreSQL: durable append p50",
+            "kroniek on PostgreSQL: 32 writers",
+            "kroniek on PostgreSQL: replay into the projections",
         ]);
     }
     for what in expected {

@@ -175,7 +175,7 @@ fn events(lines: &[String]) -> Vec<ProposedEvent> {
 }
 
 /// A payment by an existing member, for the append latency runs.
-fn payment(member: u64, n: u64) -> Result<ProposedEvent, BenchError> {
+pub fn payment(member: u64, n: u64) -> Result<ProposedEvent, BenchError> {
     let line = format!(
         r#"{{"stream":"member/{member}","type":"ContributionPaid","effective":"2023-01-02","data":{{"member_id":"{member}","year":2023,"amount_cents":{}}}}}"#,
         1200 + n % 100
@@ -634,6 +634,39 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
                     reference: Some(("PostgreSQL replay".into(), pg.replay)),
                     ratio: Some(rebuild.median / pg.replay.median),
                     target: "> 1".into(),
+                });
+                let on_pg = &pg.kroniek;
+                rows.push(Row {
+                    what: "kroniek on PostgreSQL: the ledger copied in".into(),
+                    figure: on_pg.copy_in,
+                    unit: "events/s",
+                    reference: Some(("PostgreSQL batched import".into(), pg.import)),
+                    ratio: Some(on_pg.copy_in.median / pg.import.median),
+                    target: "(every record checked)".into(),
+                });
+                rows.push(Row {
+                    what: "kroniek on PostgreSQL: durable append p50".into(),
+                    figure: on_pg.single,
+                    unit: "ms (min/p50/p99)",
+                    reference: Some(("PostgreSQL one writer".into(), pg.single)),
+                    ratio: Some(pg.single.median / on_pg.single.median),
+                    target: "PostgreSQL / kroniek".into(),
+                });
+                rows.push(Row {
+                    what: "kroniek on PostgreSQL: 32 writers".into(),
+                    figure: on_pg.concurrent,
+                    unit: "events/s",
+                    reference: Some(("PostgreSQL 32 writers".into(), pg.concurrent)),
+                    ratio: Some(on_pg.concurrent.median / pg.concurrent.median),
+                    target: "".into(),
+                });
+                rows.push(Row {
+                    what: "kroniek on PostgreSQL: replay into the projections".into(),
+                    figure: on_pg.replay,
+                    unit: "events/s",
+                    reference: Some(("PostgreSQL replay".into(), pg.replay)),
+                    ratio: Some(on_pg.replay.median / pg.replay.median),
+                    target: "".into(),
                 });
             }
             Err(e) => eprintln!("kroniek bench: the PostgreSQL peer could not run: {e}"),

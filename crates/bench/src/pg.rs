@@ -10,11 +10,25 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-/// The peer's figures.
+/// The peer's figures, and kroniek's on the same server.
 pub struct PgFigures {
     pub import: crate::bench::Stat,
     pub single: crate::bench::Stat,
     pub concurrent: crate::bench::Stat,
+    pub replay: crate::bench::Stat,
+    /// kroniek with its ledger in PostgreSQL (`--store`), on the same server.
+    pub kroniek: KroniekOnPg,
+}
+
+/// kroniek's figures with its ledger in PostgreSQL.
+pub struct KroniekOnPg {
+    /// The bench ledger copied in (`migrate`'s path: every record checked as `restore` does).
+    pub copy_in: crate::bench::Stat,
+    /// Durable single appends (ms).
+    pub single: crate::bench::Stat,
+    /// 32 writers (events/s).
+    pub concurrent: crate::bench::Stat,
+    /// Replay into the projections (events/s).
     pub replay: crate::bench::Stat,
 }
 
@@ -298,8 +312,97 @@ pub fn measure(
         std::hint::black_box(p.applied());
         replay.push(n as f64 / started.elapsed().as_secs_f64());
     }
+    let kroniek = kroniek_on_pg(
+        &mut client,
+        &format!("host={sock} port={port} user=postgres"),
+        store,
+        runs,
+        quick,
+    )?;
     Ok(PgFigures {
+        kroniek,
         import: crate::bench::stat(import),
+        single: crate::bench::Stat::latencies(&single),
+        concurrent: crate::bench::stat(concurrent),
+        replay: crate::bench::stat(replay),
+    })
+}
+
+/// kroniek with its ledger in a database of the same server: the bench ledger copied in, then
+/// durable appends with one writer and with 32, and a replay into the projections.
+fn kroniek_on_pg(
+    admin: &mut postgres::Client,
+    server: &str,
+    store: &Store,
+    runs: usize,
+    quick: bool,
+) -> Result<KroniekOnPg, BenchError> {
+    use kroniek_core::store::Backend;
+    admin
+        .batch_execute("CREATE DATABASE kroniek_bench")
+        .map_err(fail("create database"))?;
+    let backend = kroniek_postgres::PostgresBackend::connect(
+        &format!("{server} dbname=kroniek_bench"),
+        true,
+    )?;
+    backend.write_file(
+        "signing.key",
+        store.signing_key()?.to_file_text().as_bytes(),
+    )?;
+    let on_pg = Store::init_on(backend.into_backend(), store.origin())?;
+    let count = store.head().count;
+    let started = Instant::now();
+    store.copy_into(&on_pg, &mut |_| {})?;
+    let copy_in = vec![count as f64 / started.elapsed().as_secs_f64()];
+
+    // The first append folds the rules' state from the log: a warm-up, not a sample.
+    let payment = crate::bench::payment;
+    on_pg.append(&[payment(100_000, 0)?], "admin:bench")?;
+    let samples = if quick { 50 } else { 200 };
+    let mut single = Vec::new();
+    for i in 0..samples {
+        let e = payment(100_000 + i % 50, i)?;
+        let started = Instant::now();
+        on_pg.append(&[e], "admin:bench")?;
+        single.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    single.sort_by(|a, b| a.total_cmp(b));
+    let on_pg = std::sync::Arc::new(on_pg);
+    let per_writer = if quick { 10 } else { 50 };
+    let mut concurrent = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let handles: Vec<_> = (0..32u64)
+            .map(|w| {
+                let s = on_pg.clone();
+                std::thread::spawn(move || -> bool {
+                    (0..per_writer).all(|i| {
+                        payment(100_000 + w, i).is_ok_and(|e| s.append(&[e], "admin:bench").is_ok())
+                    })
+                })
+            })
+            .collect();
+        if !handles.into_iter().all(|h| h.join().unwrap_or(false)) {
+            return Err(BenchError::Failed(
+                "an append to kroniek on PostgreSQL failed".into(),
+            ));
+        }
+        concurrent.push((32 * per_writer) as f64 / started.elapsed().as_secs_f64());
+    }
+    let mut replay = Vec::new();
+    let n = on_pg.head().count;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let mut p = Projections::new();
+        on_pg.replay(0, |record, personal| -> Result<(), BenchError> {
+            p.apply(record, personal)
+                .map_err(|e| BenchError::Failed(e.to_string()))
+        })?;
+        std::hint::black_box(p.applied());
+        replay.push(n as f64 / started.elapsed().as_secs_f64());
+    }
+    Ok(KroniekOnPg {
+        copy_in: crate::bench::stat(copy_in),
         single: crate::bench::Stat::latencies(&single),
         concurrent: crate::bench::stat(concurrent),
         replay: crate::bench::stat(replay),

@@ -326,8 +326,6 @@ struct Writer {
     begun: bool,
     /// A write of this unit failed: its commit must fail too.
     failed: Option<String>,
-    /// The head row this process last read or committed (None: none yet).
-    known_head: Option<Vec<u8>>,
 }
 
 struct Shared {
@@ -337,6 +335,8 @@ struct Shared {
     /// The thread whose unit of work is open.
     owner: Mutex<Option<ThreadId>>,
     pool: Mutex<Vec<Client>>,
+    /// The connection that listens for other processes' commits (made on first use).
+    listener: Mutex<Option<Client>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -430,10 +430,10 @@ impl PostgresBackend {
                     ops: Vec::new(),
                     begun: false,
                     failed: None,
-                    known_head: None,
                 }),
                 owner: Mutex::new(None),
                 pool: Mutex::new(Vec::new()),
+                listener: Mutex::new(None),
             }),
         })
     }
@@ -472,30 +472,44 @@ impl Shared {
         result
     }
 
+    /// Makes this thread the one whose unit of work is open.
+    fn own(&self) -> Result<(), CoreError> {
+        let mut owner = lock(&self.owner);
+        let me = std::thread::current().id();
+        match *owner {
+            Some(o) if o != me => Err(defect("two threads write to one PostgreSQL ledger at once")),
+            _ => {
+                *owner = Some(me);
+                Ok(())
+            }
+        }
+    }
+
     /// Adds a write to the current unit of work, opening it.
     fn write(&self, op: Op) -> Result<(), CoreError> {
-        {
-            let mut owner = lock(&self.owner);
-            let me = std::thread::current().id();
-            match *owner {
-                Some(o) if o != me => {
-                    return Err(defect("two threads write to one PostgreSQL ledger at once"))
-                }
-                _ => *owner = Some(me),
-            }
-        }
-        let mut writer = lock(&self.writer);
-        if let Op::Insert(KeySpace::Meta, key, value) = &op {
-            // Keep the head as it will be once this unit commits.
-            if key.as_slice() == b"head" {
-                writer
-                    .ops
-                    .push(Op::Insert(KeySpace::Meta, key.clone(), value.clone()));
-                return Ok(());
-            }
-        }
-        writer.ops.push(op);
+        self.own()?;
+        lock(&self.writer).ops.push(op);
         Ok(())
+    }
+
+    /// Begins the unit's transaction unless it has begun, and locks the `head` row (so other
+    /// processes' units wait for this one). Returns the stored head.
+    fn begin_transaction(&self, writer: &mut Writer) -> Result<Option<Vec<u8>>, CoreError> {
+        if !writer.begun {
+            writer.client.batch_execute("BEGIN").map_err(pg)?;
+            writer.begun = true;
+        }
+        let row = writer
+            .client
+            .query_opt(
+                "SELECT value FROM kroniek_meta WHERE name = 'head' FOR UPDATE",
+                &[],
+            )
+            .map_err(pg)?;
+        match row {
+            Some(r) => Ok(Some(r.try_get(0).map_err(pg)?)),
+            None => Ok(None),
+        }
     }
 
     /// Sends the unit's pending writes (in order, consecutive inserts into one table as one
@@ -516,26 +530,7 @@ impl Shared {
 
     fn try_send_ops(&self, writer: &mut Writer) -> Result<(), CoreError> {
         if !writer.begun {
-            writer.client.batch_execute("BEGIN").map_err(pg)?;
-            writer.begun = true;
-            // One writer per ledger: the head row is locked until this unit ends, and must be
-            // the one this process knows.
-            let row = writer
-                .client
-                .query_opt(
-                    "SELECT value FROM kroniek_meta WHERE name = 'head' FOR UPDATE",
-                    &[],
-                )
-                .map_err(pg)?;
-            let stored: Option<Vec<u8>> = match row {
-                Some(r) => Some(r.try_get(0).map_err(pg)?),
-                None => None,
-            };
-            if stored.is_some() && stored != writer.known_head {
-                return Err(CoreError::Backend(
-                    "another process appended to this ledger since this one read it: restart this one to see its records (nothing of this write was kept)".into(),
-                ));
-            }
+            self.begin_transaction(writer)?;
         }
         let ops = std::mem::take(&mut writer.ops);
         let mut i = 0;
@@ -552,11 +547,6 @@ impl Shared {
                         i += 1;
                     }
                     insert_rows(&mut writer.client, space, &rows)?;
-                    if space == KeySpace::Meta {
-                        if let Some((_, v)) = rows.iter().rev().find(|(k, _)| *k == b"head") {
-                            writer.known_head = Some(v.to_vec());
-                        }
-                    }
                 }
                 Op::Remove(space, _) => {
                     let space = *space;
@@ -856,15 +846,7 @@ impl Backend for PostgresBackend {
             let row = client.query_opt(&sql, &refs(&params)).map_err(pg)?;
             row.map(|r| t.row(&r)).transpose()
         })?;
-        let value = found.map(|(_, v)| v);
-        if space == KeySpace::Meta && key == b"head" && !self.shared.is_owner() {
-            // The head this process has read: a later write must find it unchanged.
-            let mut writer = lock(&self.shared.writer);
-            if !writer.begun {
-                writer.known_head.clone_from(&value);
-            }
-        }
-        Ok(value)
+        Ok(found.map(|(_, v)| v))
     }
 
     fn range(&self, space: KeySpace, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> BackendIter {
@@ -970,26 +952,68 @@ impl Backend for PostgresBackend {
         let mut writer = lock(&self.shared.writer);
         let sent = self.shared.send_ops(&mut writer);
         let result = match sent {
-            Ok(()) if writer.begun => writer.client.batch_execute("COMMIT").map_err(pg),
+            // Other processes that follow this ledger hear of the commit.
+            Ok(()) if writer.begun => writer
+                .client
+                .batch_execute("NOTIFY kroniek_commit; COMMIT")
+                .map_err(pg),
             Ok(()) => Ok(()),
             Err(e) => {
                 let _ = writer.client.batch_execute("ROLLBACK");
                 Err(e)
             }
         };
-        if result.is_err() {
-            // What this process believed the head would be is unknown now: read it again.
-            writer.known_head = None;
-        }
         self.shared.end_unit(&mut writer);
         result
+    }
+
+    fn begin(&self) -> Result<Option<Vec<u8>>, CoreError> {
+        self.shared.own()?;
+        let mut writer = lock(&self.shared.writer);
+        let result = self
+            .shared
+            .send_ops(&mut writer)
+            .and_then(|()| self.shared.begin_transaction(&mut writer));
+        if let Err(e) = &result {
+            writer.failed = Some(e.to_string());
+        }
+        result
+    }
+
+    fn wait_for_commit(&self, timeout: std::time::Duration) -> Result<(), CoreError> {
+        let mut listener = lock(&self.shared.listener);
+        if listener.is_none() {
+            let mut client = connect(&self.shared.config, &self.shared.describe)?;
+            client.batch_execute("LISTEN kroniek_commit").map_err(pg)?;
+            *listener = Some(client);
+        }
+        let Some(client) = listener.as_mut() else {
+            return Ok(());
+        };
+        use postgres::fallible_iterator::FallibleIterator;
+        let first = {
+            let mut notifications = client.notifications();
+            let first = notifications.timeout_iter(timeout).next().map(|_| ());
+            if first.is_ok() {
+                // Take whatever else arrived meanwhile (without waiting): one look at the head
+                // covers them all.
+                while let Ok(Some(_)) = notifications.iter().next() {}
+            }
+            first
+        };
+        match first {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                *listener = None;
+                Err(pg(e))
+            }
+        }
     }
 
     fn abort(&self) {
         let mut writer = lock(&self.shared.writer);
         if writer.begun {
             let _ = writer.client.batch_execute("ROLLBACK");
-            writer.known_head = None;
         }
         self.shared.end_unit(&mut writer);
     }

@@ -201,6 +201,16 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
             }
         });
     }
+    if !store.is_folder() {
+        // Other kroniek servers may append to the same database: follow their records.
+        let st = state.clone();
+        std::thread::Builder::new()
+            .name("follow-others".into())
+            .spawn(move || follow_others(&st))
+            .map_err(AppError::io(
+                "cannot start the thread that follows other servers",
+            ))?;
+    }
     if !state.read().access.has_admin() {
         let name = kroniek_app::tokens::first_admin_name(&state.read().access);
         let token = kroniek_app::tokens::grant(
@@ -237,6 +247,38 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
     }
     println!("stopped; every acknowledged event is on disk");
     Ok(())
+}
+
+/// How long the follower waits for another server's commit before it looks at the head
+/// anyway (a notification can be lost with its connection).
+const FOLLOW_POLL: Duration = Duration::from_secs(1);
+
+/// For a ledger other servers append to (PostgreSQL): waits for their commits (LISTEN/NOTIFY,
+/// and a look every [`FOLLOW_POLL`]), then makes their records visible and folds them into
+/// the read side, which wakes the subscriptions (they read by position: no gap, no
+/// duplicate). A failure is printed once per distinct message and retried.
+fn follow_others(state: &AppState) {
+    let mut last_failure = String::new();
+    loop {
+        let step = state
+            .store
+            .wait_for_others(FOLLOW_POLL)
+            .and_then(|()| state.store.follow())
+            .and_then(|moved| if moved { state.catch_up() } else { Ok(()) });
+        match step {
+            Ok(()) => last_failure.clear(),
+            Err(e) => {
+                let why = e.to_string();
+                if why != last_failure {
+                    eprintln!(
+                        "kroniek serve: cannot follow the other servers' records (retrying): {why}"
+                    );
+                    last_failure = why;
+                }
+                std::thread::sleep(FOLLOW_POLL);
+            }
+        }
+    }
 }
 
 /// How long a client may take to send a request's headers: a client that drips them (one

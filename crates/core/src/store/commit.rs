@@ -125,13 +125,7 @@ impl Store {
     pub fn governance_state_from_log(&self) -> Result<GovernanceState, CoreError> {
         let mut state = GovernanceState::default();
         for record in self.iter_from(0) {
-            let record = record?;
-            let effective = Date::parse(&record.effective)
-                .map_err(|e| CoreError::Corrupt(record.position, e))?;
-            let event = crate::catalogue::parse_data(record.event_type, &record.data).map_err(
-                |(field, why)| CoreError::Corrupt(record.position, format!("data.{field}: {why}")),
-            )?;
-            state.apply(&event, effective, record.position);
+            group::fold_record(&mut state, &record?)?;
         }
         Ok(state)
     }

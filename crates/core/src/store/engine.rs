@@ -68,6 +68,12 @@ pub trait Backend: Send + Sync + 'static {
     fn scan_prefix(&self, space: KeySpace, prefix: &[u8]) -> BackendIter;
     /// The entry with the largest key that starts with `prefix`.
     fn last_with_prefix(&self, space: KeySpace, prefix: &[u8]) -> Result<Option<Entry>, CoreError>;
+    /// Opens a unit of work for a write group: locks the stored `head` (another process that
+    /// writes the same ledger waits until this unit ends) and returns its value as stored, so
+    /// the store can first take in what other processes appended.
+    fn begin(&self) -> Result<Option<Vec<u8>>, CoreError>;
+    /// Waits until another process may have committed (or `timeout` passed).
+    fn wait_for_commit(&self, timeout: std::time::Duration) -> Result<(), CoreError>;
     /// Sets `key` to `value` in the current unit of work.
     fn insert(&self, space: KeySpace, key: &[u8], value: &[u8]) -> Result<(), CoreError>;
     /// Removes `key` in the current unit of work.

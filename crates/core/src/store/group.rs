@@ -268,6 +268,20 @@ impl Store {
         let started = Instant::now();
         let writer = &mut *guard;
         let appends = group.len() as u64 + u64::from(own.is_some());
+        if self.write_failure().is_none() {
+            if let Err(e) = self.begin_group(writer) {
+                let e = self.fail_stop(e);
+                return (
+                    own.is_some()
+                        .then(|| Applied::Failed(e.for_another_caller())),
+                    group
+                        .into_iter()
+                        .map(|w| (w.ticket, Applied::Failed(e.for_another_caller())))
+                        .collect(),
+                    writer.head,
+                );
+            }
+        }
         let before = writer.head;
         let fail_all = |e: CoreError, group: Vec<Waiting>, own: bool| {
             (
@@ -348,6 +362,11 @@ impl Store {
                 self.write_head(g.head)
             })();
             if let Err(e) = commit {
+                fault = Some(self.fail_stop(e));
+            }
+        } else if fault.is_none() {
+            // Nothing to commit: end the backend's unit of work (and its lock on the head).
+            if let Err(e) = self.commit_backend() {
                 fault = Some(self.fail_stop(e));
             }
         }
@@ -486,4 +505,99 @@ fn is_fault(e: &CoreError) -> bool {
         e,
         CoreError::Storage(_) | CoreError::Io(_) | CoreError::WriteFailed(_)
     )
+}
+
+impl Store {
+    /// On another engine, where other processes may write the same ledger: opens the group's
+    /// unit of work (locking the stored head) and, when others appended since this writer's
+    /// head, takes their records in first: folded into the rules' state, the head, the Merkle
+    /// frontier (read again) and the stream lengths (forgotten) moved on, and made visible.
+    /// Nothing on sled, whose folder one process holds.
+    fn begin_group(&self, writer: &mut Writer) -> Result<(), CoreError> {
+        let Engine::Backend(backend) = &self.engine else {
+            return Ok(());
+        };
+        let stored =
+            stored_head(backend.begin()?.as_deref()).map_err(|why| CoreError::Corrupt(0, why))?;
+        if stored == writer.head {
+            return Ok(());
+        }
+        if stored.count <= writer.head.count {
+            return Err(CoreError::Backend(format!(
+                "the stored head ({} records, {}) is not ahead of the head this process wrote ({} records, {}): the database was rolled back or replaced; restore it, or restart this process",
+                stored.count,
+                stored.hash_hex(),
+                writer.head.count,
+                writer.head.hash_hex()
+            )));
+        }
+        if let Some(state) = writer.state.as_mut() {
+            for record in self.records_between(writer.head.count, stored.count) {
+                let record = record?;
+                fold_record(state, &record)?;
+            }
+        }
+        writer.head = stored;
+        writer.frontier = None;
+        writer.known_lengths.clear();
+        *lock(&self.applied) = stored;
+        self.advance_visible(stored);
+        Ok(())
+    }
+
+    /// Makes `head` (durable: written by another process, or flushed) what readers see,
+    /// unless they see more already.
+    pub(super) fn advance_visible(&self, head: Head) {
+        let mut flush = lock(&self.flush);
+        if head.count > flush.durable {
+            flush.durable = head.count;
+        }
+        let mut visible = self
+            .visible
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if head.count > visible.count {
+            *visible = head;
+        }
+    }
+
+    /// For a ledger other processes may write (another engine): reads the committed head and
+    /// makes it visible when it is ahead of what this process sees. Returns whether it moved.
+    /// Always false on sled (one process holds the folder).
+    pub fn follow(&self) -> Result<bool, CoreError> {
+        if self.is_folder() {
+            return Ok(false);
+        }
+        let stored = stored_head(self.t.meta.get("head")?.as_deref())
+            .map_err(|why| CoreError::Corrupt(0, why))?;
+        if stored.count > self.head().count {
+            self.advance_visible(stored);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Waits until another process may have appended (another engine's notification), at
+    /// most `timeout`; then [`Store::follow`] tells. On sled it just waits.
+    pub fn wait_for_others(&self, timeout: std::time::Duration) -> Result<(), CoreError> {
+        match &self.engine {
+            Engine::Backend(backend) => backend.wait_for_commit(timeout),
+            Engine::Sled(_) => {
+                std::thread::sleep(timeout);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Folds one record into the rules' state, as the store's first append does for the log.
+pub(super) fn fold_record(state: &mut GovernanceState, record: &Record) -> Result<(), CoreError> {
+    let effective =
+        Date::parse(&record.effective).map_err(|e| CoreError::Corrupt(record.position, e))?;
+    let event =
+        crate::catalogue::parse_data(record.event_type, &record.data).map_err(|(field, why)| {
+            CoreError::Corrupt(record.position, format!("data.{field}: {why}"))
+        })?;
+    state.apply(&event, effective, record.position);
+    Ok(())
 }

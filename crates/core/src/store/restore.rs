@@ -12,6 +12,18 @@ impl Store {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Verified, CoreError> {
         let mut writer = lock(&self.writer);
+        if let Engine::Backend(backend) = &self.engine {
+            // Another process may have appended since this one opened the ledger.
+            let stored = stored_head(backend.begin()?.as_deref())
+                .map_err(|why| CoreError::Corrupt(0, why))?;
+            if stored.count > 0 {
+                backend.abort();
+                return Err(CoreError::NotEmpty {
+                    dir: self.dir.clone(),
+                    count: stored.count,
+                });
+            }
+        }
         if writer.head.count > 0 {
             return Err(CoreError::NotEmpty {
                 dir: self.dir.clone(),
@@ -90,7 +102,11 @@ impl Store {
             self.write_chunk(&pending, Some(head), &BTreeSet::new())
         });
         if let Err(e) = result {
-            self.discard_from(0)?;
+            match &self.engine {
+                // Nothing of the unit of work is kept.
+                Engine::Backend(backend) => backend.abort(),
+                Engine::Sled(_) => self.discard_from(0)?,
+            }
             return Err(e);
         }
         *lock(&self.applied) = head;

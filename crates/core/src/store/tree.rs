@@ -157,7 +157,11 @@ impl Store {
                 "the kept checkpoint is not signed by this ledger's key".into(),
             ));
         }
-        let head = self.head().count;
+        let mut head = self.head().count;
+        if last.size > head && self.follow()? {
+            // Another process appended and signed meanwhile (a ledger several write).
+            head = self.head().count;
+        }
         if last.size > head {
             return Err(CoreError::Invalid(format!(
                 "this ledger holds {head} records but signed a checkpoint of {} before: records are missing (restored from an older export, or rolled back); nothing will be signed",
@@ -177,6 +181,8 @@ impl Store {
     /// never one inconsistent with the latest. Returns the latest checkpoint note.
     pub fn sign_checkpoint(&self) -> Result<Note, CoreError> {
         let _one_at_a_time = lock(&self.checkpoint_lock);
+        // Sign what the ledger holds, other processes' records included.
+        self.follow()?;
         self.check_against_last_checkpoint()?;
         let head = self.head().count;
         if let Some((note, last)) = self.latest_checkpoint()? {
