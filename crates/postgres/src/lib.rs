@@ -10,10 +10,11 @@
 //!   has it too; `remote_apply` would also make it visible there before it returns).
 //! - **One writer at a time.** The store writes from one thread at a time; its writes are
 //!   kept in order and sent as a few multi-row statements in one transaction, which begins by
-//!   locking the `head` row (`SELECT … FOR UPDATE`) and checking that the head is still the
-//!   one this process read: another process that appended meanwhile makes the write fail
-//!   (never two records at one position, never a fork), and the process must be restarted to
-//!   see its records.
+//!   locking the `head` row (`SELECT … FOR UPDATE`, [`Backend::begin`]): a second process
+//!   waits for the lock, then reads the head the first one committed and takes its records in
+//!   before it checks its own appends (never two records at one position, never a fork).
+//!   Each commit sends `NOTIFY kroniek_commit`, which [`Backend::wait_for_commit`] listens
+//!   for, so other processes' read sides follow.
 //! - **Reads** on the writing thread use the writing connection (they see the unit's own
 //!   writes); other threads read committed rows through a small pool of connections.
 
