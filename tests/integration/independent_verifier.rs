@@ -4,7 +4,8 @@
 use crate::support::{parse_verified, root, Ledger};
 use std::process::Command;
 
-fn python_verify(file: &std::path::Path) -> std::process::Output {
+/// Runs the Python verifier on `file` (also used by the store tests on a PostgreSQL export).
+pub(crate) fn python_verify(file: &std::path::Path) -> std::process::Output {
     let script = root().join("tests/verifier/verify_export.py");
     let out = Command::new("python3")
         .arg(script)

@@ -560,6 +560,25 @@ fn migrate_copies_a_ledger_between_engines_and_proves_it() {
         "{moved}"
     );
     assert!(export(&["--store", &url], "pg.jsonl") == original);
+    // The export of the PostgreSQL ledger verifies with the independent Python verifier, and
+    // offline against the checkpoint and key that moved with it.
+    let by_python = crate::independent_verifier::python_verify(&ledger.path("pg.jsonl"));
+    let python_said = String::from_utf8_lossy(&by_python.stdout);
+    assert!(by_python.status.success(), "{python_said}");
+    assert_eq!(support::parse_verified(&python_said).0, 477);
+    std::fs::write(ledger.path("pg.checkpoint"), &checkpoint).unwrap();
+    let offline = ledger
+        .run(&[
+            "verify",
+            "--export",
+            ledger.path("pg.jsonl").to_str().unwrap(),
+            "--checkpoint",
+            ledger.path("pg.checkpoint").to_str().unwrap(),
+            "--key",
+            key.trim(),
+        ])
+        .ok();
+    assert!(offline.contains("477"), "{offline}");
     assert_eq!(
         ledger.run(&["--store", &url, "checkpoint"]).ok(),
         checkpoint
