@@ -634,13 +634,7 @@ impl Store {
             state.flushing = false;
             if result.is_ok() && covered.count > state.durable {
                 state.durable = covered.count;
-                let mut visible = self
-                    .visible
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if covered.count > visible.count {
-                    *visible = covered;
-                }
+                self.raise_visible(covered);
             }
             self.flushed.notify_all();
             result?;

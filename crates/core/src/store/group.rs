@@ -552,6 +552,12 @@ impl Store {
         if head.count > flush.durable {
             flush.durable = head.count;
         }
+        self.raise_visible(head);
+    }
+
+    /// Makes `head` what readers see unless they see more already (the caller holds the flush
+    /// lock, so visibility never runs ahead of what is durable).
+    pub(super) fn raise_visible(&self, head: Head) {
         let mut visible = self
             .visible
             .write()
