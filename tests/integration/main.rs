@@ -5,6 +5,7 @@
     reason = "test code: a failed expectation is a failed test"
 )]
 
+mod api_schema;
 mod audit;
 mod bench;
 mod browser;

@@ -192,7 +192,10 @@ fn records_response(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Range {
+    #[serde(default, deserialize_with = "super::extract::optional_position")]
     from: Option<u64>,
+    /// 1 to 1,000 records (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
 
@@ -223,8 +226,10 @@ pub async fn events(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FromVersion {
+    #[serde(default, deserialize_with = "super::extract::optional_position")]
     from_version: Option<u64>,
     /// 1 to 1,000 records (default 100); the next page's `from_version` is in the `Link` header.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
 
@@ -266,6 +271,8 @@ pub async fn head(State(state): Shared, _caller: Caller) -> Json<Value> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
+    /// The day to answer for (YYYY-MM-DD; default today).
+    #[param(format = Date)]
     as_of: Option<String>,
 }
 
@@ -364,8 +371,11 @@ pub async fn members(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MembersQuery {
+    /// The day to answer for (YYYY-MM-DD; default today).
+    #[param(format = Date)]
     as_of: Option<String>,
     /// 1 to 1,000 members (default 100) in `items`, in id order.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
     /// The last member id of the page before (from the `Link` header or `next`).
     cursor: Option<String>,
@@ -374,17 +384,24 @@ pub struct MembersQuery {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TimelineQuery {
+    /// Only this body's decisions (a body id; 404 when the ledger has no such body).
     body: Option<String>,
+    /// From this day (YYYY-MM-DD).
+    #[param(format = Date)]
     from: Option<String>,
+    /// Up to this day (YYYY-MM-DD).
+    #[param(format = Date)]
     to: Option<String>,
+    /// A decision category (the document lists the valid ones).
     category: Option<String>,
     /// 1 to 1,000 entries (default 100), oldest first.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
     /// Where the page before ended (from its `Link` header).
     cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/timeline", tag = "read models", security(("bearer" = [])), params(TimelineQuery), responses((status = 200, body = [TimelineEntry]), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+#[utoipa::path(get, path = "/v1/timeline", tag = "read models", security(("bearer" = [])), params(TimelineQuery), responses((status = 200, body = [TimelineEntry]), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem), (status = 404, description = "`body` names no body of the ledger", body = super::openapi::Problem)))]
 /// `GET /v1/timeline?body=&from=&to=&category=`.
 pub async fn timeline(
     State(state): Shared,
@@ -519,6 +536,7 @@ fn to_json<T: serde::Serialize>(view: T) -> Result<Value, ApiError> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct From {
+    #[serde(default, deserialize_with = "super::extract::optional_position")]
     from: Option<u64>,
 }
 
@@ -546,6 +564,7 @@ pub async fn subscribe(
                 .ok()
                 .and_then(|t| t.trim().parse::<u64>().ok())
                 .ok_or_else(|| ApiError::bad_request("Last-Event-ID must be a position"))
+                .and_then(|p| super::extract::position("Last-Event-ID", p))
         })
         .transpose()?;
     let next = match resume {
@@ -858,6 +877,7 @@ pub async fn checkpoint(State(state): Shared, caller: Caller) -> Result<Response
 #[into_params(parameter_in = Query)]
 pub struct SizeQuery {
     /// The tree size (default: the latest checkpoint's).
+    #[serde(default, deserialize_with = "super::extract::optional_position")]
     size: Option<u64>,
 }
 
@@ -881,6 +901,7 @@ pub async fn inclusion(
     Query(q): Query<SizeQuery>,
 ) -> Result<Json<Value>, ApiError> {
     policy::allow(caller.role, "GET", "/v1/proofs/inclusion/{pos}")?;
+    let pos = super::extract::position("pos", pos)?;
     blocking(move || {
         let size = match q.size {
             Some(s) => s,
@@ -899,8 +920,10 @@ pub async fn inclusion(
 #[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// The old tree size.
+    #[serde(deserialize_with = "super::extract::required_position")]
     old: u64,
     /// The new tree size (default: the latest checkpoint's).
+    #[serde(default, deserialize_with = "super::extract::optional_position")]
     new: Option<u64>,
 }
 
@@ -952,16 +975,18 @@ pub async fn add_cosignatures(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// The reference date of the member count (default: 1 January of the year).
+    #[param(format = Date)]
     peildatum: Option<String>,
     /// The year whose contributions count (default: the report's year).
     contribution_year: Option<i32>,
     /// The minimum net contribution in cents (default 1200).
     min_contribution_cents: Option<i64>,
     /// Flag contributions for the year paid after this date.
+    #[param(format = Date)]
     paid_by: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/audit/{year}", tag = "read models", security(("bearer" = [])), params(("year" = i32, Path, description = "the report's year"), AuditQuery), responses((status = 200, description = "the audit report (the JSON of kroniek audit --format json)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+#[utoipa::path(get, path = "/v1/audit/{year}", tag = "read models", security(("bearer" = [])), params(("year" = i32, Path, minimum = 1000, maximum = 9999, description = "the report's year (four digits, not after this year)"), AuditQuery), responses((status = 200, description = "the audit report (the JSON of kroniek audit --format json)", body = Object), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
 /// `GET /v1/audit/{year}`: the yearly audit report, made at a checkpoint of the current size.
 pub async fn audit(
     State(state): Shared,

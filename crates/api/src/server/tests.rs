@@ -327,3 +327,39 @@ async fn a_subscription_from_past_the_head_is_a_bad_request() {
     let (status, _) = raw(&app, get("/v1/subscribe", Some("100000"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// A position or tree size past 2^63 - 1 (the document's `int64`; PostgreSQL's `bigint`) is a
+/// 400 problem naming the parameter, not an empty page or a proof error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_past_int64_are_refused_with_the_parameter_named() {
+    let (_dir, app, tokens) = served();
+    let token = &tokens[0].1;
+    let too_big = u64::MAX / 2 + 1;
+    for path in [
+        format!("/v1/events?from={too_big}"),
+        format!("/v1/streams/member/10201?from_version={too_big}"),
+        format!("/v1/subscribe?from={too_big}"),
+        format!("/v1/proofs/inclusion/0?size={too_big}"),
+        format!("/v1/proofs/inclusion/{too_big}"),
+        format!("/v1/proofs/consistency?old={too_big}"),
+        format!("/v1/proofs/consistency?old=1&new={too_big}"),
+    ] {
+        let request = Request::builder()
+            .uri(&path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("a request");
+        let (status, body) = raw(&app, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body.contains("below 2^63"), "{path}: {body}");
+    }
+    let request = Request::builder()
+        .uri("/v1/subscribe")
+        .header("authorization", format!("Bearer {token}"))
+        .header("last-event-id", too_big.to_string())
+        .body(Body::empty())
+        .expect("a request");
+    let (status, body) = raw(&app, request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("Last-Event-ID"), "{body}");
+}
