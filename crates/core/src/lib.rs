@@ -5,6 +5,7 @@
 //! the one place that touches the disk. Nothing here knows of tokio or HTTP.
 
 pub mod access;
+pub mod bundle;
 pub mod canonical;
 pub mod catalogue;
 pub mod envelope;

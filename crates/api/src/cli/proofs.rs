@@ -4,11 +4,7 @@
 
 use super::error::CliError;
 use crate::location::Location;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
 use kroniek_app::proofs;
-use kroniek_core::merkle::leaf_hash;
-use kroniek_core::note::Checkpoint;
 use kroniek_core::types::hex;
 use std::path::Path;
 
@@ -204,78 +200,19 @@ pub fn verify_bundle(
     witnesses: &[String],
     quorum: Option<usize>,
 ) -> Result<(), CliError> {
-    use kroniek_core::merkle::verify_inclusion;
-    use kroniek_core::note::{Note, VerifierKey};
-    use kroniek_core::record::ExportLine;
+    use kroniek_core::note::VerifierKey;
     let text = std::fs::read_to_string(bundle)
         .map_err(CliError::io(format!("cannot read {}", bundle.display())))?;
-    let bad = |why: &str| CliError::Failed(format!("{}: {why}", bundle.display()));
-    let (head, note_text) = text
-        .split_once("\n\n")
-        .ok_or_else(|| bad("not a tlog-proof: no empty line before the checkpoint"))?;
-    let mut lines = head.split('\n');
-    if lines.next() != Some("c2sp.org/tlog-proof@v1") {
-        return Err(bad("the first line is not c2sp.org/tlog-proof@v1"));
-    }
-    let mut next = lines.next().ok_or_else(|| bad("no index line"))?;
-    let extra = match next.strip_prefix("extra ") {
-        Some(e) => {
-            next = lines.next().ok_or_else(|| bad("no index line"))?;
-            Some(
-                BASE64
-                    .decode(e)
-                    .map_err(|_| bad("the extra line is not base64"))?,
-            )
-        }
-        None => None,
-    };
-    let index: u64 = next
-        .strip_prefix("index ")
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| bad("no index line"))?;
-    let proof = lines
-        .map(|l| {
-            BASE64
-                .decode(l)
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| bad("a proof line is not a base64 SHA-256 hash"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let note = Note::parse(note_text).map_err(|e| bad(&e))?;
-    let cp = Checkpoint::parse_body(&note.text).map_err(|e| bad(&e))?;
     let key = VerifierKey::parse(key).map_err(CliError::Usage)?;
-    if key.name != cp.origin || !key.verify_signature(&note).map_err(|e| bad(&e))? {
-        return Err(bad("the checkpoint is not signed by that log key"));
-    }
-    let mut cosigned = Vec::new();
-    for w in witnesses {
-        let w = VerifierKey::parse(w).map_err(CliError::Usage)?;
-        if w.verify_cosignature(&note).map_err(|e| bad(&e))?.is_some() {
-            cosigned.push(w.name.clone());
-        }
-    }
+    let witnesses = witnesses
+        .iter()
+        .map(|w| VerifierKey::parse(w).map_err(CliError::Usage))
+        .collect::<Result<Vec<_>, _>>()?;
     let quorum = quorum.unwrap_or(witnesses.len());
-    if cosigned.len() < quorum {
-        return Err(bad(&format!(
-            "{} of the required {quorum} witnesses cosigned the checkpoint",
-            cosigned.len()
-        )));
-    }
-    let extra = extra.ok_or_else(|| bad("no extra line: the bundle does not carry its record"))?;
-    let ExportLine::Full { record, .. } =
-        ExportLine::parse(&extra).map_err(|e| bad(&format!("the record: {e}")))?
-    else {
-        return Err(bad("the record is withheld"));
-    };
-    if *blake3::hash(&record.hashed_bytes()).as_bytes() != record.hash || record.position != index {
-        return Err(bad("the record's hash or position does not match"));
-    }
-    if !verify_inclusion(&leaf_hash(&record.hash), index, cp.size, &proof, &cp.root) {
-        return Err(bad(
-            "the inclusion proof does not verify against the checkpoint",
-        ));
-    }
+    let report = kroniek_core::bundle::verify(&text, &key, &witnesses, quorum)
+        .map_err(|why| CliError::Failed(format!("{}: {why}", bundle.display())))?;
+    let (record, cp, cosigned) = (report.record, report.checkpoint, report.cosigned_by);
+    let index = record.position;
     println!(
         "record {index} ({} {} {}) is in {} at size {}; signature verified{}",
         record.stream,
