@@ -36,7 +36,7 @@ pub struct Verified {
 }
 
 /// Walks a chain record by record.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ChainVerifier {
     next_position: u64,
     prev_hash: [u8; 32],

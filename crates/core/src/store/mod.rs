@@ -52,6 +52,7 @@ mod group;
 mod layout;
 mod open;
 mod read;
+mod replicate;
 mod restore;
 mod tree;
 

@@ -239,6 +239,70 @@ proptest! {
         prop_assert!(verified);
     }
 
+    /// A follower's copy, replicated in pages of any size while the source appends and erases,
+    /// exports the same bytes as the source (the erasure done here too), with the same root.
+    #[test]
+    fn a_replicated_copy_is_the_same_ledger_erasures_included(
+        kinds in kinds(), erase in 0u8..5, page in 1usize..7, split in 0usize..24
+    ) {
+        let (dir, source) = filled_store(&kinds, None);
+        let copy = Store::init(&dir.path().join("copy"), "test.example/kroniek").unwrap();
+        let mut chain = copy.chain_verifier().unwrap();
+        let before = export_lines(&source, true);
+        let split = split.min(before.len());
+        for lines in before[..split].chunks(page) {
+            copy.replicate(lines, &mut chain).unwrap();
+        }
+        // The source erases a member whose records the copy already holds.
+        let m = format!("{}", 1000 + u32::from(erase));
+        let e = ProposedEvent::parse(json!({"stream": format!("member/{m}"), "type": "PersonalDataErased",
+            "effective": "2024-01-01", "data": {"subject": m, "reason": "AVG-verzoek"}})).unwrap();
+        source.append(&[e], "admin:local").unwrap();
+        let after = export_lines(&source, true);
+        for lines in after[split..].chunks(page) {
+            copy.replicate(lines, &mut chain).unwrap();
+        }
+        prop_assert_eq!(copy.head(), source.head());
+        prop_assert_eq!(export_lines(&copy, true), after.clone());
+        let n = source.head().count;
+        prop_assert_eq!(copy.tree_root(n).unwrap(), source.tree_root(n).unwrap());
+        prop_assert!(copy.verify(&mut |_| ()).is_ok());
+        prop_assert!(chain.complete().is_ok());
+        // Opened again, the copy holds the same (the head and the erasure were durable).
+        let dir_copy = copy.dir().to_path_buf();
+        drop(copy);
+        let reopened = Store::open(&dir_copy).unwrap();
+        prop_assert_eq!(export_lines(&reopened, true), after);
+    }
+
+    /// Lines that do not continue the copy's chain (another ledger's record at the next
+    /// position: a fork; a line again; a changed byte) are refused, and nothing is written.
+    #[test]
+    fn replication_refuses_a_fork_and_writes_nothing(kinds in kinds(), other in kinds(), cut in 1usize..3) {
+        let (dir, source) = filled_store(&kinds, None);
+        let (_dir2, forked) = filled_store(&other, Some(1));
+        let copy = Store::init(&dir.path().join("copy"), "test.example/kroniek").unwrap();
+        let mut chain = copy.chain_verifier().unwrap();
+        let lines = export_lines(&source, true);
+        copy.replicate(&lines[..cut], &mut chain).unwrap();
+        let head = copy.head();
+        let theirs = export_lines(&forked, true);
+        if theirs[cut] != lines[cut] {
+            let refused = copy.replicate(&theirs[cut..], &mut chain);
+            prop_assert!(refused.is_err(), "a fork was taken");
+        }
+        prop_assert!(copy.replicate(&lines[cut - 1..cut], &mut chain).is_err(), "a record again");
+        let mut changed = lines[cut].clone();
+        let at = changed.len() / 2;
+        changed[at] ^= 0x01;
+        prop_assert!(copy.replicate(&[changed], &mut chain).is_err(), "a changed record");
+        prop_assert_eq!(copy.head(), head);
+        prop_assert_eq!(export_lines(&copy, true), lines[..cut].to_vec());
+        // The verifier did not move: the true next records still go in.
+        copy.replicate(&lines[cut..], &mut chain).unwrap();
+        prop_assert_eq!(copy.head(), source.head());
+    }
+
     /// Batches with random expected versions: the store accepts exactly what a plain model
     /// accepts, and never loses or duplicates an event.
     #[test]
