@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod crash;
 mod disk_full;
+mod follow;
 mod go_reference;
 mod http;
 mod independent_verifier;

@@ -207,11 +207,33 @@ impl Server {
 
     /// Starts the server on an existing ledger.
     pub fn start_on(ledger: Ledger, args: &[&str]) -> Server {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Server::spawn(ledger, &all)
+    }
+
+    /// Starts `kroniek follow LEADER --token TOKEN [--key KEY]` into `ledger`'s folder.
+    pub fn follow(ledger: Ledger, leader: &str, token: &str, key: Option<&str>) -> Server {
+        let mut all = vec![
+            "follow",
+            leader,
+            "--token",
+            token,
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        if let Some(k) = key {
+            all.extend_from_slice(&["--key", k]);
+        }
+        Server::spawn(ledger, &all)
+    }
+
+    /// Starts `kroniek --data DIR ARGS…` and waits for its address.
+    fn spawn(ledger: Ledger, args: &[&str]) -> Server {
         use std::io::BufRead;
         let mut child = Command::new(kroniek_bin())
             .arg("--data")
             .arg(ledger.data())
-            .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())

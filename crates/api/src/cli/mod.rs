@@ -226,6 +226,28 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Keep a verifying, read-only copy of a remote ledger in --data DIR, and serve it.
+    ///
+    /// Takes the leader's records page by page, then as they come (its live subscription),
+    /// checking every record's hash, link and personal commitment, and every signed checkpoint
+    /// against the leader's key and the last one accepted. A history that was rewound, forked
+    /// or signed by another key stops it with exit status 3; the copy keeps what it had. The
+    /// copy serves the same read API and web pages; writes answer 405 naming the leader.
+    Follow {
+        /// The leader's base URL, e.g. http://10.0.0.5:8080.
+        leader: String,
+        /// A token of the leader's, of a role that reads every record with its personal data
+        /// (admin); the follower's own readers use the leader's tokens too.
+        #[arg(long, env = "KRONIEK_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The leader's verifier key (`kroniek key show` on the leader); needed the first time,
+        /// then kept in the copy.
+        #[arg(long, value_name = "VKEY")]
+        key: Option<String>,
+        /// The address to serve the copy on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+    },
     /// Serve the HTTP API (see /openapi.json) until SIGINT or SIGTERM.
     ///
     /// A store without an admin gets one: its token is printed once (only its hash is kept).
@@ -581,6 +603,33 @@ pub fn run() -> ExitCode {
         Command::Conduct { when, output } => {
             commands::conduct(&data, when.as_of.as_deref(), output.json)
         }
+        Command::Follow {
+            leader,
+            token,
+            key,
+            listen,
+        } => {
+            if !leader.starts_with("http://") {
+                eprintln!("kroniek follow: {leader}: give the leader's address as http://HOST:PORT (https is not supported yet: follow it through a tunnel or on a private network)");
+                return ExitCode::from(2);
+            }
+            let options = crate::server::ServeOptions {
+                listen,
+                demo: false,
+                limits: crate::server::Limits {
+                    max_body_bytes: 16 * 1024 * 1024,
+                    max_batch: 10_000,
+                    timeout_secs: 60,
+                    witnesses: Vec::new(),
+                    secure_cookies: false,
+                    audit_page_wait: std::time::Duration::from_millis(1000),
+                },
+                checkpoint_every: std::time::Duration::from_millis(1000),
+                today: commands::today,
+                follow: Some(crate::server::follow::Follow { leader, token, key }),
+            };
+            crate::server::serve(&data, options).map_err(CliError::from)
+        }
         Command::Serve {
             listen,
             demo,
@@ -614,6 +663,7 @@ pub fn run() -> ExitCode {
                 },
                 checkpoint_every: std::time::Duration::from_millis(checkpoint_interval_ms),
                 today: commands::today,
+                follow: None,
             };
             crate::server::serve(&data, options).map_err(CliError::from)
         }

@@ -4,6 +4,7 @@
 //! blocking threads where sled is touched.
 
 mod extract;
+pub mod follow;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
@@ -20,6 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use kroniek_app::AppError;
 use kroniek_core::catalogue::AccessRole;
+use kroniek_core::error::CoreError;
 use kroniek_core::types::Date;
 use kroniek_core::AppendOutcome;
 use state::AppState;
@@ -66,9 +68,55 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            read_only,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::middleware::from_fn(request_size))
         .with_state(state)
+}
+
+/// On a follower: every request that would write (anything but GET, HEAD and OPTIONS, and the
+/// web pages' sign-in and sign-out) answers 405 with the leader's URL, in the problem and in
+/// a `Link: <…>; rel="leader"` header.
+async fn read_only(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::Method;
+    use axum::response::IntoResponse;
+    let Some(leader) = &state.leader else {
+        return next.run(request).await;
+    };
+    let reads = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if reads || matches!(request.uri().path(), "/login" | "/logout") {
+        return next.run(request).await;
+    }
+    let mut response = problem::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "Read-only follower",
+        format!(
+            "this server keeps a read-only copy of {leader}: send {} {} there",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+    .with("leader", leader.clone())
+    .into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static("GET, HEAD"),
+    );
+    if let Ok(link) = axum::http::HeaderValue::from_str(&format!("<{leader}>; rel=\"leader\"")) {
+        headers.insert(axum::http::header::LINK, link);
+    }
+    response
 }
 
 /// The longest request target served, in bytes.
@@ -147,6 +195,8 @@ pub struct ServeOptions {
     pub checkpoint_every: Duration,
     /// Today's date (the command line's clock; tests may fix it).
     pub today: fn() -> Date,
+    /// Serve a follower's read-only copy of this leader, kept up to date (`kroniek follow`).
+    pub follow: Option<follow::Follow>,
 }
 
 /// `kroniek serve`: the one entry point of the server. Opens (or makes) the ledger in `data`,
@@ -159,15 +209,26 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
         limits,
         checkpoint_every,
         today,
+        follow,
     } = options;
-    let store = Arc::new(data.open_or_init()?);
-    if demo && store.head().count == 0 {
+    let store = Arc::new(match (&follow, data) {
+        (None, _) => data.open_or_init()?,
+        (Some(f), crate::location::Location::Folder(dir)) => follow::open_copy(dir, f)?,
+        (Some(_), crate::location::Location::Postgres(_)) => {
+            return Err(AppError::Core(CoreError::Invalid(
+                "a follower keeps its copy in a folder: give --data DIR, not --store".into(),
+            )))
+        }
+    });
+    if demo && follow.is_none() && store.head().count == 0 {
         if let AppendOutcome::Appended { count, .. } = kroniek_app::append::append_sample(&store)? {
             println!("loaded the sample ledger: {count} events");
         }
     }
     let started = std::time::Instant::now();
-    let state = Arc::new(AppState::new(store.clone(), limits, today)?);
+    let mut state = AppState::new(store.clone(), limits, today)?;
+    state.leader = follow.as_ref().map(|f| f.leader.clone());
+    let state = Arc::new(state);
     for why in &state.ignored_snapshots {
         eprintln!(
             "kroniek serve: snapshot ignored, read models rebuilt from the first record: {why}"
@@ -211,7 +272,14 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
                 "cannot start the thread that follows other servers",
             ))?;
     }
-    if !state.read().access.has_admin() {
+    if let Some(f) = follow.clone() {
+        println!(
+            "following {} from record {} (read-only; appends go to the leader)",
+            f.leader,
+            store.head().count
+        );
+        follow::spawn(state.clone(), f)?;
+    } else if !state.read().access.has_admin() {
         let name = kroniek_app::tokens::first_admin_name(&state.read().access);
         let token = kroniek_app::tokens::grant(
             &store,
@@ -235,7 +303,9 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
             .local_addr()
             .map_err(AppError::io("cannot read the listening address"))?;
         println!("listening on http://{address}");
-        tokio::spawn(sign_checkpoints(state.clone(), checkpoint_every));
+        if follow.is_none() {
+            tokio::spawn(sign_checkpoints(state.clone(), checkpoint_every));
+        }
         tokio::spawn(save_snapshots(state.clone()));
         // (The overview's verification was made while the read side was built.)
         accept_loop(listener, router(state.clone())).await;

@@ -119,6 +119,12 @@ impl ProblemResponses {
         ),
     ];
 
+    /// What a write gets from a read-only follower (`kroniek follow`).
+    const ON_A_FOLLOWER: (&'static str, &'static str) = (
+        "405",
+        "this server is a read-only follower: send the request to the leader its problem names (also in `Link: <URL>; rel=\"leader\"`)",
+    );
+
     fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
         utoipa::openapi::ResponseBuilder::new()
             .description(description)
@@ -169,6 +175,9 @@ impl Modify for ProblemResponses {
                 }
                 if takes_body && operation.request_body.is_some() {
                     extra.extend(Self::WITH_BODY);
+                }
+                if takes_body {
+                    extra.push(Self::ON_A_FOLLOWER);
                 }
                 for (status, description) in extra {
                     operation
@@ -465,6 +474,9 @@ mod tests {
                 }
                 if op.get("requestBody").is_some() {
                     expected.extend(["413", "415"]);
+                }
+                if method == "post" {
+                    expected.push("405");
                 }
                 for status in expected {
                     assert!(

@@ -55,6 +55,8 @@ pub struct ReadSide {
 /// Everything a handler needs.
 pub struct AppState {
     pub store: Arc<Store>,
+    /// For a follower (`kroniek follow`): the leader's URL. Writes answer 405 naming it.
+    pub leader: Option<String>,
     pub read: RwLock<ReadSide>,
     pub limits: Limits,
     /// "Today" in the Netherlands (a function, so tests could fix it).
@@ -210,6 +212,7 @@ impl AppState {
         };
         let state = AppState {
             store,
+            leader: None,
             read: RwLock::new(read),
             limits,
             today,

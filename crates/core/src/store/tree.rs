@@ -150,8 +150,7 @@ impl Store {
         let Some((note, last)) = self.latest_checkpoint()? else {
             return Ok(());
         };
-        let key = self.signing_key()?;
-        let vkey = VerifierKey::parse(&key.verifier_key()).map_err(CoreError::Invalid)?;
+        let vkey = self.checkpoint_key()?;
         if !vkey.verify_signature(&note).map_err(CoreError::Invalid)? {
             return Err(CoreError::Invalid(
                 "the kept checkpoint is not signed by this ledger's key".into(),
@@ -179,7 +178,18 @@ impl Store {
 
     /// Signs a checkpoint of the durable head, unless the latest one already covers it, and
     /// never one inconsistent with the latest. Returns the latest checkpoint note.
+    ///
+    /// A follower's copy ([`Store::init_follower`]) signs nothing: it answers the leader's
+    /// latest checkpoint it accepted.
     pub fn sign_checkpoint(&self) -> Result<Note, CoreError> {
+        if self.leader_key()?.is_some() {
+            return match self.latest_checkpoint()? {
+                Some((note, _)) => Ok(note),
+                None => Err(CoreError::Invalid(
+                    "this copy follows another ledger and has accepted none of its checkpoints yet: wait for the follower to catch up".into(),
+                )),
+            };
+        }
         let _one_at_a_time = lock(&self.checkpoint_lock);
         // Sign what the ledger holds, other processes' records included.
         self.follow()?;
@@ -274,6 +284,48 @@ impl Store {
 /// The name of the kept checkpoint file (see [`Store::checkpoint_path`]).
 pub(super) const CHECKPOINT_FILE: &str = "checkpoint";
 
+/// In a follower's copy: the verifier key of the ledger it follows (one line, C2SP vkey).
+pub(super) const LEADER_KEY_FILE: &str = "leader.vkey";
+
+impl Store {
+    /// Makes an empty folder a follower's copy of the ledger `leader` signs: a store of that
+    /// origin that signs no checkpoint of its own, keeps the leader's (checked with `leader`),
+    /// and takes records only by [`Store::replicate`].
+    pub fn init_follower(dir: &Path, leader: &str) -> Result<Store, CoreError> {
+        let key = VerifierKey::parse(leader).map_err(CoreError::Invalid)?;
+        let store = Store::init(dir, &key.name)?;
+        store.write_kept_file(
+            LEADER_KEY_FILE,
+            format!("{}\n", leader.trim()).as_bytes(),
+            true,
+        )?;
+        Ok(store)
+    }
+
+    /// The verifier key of the ledger this store follows; `None` for a ledger of its own.
+    pub fn leader_key(&self) -> Result<Option<VerifierKey>, CoreError> {
+        match self.read_kept_file(LEADER_KEY_FILE)? {
+            None => Ok(None),
+            Some(bytes) => VerifierKey::parse(&String::from_utf8_lossy(&bytes))
+                .map(Some)
+                .map_err(|why| {
+                    CoreError::Invalid(format!("{LEADER_KEY_FILE} in {}: {why}", self.location()))
+                }),
+        }
+    }
+
+    /// The key checkpoints kept here are signed with: the leader's for a follower's copy,
+    /// this ledger's own otherwise.
+    fn checkpoint_key(&self) -> Result<VerifierKey, CoreError> {
+        match self.leader_key()? {
+            Some(key) => Ok(key),
+            None => {
+                VerifierKey::parse(&self.signing_key()?.verifier_key()).map_err(CoreError::Invalid)
+            }
+        }
+    }
+}
+
 impl Store {
     /// A file kept with the ledger: in its folder, or the backend's.
     pub(super) fn read_kept_file(&self, name: &str) -> Result<Option<Vec<u8>>, CoreError> {
@@ -306,15 +358,25 @@ impl Store {
     /// Keeps `note` (a checkpoint this ledger's key signed, with any cosignatures) as the
     /// latest checkpoint, after checking its signature and that this store's tree has its
     /// root at its size (what a copy of a ledger does with the original's last checkpoint).
+    ///
+    /// Never one smaller than the latest kept: that would be a rewind of the ledger.
     pub fn adopt_checkpoint(&self, note: &Note) -> Result<(), CoreError> {
         let _one_at_a_time = lock(&self.checkpoint_lock);
         let checkpoint = Checkpoint::parse_body(&note.text).map_err(CoreError::Invalid)?;
-        let key = self.signing_key()?;
-        let vkey = VerifierKey::parse(&key.verifier_key()).map_err(CoreError::Invalid)?;
+        let vkey = self.checkpoint_key()?;
         if !vkey.verify_signature(note).map_err(CoreError::Invalid)? {
-            return Err(CoreError::Invalid(
-                "the checkpoint is not signed by this ledger's key".into(),
-            ));
+            return Err(CoreError::Invalid(format!(
+                "the checkpoint is not signed by this ledger's key ({})",
+                vkey.name
+            )));
+        }
+        if let Some((_, latest)) = self.latest_checkpoint()? {
+            if checkpoint.size < latest.size {
+                return Err(CoreError::Invalid(format!(
+                    "the checkpoint is of {} records, the latest kept of {}: the ledger was rewound",
+                    checkpoint.size, latest.size
+                )));
+            }
         }
         if checkpoint.size > self.head().count
             || self.tree_root(checkpoint.size)? != checkpoint.root

@@ -1,0 +1,252 @@
+//! The verifying follower (`kroniek follow`): a local, read-only copy of a remote ledger kept
+//! over its HTTP API. Each round reads the leader's head, takes the records after the copy's
+//! head in pages (`GET /v1/events`), appends them through [`Store::replicate`] (every hash,
+//! link, stream version and personal commitment checked, erasures repeated), then accepts the
+//! leader's signed checkpoint only when its signature is the leader's key, it is not smaller
+//! than the last accepted, and the copy's own tree has its root at its size (so the two
+//! checkpoints are consistent: both are roots of the one chain the copy verified). Between
+//! rounds it waits on the leader's live subscription (`GET /v1/subscribe`). A rewind, a fork
+//! or another key stops the follower: the copy keeps what it had, and the process says why
+//! and exits with status 3.
+
+use super::state::AppState;
+use kroniek_core::error::CoreError;
+use kroniek_core::note::{Checkpoint, Note};
+use kroniek_core::store::Store;
+use std::io::BufRead;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The leader and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    /// The leader's base URL (`http://host:port`).
+    pub leader: String,
+    /// A token of the leader's (a role that reads every record and personal data: admin).
+    pub token: String,
+    /// The leader's verifier key (`kroniek key show` on the leader); needed the first time.
+    pub key: Option<String>,
+}
+
+/// Records per page asked of the leader (its largest page).
+const PAGE: u64 = 1_000;
+/// How long one wait on the subscription lasts before the follower looks anyway.
+const WAIT: Duration = Duration::from_secs(10);
+/// The pause after the leader could not be reached.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// Why a round ended early.
+#[derive(Debug)]
+enum Stop {
+    /// The leader showed a history this copy must not take: stop for good.
+    Refused(String),
+    /// The leader could not be reached or answered oddly: try again.
+    Retry(String),
+}
+
+/// Opens the follower's copy in `dir`, making it (with the leader's key) when the folder
+/// is new. A folder holding a ledger of its own, or a copy of another key, is refused.
+pub fn open_copy(dir: &std::path::Path, follow: &Follow) -> Result<Store, CoreError> {
+    if !Store::exists(dir) {
+        let Some(key) = &follow.key else {
+            return Err(CoreError::Invalid(
+                "the first follow into a folder needs the leader's verifier key: --key \"$(kroniek key show)\" as printed on the leader".into(),
+            ));
+        };
+        return Store::init_follower(dir, key);
+    }
+    let store = Store::open(dir)?;
+    let Some(kept) = store.leader_key()? else {
+        return Err(CoreError::Invalid(format!(
+            "{} holds a ledger of its own, not a follower's copy: follow into a new folder",
+            dir.display()
+        )));
+    };
+    if let Some(given) = &follow.key {
+        let given = kroniek_core::note::VerifierKey::parse(given).map_err(CoreError::Invalid)?;
+        if given.key != kept.key || given.name != kept.name {
+            return Err(CoreError::Invalid(format!(
+                "{} follows the ledger with key {}+{}, not the one given: follow into a new folder",
+                dir.display(),
+                kept.name,
+                kroniek_core::types::hex(&kept.id)
+            )));
+        }
+    }
+    Ok(store)
+}
+
+/// Starts the thread that keeps the copy up to date.
+pub fn spawn(state: Arc<AppState>, follow: Follow) -> Result<(), CoreError> {
+    let mut chain = state.store.chain_verifier()?;
+    std::thread::Builder::new()
+        .name("follow-leader".into())
+        .spawn(move || {
+            let agent = ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(5))
+                .timeout_read(WAIT + Duration::from_secs(5))
+                .build();
+            let mut last_problem = String::new();
+            loop {
+                match round(&state, &agent, &follow, &mut chain) {
+                    Ok(()) => {
+                        last_problem.clear();
+                        wait_for_news(&agent, &follow, state.store.head().count);
+                    }
+                    Err(Stop::Refused(why)) => {
+                        eprintln!(
+                            "kroniek follow: refused: {why}. The copy keeps its {} records and the last checkpoint it accepted; nothing more is taken from {}",
+                            state.store.head().count,
+                            follow.leader
+                        );
+                        std::process::exit(3);
+                    }
+                    Err(Stop::Retry(why)) => {
+                        if why != last_problem {
+                            eprintln!("kroniek follow: {why} (retrying)");
+                            last_problem = why;
+                        }
+                        std::thread::sleep(RETRY);
+                    }
+                }
+            }
+        })
+        .map_err(|e| CoreError::Invalid(format!("cannot start the follower's thread: {e}")))?;
+    Ok(())
+}
+
+/// One round: the records the leader has past the copy's head, then its checkpoint.
+fn round(
+    state: &AppState,
+    agent: &ureq::Agent,
+    follow: &Follow,
+    chain: &mut kroniek_core::verify::ChainVerifier,
+) -> Result<(), Stop> {
+    let leader_head = get(agent, follow, "/v1/head")?;
+    let leader_head: serde_json::Value = serde_json::from_str(&leader_head)
+        .map_err(|e| Stop::Retry(format!("the leader's /v1/head is not JSON: {e}")))?;
+    let count = leader_head["count"]
+        .as_u64()
+        .ok_or_else(|| Stop::Retry("the leader's /v1/head has no count".into()))?;
+    let ours = state.store.head().count;
+    if count < ours {
+        return Err(Stop::Refused(format!(
+            "the leader now holds {count} records, this copy already {ours}: its ledger was rewound"
+        )));
+    }
+    let mut taken = false;
+    while state.store.head().count < count {
+        let from = state.store.head().count;
+        let body = get(
+            agent,
+            follow,
+            &format!("/v1/events?from={from}&limit={PAGE}"),
+        )?;
+        let page: Vec<serde_json::Value> = serde_json::from_str(&body)
+            .map_err(|e| Stop::Retry(format!("a page of the leader's records is not JSON: {e}")))?;
+        if page.is_empty() {
+            break;
+        }
+        let lines: Vec<Vec<u8>> = page
+            .iter()
+            .map(|v| serde_json::to_vec(v).unwrap_or_default())
+            .collect();
+        match state.store.replicate(&lines, chain) {
+            Ok(_) => taken = true,
+            Err(CoreError::Restore(why)) => return Err(Stop::Refused(why)),
+            Err(e) => return Err(Stop::Retry(format!("the copy could not be written: {e}"))),
+        }
+    }
+    if taken {
+        state
+            .catch_up()
+            .map_err(|e| Stop::Retry(format!("the read models could not fold the records: {e}")))?;
+    }
+    // Every record whose personal data is missing must be explained by an erasure the copy
+    // holds: the pages ran to the leader's head, which holds the erasure with what it erased.
+    if let Err(broken) = chain.complete() {
+        return Err(Stop::Refused(format!(
+            "record {}: {}",
+            broken.position, broken.why
+        )));
+    }
+    accept_checkpoint(state, agent, follow)
+}
+
+/// Takes the leader's latest checkpoint when the copy can check it.
+fn accept_checkpoint(state: &AppState, agent: &ureq::Agent, follow: &Follow) -> Result<(), Stop> {
+    let text = get(agent, follow, "/v1/checkpoint")?;
+    let note = Note::parse(&text)
+        .map_err(|e| Stop::Refused(format!("the leader's checkpoint is not a signed note: {e}")))?;
+    let checkpoint = Checkpoint::parse_body(&note.text)
+        .map_err(|e| Stop::Refused(format!("the leader's checkpoint cannot be read: {e}")))?;
+    if let Ok(Some((kept, _))) = state.store.latest_checkpoint() {
+        // The same note (cosignatures included) was checked when it was accepted; any other,
+        // even of the same tree, is checked anew: its signature may be another key's.
+        if kept.to_text() == note.to_text() {
+            return Ok(());
+        }
+    }
+    if checkpoint.size > state.store.head().count {
+        // Signed after the pages were read: the next round takes it.
+        return Ok(());
+    }
+    match state.store.adopt_checkpoint(&note) {
+        Ok(()) => Ok(()),
+        Err(CoreError::Invalid(why)) => Err(Stop::Refused(format!(
+            "the leader's checkpoint of {} records: {why}",
+            checkpoint.size
+        ))),
+        Err(e) => Err(Stop::Retry(format!(
+            "the checkpoint could not be kept: {e}"
+        ))),
+    }
+}
+
+/// A GET of the leader's, with the token; the body as text.
+fn get(agent: &ureq::Agent, follow: &Follow, path: &str) -> Result<String, Stop> {
+    let address = format!("{}{path}", follow.leader.trim_end_matches('/'));
+    match agent
+        .get(&address)
+        .set("Authorization", &format!("Bearer {}", follow.token))
+        .call()
+    {
+        Ok(response) => response
+            .into_string()
+            .map_err(|e| Stop::Retry(format!("GET {address}: {e}"))),
+        Err(ureq::Error::Status(code @ (401 | 403), _)) => Err(Stop::Refused(format!(
+            "GET {address} answered {code}: the token is not valid there, or its role may not read this"
+        ))),
+        Err(ureq::Error::Status(code, response)) => Err(Stop::Retry(format!(
+            "GET {address} answered {code}: {}",
+            response.into_string().unwrap_or_default()
+        ))),
+        Err(e) => Err(Stop::Retry(format!("GET {address}: {e}"))),
+    }
+}
+
+/// Waits until the leader's subscription sends a record past `from`, or [`WAIT`] passes, or
+/// the subscription fails (then a short pause).
+fn wait_for_news(agent: &ureq::Agent, follow: &Follow, from: u64) {
+    let address = format!(
+        "{}/v1/subscribe?from={from}",
+        follow.leader.trim_end_matches('/')
+    );
+    let response = agent
+        .get(&address)
+        .timeout(WAIT)
+        .set("Authorization", &format!("Bearer {}", follow.token))
+        .call();
+    let Ok(response) = response else {
+        std::thread::sleep(RETRY);
+        return;
+    };
+    let reader = std::io::BufReader::new(response.into_reader());
+    for line in reader.lines() {
+        match line {
+            Ok(line) if line.starts_with("data:") || line.starts_with("id:") => return,
+            Ok(_) => continue,
+            Err(_) => return,
+        }
+    }
+}

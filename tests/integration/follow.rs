@@ -1,0 +1,200 @@
+//! The verifying follower (`kroniek follow`, issue 20, item 4), driven as a user would: a
+//! leader serving the sample ledger, a follower copying it over HTTP. The follower answers as
+//! the leader does (an erasure on the leader included), refuses writes with the leader's URL,
+//! catches up after its own SIGKILL, and stops (exit 3, the copy kept) when a leader shows a
+//! rewound history or a checkpoint signed by another key.
+
+use crate::support::*;
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Waits until `check` holds, or fails after a minute saying what was awaited.
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited a minute for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The ledger of a stopped server, to start another process on.
+fn take_ledger(server: &mut Server) -> Ledger {
+    std::mem::replace(&mut server.ledger, Ledger::new())
+}
+
+fn head(server: &Server, token: &str) -> Value {
+    json(&server.get("/v1/head", token).1)
+}
+
+/// The read answers a follower must give as its leader does.
+const SAME_ANSWERS: [&str; 6] = [
+    "/v1/head",
+    "/v1/members?limit=1000",
+    "/v1/timeline?limit=1000",
+    "/v1/members/7001",
+    "/v1/bodies/afdeling-den-haag%2Fbestuur/composition?as_of=2020-03-01",
+    "/v1/events?from=0&limit=1000",
+];
+
+/// Runs `kroniek follow` to its end (it must stop by itself within a minute); its exit code
+/// and standard error.
+fn follow_until_it_stops(data: &std::path::Path, leader: &str, token: &str) -> (i32, String) {
+    let mut child = Command::new(kroniek_bin())
+        .arg("--data")
+        .arg(data)
+        .args([
+            "follow",
+            leader,
+            "--token",
+            token,
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kroniek follow starts");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the follower's status") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the follower did not stop within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    use std::io::Read;
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    (status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn a_follower_keeps_a_verified_read_only_copy_and_refuses_a_rewind_or_another_key() {
+    // The leader: the sample ledger, its verifier key read before it is served.
+    let ledger = Ledger::new();
+    ledger.append_sample();
+    let key = ledger.run(&["key", "show"]).ok().trim().to_owned();
+    let leader = Server::start_on(ledger, &[]);
+    let token = leader.admin_token.clone();
+    assert!(!token.is_empty(), "the leader printed an admin token");
+    // An export of the leader as it is now: another ledger with these records and its own key
+    // is made from it below.
+    let (status, export) = leader.get("/v1/export", &token);
+    assert_eq!(status, 200);
+    let at_export = head(&leader, &token)["count"].as_u64().expect("a count");
+
+    // The follower takes the whole ledger and answers as the leader does.
+    let mut follower = Server::follow(Ledger::new(), &leader.base, &token, Some(&key));
+    wait_until("the follower to catch up", || {
+        head(&follower, &token) == head(&leader, &token)
+    });
+    // A copy of the follower's folder at this point (it is stopped for the copy).
+    follower.child.kill().expect("SIGKILL");
+    follower.child.wait().expect("it ends");
+    let early_copy = Ledger::new();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(follower.ledger.data())
+        .arg(early_copy.data())
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    let mut follower = Server::follow(take_ledger(&mut follower), &leader.base, &token, None);
+
+    // New records and an erasure on the leader reach the follower.
+    for (i, id) in (7001..7004).enumerate() {
+        let (status, body) = leader.post("/v1/events", &token, &joined(id, 90_000 + i as u32));
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = leader.post(
+        "/v1/members/7001/erase",
+        &token,
+        r#"{"reason":"AVG-verzoek"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    wait_until("the follower to take the appends and the erasure", || {
+        head(&follower, &token) == head(&leader, &token)
+    });
+    for path in SAME_ANSWERS {
+        let (a, b) = (leader.get(path, &token), follower.get(path, &token));
+        assert_eq!(a.0, 200, "{path} on the leader: {}", a.1);
+        assert_eq!(a, b, "{path} differs between the leader and the follower");
+    }
+    assert!(
+        json(&follower.get("/v1/members/7001", &token).1)["personal"].is_null(),
+        "the erasure was repeated on the follower"
+    );
+    // The follower accepts the leader's signed checkpoints and serves them as they are.
+    wait_until("the follower to accept the leader's checkpoint", || {
+        follower.get("/v1/checkpoint", &token) == leader.get("/v1/checkpoint", &token)
+    });
+
+    // Writes go to the leader.
+    let (status, body) = follower.post("/v1/events", &token, &joined(7010, 90_010));
+    assert_eq!(status, 405, "{body}");
+    assert!(
+        body.contains(&leader.base),
+        "the answer names the leader: {body}"
+    );
+    let (status, _) = follower.post("/v1/members/7002/erase", &token, r#"{"reason":"x"}"#);
+    assert_eq!(status, 405);
+
+    // SIGKILL, more appends, a restart: the follower goes on from its copy.
+    follower.child.kill().expect("SIGKILL");
+    follower.child.wait().expect("it ends");
+    for i in 0..40u32 {
+        let (status, body) = leader.post(
+            "/v1/events",
+            &token,
+            &paid(7002, 1200 + i64::from(i), 91_000 + i),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let mut follower = Server::follow(take_ledger(&mut follower), &leader.base, &token, None);
+    wait_until("the restarted follower to catch up", || {
+        head(&follower, &token) == head(&leader, &token)
+    });
+    assert_eq!(
+        follower.get("/v1/events?from=0&limit=1000", &token),
+        leader.get("/v1/events?from=0&limit=1000", &token)
+    );
+    let copy_count = head(&follower, &token)["count"].as_u64().expect("a count");
+    let copy = take_ledger(&mut follower);
+    drop(follower);
+
+    // Another ledger: the leader's records up to the export, restored under a key of its own.
+    let other = Ledger::new();
+    let file = other.file("leader.jsonl", &[export.trim_end().to_owned()]);
+    other.run(&["restore", file.to_str().expect("a path")]).ok();
+    let other = Server::start_on(other, &[]);
+    assert_eq!(head(&other, &token)["count"].as_u64(), Some(at_export));
+
+    // The copy made at the export's head: the same records, but a checkpoint of another key.
+    let (code, stderr) = follow_until_it_stops(&early_copy.data(), &other.base, &token);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("refused") && stderr.contains("not signed by this ledger's key"),
+        "{stderr}"
+    );
+    // The copy that went further: the other ledger is behind it, a rewind.
+    let (code, stderr) = follow_until_it_stops(&copy.data(), &other.base, &token);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("rewound"), "{stderr}");
+    // Both copies kept what they had, and verify.
+    let verified = copy.run(&["verify"]);
+    assert!(verified.ok().contains(&copy_count.to_string()));
+    early_copy.run(&["verify"]).ok();
+}
