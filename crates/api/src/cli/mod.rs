@@ -626,7 +626,7 @@ pub fn run() -> ExitCode {
                 },
                 checkpoint_every: std::time::Duration::from_millis(1000),
                 today: commands::today,
-                follow: Some(crate::server::follow::Follow { leader, token, key }),
+                follow: Some(crate::server::Follow { leader, token, key }),
             };
             crate::server::serve(&data, options).map_err(CliError::from)
         }

@@ -5,6 +5,7 @@
 
 mod extract;
 pub mod follow;
+pub use follow::Follow;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
