@@ -56,6 +56,10 @@ pub fn open_copy(dir: &std::path::Path, follow: &Follow) -> Result<Store, CoreEr
         return Store::init_follower(dir, key);
     }
     let store = Store::open(dir)?;
+    if let (None, Some(key), 0) = (store.leader_key()?, &follow.key, store.head().count) {
+        // An empty store: a first follow cut off after the folder was made.
+        store.become_follower(key)?;
+    }
     let Some(kept) = store.leader_key()? else {
         return Err(CoreError::Invalid(format!(
             "{} holds a ledger of its own, not a follower's copy: follow into a new folder",

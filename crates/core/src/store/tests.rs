@@ -1491,3 +1491,61 @@ mod rules {
         assert_eq!(winners, 1);
     }
 }
+
+/// A follower's copy signs nothing of its own: it keeps the leader's checkpoints, checked with
+/// the leader's key, never a smaller one, and never one of another key.
+#[test]
+fn a_followers_copy_keeps_only_the_leaders_checkpoints() {
+    let (dir, leader) = temp_store();
+    let two: Vec<_> = [(0, 1), (1, 1)]
+        .iter()
+        .map(|(k, n)| event(*k, *n, ExpectedVersion::Any, None))
+        .collect();
+    leader.append(&two, "admin:local").unwrap();
+    let at_two = leader.sign_checkpoint().unwrap();
+    let more: Vec<_> = [(2, 2), (3, 3)]
+        .iter()
+        .map(|(k, n)| event(*k, *n, ExpectedVersion::Any, None))
+        .collect();
+    leader.append(&more, "admin:local").unwrap();
+    let at_four = leader.sign_checkpoint().unwrap();
+    let key = leader.signing_key().unwrap().verifier_key();
+    let copy = Store::init_follower(&dir.path().join("copy"), &key).unwrap();
+    assert!(
+        copy.sign_checkpoint().is_err(),
+        "nothing accepted yet, nothing signed"
+    );
+    let mut chain = copy.chain_verifier().unwrap();
+    let lines = export_lines(&leader, true);
+    copy.replicate(&lines[..2], &mut chain).unwrap();
+    assert!(
+        copy.adopt_checkpoint(&at_four).is_err(),
+        "a root the copy cannot check yet"
+    );
+    copy.adopt_checkpoint(&at_two).unwrap();
+    assert_eq!(
+        copy.sign_checkpoint().unwrap(),
+        at_two,
+        "the leader's, as it is"
+    );
+    copy.replicate(&lines[2..], &mut chain).unwrap();
+    assert_eq!(
+        copy.sign_checkpoint().unwrap(),
+        at_two,
+        "never one of its own"
+    );
+    copy.adopt_checkpoint(&at_four).unwrap();
+    let rewound = copy.adopt_checkpoint(&at_two).unwrap_err().to_string();
+    assert!(rewound.contains("rewound"), "{rewound}");
+    // Another key's checkpoint of the same tree is refused.
+    let (_other_dir, other) = temp_store();
+    let mut other_chain = other.chain_verifier().unwrap();
+    other.replicate(&lines, &mut other_chain).unwrap();
+    let foreign = other.sign_checkpoint().unwrap();
+    let refused = copy.adopt_checkpoint(&foreign).unwrap_err().to_string();
+    assert!(refused.contains("not signed"), "{refused}");
+    assert_eq!(copy.latest_checkpoint().unwrap().unwrap().0, at_four);
+    // A store with records, or one that follows already, is not made a follower.
+    assert!(copy.become_follower(&key).is_err());
+    assert!(leader.become_follower(&key).is_err());
+}

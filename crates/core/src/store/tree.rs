@@ -294,12 +294,26 @@ impl Store {
     pub fn init_follower(dir: &Path, leader: &str) -> Result<Store, CoreError> {
         let key = VerifierKey::parse(leader).map_err(CoreError::Invalid)?;
         let store = Store::init(dir, &key.name)?;
-        store.write_kept_file(
+        store.become_follower(leader)?;
+        Ok(store)
+    }
+
+    /// Makes this empty store a follower's copy of the ledger `leader` signs (what
+    /// [`Store::init_follower`] does after `init`; also for a folder whose making was cut off
+    /// between the two). A store that holds records, or follows already, is refused.
+    pub fn become_follower(&self, leader: &str) -> Result<(), CoreError> {
+        VerifierKey::parse(leader).map_err(CoreError::Invalid)?;
+        if self.head().count > 0 || self.leader_key()?.is_some() {
+            return Err(CoreError::Invalid(format!(
+                "{} holds a ledger of its own or follows one already: follow into a new folder",
+                self.location()
+            )));
+        }
+        self.write_kept_file(
             LEADER_KEY_FILE,
             format!("{}\n", leader.trim()).as_bytes(),
             true,
-        )?;
-        Ok(store)
+        )
     }
 
     /// The verifier key of the ledger this store follows; `None` for a ledger of its own.
