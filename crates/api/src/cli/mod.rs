@@ -231,7 +231,7 @@ enum Command {
     /// Takes the leader's records page by page, then as they come (its live subscription),
     /// checking every record's hash, link and personal commitment, and every signed checkpoint
     /// against the leader's key and the last one accepted. A history that was rewound, forked
-    /// or signed by another key stops it with exit status 3; the copy keeps what it had. The
+    /// or signed by another key stops it with exit status 1; the copy keeps what it had. The
     /// copy serves the same read API and web pages; writes answer 405 naming the leader.
     Follow {
         /// The leader's base URL, e.g. http://10.0.0.5:8080.

@@ -7,7 +7,7 @@
 //! checkpoints are consistent: both are roots of the one chain the copy verified). Between
 //! rounds it waits on the leader's live subscription (`GET /v1/subscribe`). A rewind, a fork
 //! or another key stops the follower: the copy keeps what it had, and the process says why
-//! and exits with status 3.
+//! and exits with status 1 (a failed check, as `verify`'s).
 
 use super::state::AppState;
 use kroniek_core::error::CoreError;
@@ -103,7 +103,7 @@ pub fn spawn(state: Arc<AppState>, follow: Follow) -> Result<(), CoreError> {
                             state.store.head().count,
                             follow.leader
                         );
-                        std::process::exit(3);
+                        std::process::exit(1);
                     }
                     Err(Stop::Retry(why)) => {
                         if why != last_problem {
