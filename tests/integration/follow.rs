@@ -83,11 +83,12 @@ fn follow_until_it_stops(data: &std::path::Path, leader: &str, token: &str) -> (
 
 #[test]
 fn a_follower_keeps_a_verified_read_only_copy_and_refuses_a_rewind_or_another_key() {
-    // The leader: the sample ledger, its verifier key read before it is served.
+    // The leader: the sample ledger, its verifier key read while it is served.
     let ledger = Ledger::new();
     ledger.append_sample();
-    let key = ledger.run(&["key", "show"]).ok().trim().to_owned();
     let leader = Server::start_on(ledger, &[]);
+    let key = leader.ledger.run(&["key", "show"]).ok().trim().to_owned();
+    assert!(key.contains('+'), "a verifier key: {key}");
     let token = leader.admin_token.clone();
     assert!(!token.is_empty(), "the leader printed an admin token");
     // An export of the leader as it is now: another ledger with these records and its own key
@@ -101,6 +102,8 @@ fn a_follower_keeps_a_verified_read_only_copy_and_refuses_a_rewind_or_another_ke
     wait_until("the follower to catch up", || {
         head(&follower, &token) == head(&leader, &token)
     });
+    // The copy's key is the leader's: its checkpoints are the leader's.
+    assert_eq!(follower.ledger.run(&["key", "show"]).ok().trim(), key);
     // A copy of the follower's folder at this point (it is stopped for the copy).
     follower.child.kill().expect("SIGKILL");
     follower.child.wait().expect("it ends");

@@ -8,8 +8,15 @@ use kroniek_app::proofs;
 use kroniek_core::types::hex;
 use std::path::Path;
 
-/// `kroniek key show`.
+/// `kroniek key show`: the verifier key checkpoints are signed with (a follower's copy: the
+/// leader's). A folder's is read from its files, so it works while a server runs there.
 pub fn key_show(data: &Location) -> Result<(), CliError> {
+    if let Location::Folder(dir) = data {
+        if let Some(key) = kroniek_core::store::Store::verifier_key_in_folder(dir)? {
+            println!("{key}");
+            return Ok(());
+        }
+    }
     let store = data.open()?;
     println!("{}", store.signing_key()?.verifier_key());
     Ok(())

@@ -316,6 +316,32 @@ impl Store {
         )
     }
 
+    /// The verifier key a folder's checkpoints are signed with (the leader's, for a follower's
+    /// copy), read from its files without opening the store: it works while a server holds the
+    /// folder. `None` when the folder has no key yet (opening it makes one).
+    pub fn verifier_key_in_folder(dir: &Path) -> Result<Option<String>, CoreError> {
+        let read = |path: PathBuf| match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(CoreError::Key {
+                path,
+                why: e.to_string(),
+            }),
+        };
+        let leader = dir.join(LEADER_KEY_FILE);
+        if let Some(text) = read(leader.clone())? {
+            VerifierKey::parse(&text).map_err(|why| CoreError::Key { path: leader, why })?;
+            return Ok(Some(text.trim().to_owned()));
+        }
+        let path = key_path(dir);
+        match read(path.clone())? {
+            None => Ok(None),
+            Some(text) => LedgerKey::from_file_text(&text)
+                .map(|key| Some(key.verifier_key()))
+                .map_err(|why| CoreError::Key { path, why }),
+        }
+    }
+
     /// The verifier key of the ledger this store follows; `None` for a ledger of its own.
     pub fn leader_key(&self) -> Result<Option<VerifierKey>, CoreError> {
         match self.read_kept_file(LEADER_KEY_FILE)? {
