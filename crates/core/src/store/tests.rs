@@ -863,7 +863,13 @@ fn appends_queued_together_are_one_group_each_with_its_own_answer() {
         // for the writer lock held here), so that the queue's order is the batches' order.
         loop {
             let queue = lock(&store.queue);
-            if (n == 0 && queue.leading && queue.waiting.is_empty()) || queue.waiting.len() == n {
+            // (For the first, `waiting` is empty before it is queued too: wait for its lead.)
+            let queued = if n == 0 {
+                queue.leading && queue.waiting.is_empty()
+            } else {
+                queue.waiting.len() == n
+            };
+            if queued {
                 break;
             }
             drop(queue);
@@ -877,7 +883,12 @@ fn appends_queued_together_are_one_group_each_with_its_own_answer() {
         _ => None,
     };
     assert_eq!(appended(&answers[0]), Some((1, 1)));
-    assert_eq!(appended(&answers[1]), Some((2, 1)));
+    assert_eq!(
+        appended(&answers[1]),
+        Some((2, 1)),
+        "batch 1: {:?}",
+        answers[1]
+    );
     match &answers[2] {
         Err(CoreError::Refused(r)) => assert_eq!(r[0].refusal.rule, Rule::VersionConflict),
         other => panic!("batch 2: {other:?}"),
