@@ -50,14 +50,7 @@ fn follow_until_it_stops(data: &std::path::Path, leader: &str, token: &str) -> (
     let mut child = Command::new(kroniek_bin())
         .arg("--data")
         .arg(data)
-        .args([
-            "follow",
-            leader,
-            "--token",
-            token,
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .args(follow_args(leader, token, None))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -189,6 +189,22 @@ pub fn parse_verified(stdout: &str) -> (u64, String) {
     (count, head)
 }
 
+/// The arguments of `kroniek follow LEADER --token TOKEN [--key KEY]` on a free port.
+pub fn follow_args<'a>(leader: &'a str, token: &'a str, key: Option<&'a str>) -> Vec<&'a str> {
+    let mut args = vec![
+        "follow",
+        leader,
+        "--token",
+        token,
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    if let Some(k) = key {
+        args.extend_from_slice(&["--key", k]);
+    }
+    args
+}
+
 /// A running `kroniek serve` on a free 127.0.0.1 port, stopped (SIGTERM) when dropped.
 pub struct Server {
     pub child: std::process::Child,
@@ -214,18 +230,7 @@ impl Server {
 
     /// Starts `kroniek follow LEADER --token TOKEN [--key KEY]` into `ledger`'s folder.
     pub fn follow(ledger: Ledger, leader: &str, token: &str, key: Option<&str>) -> Server {
-        let mut all = vec![
-            "follow",
-            leader,
-            "--token",
-            token,
-            "--listen",
-            "127.0.0.1:0",
-        ];
-        if let Some(k) = key {
-            all.extend_from_slice(&["--key", k]);
-        }
-        Server::spawn(ledger, &all)
+        Server::spawn(ledger, &follow_args(leader, token, key))
     }
 
     /// Starts `kroniek --data DIR ARGS…` and waits for its address.

@@ -611,6 +611,23 @@ impl Store {
         e
     }
 
+    /// After records were written outside a write group (a restore, a replication) and the
+    /// head committed: the head moves, the writer's cached state (rules, Merkle frontier, stream
+    /// lengths) is dropped to be read again, and the head is made durable and visible.
+    pub(super) fn commit_outside_groups(
+        &self,
+        mut writer: MutexGuard<'_, Writer>,
+        head: Head,
+    ) -> Result<(), CoreError> {
+        *lock(&self.applied) = head;
+        writer.head = head;
+        writer.state = None;
+        writer.frontier = None;
+        writer.known_lengths.clear();
+        drop(writer);
+        self.make_durable(head)
+    }
+
     pub(super) fn make_durable(&self, target: Head) -> Result<(), CoreError> {
         let mut state = lock(&self.flush);
         loop {

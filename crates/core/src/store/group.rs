@@ -480,12 +480,7 @@ impl Store {
                 }
                 self.write_chunk(&b.pending, Some(head), &b.erase)?;
                 g.head_stored = true;
-                // Snapshots of the read models taken before the erasure hold what it erased.
-                // The erasure is committed: a snapshot that cannot be removed must not fail
-                // it, and the next snapshot saved replaces the folder's content.
-                self.erasures
-                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let _ = self.remove_snapshots();
+                self.erasure_committed();
             }
             g.staged |= b.staged;
             g.head = head;

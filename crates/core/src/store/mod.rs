@@ -199,6 +199,16 @@ impl Store {
         self.erasures.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// After an erasure committed: counts it, and removes the snapshots of the read models
+    /// taken before it (they hold what it erased). The erasure is committed: a snapshot that
+    /// cannot be removed must not fail it, and the next snapshot saved replaces the folder's
+    /// content.
+    fn erasure_committed(&self) {
+        self.erasures
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _ = self.remove_snapshots();
+    }
+
     /// Removes every snapshot of the read models (see [`Store::snapshot_dir`]).
     pub fn remove_snapshots(&self) -> Result<(), CoreError> {
         let Some(dir) = self.snapshot_dir() else {

@@ -35,7 +35,7 @@ impl Store {
         lines: &[Vec<u8>],
         chain: &mut ChainVerifier,
     ) -> Result<Head, CoreError> {
-        let mut writer = lock(&self.writer);
+        let writer = lock(&self.writer);
         if let Some(why) = self.write_failure() {
             return Err(CoreError::WriteFailed(why.to_owned()));
         }
@@ -114,18 +114,9 @@ impl Store {
             return Err(e);
         }
         if !b.erase.is_empty() {
-            // Snapshots of the read models taken before the erasure hold what it erased.
-            self.erasures
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let _ = self.remove_snapshots();
+            self.erasure_committed();
         }
-        *lock(&self.applied) = head;
-        writer.head = head;
-        writer.state = None;
-        writer.frontier = None;
-        writer.known_lengths.clear();
-        drop(writer);
-        self.make_durable(head)?;
+        self.commit_outside_groups(writer, head)?;
         *chain = next_chain;
         Ok(head)
     }

@@ -11,7 +11,7 @@ impl Store {
         input: R,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Verified, CoreError> {
-        let mut writer = lock(&self.writer);
+        let writer = lock(&self.writer);
         if let Engine::Backend(backend) = &self.engine {
             // Another process may have appended since this one opened the ledger.
             let stored = stored_head(backend.begin()?.as_deref())
@@ -109,13 +109,7 @@ impl Store {
             }
             return Err(e);
         }
-        *lock(&self.applied) = head;
-        writer.head = head;
-        writer.state = None;
-        writer.frontier = None;
-        writer.known_lengths.clear();
-        drop(writer);
-        self.make_durable(head)?;
+        self.commit_outside_groups(writer, head)?;
         Ok(done)
     }
 }

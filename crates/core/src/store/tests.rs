@@ -1508,17 +1508,16 @@ mod rules {
 #[test]
 fn a_followers_copy_keeps_only_the_leaders_checkpoints() {
     let (dir, leader) = temp_store();
-    let two: Vec<_> = [(0, 1), (1, 1)]
-        .iter()
-        .map(|(k, n)| event(*k, *n, ExpectedVersion::Any, None))
-        .collect();
-    leader.append(&two, "admin:local").unwrap();
+    let append = |kinds: &[(u8, u8)]| {
+        let events: Vec<_> = kinds
+            .iter()
+            .map(|(k, n)| event(*k, *n, ExpectedVersion::Any, None))
+            .collect();
+        leader.append(&events, "admin:local").unwrap();
+    };
+    append(&[(0, 1), (1, 1)]);
     let at_two = leader.sign_checkpoint().unwrap();
-    let more: Vec<_> = [(2, 2), (3, 3)]
-        .iter()
-        .map(|(k, n)| event(*k, *n, ExpectedVersion::Any, None))
-        .collect();
-    leader.append(&more, "admin:local").unwrap();
+    append(&[(2, 2), (3, 3)]);
     let at_four = leader.sign_checkpoint().unwrap();
     let key = leader.signing_key().unwrap().verifier_key();
     let copy = Store::init_follower(&dir.path().join("copy"), &key).unwrap();
