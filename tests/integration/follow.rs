@@ -194,3 +194,153 @@ fn a_follower_keeps_a_verified_read_only_copy_and_refuses_a_rewind_or_another_ke
     assert!(verified.ok().contains(&copy_count.to_string()));
     early_copy.run(&["verify"]).ok();
 }
+
+/// Grants `role` a token on `leader` (by the admin's `POST /v1/tokens`).
+fn grant(leader: &Server, principal: &str, role: &str) -> String {
+    let body = format!(r#"{{"principal":"{principal}","role":"{role}"}}"#);
+    let (status, answer) = leader.post("/v1/tokens", &leader.admin_token, &body);
+    assert_eq!(status, 201, "{answer}");
+    json(&answer)["token"].as_str().expect("a token").to_owned()
+}
+
+/// A follower with the token of a role that does not read everything keeps that role's view:
+/// the records the role may not see withheld, personal data it may not see not held. Its
+/// export, verification and read answers for that token are the leader's; it follows the
+/// leader's erasures; and a copy of one role's view refuses another role's token.
+#[test]
+fn a_follower_with_another_roles_token_holds_what_that_role_reads() {
+    let ledger = Ledger::new();
+    ledger.append_sample();
+    let leader = Server::start_on(ledger, &[]);
+    let key = leader.ledger.run(&["key", "show"]).ok().trim().to_owned();
+    let admin = leader.admin_token.clone();
+    let roles = [
+        ("kascommissie", "auditor"),
+        ("hoofdbestuur", "board"),
+        ("geschillen", "disputes"),
+    ];
+    let mut copies = Vec::new();
+    for (principal, role) in roles {
+        let token = grant(&leader, principal, role);
+        let (status, who) = leader.get("/v1/whoami", &token);
+        assert_eq!(status, 200, "{who}");
+        assert_eq!(json(&who)["role"].as_str(), Some(role));
+        let follower = Server::follow(Ledger::new(), &leader.base, &token, Some(&key));
+        copies.push((role, token, follower));
+    }
+    // Records and an erasure after the followers started reach them too.
+    for (i, id) in (7101..7103).enumerate() {
+        let (status, body) = leader.post("/v1/events", &admin, &joined(id, 92_000 + i as u32));
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = leader.post(
+        "/v1/members/7101/erase",
+        &admin,
+        r#"{"reason":"AVG-verzoek"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    for (role, token, follower) in &copies {
+        wait_until(&format!("the {role} follower to catch up"), || {
+            head(follower, token) == head(&leader, token)
+        });
+        // The follower's own token works on its copy (a board's copy holds no access records).
+        assert_eq!(
+            follower.get("/v1/whoami", token),
+            leader.get("/v1/whoami", token)
+        );
+        let (status, export) = follower.get("/v1/export", token);
+        assert_eq!(status, 200, "{export}");
+        assert_eq!(
+            export,
+            leader.get("/v1/export", token).1,
+            "the {role} export"
+        );
+        assert!(
+            export.contains(r#""withheld":true}"#),
+            "{role}: some records are withheld"
+        );
+        assert_eq!(
+            follower.get("/v1/events?from=0&limit=1000", token),
+            leader.get("/v1/events?from=0&limit=1000", token),
+            "{role}"
+        );
+        let verified = json(&follower.get("/v1/verify", token).1);
+        assert_eq!(verified["verified"], true, "{role}: {verified}");
+        assert!(
+            verified["withheld"].as_u64() > Some(0),
+            "{role}: {verified}"
+        );
+        // The read models answer from the records the copy holds: as the leader's where those
+        // hold all the answer needs.
+        let same: &[&str] = match *role {
+            "auditor" => &["/v1/members?limit=1000", "/v1/timeline?limit=1000"],
+            "board" => &["/v1/timeline?limit=1000", "/v1/members?limit=1000"],
+            _ => &[
+                "/v1/timeline?limit=1000",
+                "/v1/members/10220",
+                "/v1/cases/r-2022-01",
+            ],
+        };
+        for path in same {
+            let (a, b) = (leader.get(path, token), follower.get(path, token));
+            assert_eq!(a.0, 200, "{role} {path} on the leader: {}", a.1);
+            assert_eq!(
+                a, b,
+                "{role}: {path} differs between the leader and the follower"
+            );
+        }
+        // Where the leader's read models show the role more than its records (the names of
+        // office holders come from members' personal data; the auditor's report counts case
+        // files), the copy's answer lacks exactly that.
+        if *role == "board" {
+            let path = "/v1/bodies/afdeling-den-haag%2Fbestuur/composition?as_of=2020-03-01";
+            let mut theirs = json(&leader.get(path, token).1);
+            for seat in theirs["seats"].as_array_mut().expect("seats") {
+                for holder in seat["holders"].as_array_mut().expect("holders") {
+                    assert!(
+                        holder["name"].is_string(),
+                        "the leader names office holders"
+                    );
+                    holder.as_object_mut().expect("a holder").remove("name");
+                }
+            }
+            assert_eq!(json(&follower.get(path, token).1), theirs);
+        }
+        if *role == "auditor" {
+            let (a, b) = (
+                json(&leader.get("/v1/audit/2022", token).1),
+                json(&follower.get("/v1/audit/2022", token).1),
+            );
+            for section in ["params", "decisions", "money"] {
+                assert_eq!(a[section], b[section], "the audit report's {section}");
+            }
+            assert_eq!(b["integrity"]["verified"], true, "{b}");
+            assert_eq!(
+                b["cases"],
+                serde_json::json!([]),
+                "no case files in the copy"
+            );
+        }
+        // The copy holds no more than the role's view: the leader's admin token, if the copy
+        // holds its grant, still reads only that view there.
+        let (status, as_admin) = follower.get("/v1/export", &admin);
+        if status == 200 {
+            assert_eq!(
+                as_admin, export,
+                "{role}: the admin reads the {role} view on its copy"
+            );
+        }
+    }
+    // A copy of the auditor's view does not take the board's token.
+    let board_token = copies[1].1.clone();
+    let (_, _, mut auditor_follower) = copies.remove(0);
+    auditor_follower.child.kill().expect("SIGKILL");
+    auditor_follower.child.wait().expect("it ends");
+    let auditor_copy = take_ledger(&mut auditor_follower);
+    let (code, stderr) = follow_until_it_stops(&auditor_copy.data(), &leader.base, &board_token);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.contains("holds the auditor view"), "{stderr}");
+    let verified = json(&auditor_copy.run(&["verify", "--json"]).ok());
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert!(verified["withheld"].as_u64() > Some(0), "{verified}");
+}

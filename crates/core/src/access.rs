@@ -156,10 +156,19 @@ pub enum Shown {
     Record { personal: bool },
 }
 
-/// How `record` is shown to `role`.
+/// How `record` is shown to `role`. A record held withheld (a view copy's) is withheld from
+/// every role.
 pub fn shown(role: AccessRole, record: &Record) -> Shown {
-    let category = record
-        .stream
+    if record.withheld {
+        return Shown::Withheld;
+    }
+    shown_in(role, &record.stream, record.event_type)
+}
+
+/// How a record of `event_type` in `stream` is shown to `role`. A stream outside the
+/// catalogue's categories is treated as a case file's (the least shown).
+pub fn shown_in(role: AccessRole, stream: &str, event_type: EventType) -> Shown {
+    let category = stream
         .split('/')
         .next()
         .and_then(Category::from_name)
@@ -168,7 +177,7 @@ pub fn shown(role: AccessRole, record: &Record) -> Shown {
         return Shown::Withheld;
     }
     Shown::Record {
-        personal: sees_personal(role, category, record.event_type),
+        personal: sees_personal(role, category, event_type),
     }
 }
 

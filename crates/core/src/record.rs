@@ -32,6 +32,11 @@ pub struct Record {
     pub personal_commitment: Option<[u8; 32]>,
     pub prev_hash: [u8; 32],
     pub hash: [u8; 32],
+    /// Held *withheld* (a follower's copy of one role's view, `kroniek follow`): only
+    /// `position`, `version`, `stream`, `event_type`, `prev_hash` and `hash` are the record's;
+    /// the other fields are empty, and `hash` cannot be recomputed. Always `false` in a
+    /// ledger of its own.
+    pub withheld: bool,
 }
 
 /// A record's personal data: the salt and the `personal` object it commits to.
@@ -96,9 +101,36 @@ impl Record {
             personal_commitment,
             prev_hash,
             hash: ZERO_HASH,
+            withheld: false,
         };
         record.hash = *blake3::hash(&record.hashed_bytes()).as_bytes();
         record
+    }
+
+    /// A record held *withheld*: only its place in the chain (see [`Record::withheld`]).
+    pub fn withheld_stub(
+        position: u64,
+        version: u64,
+        stream: String,
+        event_type: EventType,
+        prev_hash: [u8; 32],
+        hash: [u8; 32],
+    ) -> Record {
+        Record {
+            position,
+            version,
+            stream,
+            event_type,
+            id: EventId(uuid::Uuid::nil()),
+            effective: String::new(),
+            recorded_at: String::new(),
+            actor: String::new(),
+            data: Value::Null,
+            personal_commitment: None,
+            prev_hash,
+            hash,
+            withheld: true,
+        }
     }
 
     /// The bytes the hash covers: the JCS of the record without `hash`, `personal` and
@@ -248,6 +280,7 @@ impl Record {
             personal_commitment: tail.personal_commitment,
             prev_hash: tail.prev_hash,
             hash,
+            withheld: false,
         })
     }
 }
@@ -320,6 +353,7 @@ fn record_from_map(mut map: Map<String, Value>, allowed: &[&str]) -> Result<Reco
         personal_commitment,
         prev_hash,
         hash: ZERO_HASH,
+        withheld: false,
     })
 }
 
@@ -354,6 +388,29 @@ pub enum LinePersonal {
 }
 
 impl ExportLine {
+    /// A withheld line as the record held withheld ([`Record::withheld_stub`]); `None` for a
+    /// whole record, or a type the catalogue does not know.
+    pub fn withheld_record(&self) -> Option<Record> {
+        match self {
+            ExportLine::Withheld {
+                hash,
+                position,
+                prev_hash,
+                stream,
+                event_type,
+                version,
+            } => Some(Record::withheld_stub(
+                *position,
+                *version,
+                stream.clone(),
+                EventType::from_name(event_type)?,
+                *prev_hash,
+                *hash,
+            )),
+            ExportLine::Full { .. } => None,
+        }
+    }
+
     /// Parses one export line, refusing a line that is not in canonical (JCS) form.
     pub fn parse(line: &[u8]) -> Result<ExportLine, String> {
         let value =

@@ -166,6 +166,20 @@ impl ChainVerifier {
         Ok(())
     }
 
+    /// [`ChainVerifier::link`] for a withheld record, counted as withheld.
+    pub fn link_withheld(
+        &mut self,
+        position: u64,
+        prev_hash: &[u8; 32],
+        stream: &str,
+        version: u64,
+        hash: &[u8; 32],
+    ) -> Result<(), Broken> {
+        self.link(position, prev_hash, stream, version, hash)?;
+        self.withheld += 1;
+        Ok(())
+    }
+
     /// Notes a linked record for the erasure check: an erasure it records, and whether its
     /// personal data is missing (counted as erased, if an erasure explains it by the end).
     pub fn note_personal(&mut self, record: &Record, personal_missing: bool) {
@@ -192,8 +206,7 @@ impl ChainVerifier {
                 version,
                 ..
             } => {
-                self.link(position, &prev_hash, &stream, version, &hash)?;
-                self.withheld += 1;
+                self.link_withheld(position, &prev_hash, &stream, version, &hash)?;
             }
             ExportLine::Full { record, personal } => {
                 let computed = *blake3::hash(&record.hashed_bytes()).as_bytes();

@@ -226,12 +226,18 @@ impl Projections {
         Ok(p)
     }
 
-    /// Applies one record (the next in position order) and its personal data, if shown.
+    /// Applies one record (the next in position order) and its personal data, if shown. A
+    /// record held withheld (a view copy's: its content is not here) is counted and folds
+    /// nothing.
     pub fn apply(
         &mut self,
         record: &Record,
         personal: Option<&Personal>,
     ) -> Result<(), ProjectionError> {
+        if record.withheld {
+            self.applied += 1;
+            return Ok(());
+        }
         let unreadable = |why: String| ProjectionError::Unreadable {
             position: record.position,
             why,

@@ -10,6 +10,7 @@
 //! and exits with status 1 (a failed check, as `verify`'s).
 
 use super::state::AppState;
+use kroniek_core::catalogue::AccessRole;
 use kroniek_core::error::CoreError;
 use kroniek_core::note::{Checkpoint, Note};
 use kroniek_core::store::Store;
@@ -22,7 +23,8 @@ use std::time::Duration;
 pub struct Follow {
     /// The leader's base URL (`http://host:port`).
     pub leader: String,
-    /// A token of the leader's (a role that reads every record and personal data: admin).
+    /// A token of the leader's. An admin's makes a copy of every record whole; another role's
+    /// a copy of what that role may read (see [`Store::view`]).
     pub token: String,
     /// The leader's verifier key (`kroniek key show` on the leader); needed the first time.
     pub key: Option<String>,
@@ -44,21 +46,51 @@ enum Stop {
     Retry(String),
 }
 
-/// Opens the follower's copy in `dir`, making it (with the leader's key) when the folder
-/// is new. A folder holding a ledger of its own, or a copy of another key, is refused.
-pub fn open_copy(dir: &std::path::Path, follow: &Follow) -> Result<Store, CoreError> {
+/// Who the follower's token stands for at the leader (`GET /v1/whoami`).
+pub(crate) type Identity = kroniek_core::access::Principal;
+
+/// The view a copy made with `role`'s token holds: every record whole for an admin.
+fn view_of(role: AccessRole) -> Option<AccessRole> {
+    (role != AccessRole::Admin).then_some(role)
+}
+
+/// Opens the follower's copy in `dir`, making it (with the leader's key, holding the view of
+/// the token's role) when the folder is new. A folder holding a ledger of its own, a copy of
+/// another key, or a copy of another role's view is refused. Also returns who the token
+/// stands for, when the leader could be asked (a copy that exists opens without it).
+pub fn open_copy(
+    dir: &std::path::Path,
+    follow: &Follow,
+) -> Result<(Store, Option<Identity>), CoreError> {
+    let identity = match whoami(&agent(), follow) {
+        Ok(identity) => Some(identity),
+        Err(Stop::Refused(why)) => return Err(CoreError::Invalid(why)),
+        Err(Stop::Retry(why)) if Store::exists(dir) => {
+            eprintln!("kroniek follow: {why} (serving the copy; retrying)");
+            None
+        }
+        Err(Stop::Retry(why)) => {
+            return Err(CoreError::Invalid(format!(
+                "cannot ask the leader whom the token stands for: {why}"
+            )))
+        }
+    };
+    let view = identity.as_ref().map(|i| view_of(i.role));
     if !Store::exists(dir) {
         let Some(key) = &follow.key else {
             return Err(CoreError::Invalid(
                 "the first follow into a folder needs the leader's verifier key: --key \"$(kroniek key show)\" as printed on the leader".into(),
             ));
         };
-        return Store::init_follower(dir, key);
+        let store = Store::init_follower(dir, key, view.flatten())?;
+        return Ok((store, identity));
     }
     let store = Store::open(dir)?;
-    if let (None, Some(key), 0) = (store.leader_key()?, &follow.key, store.head().count) {
+    if let (None, Some(key), 0, Some(view)) =
+        (store.leader_key()?, &follow.key, store.head().count, view)
+    {
         // An empty store: a first follow cut off after the folder was made.
-        store.become_follower(key)?;
+        store.become_follower(key, view)?;
     }
     let Some(kept) = store.leader_key()? else {
         return Err(CoreError::Invalid(format!(
@@ -77,7 +109,51 @@ pub fn open_copy(dir: &std::path::Path, follow: &Follow) -> Result<Store, CoreEr
             )));
         }
     }
-    Ok(store)
+    if let Some(view) = view {
+        check_view(&store, view)?;
+    }
+    Ok((store, identity))
+}
+
+/// Refuses a copy of another view than the token's role reads.
+fn check_view(store: &Store, view: Option<AccessRole>) -> Result<(), CoreError> {
+    let name = |v: Option<AccessRole>| v.map_or("admin (every record whole)", AccessRole::as_str);
+    if store.view() != view {
+        return Err(CoreError::Invalid(format!(
+            "{} holds the {} view, but the token's role is {}: follow with a token of the copy's role, or into a new folder",
+            store.location(),
+            name(store.view()),
+            name(view)
+        )));
+    }
+    Ok(())
+}
+
+/// The follower's HTTP client.
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(5))
+        .timeout_read(WAIT + Duration::from_secs(5))
+        .build()
+}
+
+/// Who the token stands for at the leader.
+fn whoami(agent: &ureq::Agent, follow: &Follow) -> Result<Identity, Stop> {
+    let body = get(agent, follow, "/v1/whoami")?;
+    let value: serde_json::Value = serde_json::from_str(&body)
+        .map_err(|e| Stop::Retry(format!("the leader's /v1/whoami is not JSON: {e}")))?;
+    let role: AccessRole = serde_json::from_value(value["role"].clone())
+        .map_err(|e| Stop::Retry(format!("the leader's /v1/whoami names no role: {e}")))?;
+    let name = value["principal"]
+        .as_str()
+        .ok_or_else(|| Stop::Retry("the leader's /v1/whoami names no principal".into()))?;
+    Ok(Identity {
+        name: name.to_owned(),
+        role,
+        token_blake3: kroniek_core::access::token_hash(&follow.token),
+        granted: String::new(),
+        revoked: None,
+    })
 }
 
 /// Starts the thread that keeps the copy up to date.
@@ -86,10 +162,7 @@ pub fn spawn(state: Arc<AppState>, follow: Follow) -> Result<(), CoreError> {
     std::thread::Builder::new()
         .name("follow-leader".into())
         .spawn(move || {
-            let agent = ureq::AgentBuilder::new()
-                .timeout_connect(Duration::from_secs(5))
-                .timeout_read(WAIT + Duration::from_secs(5))
-                .build();
+            let agent = agent();
             let mut last_problem = String::new();
             loop {
                 match round(&state, &agent, &follow, &mut chain) {
@@ -126,6 +199,21 @@ fn round(
     follow: &Follow,
     chain: &mut kroniek_core::verify::ChainVerifier,
 ) -> Result<(), Stop> {
+    let known = state
+        .follower_token
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .is_some();
+    if !known {
+        // The copy opened while the leader could not be asked.
+        let identity = whoami(agent, follow)?;
+        check_view(&state.store, view_of(identity.role))
+            .map_err(|e| Stop::Refused(e.to_string()))?;
+        *state
+            .follower_token
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(identity);
+    }
     let count = leader_count(agent, follow)?;
     let ours = state.store.head().count;
     if count < ours {

@@ -38,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/events", post(routes::append).get(routes::events))
         .route("/v1/streams/{*stream}", get(routes::stream))
         .route("/v1/head", get(routes::head))
+        .route("/v1/whoami", get(routes::whoami))
         .route("/v1/bodies/{id}/composition", get(routes::composition))
         .route("/v1/bodies/{id}/terms", get(routes::terms))
         .route("/v1/members/{id}", get(routes::member))
@@ -212,9 +213,14 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
         today,
         follow,
     } = options;
+    let mut follower = None;
     let store = Arc::new(match (&follow, data) {
         (None, _) => data.open_or_init()?,
-        (Some(f), crate::location::Location::Folder(dir)) => follow::open_copy(dir, f)?,
+        (Some(f), crate::location::Location::Folder(dir)) => {
+            let (store, identity) = follow::open_copy(dir, f)?;
+            follower = identity;
+            store
+        }
         (Some(_), crate::location::Location::Postgres(_)) => {
             return Err(AppError::Core(CoreError::Invalid(
                 "a follower keeps its copy in a folder: give --data DIR, not --store".into(),
@@ -229,6 +235,7 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
     let started = std::time::Instant::now();
     let mut state = AppState::new(store.clone(), limits, today)?;
     state.leader = follow.as_ref().map(|f| f.leader.clone());
+    state.follower_token = std::sync::RwLock::new(follower);
     let state = Arc::new(state);
     for why in &state.ignored_snapshots {
         eprintln!(

@@ -17,6 +17,16 @@ pub struct HeadView {
     pub hash: String,
 }
 
+/// The caller as its token stands for it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoamiView {
+    /// The principal the token was granted to.
+    pub principal: String,
+    /// Its role.
+    #[schema(value_type = String)]
+    pub role: String,
+}
+
 /// What an append did: 201 for new records, 200 (count 0) for an idempotent retry.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppendResponse {
@@ -76,6 +86,8 @@ pub struct VerifyView {
     pub count: Option<u64>,
     pub head: Option<String>,
     pub erased: Option<u64>,
+    /// Records this copy holds withheld (a follower of a role's view): linked, not rehashed.
+    pub withheld: Option<u64>,
     pub position: Option<u64>,
     pub why: Option<String>,
 }
@@ -388,14 +400,14 @@ impl Modify for Forms {
 #[openapi(
     info(title = "kroniek", description = "The governance ledger's HTTP API."),
     paths(
-        routes::append, routes::events, routes::stream, routes::head, routes::subscribe,
+        routes::append, routes::events, routes::stream, routes::head, routes::whoami, routes::subscribe,
         routes::composition, routes::terms, routes::member, routes::members, routes::timeline,
         routes::election, routes::meeting, routes::case, routes::conduct, routes::verify, routes::export,
         routes::erase, routes::metrics, routes::healthz, routes::checkpoint, routes::inclusion,
         routes::consistency, routes::add_cosignatures, routes::audit, routes::create_token,
     ),
     components(schemas(
-        HeadView, AppendResponse, Problem, RecordView, VerifyView, Composition, SeatView, HolderView,
+        HeadView, WhoamiView, AppendResponse, Problem, RecordView, VerifyView, Composition, SeatView, HolderView,
         TermSchedule, TermView, ReappointmentView, MemberView, StatusChange, MemberSeatView,
         SignatureView, ContributionView, MembershipCount, kroniek_projections::views::MemberLine, TimelineEntry, DecisionView,
         RevocationView, MotionView, VoteView, ElectionView, SeatDefView, CandidacyView, ResultView,

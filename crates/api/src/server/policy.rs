@@ -29,6 +29,7 @@ pub const ENDPOINTS: &[(&str, &str, &[AccessRole])] = &[
         "/v1/head",
         &[Admin, Secretary, Disputes, Auditor, Board, Member],
     ),
+    ("GET", "/v1/whoami", ALL),
     (
         "GET",
         "/v1/bodies/{id}/composition",

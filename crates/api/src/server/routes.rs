@@ -268,6 +268,13 @@ pub async fn head(State(state): Shared, _caller: Caller) -> Json<Value> {
     Json(json!({"count": h.count, "hash": h.hash_hex()}))
 }
 
+#[utoipa::path(get, path = "/v1/whoami", tag = "ledger", security(("bearer" = [])), responses((status = 200, body = super::openapi::WhoamiView), (status = 400, body = super::openapi::Problem), (status = 401, body = super::openapi::Problem), (status = 403, body = super::openapi::Problem)))]
+/// `GET /v1/whoami`: the principal and role the token stands for (what a follower's copy
+/// holds is that role's view).
+pub async fn whoami(_state: Shared, caller: Caller) -> Json<Value> {
+    Json(json!({"principal": caller.principal, "role": caller.role.as_str()}))
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
@@ -648,7 +655,7 @@ pub async fn verify(State(state): Shared, caller: Caller) -> Result<Json<Value>,
     blocking(move || {
         Ok(Json(match state.verify_and_remember()?.outcome {
             Ok(v) => {
-                json!({"verified": true, "count": v.count, "head": v.head, "erased": v.erased})
+                json!({"verified": true, "count": v.count, "head": v.head, "erased": v.erased, "withheld": v.withheld})
             }
             Err((position, why)) => json!({"verified": false, "position": position, "why": why}),
         }))

@@ -57,6 +57,9 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// For a follower (`kroniek follow`): the leader's URL. Writes answer 405 naming it.
     pub leader: Option<String>,
+    /// For a follower: the token it follows with, as the leader's principal and role (a copy
+    /// of a role's view may hold no access records, so its own token is admitted here).
+    pub follower_token: RwLock<Option<kroniek_core::access::Principal>>,
     pub read: RwLock<ReadSide>,
     pub limits: Limits,
     /// "Today" in the Netherlands (a function, so tests could fix it).
@@ -170,6 +173,8 @@ pub const AUDIT_BODY_ENTRIES: usize = 4;
 pub struct Verified {
     pub count: u64,
     pub erased: u64,
+    /// Records held withheld (a follower's copy of a role's view), linked but not rehashed.
+    pub withheld: u64,
     pub head: String,
 }
 
@@ -213,6 +218,7 @@ impl AppState {
         let state = AppState {
             store,
             leader: None,
+            follower_token: RwLock::new(None),
             read: RwLock::new(read),
             limits,
             today,
@@ -424,6 +430,7 @@ impl AppState {
             Ok(v) => Ok(Verified {
                 count: v.count,
                 erased: v.erased,
+                withheld: v.withheld,
                 head: kroniek_core::types::hex(&v.head),
             }),
             Err(b) => Err((b.position, b.why)),
@@ -439,6 +446,38 @@ impl AppState {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(v.clone());
         v
+    }
+
+    /// The principal `token` stands for: a standing grant of the access table, or the
+    /// follower's own token (see [`AppState::follower_token`]).
+    pub fn authenticate(&self, token: &str) -> Option<(String, AccessRole)> {
+        if let Some(p) = self.read().access.authenticate(token) {
+            return Some((p.name.clone(), p.role));
+        }
+        let follower = self
+            .follower_token
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        follower
+            .as_ref()
+            .filter(|p| blake3::hash(token.as_bytes()) == blake3::Hash::from_bytes(p.token_blake3))
+            .map(|p| (p.name.clone(), p.role))
+    }
+
+    /// Whether `principal` still stands with this role and token hash (a web session's check
+    /// on every request: revocation ends it at once).
+    pub fn stands(&self, principal: &str, role: AccessRole, token_blake3: &[u8; 32]) -> bool {
+        let standing = |p: &kroniek_core::access::Principal| {
+            p.revoked.is_none() && p.role == role && p.token_blake3 == *token_blake3
+        };
+        if self.read().access.get(principal).is_some_and(standing) {
+            return true;
+        }
+        self.follower_token
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|p| p.name == principal && standing(p))
     }
 
     /// The read side, for a short look (never held across an `.await`).
@@ -492,14 +531,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be Bearer <token>")
             })?;
-        let read = state.read();
-        let p = read
-            .access
+        let (principal, role) = state
             .authenticate(token)
             .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))?;
-        Ok(Caller {
-            principal: p.name.clone(),
-            role: p.role,
-        })
+        Ok(Caller { principal, role })
     }
 }

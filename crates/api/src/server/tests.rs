@@ -29,6 +29,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/v1/events", "✓✓✓✓✓✓"),
     ("GET", "/v1/streams/{stream}", "✓✓✓✓✓✓"),
     ("GET", "/v1/head", "✓✓✓✓✓✓"),
+    ("GET", "/v1/whoami", "✓✓✓✓✓✓"),
     ("GET", "/v1/bodies/{id}/composition", "✓✓✓✓✓✓"),
     ("GET", "/v1/bodies/{id}/terms", "✓✓✓✓✓—"),
     ("GET", "/v1/members/{id}", "✓✓✓✓✓—"),

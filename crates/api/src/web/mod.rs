@@ -278,11 +278,7 @@ pub(crate) fn no_randomness() -> Response {
 pub(crate) fn current_session(state: &AppState, headers: &HeaderMap) -> Option<(String, Session)> {
     let id = cookie(header_str(headers, header::COOKIE), SESSION_COOKIE)?.to_owned();
     let session = state.sessions.get(&id)?;
-    let read = state.read();
-    let standing = read.access.get(&session.principal).is_some_and(|p| {
-        p.revoked.is_none() && p.role == session.role && p.token_blake3 == session.token_blake3
-    });
-    if standing {
+    if state.stands(&session.principal, session.role, &session.token_blake3) {
         Some((id, session))
     } else {
         state.sessions.close(&id);
@@ -389,12 +385,7 @@ async fn login(
         );
     }
     let token = form.token.trim();
-    let found = state
-        .read()
-        .access
-        .authenticate(token)
-        .map(|p| (p.name.clone(), p.role));
-    let Some((principal, role)) = found else {
+    let Some((principal, role)) = state.authenticate(token) else {
         return login_form(
             PageLang(lang, chosen),
             StatusCode::UNAUTHORIZED,

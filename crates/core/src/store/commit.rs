@@ -378,7 +378,11 @@ impl Store {
             .map(|s| {
                 let mut value = Vec::with_capacity(400);
                 value.extend_from_slice(&s.record.hash);
-                value.extend_from_slice(&s.record.hashed_bytes());
+                if s.record.withheld {
+                    value.extend_from_slice(&s.record.withheld_line());
+                } else {
+                    value.extend_from_slice(&s.record.hashed_bytes());
+                }
                 let personal = s.personal.as_ref().map(|p| {
                     let mut v = p.salt.to_vec();
                     v.extend_from_slice(&canonical::to_canonical(&p.value));
@@ -506,7 +510,10 @@ impl Store {
             let pk = pos_key(s.record.position).to_vec();
             writes.push((TreeId::Records, pk.clone(), value));
             writes.push((TreeId::Streams, skey, pk.clone()));
-            writes.push((TreeId::Ids, s.record.id.0.as_bytes().to_vec(), pk.clone()));
+            if !s.record.withheld {
+                // A withheld record's id is not known here.
+                writes.push((TreeId::Ids, s.record.id.0.as_bytes().to_vec(), pk.clone()));
+            }
             if let Some(p) = pers {
                 writes.push((TreeId::Personal, pk, p));
             }

@@ -106,6 +106,17 @@ pub(super) fn bincode_config() -> impl bincode::config::Config {
 /// A record's stream key, stored value and stored personal data, ready to insert.
 pub(super) type EncodedRecord = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
 
+/// The `meta` key of a view copy's role (see [`Store::view`]).
+pub(super) const META_VIEW: &str = "view";
+
+/// The role a `meta` `view` value names.
+pub(super) fn view_role(name: &[u8]) -> Option<crate::catalogue::AccessRole> {
+    serde_json::from_value(serde_json::Value::String(
+        std::str::from_utf8(name).ok()?.to_owned(),
+    ))
+    .ok()
+}
+
 /// The file that names the process holding the store open; the store's lock is on it.
 pub(super) const HOLDER_FILE: &str = "holder";
 
@@ -131,11 +142,41 @@ pub(super) fn stored_head(value: Option<&[u8]>) -> Result<Head, String> {
     }
 }
 
-/// The record at `position` from its stored value (hash ‖ hashed bytes).
+/// The record at `position` from its stored value (hash ‖ hashed bytes, or hash ‖ withheld
+/// line for a record a view copy holds withheld).
 pub(super) fn decode_stored(position: u64, value: &[u8]) -> Result<Record, CoreError> {
     let (hash, bytes) = split_value(value)
         .ok_or_else(|| CoreError::Corrupt(position, "the record is truncated".into()))?;
+    if is_withheld_value(bytes) {
+        return decode_withheld(position, &hash, bytes);
+    }
     Record::from_hashed_bytes(bytes, hash).map_err(|e| CoreError::Corrupt(position, e))
+}
+
+/// Whether stored bytes (after the hash) are a withheld line: a record's hashed bytes begin
+/// with `{"actor":`, a withheld line with `{"hash":`.
+pub(super) fn is_withheld_value(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"{\"hash\":")
+}
+
+/// A record held withheld, from its stored withheld line; the line's hash must be the stored
+/// one and its position `position`.
+pub(super) fn decode_withheld(
+    position: u64,
+    hash: &[u8; 32],
+    line: &[u8],
+) -> Result<Record, CoreError> {
+    let record = crate::record::ExportLine::parse(line)
+        .ok()
+        .and_then(|l| l.withheld_record())
+        .ok_or_else(|| CoreError::Corrupt(position, "the withheld record cannot be read".into()))?;
+    if record.hash != *hash || record.position != position {
+        return Err(CoreError::Corrupt(
+            position,
+            "the withheld record's hash or position differs from where it is stored".into(),
+        ));
+    }
+    Ok(record)
 }
 
 pub(super) fn split_value(value: &[u8]) -> Option<([u8; 32], &[u8])> {

@@ -145,6 +145,10 @@ pub struct Store {
     /// head is then unknown, and sled keeps the error, so the store refuses every further
     /// write until it is opened again (fail-stop, as databases do after a failed fsync).
     write_failure: std::sync::OnceLock<String>,
+    /// The role whose view this copy holds (`meta` key `view`): a follower's copy made with a
+    /// token of a role that does not read everything. Records that role may not see are held
+    /// withheld, personal data it may not see is not held. `None`: every record, whole.
+    view: RwLock<Option<crate::catalogue::AccessRole>>,
     /// sled, or another engine. Declared last: fields drop in order, and sled's folder lock
     /// is let go of only once sled has written all it writes on closing.
     engine: Engine,

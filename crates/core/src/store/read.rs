@@ -17,6 +17,8 @@ pub(super) struct ChainWalk {
     /// A read that failed: the walk stopped on it, and its outcome is that error, never a
     /// verdict about the chain (a full disk is not tampering).
     pub(super) storage: Option<CoreError>,
+    /// The copy's view ([`Store::view`]): which records and personal data it must hold.
+    pub(super) view: Option<crate::catalogue::AccessRole>,
 }
 
 impl ChainWalk {
@@ -44,6 +46,9 @@ impl ChainWalk {
             position,
             why: "the record is truncated".into(),
         })?;
+        if is_withheld_value(bytes) {
+            return self.check_withheld(position, &hash, bytes);
+        }
         let computed = *blake3::hash(bytes).as_bytes();
         if computed != hash {
             return Err(Broken {
@@ -70,37 +75,40 @@ impl ChainWalk {
         }
         self.chain
             .link(position, &tail.prev_hash, tail.stream, tail.version, &hash)?;
-        // Personal data: merge-join the personal tree with the records.
-        let mut stored_personal = None;
-        loop {
-            let ppos = match self.personal.peek() {
-                None => break,
-                Some(Ok((pkey, _))) => be_u64(pkey).unwrap_or(u64::MAX),
-                Some(Err(_)) => {
-                    let e = match self.personal.next() {
-                        Some(Err(e)) => e,
-                        _ => CoreError::Invalid("a read failed and then did not (a defect)".into()),
-                    };
-                    return Err(self.failed_read(position, e));
+        // What a view copy holds of this record: whole, and its personal data or not.
+        let personal_held = match self.view {
+            None => true,
+            Some(role) => {
+                let event_type = EventType::from_name(tail.event_type).ok_or_else(|| Broken {
+                    position,
+                    why: format!(
+                        "\"{}\" is not an event type of the catalogue",
+                        tail.event_type
+                    ),
+                })?;
+                match crate::access::shown_in(role, tail.stream, event_type) {
+                    crate::access::Shown::Withheld => {
+                        return Err(Broken {
+                            position,
+                            why: format!(
+                                "this copy holds the {} view, which withholds this record, but holds it whole",
+                                role.as_str()
+                            ),
+                        })
+                    }
+                    crate::access::Shown::Record { personal } => personal,
                 }
-            };
-            if ppos < position {
-                return Err(Broken {
-                    position: ppos,
-                    why: "personal data is stored for a record without a personal commitment"
-                        .into(),
-                });
             }
-            if ppos > position {
-                break;
-            }
-            stored_personal = match self.personal.next() {
-                Some(Ok((_, v))) => Some(v),
-                Some(Err(e)) => return Err(self.failed_read(position, e)),
-                None => None,
-            };
+        };
+        let stored_personal = self.stored_personal(position)?;
+        if !personal_held && stored_personal.is_some() {
+            return Err(Broken {
+                position,
+                why: "personal data is held that this copy's view does not show".into(),
+            });
         }
-        let personal_missing = tail.personal_commitment.is_some() && stored_personal.is_none();
+        let personal_missing =
+            personal_held && tail.personal_commitment.is_some() && stored_personal.is_none();
         match (tail.personal_commitment, stored_personal) {
             (None, Some(_)) => {
                 return Err(Broken {
@@ -134,6 +142,83 @@ impl ChainWalk {
             self.chain.note_personal(&record, personal_missing);
         }
         Ok(())
+    }
+
+    /// Checks a record a view copy holds withheld: the line's place in the chain (its hash
+    /// cannot be recomputed), that the copy's view withholds it, and that no personal data is
+    /// held for it.
+    fn check_withheld(
+        &mut self,
+        position: u64,
+        hash: &[u8; 32],
+        line: &[u8],
+    ) -> Result<(), Broken> {
+        let record = decode_withheld(position, hash, line).map_err(|e| Broken {
+            position,
+            why: e.to_string(),
+        })?;
+        match self.view {
+            Some(role) if matches!(crate::access::shown_in(role, &record.stream, record.event_type), crate::access::Shown::Withheld) => {}
+            Some(role) => {
+                return Err(Broken {
+                    position,
+                    why: format!(
+                        "the record is held withheld, but this copy holds the {} view, which shows it",
+                        role.as_str()
+                    ),
+                })
+            }
+            None => {
+                return Err(Broken {
+                    position,
+                    why: "the record is held withheld, in a store that holds every record whole (a record was replaced)".into(),
+                })
+            }
+        }
+        self.chain.link_withheld(
+            position,
+            &record.prev_hash,
+            &record.stream,
+            record.version,
+            &record.hash,
+        )?;
+        if self.stored_personal(position)?.is_some() {
+            return Err(Broken {
+                position,
+                why: "personal data is stored for a withheld record".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The `personal` tree's entry at `position`, merge-joined with the records walked in
+    /// order: an entry before `position` has no record to belong to.
+    fn stored_personal(&mut self, position: u64) -> Result<Option<sled::IVec>, Broken> {
+        let ppos = match self.personal.peek() {
+            None => return Ok(None),
+            Some(Ok((pkey, _))) => be_u64(pkey).unwrap_or(u64::MAX),
+            Some(Err(_)) => {
+                let e = match self.personal.next() {
+                    Some(Err(e)) => e,
+                    _ => CoreError::Invalid("a read failed and then did not (a defect)".into()),
+                };
+                return Err(self.failed_read(position, e));
+            }
+        };
+        if ppos < position {
+            return Err(Broken {
+                position: ppos,
+                why: "personal data is stored for a record without a personal commitment".into(),
+            });
+        }
+        if ppos > position {
+            return Ok(None);
+        }
+        match self.personal.next() {
+            Some(Ok((_, v))) => Ok(Some(v)),
+            Some(Err(e)) => Err(self.failed_read(position, e)),
+            None => Ok(None),
+        }
     }
 
     /// Notes a read that failed at `position`, for [`ChainWalk::outcome`].
@@ -418,8 +503,15 @@ impl Store {
     }
 
     /// The export line of a record, with its personal data as `view_personal` allows.
+    /// A record held withheld gives its withheld line, and personal data a view copy does not
+    /// hold is left out (never shown as erased).
     pub fn export_line(&self, record: &Record, with_personal: bool) -> Result<Vec<u8>, CoreError> {
-        if !with_personal || record.personal_commitment.is_none() {
+        if record.withheld {
+            return Ok(record.withheld_line());
+        }
+        let held = self.held_as(&record.stream, record.event_type)
+            == crate::access::Shown::Record { personal: true };
+        if !with_personal || !held || record.personal_commitment.is_none() {
             return Ok(record.export_line(PersonalView::Omitted));
         }
         Ok(match self.personal_at(record.position)? {
@@ -470,6 +562,7 @@ impl Store {
             chain: ChainVerifier::new(),
             personal: self.t.personal.range(..pos_key(head.count)).peekable(),
             storage: None,
+            view: self.view(),
         })
     }
 }

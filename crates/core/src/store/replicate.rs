@@ -7,8 +7,8 @@ use super::*;
 use crate::record::{ExportLine, LinePersonal};
 
 impl Store {
-    /// A chain verifier that has walked every record this store holds (as export lines with
-    /// their personal data): the state [`Store::replicate`] continues from. Reads the whole
+    /// A chain verifier that has walked every record this store holds (as export lines, as
+    /// this store holds them): the state [`Store::replicate`] continues from. Reads the whole
     /// ledger once.
     pub fn chain_verifier(&self) -> Result<ChainVerifier, CoreError> {
         let mut chain = ChainVerifier::new();
@@ -23,12 +23,14 @@ impl Store {
         Ok(chain)
     }
 
-    /// Appends `lines` (export lines with personal data, as an admin reads them from
-    /// `GET /v1/events`) at this store's head. `chain` must have walked this store's records
+    /// Appends `lines` (export lines as the copy's role reads them from `GET /v1/events`:
+    /// every record whole with its personal data for an admin, else as [`Store::view`] holds
+    /// them) at this store's head. `chain` must have walked this store's records
     /// ([`Store::chain_verifier`]); it moves on only when the whole batch is written. A line
     /// that does not continue the chain (another position, another `prev_hash`: a fork), does
-    /// not hash to its hash, breaks the catalogue's structure, is withheld or lacks personal
-    /// data it commits to is refused with its position, and nothing of the batch is written.
+    /// not hash to its hash, breaks the catalogue's structure, or is shown otherwise than the
+    /// copy's view holds it (withheld, or without personal data it holds) is refused with its
+    /// position, and nothing of the batch is written.
     /// Returns the new head, durable.
     pub fn replicate(
         &self,
@@ -63,38 +65,25 @@ impl Store {
             next_chain.check_export_line(line).map_err(|broken| {
                 CoreError::Restore(format!("record {}: {}", broken.position, broken.why))
             })?;
-            let (record, personal) = match ExportLine::parse(line).map_err(|why| CoreError::Restore(format!("record {position}: {why}")))? {
-                ExportLine::Withheld { position, .. } => {
-                    return Err(CoreError::Restore(format!(
-                        "record {position} is withheld from this token's role: a follower keeps every record, so it needs a token of a role that reads them all (admin)"
-                    )))
+            let parsed = ExportLine::parse(line)
+                .map_err(|why| CoreError::Restore(format!("record {position}: {why}")))?;
+            let (record, personal) = self.held_record(parsed, position)?;
+            if !record.withheld {
+                check_recorded_structure(&record, personal.as_ref())
+                    .map_err(|r| CoreError::Restore(format!("record {}: {r}", record.position)))?;
+                if record.event_type == EventType::PersonalDataErased {
+                    let subject =
+                        match crate::catalogue::parse_data(record.event_type, &record.data) {
+                            Ok(EventData::PersonalDataErased(d)) => d.subject,
+                            _ => {
+                                return Err(CoreError::Restore(format!(
+                                    "record {}: an erasure without a subject",
+                                    record.position
+                                )))
+                            }
+                        };
+                    self.erasure_targets(&mut b, &subject)?;
                 }
-                ExportLine::Full { record, personal } => (record, personal),
-            };
-            let personal = match personal {
-                LinePersonal::Present(p) => Some(p),
-                LinePersonal::Erased => None,
-                LinePersonal::Absent if record.personal_commitment.is_none() => None,
-                LinePersonal::Absent => {
-                    return Err(CoreError::Restore(format!(
-                        "record {} came without its personal data: a follower needs a token of a role that reads personal data (admin)",
-                        record.position
-                    )))
-                }
-            };
-            check_recorded_structure(&record, personal.as_ref())
-                .map_err(|r| CoreError::Restore(format!("record {}: {r}", record.position)))?;
-            if record.event_type == EventType::PersonalDataErased {
-                let subject = match crate::catalogue::parse_data(record.event_type, &record.data) {
-                    Ok(EventData::PersonalDataErased(d)) => d.subject,
-                    _ => {
-                        return Err(CoreError::Restore(format!(
-                            "record {}: an erasure without a subject",
-                            record.position
-                        )))
-                    }
-                };
-                self.erasure_targets(&mut b, &subject)?;
             }
             let nodes = b.frontier.push(&record.hash);
             b.next = record.position + 1;
@@ -119,5 +108,69 @@ impl Store {
         self.commit_outside_groups(writer, head)?;
         *chain = next_chain;
         Ok(head)
+    }
+
+    /// A replicated line as this store holds it: withheld, or whole with the personal data its
+    /// view holds. A line shown otherwise than this copy's view ([`Store::view`]) shows it is
+    /// refused: the token's role is not the copy's, or the leader showed the role what it may
+    /// not see.
+    fn held_record(
+        &self,
+        line: ExportLine,
+        position: u64,
+    ) -> Result<(Record, Option<Personal>), CoreError> {
+        let copy = match self.view() {
+            Some(role) => format!("this copy holds the {} view", role.as_str()),
+            None => "this copy holds every record whole".to_owned(),
+        };
+        let refuse = |why: String| {
+            Err(CoreError::Restore(format!(
+                "record {position} {why}: follow with a token of the copy's role, into a new folder for another role"
+            )))
+        };
+        match line {
+            ExportLine::Withheld {
+                ref event_type,
+                ref stream,
+                ..
+            } => {
+                let Some(record) = line.withheld_record() else {
+                    return Err(CoreError::Restore(format!(
+                        "record {position}: \"{event_type}\" is not an event type of the catalogue"
+                    )));
+                };
+                match self.held_as(stream, record.event_type) {
+                    crate::access::Shown::Withheld => Ok((record, None)),
+                    crate::access::Shown::Record { .. } => {
+                        refuse(format!("came withheld from the token's role, but {copy}"))
+                    }
+                }
+            }
+            ExportLine::Full { record, personal } => {
+                let personal_held = match self.held_as(&record.stream, record.event_type) {
+                    crate::access::Shown::Withheld => {
+                        return refuse(format!("came whole, but {copy}, which withholds it"))
+                    }
+                    crate::access::Shown::Record { personal } => personal,
+                };
+                let personal = match (personal, personal_held) {
+                    (LinePersonal::Present(p), true) => Some(p),
+                    (LinePersonal::Erased, true) => None,
+                    (LinePersonal::Absent, _) if record.personal_commitment.is_none() => None,
+                    (LinePersonal::Absent, false) => None,
+                    (LinePersonal::Absent, true) => {
+                        return refuse(format!(
+                            "came without its personal data, but {copy}, which holds it"
+                        ))
+                    }
+                    (LinePersonal::Present(_) | LinePersonal::Erased, false) => {
+                        return refuse(format!(
+                            "came with its personal data (or it erased), but {copy}, which does not hold it"
+                        ))
+                    }
+                };
+                Ok((record, personal))
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! optimistic concurrency against a reference model, idempotency, staging, group commit.
 
 use super::*;
+use crate::catalogue::AccessRole;
 use crate::envelope::ExpectedVersion;
 use crate::note::{Checkpoint, VerifierKey};
 use crate::record::ExportLine;
@@ -79,6 +80,31 @@ fn export_lines(store: &Store, with_personal: bool) -> Vec<Vec<u8>> {
         .map(|r| store.export_line(&r.unwrap(), with_personal).unwrap())
         .collect()
 }
+
+/// The lines `role` reads of `store` (as `GET /v1/events` gives them).
+fn role_lines(store: &Store, role: AccessRole) -> Vec<Vec<u8>> {
+    store
+        .iter_from(0)
+        .map(|r| {
+            let r = r.unwrap();
+            match crate::access::shown(role, &r) {
+                crate::access::Shown::Withheld => r.withheld_line(),
+                crate::access::Shown::Record { personal } => {
+                    store.export_line(&r, personal).unwrap()
+                }
+            }
+        })
+        .collect()
+}
+
+/// The roles that do not read everything.
+const VIEW_ROLES: [AccessRole; 5] = [
+    AccessRole::Secretary,
+    AccessRole::Board,
+    AccessRole::Auditor,
+    AccessRole::Disputes,
+    AccessRole::Member,
+];
 
 fn verify_lines(lines: &[Vec<u8>]) -> Result<Verified, Broken> {
     let mut chain = ChainVerifier::new();
@@ -273,6 +299,57 @@ proptest! {
         drop(copy);
         let reopened = Store::open(&dir_copy).unwrap();
         prop_assert_eq!(export_lines(&reopened, true), after);
+    }
+
+    /// A copy of one role's view, replicated in pages of any size from what the role reads,
+    /// holds exactly that: it exports (whole) the lines the role reads of the source, with the
+    /// same root, verifies (counting the withheld records), and survives reopening. A copy of
+    /// another role's view, or of every record, refuses those lines and writes nothing.
+    #[test]
+    fn a_copy_of_a_roles_view_holds_what_the_role_reads(
+        kinds in kinds(), erase in prop::option::of(0u8..5), page in 1usize..7,
+        role in 0usize..5, other in 0usize..5
+    ) {
+        let (dir, source) = filled_store(&kinds, erase);
+        let (role, other) = (VIEW_ROLES[role], VIEW_ROLES[other]);
+        let key = source.signing_key().unwrap().verifier_key();
+        let copy = Store::init_follower(&dir.path().join("copy"), &key, Some(role)).unwrap();
+        prop_assert_eq!(copy.view(), Some(role));
+        let mut chain = copy.chain_verifier().unwrap();
+        let lines = role_lines(&source, role);
+        for batch in lines.chunks(page) {
+            copy.replicate(batch, &mut chain).unwrap();
+        }
+        prop_assert_eq!(copy.head(), source.head());
+        prop_assert_eq!(&export_lines(&copy, true), &lines);
+        prop_assert_eq!(&role_lines(&copy, role), &lines);
+        let n = source.head().count;
+        prop_assert_eq!(copy.tree_root(n).unwrap(), source.tree_root(n).unwrap());
+        let withheld = lines.iter().filter(|l| l.ends_with(b"\"withheld\":true}")).count() as u64;
+        let verified = copy.verify(&mut |_| ()).unwrap().unwrap();
+        prop_assert_eq!(verified.withheld, withheld);
+        prop_assert!(chain.complete().is_ok());
+        let dir_copy = copy.dir().to_path_buf();
+        drop(copy);
+        let reopened = Store::open(&dir_copy).unwrap();
+        prop_assert_eq!(reopened.view(), Some(role));
+        prop_assert_eq!(&export_lines(&reopened, true), &lines);
+        prop_assert_eq!(reopened.chain_verifier().unwrap().finish(), chain.finish());
+        // Another view, or every record whole, is not what these lines are.
+        let mismatched: Vec<(Option<AccessRole>, Vec<Vec<u8>>)> = vec![
+            (Some(other), role_lines(&source, other)),
+            (None, export_lines(&source, true)),
+        ];
+        for (i, (view, theirs)) in mismatched.into_iter().enumerate() {
+            let wrong = Store::init_follower(&dir.path().join(format!("wrong{i}")), &key, view).unwrap();
+            let mut wrong_chain = wrong.chain_verifier().unwrap();
+            if theirs != lines {
+                prop_assert!(wrong.replicate(&lines, &mut wrong_chain).is_err(), "{:?} took the {} view", view, role.as_str());
+                prop_assert_eq!(wrong.head().count, 0);
+            } else {
+                wrong.replicate(&lines, &mut wrong_chain).unwrap();
+            }
+        }
     }
 
     /// Lines that do not continue the copy's chain (another ledger's record at the next
@@ -1520,7 +1597,7 @@ fn a_followers_copy_keeps_only_the_leaders_checkpoints() {
     append(&[(2, 2), (3, 3)]);
     let at_four = leader.sign_checkpoint().unwrap();
     let key = leader.signing_key().unwrap().verifier_key();
-    let copy = Store::init_follower(&dir.path().join("copy"), &key).unwrap();
+    let copy = Store::init_follower(&dir.path().join("copy"), &key, None).unwrap();
     assert!(
         copy.sign_checkpoint().is_err(),
         "nothing accepted yet, nothing signed"
@@ -1556,6 +1633,40 @@ fn a_followers_copy_keeps_only_the_leaders_checkpoints() {
     assert!(refused.contains("not signed"), "{refused}");
     assert_eq!(copy.latest_checkpoint().unwrap().unwrap().0, at_four);
     // A store with records, or one that follows already, is not made a follower.
-    assert!(copy.become_follower(&key).is_err());
-    assert!(leader.become_follower(&key).is_err());
+    assert!(copy.become_follower(&key, None).is_err());
+    assert!(leader.become_follower(&key, None).is_err());
+}
+
+/// A view copy's walk checks that it holds what its view holds: a record its view withholds
+/// put back whole is found, and a withheld record in a store that holds every record whole
+/// (a record replaced by its withheld line) is found too.
+#[test]
+fn a_record_held_otherwise_than_the_view_is_found_by_verify() {
+    let kinds = [(0, 1), (2, 2), (1, 1), (3, 3)];
+    let (dir, source) = filled_store(&kinds, None);
+    let key = source.signing_key().unwrap().verifier_key();
+    let copy =
+        Store::init_follower(&dir.path().join("copy"), &key, Some(AccessRole::Board)).unwrap();
+    let mut chain = copy.chain_verifier().unwrap();
+    let lines = role_lines(&source, AccessRole::Board);
+    copy.replicate(&lines, &mut chain).unwrap();
+    assert!(copy.verify(&mut |_| ()).unwrap().is_ok());
+    // Position 1 is the case record: withheld from the board.
+    assert!(lines[1].ends_with(b"\"withheld\":true}"));
+    let whole = source.t.records.get(pos_key(1)).unwrap().unwrap();
+    let stub = copy.t.records.get(pos_key(1)).unwrap().unwrap();
+    copy.t.records.insert(pos_key(1), &whole).unwrap();
+    let broken = copy.verify(&mut |_| ()).unwrap().unwrap_err();
+    assert_eq!(broken.position, 1, "{broken}");
+    assert!(broken.why.contains("withholds"), "{broken}");
+    source.t.records.insert(pos_key(1), &stub).unwrap();
+    let broken = source.verify(&mut |_| ()).unwrap().unwrap_err();
+    assert_eq!(broken.position, 1, "{broken}");
+    assert!(broken.why.contains("whole"), "{broken}");
+    // The member's personal data put into the board's copy is found as well.
+    copy.t.records.insert(pos_key(1), &stub).unwrap();
+    let personal = source.t.personal.get(pos_key(0)).unwrap().unwrap();
+    copy.t.personal.insert(pos_key(0), &personal).unwrap();
+    let broken = copy.verify(&mut |_| ()).unwrap().unwrap_err();
+    assert_eq!(broken.position, 0, "{broken}");
 }

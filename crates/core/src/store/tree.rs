@@ -291,17 +291,28 @@ impl Store {
     /// Makes an empty folder a follower's copy of the ledger `leader` signs: a store of that
     /// origin that signs no checkpoint of its own, keeps the leader's (checked with `leader`),
     /// and takes records only by [`Store::replicate`].
-    pub fn init_follower(dir: &Path, leader: &str) -> Result<Store, CoreError> {
+    ///
+    /// With `view`, the copy holds that role's view of the ledger (see [`Store::view`]); with
+    /// `None`, every record whole (the follower's token must read everything: admin).
+    pub fn init_follower(
+        dir: &Path,
+        leader: &str,
+        view: Option<crate::catalogue::AccessRole>,
+    ) -> Result<Store, CoreError> {
         let key = VerifierKey::parse(leader).map_err(CoreError::Invalid)?;
         let store = Store::init(dir, &key.name)?;
-        store.become_follower(leader)?;
+        store.become_follower(leader, view)?;
         Ok(store)
     }
 
     /// Makes this empty store a follower's copy of the ledger `leader` signs (what
     /// [`Store::init_follower`] does after `init`; also for a folder whose making was cut off
     /// between the two). A store that holds records, or follows already, is refused.
-    pub fn become_follower(&self, leader: &str) -> Result<(), CoreError> {
+    pub fn become_follower(
+        &self,
+        leader: &str,
+        view: Option<crate::catalogue::AccessRole>,
+    ) -> Result<(), CoreError> {
         VerifierKey::parse(leader).map_err(CoreError::Invalid)?;
         if self.head().count > 0 || self.leader_key()?.is_some() {
             return Err(CoreError::Invalid(format!(
@@ -309,6 +320,22 @@ impl Store {
                 self.location()
             )));
         }
+        if !self.is_folder() {
+            return Err(CoreError::Invalid(
+                "a follower keeps its copy in a folder (--data DIR), not in a database".into(),
+            ));
+        }
+        // The view first: the leader's key file is what makes the folder a follower's copy, so
+        // a cut-off here leaves an empty store that the next follow makes again.
+        match view {
+            Some(role) => self.t.meta.insert(META_VIEW, role.as_str().as_bytes())?,
+            None => self.t.meta.remove(META_VIEW)?,
+        }
+        self.sync_to_disk()?;
+        *self
+            .view
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = view;
         self.write_kept_file(
             LEADER_KEY_FILE,
             format!("{}\n", leader.trim()).as_bytes(),
@@ -339,6 +366,26 @@ impl Store {
             Some(text) => LedgerKey::from_file_text(&text)
                 .map(|key| Some(key.verifier_key()))
                 .map_err(|why| CoreError::Key { path, why }),
+        }
+    }
+
+    /// The role whose view of the ledger this copy holds: a follower's copy made with a token
+    /// of that role. Records the role may not see are held *withheld* (their place in the
+    /// chain only), and personal data it may not see is not held (not erased: never had).
+    /// `None`: the store holds every record whole (a ledger of its own, or an admin's copy).
+    pub fn view(&self) -> Option<crate::catalogue::AccessRole> {
+        *self
+            .view
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How this store holds a record of `event_type` in `stream`: withheld, or whole with or
+    /// without its personal data (see [`Store::view`]).
+    pub fn held_as(&self, stream: &str, event_type: EventType) -> crate::access::Shown {
+        match self.view() {
+            None => crate::access::Shown::Record { personal: true },
+            Some(role) => crate::access::shown_in(role, stream, event_type),
         }
     }
 

@@ -280,6 +280,7 @@ mod tests {
             personal_commitment: None,
             prev_hash: [0; 32],
             hash: [0; 32],
+            withheld: false,
         }
     }
 

@@ -149,12 +149,16 @@ impl AuditBuilder {
         AuditBuilder::default()
     }
 
-    /// Applies the next record (with its personal data, when shown).
+    /// Applies the next record (with its personal data, when shown). A record held withheld
+    /// (a view copy's) is passed over, as a withheld line of an export is.
     pub fn apply(
         &mut self,
         record: &Record,
         personal: Option<&Personal>,
     ) -> Result<(), ProjectionError> {
+        if record.withheld {
+            return Ok(());
+        }
         self.projections.apply(record, personal)?;
         let effective = date_of(record)?;
         let p = record.position;
