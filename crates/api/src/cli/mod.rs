@@ -236,8 +236,10 @@ enum Command {
     Follow {
         /// The leader's base URL, e.g. http://10.0.0.5:8080.
         leader: String,
-        /// A token of the leader's, of a role that reads every record with its personal data
-        /// (admin); the follower's own readers use the leader's tokens too.
+        /// A token of the leader's. An admin's keeps every record whole; another role's keeps
+        /// what that role reads (records it may not see withheld, personal data it may not see
+        /// left out), and the copy stays that role's. The copy's readers use the leader's
+        /// tokens, and this one.
         #[arg(long, env = "KRONIEK_TOKEN", hide_env_values = true)]
         token: String,
         /// The leader's verifier key (`kroniek key show` on the leader); needed the first time,
