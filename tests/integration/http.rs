@@ -218,6 +218,7 @@ fn every_role_against_every_endpoint() {
         ("GET", "/v1/events?limit=1000", &all),
         ("GET", "/v1/streams/member/10201", &all),
         ("GET", "/v1/head", &all),
+        ("GET", "/v1/whoami", &all),
         ("GET", "/v1/bodies/landelijk-bestuur/composition", &all),
         (
             "GET",
