@@ -1136,6 +1136,56 @@ fn the_audit_report_is_reused_until_the_ledger_grows() {
     );
 }
 
+/// Step 12, item 3: the server makes the audit report from the facts its read side folded as
+/// records came (no fold and no walk per request), and it is the command line's report, made
+/// from the store, to the byte: after appends, after a donor's erasure (whose names the read
+/// side forgets), and after a restart from a snapshot.
+#[test]
+fn the_servers_audit_report_from_its_read_side_is_the_command_lines() {
+    let ledger = Ledger::new();
+    ledger.append_sample();
+    let mut s = Server::start_on(ledger, &[]);
+    let t = s.admin_token.clone();
+    let (code, before) = s.get("/v1/audit/2022", &t);
+    assert_eq!(code, 200, "{before}");
+    assert!(
+        before.contains("Stichting Vooruit"),
+        "a disclosed donor's name"
+    );
+    let (code, body) = s.post("/v1/events", &t, PAYMENT);
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = s.post(
+        "/v1/members/donor:d-0043/erase",
+        &t,
+        r#"{"reason":"AVG-verzoek"}"#,
+    );
+    assert_eq!(code, 201, "{body}");
+    let (code, served) = s.get("/v1/audit/2022", &t);
+    assert_eq!(code, 200, "{served}");
+    assert!(
+        !served.contains("Stichting Vooruit"),
+        "the erased name is gone"
+    );
+    s.stop();
+    let ledger = std::mem::replace(&mut s.ledger, Ledger::new());
+    let cli = ledger
+        .run(&["audit", "--year", "2022", "--format", "json"])
+        .ok();
+    assert_eq!(
+        json(&served),
+        json(&cli),
+        "the server's report is the command line's"
+    );
+    // Restarted from the snapshot saved at the clean stop: the same report again.
+    let s = Server::start_on(ledger, &[]);
+    assert!(
+        s.startup.iter().any(|l| l.contains("snapshot")),
+        "started from a snapshot: {:?}",
+        s.startup
+    );
+    assert_eq!(json(&s.get("/v1/audit/2022", &t).1), json(&cli));
+}
+
 /// Step 14, item 3: exports are bounded per principal (2 at once: a third is a 429), and a
 /// client that stops reading holds its slot only while its connection lasts.
 #[test]

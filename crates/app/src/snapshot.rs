@@ -25,13 +25,14 @@ use kroniek_core::access::AccessTable;
 use kroniek_core::catalogue;
 use kroniek_core::record::{Personal, Record};
 use kroniek_core::store::Store;
+use kroniek_projections::audit::AuditFacts;
 use kroniek_projections::Projections;
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// The snapshot format this build writes and reads. Any change to a type in the read models
 /// changes their bincode form: raise it then, and older snapshots are ignored (a rebuild).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A server saves a snapshot in the background once this many records were folded since the
 /// last one (and at a clean stop): a restart after a crash folds at most about this many.
@@ -52,18 +53,25 @@ fn config() -> Config {
     bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
 
-/// Every read model a server keeps: the projections and the access table, folded from the
-/// same records.
+/// Every read model a server keeps: the projections, the access table and the audit
+/// report's facts, folded from the same records.
 #[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct ReadModels {
     pub projections: Projections,
     pub access: AccessTable,
+    pub audit: AuditFacts,
 }
 
 impl ReadModels {
     /// Folds one record into every read model.
     pub fn apply(&mut self, record: &Record, personal: Option<&Personal>) -> Result<(), AppError> {
-        apply(&mut self.projections, &mut self.access, record, personal)
+        apply(
+            &mut self.projections,
+            &mut self.access,
+            &mut self.audit,
+            record,
+            personal,
+        )
     }
 
     /// How many records were folded.
@@ -83,21 +91,31 @@ impl ReadModels {
     }
 }
 
-/// Folds one record into the projections and the access table: the one fold of every read
-/// side (a server's, a rebuild's, a snapshot's catch-up).
+/// Folds one record into the projections, the access table and the audit facts (its data
+/// parsed once for all three): the one fold of every read side (a server's, a rebuild's, a
+/// snapshot's catch-up). A record held withheld (a view copy's) is counted and folds nothing.
 pub fn apply(
     projections: &mut Projections,
     access: &mut AccessTable,
+    audit: &mut AuditFacts,
     record: &Record,
     personal: Option<&Personal>,
 ) -> Result<(), AppError> {
+    if record.withheld {
+        return projections
+            .apply(record, personal)
+            .map_err(|e| AppError::Failed(format!("record {}: {e}", record.position)));
+    }
+    let failed = |e: String| AppError::Failed(format!("record {}: {e}", record.position));
+    let event = catalogue::parse_data(record.event_type, &record.data)
+        .map_err(|(f, w)| failed(format!("data.{f}: {w}")))?;
     projections
-        .apply(record, personal)
-        .map_err(|e| AppError::Failed(format!("record {}: {e}", record.position)))?;
+        .apply_event(record, &event, personal)
+        .map_err(|e| failed(e.to_string()))?;
+    let effective = kroniek_core::types::Date::parse(&record.effective).map_err(failed)?;
+    audit.apply(record, &event, effective, personal, projections);
     if record.event_type.name().starts_with("Access") {
-        if let Ok(event) = catalogue::parse_data(record.event_type, &record.data) {
-            access.apply(&event, &record.effective);
-        }
+        access.apply(&event, &record.effective);
     }
     Ok(())
 }
@@ -239,7 +257,7 @@ impl<W: Write> Write for Hashing<W> {
 
 /// Saves `models` as the store's snapshot at their position (see [`save_parts`]).
 pub fn save(store: &Store, models: &ReadModels) -> Result<Option<PathBuf>, AppError> {
-    save_parts(store, &models.projections, &models.access)
+    save_parts(store, &models.projections, &models.access, &models.audit)
 }
 
 /// Saves the read models as the store's snapshot at their position, durable when this returns,
@@ -249,6 +267,7 @@ pub fn save_parts(
     store: &Store,
     projections: &Projections,
     access: &AccessTable,
+    audit: &AuditFacts,
 ) -> Result<Option<PathBuf>, AppError> {
     let position = projections.applied();
     if position == 0 {
@@ -283,7 +302,7 @@ pub fn save_parts(
         .map_err(io("cannot write"))?;
     out.write_all(&hash).map_err(io("cannot write"))?;
     // Encoded as `ReadModels` is: its fields in order.
-    bincode::encode_into_std_write((projections, access), &mut out, config())
+    bincode::encode_into_std_write((projections, access, audit), &mut out, config())
         .map_err(|e| AppError::Failed(format!("cannot encode the read models: {e}")))?;
     let checksum = *out.hasher.finalize().as_bytes();
     let mut inner = out.inner;
@@ -467,8 +486,8 @@ mod tests {
             b.extend_from_slice(&sum);
             b
         };
-        let version = reseal(&|b| b[28] = 2);
-        assert!(reasons(&version).contains("format version 2"));
+        let version = reseal(&|b| b[28] = FORMAT_VERSION as u8 + 1);
+        assert!(reasons(&version).contains(&format!("format version {}", FORMAT_VERSION + 1)));
         let other = reseal(&|b| b[40] ^= 1);
         assert!(reasons(&other).contains("does not match the ledger"));
         let past = reseal(&|b| b[32..40].copy_from_slice(&(1u64 << 40).to_le_bytes()));

@@ -238,17 +238,32 @@ impl Projections {
             self.applied += 1;
             return Ok(());
         }
-        let unreadable = |why: String| ProjectionError::Unreadable {
-            position: record.position,
-            why,
-        };
-        let effective = Date::parse(&record.effective).map_err(unreadable)?;
-        let event = catalogue::parse_data(record.event_type, &record.data)
-            .map_err(|(f, w)| unreadable(format!("data.{f}: {w}")))?;
-        self.state.apply(&event, effective, record.position);
+        let event = catalogue::parse_data(record.event_type, &record.data).map_err(|(f, w)| {
+            ProjectionError::Unreadable {
+                position: record.position,
+                why: format!("data.{f}: {w}"),
+            }
+        })?;
+        self.apply_event(record, &event, personal)
+    }
+
+    /// [`Projections::apply`] with the record's data already parsed as `event` (a fold that
+    /// feeds several read models parses it once).
+    pub fn apply_event(
+        &mut self,
+        record: &Record,
+        event: &EventData,
+        personal: Option<&Personal>,
+    ) -> Result<(), ProjectionError> {
+        let effective =
+            Date::parse(&record.effective).map_err(|why| ProjectionError::Unreadable {
+                position: record.position,
+                why,
+            })?;
+        self.state.apply(event, effective, record.position);
         let position = record.position;
         use EventData as E;
-        match &event {
+        match event {
             E::MemberJoined(d) => {
                 let info = self.members.entry(d.member_id.to_string()).or_default();
                 push_small(

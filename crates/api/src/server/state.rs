@@ -49,6 +49,8 @@ impl Default for Limits {
 pub struct ReadSide {
     pub projections: Projections,
     pub access: AccessTable,
+    /// What the audit report needs beyond the projections.
+    pub audit: kroniek_projections::audit::AuditFacts,
     pub applied: u64,
 }
 
@@ -212,6 +214,7 @@ impl AppState {
                 applied: models.applied(),
                 projections: models.projections,
                 access: models.access,
+                audit: models.audit,
             },
             None => ReadSide::default(),
         };
@@ -259,8 +262,12 @@ impl AppState {
         if read.applied == 0 || read.applied == at {
             return Ok(None);
         }
-        let saved =
-            kroniek_app::snapshot::save_parts(&self.store, &read.projections, &read.access)?;
+        let saved = kroniek_app::snapshot::save_parts(
+            &self.store,
+            &read.projections,
+            &read.access,
+            &read.audit,
+        )?;
         if saved.is_some() {
             self.snapshot_at
                 .store(read.applied, std::sync::atomic::Ordering::SeqCst);
@@ -289,8 +296,14 @@ impl AppState {
             if record.position >= head {
                 return Ok(());
             }
-            kroniek_app::snapshot::apply(&mut read.projections, &mut read.access, record, personal)
-                .map_err(|e| CoreError::Corrupt(record.position, e.to_string()))?;
+            kroniek_app::snapshot::apply(
+                &mut read.projections,
+                &mut read.access,
+                &mut read.audit,
+                record,
+                personal,
+            )
+            .map_err(|e| CoreError::Corrupt(record.position, e.to_string()))?;
             read.applied = record.position + 1;
             Ok::<(), CoreError>(())
         };
@@ -322,15 +335,7 @@ impl AppState {
             .entry(key.clone())
             .or_default()
             .clone();
-        let made =
-            kroniek_app::audit::from_open_store(&self.store, params, None, &mut |done, total| {
-                progress
-                    .total
-                    .store(total, std::sync::atomic::Ordering::Relaxed);
-                progress
-                    .done
-                    .store(done, std::sync::atomic::Ordering::Relaxed);
-            });
+        let made = self.audit_from_read_side(params, &progress);
         self.audits_under_way
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -353,6 +358,88 @@ impl AppState {
         }
         cache.insert(key, (report.integrity.events, report.clone()));
         Ok(report)
+    }
+
+    /// Makes the audit report from the read side, which already holds every figure's facts:
+    /// at a checkpoint of the read side's size, with the chain walk of that size (the one at
+    /// start, or the last `/v1/verify`, when no record was appended since; else a walk now).
+    /// When appends keep moving the head between the checkpoint and the read side, the report
+    /// is made from the store as the command line makes it.
+    fn audit_from_read_side(
+        &self,
+        params: &kroniek_projections::audit::AuditParams,
+        progress: &AuditProgress,
+    ) -> Result<kroniek_projections::audit::AuditReport, kroniek_app::AppError> {
+        let set = |done: u64, total: u64| {
+            progress
+                .total
+                .store(total, std::sync::atomic::Ordering::Relaxed);
+            progress
+                .done
+                .store(done, std::sync::atomic::Ordering::Relaxed);
+        };
+        for _ in 0..3 {
+            self.catch_up()?;
+            let note = self.store.sign_checkpoint()?;
+            let size = kroniek_core::note::Checkpoint::parse_body(&note.text)
+                .map_err(kroniek_app::AppError::Failed)?
+                .size;
+            let verification = match self.walk_of_size(size) {
+                Some(walk)
+                    if size > 0
+                        && walk.as_ref().is_ok_and(|v| {
+                            self.store
+                                .record_at(size - 1)
+                                .is_ok_and(|r| r.hash == v.head)
+                        }) =>
+                {
+                    walk
+                }
+                _ => {
+                    let outcome = self.store.verify(&mut |n| set(n.min(size), 2 * size))?;
+                    self.remember(outcome.clone());
+                    outcome
+                }
+            };
+            set(size, 2 * size);
+            let read = self.read();
+            if read.applied != size {
+                continue; // an append came between: its checkpoint is the next one
+            }
+            let report = kroniek_app::audit::from_read_models(
+                &self.store,
+                &read.projections,
+                &read.audit,
+                &note,
+                &verification,
+                params,
+            );
+            set(2 * size, 2 * size);
+            return report;
+        }
+        kroniek_app::audit::from_open_store(&self.store, params, None, &mut |done, total| {
+            set(done, total)
+        })
+    }
+
+    /// The last full walk of the chain, when it passed and covered exactly `size` records.
+    fn walk_of_size(
+        &self,
+        size: u64,
+    ) -> Option<Result<kroniek_core::verify::Verified, kroniek_core::verify::Broken>> {
+        let last = self
+            .last_verification
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last.as_ref().map(|v| &v.outcome) {
+            Some(Ok(v)) if v.count == size => Some(Ok(kroniek_core::verify::Verified {
+                count: v.count,
+                head: kroniek_core::types::parse_hex32(&v.head)?,
+                erased: v.erased,
+                withheld: v.withheld,
+            })),
+            _ => None,
+        }
     }
 
     /// The audit report for `params` if it was made at the current head already.

@@ -20,8 +20,10 @@ use kroniek_core::record::{ExportLine, LinePersonal};
 use kroniek_core::store::Store;
 use kroniek_core::types::{hex, Date};
 use kroniek_projections::audit::{
-    AuditBuilder, AuditParams, AuditReport, Integrity, LateEntry, PreviousCheck,
+    AuditBuilder, AuditFacts, AuditParams, AuditReport, AuditView, Integrity, LateEntry,
+    PreviousCheck,
 };
+use kroniek_projections::Projections;
 use std::path::Path;
 
 /// The columns of the cases table, the same in the CSV and the HTML report.
@@ -47,6 +49,43 @@ pub fn read_note(path: &Path) -> Result<Note, AppError> {
     let text = std::fs::read_to_string(path)
         .map_err(AppError::io(format!("cannot read {}", path.display())))?;
     Note::parse(&text).map_err(|e| AppError::Invalid(format!("{}: {e}", path.display())))
+}
+
+/// Builds the report from read models a server keeps (its projections and audit facts,
+/// folded from the first `note`-size records: the caller checks that they are at the
+/// checkpoint's size), with `verification`, a walk of the chain that covered at least those
+/// records. Folds nothing and walks nothing: the report of a large ledger in the time its
+/// figures take to compute. Equal to [`from_open_store`]'s at the same size.
+pub fn from_read_models(
+    store: &Store,
+    projections: &Projections,
+    facts: &AuditFacts,
+    note: &Note,
+    verification: &Result<kroniek_core::verify::Verified, kroniek_core::verify::Broken>,
+    params: &AuditParams,
+) -> Result<AuditReport, AppError> {
+    let cp = Checkpoint::parse_body(&note.text).map_err(AppError::Failed)?;
+    if projections.applied() != cp.size {
+        return Err(AppError::Failed(format!(
+            "the read models hold {} records, the checkpoint {}",
+            projections.applied(),
+            cp.size
+        )));
+    }
+    let integrity = Integrity {
+        events: cp.size,
+        head: hex(&store.head().hash),
+        checkpoint: Some(note.to_text()),
+        verified: verification.is_ok(),
+        verification: match verification {
+            Ok(v) => format!("verified {} events", v.count),
+            Err(b) => b.to_string(),
+        },
+        ..Integrity::default()
+    };
+    AuditView::new(projections, facts)
+        .report(params, integrity)
+        .map_err(|e| AppError::Failed(e.to_string()))
 }
 
 /// Builds the report from an open store, at a checkpoint of its current size (signed if the

@@ -5,7 +5,7 @@
 use super::report::{
     Exception, Severity, SubsidyCheck, Summary, YouthCount, KASCOMMISSIE_MIN_MEMBERS,
 };
-use super::{euros, AuditBuilder, Year};
+use super::{euros, AuditView, Year};
 use kroniek_core::catalogue::MemberKind;
 use kroniek_core::governance::state::{BodyHistory, Holding};
 use kroniek_core::types::Date;
@@ -31,7 +31,7 @@ fn next_day(d: Date) -> Date {
     d.naive().succ_opt().map(Date::from_naive).unwrap_or(d)
 }
 
-impl AuditBuilder {
+impl AuditView<'_> {
     /// Days of the year without a kascommissie of at least two validly seated members. None
     /// in the ledger at all is a warning (the board may have engaged a register-accountant
     /// instead, BW 2:48 lid 2); a lapse of one that exists is a violation.
@@ -128,7 +128,7 @@ impl AuditBuilder {
         exceptions: &mut Vec<Exception>,
     ) -> Vec<SubsidyCheck> {
         let mut by: BTreeMap<&str, SubsidyCheck> = BTreeMap::new();
-        for (pos, y, recipient, cents) in &self.subsidy_applications {
+        for (pos, y, recipient, cents) in &self.facts.subsidy_applications {
             if *y != year {
                 continue;
             }
@@ -141,7 +141,7 @@ impl AuditBuilder {
             c.applied_cents = c.applied_cents.saturating_add(*cents);
             c.positions.push(*pos);
         }
-        for (pos, y, recipient, cents, _) in &self.subsidies {
+        for (pos, y, recipient, cents, _) in &self.facts.subsidies {
             if let Some(c) = by.get_mut(recipient.as_str()).filter(|_| *y == year) {
                 c.received_cents = c.received_cents.saturating_add(*cents);
                 c.positions.push(*pos);
@@ -182,7 +182,7 @@ impl AuditBuilder {
         let mut active = 0u64;
         let mut paying = 0u64;
         let mut positions = Vec::new();
-        for (id, facts) in &self.members {
+        for (id, facts) in &self.facts.members {
             let Some(h) = p.state.members.get(id.as_str()) else {
                 continue;
             };
@@ -212,6 +212,7 @@ impl AuditBuilder {
             positions,
         };
         let subsidised: Vec<u64> = self
+            .facts
             .subsidies
             .iter()
             .filter(|s| s.1 == year && s.2 == "youth_org")

@@ -51,7 +51,7 @@ impl AuditParams {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
 struct MemberFacts {
     /// Positions of the events about the member's status (joins, ends, suspensions, …).
     status_events: Vec<u64>,
@@ -62,7 +62,7 @@ struct MemberFacts {
     expelled: Vec<Date>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 struct Gift {
     position: u64,
     /// `received_on`, else `effective`.
@@ -81,7 +81,7 @@ struct Gift {
 }
 
 /// A `GiftReported`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 struct GiftReport {
     position: u64,
     year: i32,
@@ -90,7 +90,7 @@ struct GiftReport {
 }
 
 /// A `GiftReturned`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 struct GiftReturn {
     position: u64,
     year: i32,
@@ -101,7 +101,7 @@ struct GiftReturn {
 }
 
 /// A `LoanReceived`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 struct Loan {
     position: u64,
     year: i32,
@@ -114,10 +114,10 @@ struct Loan {
 /// A `BudgetAdopted`: position, year, decision, lines.
 type BudgetFact = (u64, i32, String, Vec<(String, i64)>);
 
-/// Folds records into what the report needs.
-#[derive(Debug, Default)]
-pub struct AuditBuilder {
-    projections: Projections,
+/// What the audit report needs beyond the projections, folded from the same records (a
+/// server keeps it in its read side, beside the projections it shares).
+#[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
+pub struct AuditFacts {
     members: BTreeMap<String, MemberFacts>,
     subsidies: Vec<(u64, i32, String, i64, String)>,
     budgets: Vec<BudgetFact>,
@@ -131,10 +131,33 @@ pub struct AuditBuilder {
     subsidy_applications: Vec<(u64, i32, String, i64)>,
     cases: Vec<(u64, String, Date, String)>,
     decision_positions: BTreeMap<String, u64>,
-    effective: Vec<(u64, Date)>,
-    count: u64,
     /// Contributions paid and refunded, with the day money moved (step 11).
     payments: Vec<PaymentLine>,
+}
+
+/// Folds records into what the report needs: the projections and the audit facts, for a
+/// report made from the records alone (the command line, an export).
+#[derive(Debug, Default)]
+pub struct AuditBuilder {
+    projections: Projections,
+    facts: AuditFacts,
+    /// Every record's position and effective date (for late entries).
+    effective: Vec<(u64, Date)>,
+    count: u64,
+}
+
+/// The projections and the audit facts at one position: what a report is made from.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditView<'a> {
+    projections: &'a Projections,
+    facts: &'a AuditFacts,
+}
+
+impl<'a> AuditView<'a> {
+    /// The two read models, folded from the same records.
+    pub fn new(projections: &'a Projections, facts: &'a AuditFacts) -> AuditView<'a> {
+        AuditView { projections, facts }
+    }
 }
 
 fn date_of(record: &Record) -> Result<Date, ProjectionError> {
@@ -159,19 +182,41 @@ impl AuditBuilder {
         if record.withheld {
             return Ok(());
         }
-        self.projections.apply(record, personal)?;
-        let effective = date_of(record)?;
-        let p = record.position;
-        self.count += 1;
-        self.effective.push((p, effective));
         let event = kroniek_core::catalogue::parse_data(record.event_type, &record.data).map_err(
             |(f, w)| ProjectionError::Unreadable {
-                position: p,
+                position: record.position,
                 why: format!("data.{f}: {w}"),
             },
         )?;
+        self.projections.apply_event(record, &event, personal)?;
+        let effective = date_of(record)?;
+        self.count += 1;
+        self.effective.push((record.position, effective));
+        self.facts
+            .apply(record, &event, effective, personal, &self.projections);
+        Ok(())
+    }
+
+    /// How many records were applied.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+impl AuditFacts {
+    /// Folds one record (its data parsed as `event`, dated `effective`) that `projections`
+    /// has just applied: the facts read the case it decides from them.
+    pub fn apply(
+        &mut self,
+        record: &Record,
+        event: &EventData,
+        effective: Date,
+        personal: Option<&Personal>,
+        projections: &Projections,
+    ) {
+        let p = record.position;
         use EventData as E;
-        match &event {
+        match event {
             E::MemberJoined(d) => {
                 let f = self.members.entry(d.member_id.to_string()).or_default();
                 f.status_events.push(p);
@@ -239,7 +284,7 @@ impl AuditBuilder {
                 });
             }
             E::CaseDecided(d) => {
-                if let Some(c) = self.projections.state.cases.get(d.case_id.as_str()) {
+                if let Some(c) = projections.state.cases.get(d.case_id.as_str()) {
                     if c.kind == CaseKind::Royement {
                         for m in &c.respondents {
                             self.members
@@ -254,7 +299,7 @@ impl AuditBuilder {
                     .push((p, d.case_id.to_string(), effective, "decided".into()));
             }
             E::AppealDecided(d) => {
-                if let Some(c) = self.projections.state.cases.get(d.case_id.as_str()) {
+                if let Some(c) = projections.state.cases.get(d.case_id.as_str()) {
                     for m in &c.respondents {
                         self.members
                             .entry(m.clone())
@@ -345,14 +390,33 @@ impl AuditBuilder {
                         .push((p, chrono::Datelike::year(&effective.naive()), a));
                 }
             }
+            E::PersonalDataErased(d) => self.erase(&d.subject),
             _ => {}
         }
-        Ok(())
     }
 
-    /// How many records were applied.
-    pub fn count(&self) -> u64 {
-        self.count
+    /// Forgets the names a `PersonalDataErased` of a donor erased (the gifts' and loans'
+    /// `personal`): a fold that ran before the erasure holds them, a fold after it never sees
+    /// them.
+    fn erase(&mut self, subject: &kroniek_core::catalogue::ErasureSubject) {
+        if let kroniek_core::catalogue::ErasureSubject::Donor(donor) = subject {
+            for g in self
+                .gifts
+                .iter_mut()
+                .filter(|g| g.donor_ref == donor.as_str())
+            {
+                g.name = None;
+                g.residence = None;
+            }
+            for l in self
+                .loans
+                .iter_mut()
+                .filter(|l| l.lender_ref == donor.as_str())
+            {
+                l.name = None;
+                l.residence = None;
+            }
+        }
     }
 }
 
@@ -392,7 +456,7 @@ impl Year {
     }
 }
 
-impl AuditBuilder {
+impl AuditView<'_> {
     /// The report for `params`, with the `integrity` its maker established: one section after
     /// the other, each with the exceptions it found (in the report's order: membership,
     /// governance, money, then integrity first of all, then revoked decisions).
@@ -413,6 +477,7 @@ impl AuditBuilder {
         add(
             format!("the contributions for {cy}"),
             &mut self
+                .facts
                 .payments
                 .iter()
                 .filter(|x| x.year == cy)
@@ -421,6 +486,7 @@ impl AuditBuilder {
         add(
             format!("the gifts of {year}"),
             &mut self
+                .facts
                 .gifts
                 .iter()
                 .filter(|g| g.year == year)
@@ -429,6 +495,7 @@ impl AuditBuilder {
         add(
             format!("the gifts returned in {year}"),
             &mut self
+                .facts
                 .gift_returns
                 .iter()
                 .filter(|g| g.year == year)
@@ -437,6 +504,7 @@ impl AuditBuilder {
         add(
             format!("the loans of {year}"),
             &mut self
+                .facts
                 .loans
                 .iter()
                 .filter(|g| g.year == year)
@@ -445,6 +513,7 @@ impl AuditBuilder {
         add(
             format!("the subsidies of {year}"),
             &mut self
+                .facts
                 .subsidies
                 .iter()
                 .filter(|s| s.1 == year)
@@ -453,6 +522,7 @@ impl AuditBuilder {
         add(
             format!("the subsidies applied for {year}"),
             &mut self
+                .facts
                 .subsidy_applications
                 .iter()
                 .filter(|s| s.1 == year)
@@ -461,6 +531,7 @@ impl AuditBuilder {
         add(
             format!("the budget lines of {year}"),
             &mut self
+                .facts
                 .budgets
                 .iter()
                 .filter(|b| b.1 == year)
@@ -469,6 +540,7 @@ impl AuditBuilder {
         add(
             format!("the decisions' amounts of {year}"),
             &mut self
+                .facts
                 .decision_amounts
                 .iter()
                 .filter(|d| d.1 == year)
@@ -541,7 +613,7 @@ impl AuditBuilder {
         let (year, dec31) = (span.year, span.dec31);
         let in_year = |x: Date| span.contains(x);
         let mut members: Vec<CountedMember> = Vec::new();
-        for (id, facts) in &self.members {
+        for (id, facts) in &self.facts.members {
             let Some(history) = p.state.members.get(id.as_str()) else {
                 continue;
             };
@@ -608,6 +680,7 @@ impl AuditBuilder {
         // Payment evidence (step 11): by month paid, paid after the cut-off, refunded after
         // the peildatum.
         let of_year: Vec<&PaymentLine> = self
+            .facts
             .payments
             .iter()
             .filter(|x| x.year == params.contribution_year)
@@ -689,6 +762,7 @@ impl AuditBuilder {
         }
         let changes = |pick: fn(&MemberFacts) -> &Vec<Date>| -> Vec<MemberChange> {
             let mut out: Vec<MemberChange> = self
+                .facts
                 .members
                 .iter()
                 .flat_map(|(id, f)| {
@@ -837,7 +911,7 @@ impl AuditBuilder {
             .collect();
         register.sort_by(|a, b| a.0.cmp(b.0));
         for (id, h) in register {
-            let facts = self.members.get(id.as_str());
+            let facts = self.facts.members.get(id.as_str());
             let mut positions: Vec<u64> =
                 facts.map(|f| f.status_events.clone()).unwrap_or_default();
             let (line, detail) = match h.status_on(d) {
@@ -1065,7 +1139,7 @@ impl AuditBuilder {
                     title: x.title.clone(),
                     amount_cents: x.amount_cents,
                     revoked_by: x.revoked.as_ref().map(|r| r.by_decision_id.clone()),
-                    position: self.decision_positions.get(&x.decision_id).copied(),
+                    position: self.facts.decision_positions.get(&x.decision_id).copied(),
                 };
                 if matches!(x.category.as_str(), "financial" | "subsidy") {
                     financial.push(line.clone());
@@ -1096,6 +1170,7 @@ impl AuditBuilder {
     fn money(&self, span: Year, exceptions: &mut Vec<Exception>) -> Money {
         let year = span.year;
         let subsidies: Vec<SubsidyLine> = self
+            .facts
             .subsidies
             .iter()
             .filter(|s| s.1 == year)
@@ -1111,6 +1186,7 @@ impl AuditBuilder {
             *subsidy_totals.entry(s.recipient.clone()).or_default() += s.amount_cents;
         }
         let budgets = self
+            .facts
             .budgets
             .iter()
             .filter(|b| b.1 == year)
@@ -1124,10 +1200,10 @@ impl AuditBuilder {
         let rules = gift_rules(year);
         let sections = gifts::gift_sections(
             year,
-            &self.gifts,
-            &self.gift_reports,
-            &self.gift_returns,
-            &self.loans,
+            &self.facts.gifts,
+            &self.facts.gift_reports,
+            &self.facts.gift_returns,
+            &self.facts.loans,
             exceptions,
         );
         Money {
@@ -1136,6 +1212,7 @@ impl AuditBuilder {
             budgets,
             gift_rules: rules,
             gifts_total_cents: self
+                .facts
                 .gifts
                 .iter()
                 .filter(|g| g.year == year)
@@ -1231,6 +1308,7 @@ impl AuditBuilder {
                     continue;
                 }
                 let positions: Vec<u64> = self
+                    .facts
                     .cases
                     .iter()
                     .filter(|(_, id, _, what)| id == case_id && what == "decided")
@@ -1254,7 +1332,7 @@ impl AuditBuilder {
         let p = &self.projections;
         let in_year = |x: Date| span.contains(x);
         let mut counts: BTreeMap<String, CaseCounts> = BTreeMap::new();
-        for (position, case_id, _, what) in self.cases.iter().filter(|c| in_year(c.2)) {
+        for (position, case_id, _, what) in self.facts.cases.iter().filter(|c| in_year(c.2)) {
             let kind = p
                 .state
                 .cases
@@ -1342,6 +1420,15 @@ fn revoked_exceptions(decisions: &Decisions, exceptions: &mut Vec<Exception>) {
 }
 
 impl AuditBuilder {
+    /// The report for `params` (see [`AuditView::report`]).
+    pub fn report(
+        &self,
+        params: &AuditParams,
+        integrity: Integrity,
+    ) -> Result<AuditReport, ProjectionError> {
+        AuditView::new(&self.projections, &self.facts).report(params, integrity)
+    }
+
     /// Late entries: records at or past `previous_size` dated before 1 January of `year`.
     pub fn late_entries(&self, previous_size: u64, year: i32) -> Vec<(u64, Date)> {
         let jan1 = d(year, 1, 1);
