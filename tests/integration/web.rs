@@ -432,3 +432,61 @@ fn cookies_are_secure_when_the_server_is_reached_over_https() {
         login.cookies
     );
 }
+
+/// Step 12, item 3: once the ledger has been quiet for a few seconds after an append, the
+/// server walks the chain again by itself, so the last verification covers the head (and the
+/// audit report needs no walk of its own); the overview shows it.
+#[test]
+fn the_chain_is_walked_again_when_the_ledger_is_quiet_after_appends() {
+    let s = Server::start(&["--demo"]);
+    let cookie = sign_in(&s, &s.admin_token);
+    let overview = || {
+        let page = request(
+            &s,
+            "GET",
+            "/",
+            &format!("kroniek_session={cookie}"),
+            &[],
+            None,
+        );
+        assert_eq!(page.status, 200);
+        page.body
+    };
+    let count = |body: &str| -> Option<u64> {
+        let at = body.find(r#"id="last-verification""#)?;
+        let text = &body[at..];
+        let open = text.find('(')?;
+        text[open + 1..].split_whitespace().next()?.parse().ok()
+    };
+    let head = || -> u64 {
+        let (_, body) = s.get("/v1/head", &s.admin_token);
+        let at = body.find("\"count\":").expect("a count") + 8;
+        body[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a number")
+    };
+    // The walk at start (and after the admin's grant) reaches the head by itself.
+    let started = std::time::Instant::now();
+    let first = head();
+    while count(&overview()) != Some(first) {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "no verification of the head shown"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let event = r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{"member_id":"10201","year":2025,"amount_cents":1500}}"#;
+    let (code, body) = s.post("/v1/events", &s.admin_token, event);
+    assert_eq!(code, 201, "{body}");
+    let started = std::time::Instant::now();
+    while count(&overview()) != Some(first + 1) {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the walk did not catch up with the append: {:?}",
+            count(&overview())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}

@@ -280,6 +280,15 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
                 "cannot start the thread that follows other servers",
             ))?;
     }
+    {
+        let st = state.clone();
+        std::thread::Builder::new()
+            .name("verify-when-idle".into())
+            .spawn(move || verify_when_idle(&st))
+            .map_err(AppError::io(
+                "cannot start the thread that verifies the chain when the ledger is quiet",
+            ))?;
+    }
     if let Some(f) = follow.clone() {
         println!(
             "following {} from record {} (read-only; appends go to the leader)",
@@ -332,6 +341,26 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
 
 /// For a ledger other servers append to (PostgreSQL): waits for their commits (LISTEN/NOTIFY,
+/// How long the head must stay where it is before the chain is walked again in the background.
+const QUIET: Duration = Duration::from_secs(5);
+
+/// Walks the chain again whenever the ledger has been quiet for [`QUIET`] since records were
+/// appended, so that the last walk covers the head: the audit report (which states the walk of
+/// its size) and the overview then need no walk of their own. One walk per quiet spell; none
+/// while appends go on. A walk that cannot read the store is retried at the next spell.
+fn verify_when_idle(state: &AppState) {
+    let mut seen = state.store.head().count;
+    loop {
+        std::thread::sleep(QUIET);
+        let head = state.store.head().count;
+        let quiet = head == seen;
+        seen = head;
+        if quiet && state.last_walk_size() != Some(head) && !state.verifying() {
+            let _ = state.verify_and_remember();
+        }
+    }
+}
+
 /// and a look every [`FOLLOW_POLL`]), then makes their records visible and folds them into
 /// the read side, which wakes the subscriptions (they read by position: no gap, no
 /// duplicate). A failure is printed once per distinct message and retried.

@@ -62,6 +62,10 @@ pub struct AppState {
     /// For a follower: the token it follows with, as the leader's principal and role (a copy
     /// of a role's view may hold no access records, so its own token is admitted here).
     pub follower_token: RwLock<Option<kroniek_core::access::Principal>>,
+    /// Walks of the whole chain under way.
+    walking: std::sync::atomic::AtomicU32,
+    /// The ledger's size when the last walk began (`u64::MAX`: none yet).
+    walked_size: std::sync::atomic::AtomicU64,
     pub read: RwLock<ReadSide>,
     pub limits: Limits,
     /// "Today" in the Netherlands (a function, so tests could fix it).
@@ -222,6 +226,8 @@ impl AppState {
             store,
             leader: None,
             follower_token: RwLock::new(None),
+            walking: std::sync::atomic::AtomicU32::new(0),
+            walked_size: std::sync::atomic::AtomicU64::new(u64::MAX),
             read: RwLock::new(read),
             limits,
             today,
@@ -310,6 +316,8 @@ impl AppState {
         if verify && from == 0 {
             let outcome = self.store.replay_verified(fold)?;
             self.remember(outcome);
+            self.walked_size
+                .store(head, std::sync::atomic::Ordering::SeqCst);
         } else {
             self.store.replay(from, fold)?;
         }
@@ -396,8 +404,11 @@ impl AppState {
                     walk
                 }
                 _ => {
+                    let at = self.store.head().count;
                     let outcome = self.store.verify(&mut |n| set(n.min(size), 2 * size))?;
                     self.remember(outcome.clone());
+                    self.walked_size
+                        .store(at, std::sync::atomic::Ordering::SeqCst);
                     outcome
                 }
             };
@@ -505,7 +516,28 @@ impl AppState {
     /// Walks the whole chain and keeps the outcome for the overview. Blocking.
     /// A read that fails is an error (a 5xx problem), never a verdict, and is not remembered.
     pub fn verify_and_remember(&self) -> Result<Verification, CoreError> {
-        Ok(self.remember(self.store.verify(&mut |_| {})?))
+        self.walking
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let size = self.store.head().count;
+        let walked = self.store.verify(&mut |_| {});
+        self.walking
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        let remembered = self.remember(walked?);
+        self.walked_size
+            .store(size, std::sync::atomic::Ordering::SeqCst);
+        Ok(remembered)
+    }
+
+    /// Whether a walk of the whole chain is under way.
+    pub fn verifying(&self) -> bool {
+        self.walking.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
+    /// The ledger's size when the last walk of the whole chain began (at least the records it
+    /// covered), if one was made.
+    pub fn last_walk_size(&self) -> Option<u64> {
+        let size = self.walked_size.load(std::sync::atomic::Ordering::SeqCst);
+        (size != u64::MAX).then_some(size)
     }
 
     /// Keeps the outcome of a full verification for the overview, stamped with the time.
