@@ -41,6 +41,7 @@ fn the_quick_bench_measures_every_row() {
         "kroniek verify",
         "kroniek import through the rules",
         "kroniek rebuild of every projection",
+        "audit report of one year, from the read side",
         "kroniek durable append, one writer",
         "kroniek durable appends, 32 writers",
         "32 writers: serial section per event",

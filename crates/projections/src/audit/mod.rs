@@ -132,7 +132,36 @@ pub struct AuditFacts {
     cases: Vec<(u64, String, Date, String)>,
     decision_positions: BTreeMap<String, u64>,
     /// Contributions paid and refunded, with the day money moved (step 11).
-    payments: Vec<PaymentLine>,
+    payments: Vec<Payment>,
+}
+
+/// A contribution paid or refunded, as the facts keep it (one per contribution of the whole
+/// ledger, so kept small); [`Payment::line`] is the report's form.
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+struct Payment {
+    member_id: Box<str>,
+    year: i32,
+    /// Negative for a refund.
+    cents: i64,
+    paid: Date,
+    reference: Option<Box<[u8; 32]>>,
+    position: u64,
+}
+
+impl Payment {
+    fn line(&self) -> PaymentLine {
+        PaymentLine {
+            member_id: self.member_id.to_string(),
+            year: self.year,
+            cents: self.cents,
+            paid: self.paid.to_string(),
+            reference_blake3: self
+                .reference
+                .as_ref()
+                .map(|h| kroniek_core::types::hex(&h[..])),
+            position: self.position,
+        }
+    }
 }
 
 /// Folds records into what the report needs: the projections and the audit facts, for a
@@ -256,15 +285,12 @@ impl AuditFacts {
                     .or_default()
                     .contributions
                     .push((d.year.0, d.amount_cents, p));
-                self.payments.push(PaymentLine {
-                    member_id: d.member_id.to_string(),
+                self.payments.push(Payment {
+                    member_id: d.member_id.as_str().into(),
                     year: d.year.0,
                     cents: d.amount_cents,
-                    paid: d.paid_on.unwrap_or(effective).to_string(),
-                    reference_blake3: d
-                        .reference_blake3
-                        .as_ref()
-                        .map(|h| kroniek_core::types::hex(&h.0)),
+                    paid: d.paid_on.unwrap_or(effective),
+                    reference: d.reference_blake3.as_ref().map(|h| Box::new(h.0)),
                     position: p,
                 });
             }
@@ -274,12 +300,12 @@ impl AuditFacts {
                     .or_default()
                     .contributions
                     .push((d.year.0, -d.amount_cents, p));
-                self.payments.push(PaymentLine {
-                    member_id: d.member_id.to_string(),
+                self.payments.push(Payment {
+                    member_id: d.member_id.as_str().into(),
                     year: d.year.0,
                     cents: -d.amount_cents,
-                    paid: effective.to_string(),
-                    reference_blake3: None,
+                    paid: effective,
+                    reference: None,
                     position: p,
                 });
             }
@@ -679,7 +705,7 @@ impl AuditView<'_> {
         let subsidy_count = members.iter().filter(|m| m.counted).count() as u64;
         // Payment evidence (step 11): by month paid, paid after the cut-off, refunded after
         // the peildatum.
-        let of_year: Vec<&PaymentLine> = self
+        let of_year: Vec<&Payment> = self
             .facts
             .payments
             .iter()
@@ -688,7 +714,7 @@ impl AuditView<'_> {
         let mut months: BTreeMap<String, (u64, i64)> = BTreeMap::new();
         for x in of_year.iter().filter(|x| x.cents > 0) {
             let e = months
-                .entry(x.paid.get(..7).unwrap_or("").to_owned())
+                .entry(x.paid.to_string().get(..7).unwrap_or("").to_owned())
                 .or_default();
             e.0 += 1;
             e.1 = e.1.saturating_add(x.cents);
@@ -704,15 +730,15 @@ impl AuditView<'_> {
         let paid_after_cutoff: Vec<PaymentLine> = match params.paid_by {
             Some(cutoff) => of_year
                 .iter()
-                .filter(|x| x.cents > 0 && x.paid.as_str() > cutoff.to_string().as_str())
-                .map(|x| (*x).clone())
+                .filter(|x| x.cents > 0 && x.paid > cutoff)
+                .map(|x| x.line())
                 .collect(),
             None => Vec::new(),
         };
         let refunds_after_peildatum: Vec<PaymentLine> = of_year
             .iter()
-            .filter(|x| x.cents < 0 && x.paid.as_str() > params.peildatum.to_string().as_str())
-            .map(|x| (*x).clone())
+            .filter(|x| x.cents < 0 && x.paid > params.peildatum)
+            .map(|x| x.line())
             .collect();
         for x in &paid_after_cutoff {
             exceptions.push(Exception {

@@ -385,7 +385,7 @@ pub struct AuditReport {
 }
 
 /// One contribution paid or refunded, as the bank moved it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, bincode::Encode, bincode::Decode)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentLine {
     pub member_id: String,
     pub year: i32,
