@@ -8,6 +8,12 @@
 //! rounds it waits on the leader's live subscription (`GET /v1/subscribe`). A rewind, a fork
 //! or another key stops the follower: the copy keeps what it had, and the process says why
 //! and exits with status 1 (a failed check, as `verify`'s).
+//!
+//! The token's role (`GET /v1/whoami`) sets what the copy holds: every record whole for an
+//! admin; for any other role, that role's view (records it may not see withheld, personal
+//! data it may not see left out, see [`Store::view`]), checked line by line, and the copy
+//! stays that role's. The follower's own token signs in on its copy (a copy of a role that
+//! reads no access records holds no one else's).
 
 use super::state::AppState;
 use kroniek_core::catalogue::AccessRole;
