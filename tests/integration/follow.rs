@@ -344,3 +344,110 @@ fn a_follower_with_another_roles_token_holds_what_that_role_reads() {
     assert_eq!(verified["verified"], true, "{verified}");
     assert!(verified["withheld"].as_u64() > Some(0), "{verified}");
 }
+
+/// A TLS front for the plain HTTP server at `backend` (`host:port`), on a free 127.0.0.1
+/// port, with a certificate for 127.0.0.1 and localhost signed by a new certificate
+/// authority: its `https://` address and the authority's PEM. It serves until the test ends.
+fn tls_front(backend: &str) -> (String, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kroniek test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("a CA certificate");
+    let leaf_key = rcgen::KeyPair::generate().expect("a server key");
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .expect("server params")
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .expect("a server certificate");
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .expect("a server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let address = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().expect("an address").port()
+    );
+    let backend = backend.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, backend) = (acceptor.clone(), backend.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(client).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(&backend).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
+    (address, ca.pem())
+}
+
+/// A leader behind TLS (HTTPS, as across the internet): the follower trusts the party's own
+/// certificate authority with `--ca` and keeps its copy; without it, the public roots do not
+/// vouch for that certificate and the follower refuses to start (nothing is sent in clear).
+#[test]
+fn a_follower_reaches_a_leader_over_https_trusting_the_ca_it_is_given() {
+    let ledger = Ledger::new();
+    ledger.append_sample();
+    let leader = Server::start_on(ledger, &[]);
+    let key = leader.ledger.run(&["key", "show"]).ok().trim().to_owned();
+    let token = leader.admin_token.clone();
+    let (https, ca) = tls_front(leader.base.trim_start_matches("http://"));
+    let copy = Ledger::new();
+    let ca_file = copy.file("party-ca.pem", &[ca.trim_end().to_owned()]);
+    let ca_path = ca_file.to_str().expect("a path").to_owned();
+
+    // Without --ca: the public roots do not know the party's CA.
+    let (code, stderr) = {
+        let mut child = Command::new(kroniek_bin())
+            .arg("--data")
+            .arg(copy.path("untrusted"))
+            .args(follow_args(&https, &token, Some(&key)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kroniek follow starts");
+        let status = child.wait().expect("it ends");
+        let mut stderr = String::new();
+        use std::io::Read;
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        (status.code().unwrap_or(-1), stderr)
+    };
+    assert_ne!(code, 0, "{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+
+    // With --ca: the copy is made over TLS and follows new records.
+    let follower = Server::follow_with(copy, &https, &token, Some(&key), &["--ca", &ca_path]);
+    let (status, body) = leader.post("/v1/events", &token, &joined(7201, 93_000));
+    assert_eq!(status, 201, "{body}");
+    wait_until("the follower to catch up over TLS", || {
+        head(&follower, &token) == head(&leader, &token)
+    });
+    assert_eq!(
+        follower.get("/v1/events?from=0&limit=1000", &token),
+        leader.get("/v1/events?from=0&limit=1000", &token)
+    );
+}

@@ -233,6 +233,19 @@ impl Server {
         Server::spawn(ledger, &follow_args(leader, token, key))
     }
 
+    /// [`Server::follow`] with more arguments (`--ca FILE`).
+    pub fn follow_with(
+        ledger: Ledger,
+        leader: &str,
+        token: &str,
+        key: Option<&str>,
+        more: &[&str],
+    ) -> Server {
+        let mut args = follow_args(leader, token, key);
+        args.extend_from_slice(more);
+        Server::spawn(ledger, &args)
+    }
+
     /// Starts `kroniek --data DIR ARGS…` and waits for its address.
     fn spawn(ledger: Ledger, args: &[&str]) -> Server {
         use std::io::BufRead;

@@ -234,7 +234,8 @@ enum Command {
     /// or signed by another key stops it with exit status 1; the copy keeps what it had. The
     /// copy serves the same read API and web pages; writes answer 405 naming the leader.
     Follow {
-        /// The leader's base URL, e.g. http://10.0.0.5:8080.
+        /// The leader's base URL, e.g. https://ledger.example-party.nl or http://10.0.0.5:8080
+        /// (plain HTTP only on a network you trust: the token goes with every request).
         leader: String,
         /// A token of the leader's. An admin's keeps every record whole; another role's keeps
         /// what that role reads (records it may not see withheld, personal data it may not see
@@ -246,6 +247,10 @@ enum Command {
         /// then kept in the copy.
         #[arg(long, value_name = "VKEY")]
         key: Option<String>,
+        /// For an https leader: trust only the certificate authorities in this PEM file (the
+        /// party's own CA) instead of the public ones (Mozilla's list, built in).
+        #[arg(long, value_name = "PEM")]
+        ca: Option<std::path::PathBuf>,
         /// The address to serve the copy on.
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: std::net::SocketAddr,
@@ -609,10 +614,15 @@ pub fn run() -> ExitCode {
             leader,
             token,
             key,
+            ca,
             listen,
         } => {
-            if !leader.starts_with("http://") {
-                eprintln!("kroniek follow: {leader}: give the leader's address as http://HOST:PORT (https is not supported yet: follow it through a tunnel or on a private network)");
+            if !leader.starts_with("http://") && !leader.starts_with("https://") {
+                eprintln!("kroniek follow: {leader}: give the leader's address as https://HOST[:PORT] (or http://HOST:PORT on a network you trust)");
+                return ExitCode::from(2);
+            }
+            if ca.is_some() && !leader.starts_with("https://") {
+                eprintln!("kroniek follow: --ca is for an https leader; {leader} is plain HTTP");
                 return ExitCode::from(2);
             }
             let options = crate::server::ServeOptions {
@@ -628,7 +638,12 @@ pub fn run() -> ExitCode {
                 },
                 checkpoint_every: std::time::Duration::from_millis(1000),
                 today: commands::today,
-                follow: Some(crate::server::Follow { leader, token, key }),
+                follow: Some(crate::server::Follow {
+                    leader,
+                    token,
+                    key,
+                    ca,
+                }),
             };
             crate::server::serve(&data, options).map_err(CliError::from)
         }

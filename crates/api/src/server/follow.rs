@@ -34,6 +34,9 @@ pub struct Follow {
     pub token: String,
     /// The leader's verifier key (`kroniek key show` on the leader); needed the first time.
     pub key: Option<String>,
+    /// For an https leader: a PEM file of the certificate authorities to trust instead of the
+    /// built-in public ones (Mozilla's list).
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// Records per page asked of the leader (its largest page).
@@ -68,7 +71,7 @@ pub fn open_copy(
     dir: &std::path::Path,
     follow: &Follow,
 ) -> Result<(Store, Option<Identity>), CoreError> {
-    let identity = match whoami(&agent(), follow) {
+    let identity = match whoami(&agent(follow)?, follow) {
         Ok(identity) => Some(identity),
         Err(Stop::Refused(why)) => return Err(CoreError::Invalid(why)),
         Err(Stop::Retry(why)) if Store::exists(dir) => {
@@ -135,12 +138,38 @@ fn check_view(store: &Store, view: Option<AccessRole>) -> Result<(), CoreError> 
     Ok(())
 }
 
-/// The follower's HTTP client.
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
+/// The follower's HTTP client: TLS (rustls) for an https leader, with the public roots, or
+/// only the certificate authorities of `--ca`.
+fn agent(follow: &Follow) -> Result<ureq::Agent, CoreError> {
+    let mut builder = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(5))
-        .timeout_read(WAIT + Duration::from_secs(5))
-        .build()
+        .timeout_read(WAIT + Duration::from_secs(5));
+    if let Some(path) = &follow.ca {
+        builder = builder.tls_config(Arc::new(tls_trusting(path)?));
+    }
+    Ok(builder.build())
+}
+
+/// A TLS client configuration that trusts exactly the certificate authorities in `path`.
+fn tls_trusting(path: &std::path::Path) -> Result<rustls::ClientConfig, CoreError> {
+    use rustls_pki_types::pem::PemObject;
+    let bad = |why: String| CoreError::Invalid(format!("--ca {}: {why}", path.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    let certificates = rustls_pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(format!("cannot be read as PEM: {e}")))?;
+    for certificate in certificates {
+        let certificate = certificate.map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
+        roots
+            .add(certificate)
+            .map_err(|e| bad(format!("a certificate that cannot be a root: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("holds no certificate".into()));
+    }
+    // The crypto provider of rustls's features: ring, as ureq's own default configuration.
+    Ok(rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// Who the token stands for at the leader.
@@ -165,10 +194,10 @@ fn whoami(agent: &ureq::Agent, follow: &Follow) -> Result<Identity, Stop> {
 /// Starts the thread that keeps the copy up to date.
 pub fn spawn(state: Arc<AppState>, follow: Follow) -> Result<(), CoreError> {
     let mut chain = state.store.chain_verifier()?;
+    let agent = agent(&follow)?;
     std::thread::Builder::new()
         .name("follow-leader".into())
         .spawn(move || {
-            let agent = agent();
             let mut last_problem = String::new();
             loop {
                 match round(&state, &agent, &follow, &mut chain) {
