@@ -355,6 +355,56 @@ fn a_reader_follows_another_processes_appends() {
     assert_eq!(reader.read_range(0, 10).unwrap().len(), 2);
 }
 
+/// A database that takes TLS connections only (as a managed database may): `sslmode=require`
+/// with `sslrootcert` (the database's own CA) connects over TLS, the certificate verified;
+/// a plain connection is refused by the server, and TLS with the public roots only refuses the
+/// certificate before anything is written.
+#[test]
+fn a_ledger_on_postgresql_over_tls_verifies_the_servers_certificate() {
+    if support::postgres::database().is_none() {
+        return;
+    }
+    let server = support::postgres::server().expect("the test server");
+    let plain = server.url(support::postgres::TLS_ONLY);
+    let ca = server.ca_file().to_str().expect("a path").to_owned();
+    let ledger = Ledger::new();
+    let sample = support::root().join("events/sample.jsonl");
+    let sample = sample.to_str().unwrap();
+    let run = |url: &str, args: &[&str]| {
+        let mut all = vec!["--store", url];
+        all.extend_from_slice(args);
+        ledger.run(&all)
+    };
+    // Plain: the server refuses it (so a success below was TLS).
+    let refused = run(&plain, &["init", "--origin", "test.example/kroniek"]);
+    assert_ne!(refused.code(), 0, "{}", refused.stdout());
+    assert!(
+        refused.stderr().contains("no encryption"),
+        "{}",
+        refused.stderr()
+    );
+    // TLS, but the public roots do not vouch for the database's own CA.
+    let public = format!("{plain}?sslmode=require");
+    let untrusted = run(&public, &["init", "--origin", "test.example/kroniek"]);
+    assert_ne!(untrusted.code(), 0, "{}", untrusted.stdout());
+    assert!(
+        untrusted.stderr().to_lowercase().contains("certificate"),
+        "{}",
+        untrusted.stderr()
+    );
+    // TLS with the database's CA: the commands work.
+    let tls = format!("{plain}?sslmode=require&sslrootcert={ca}");
+    run(&tls, &["init", "--origin", "test.example/kroniek"]).ok();
+    let appended = run(&tls, &["append", sample]).ok();
+    assert!(appended.starts_with("appended 477 events"), "{appended}");
+    let (count, _) = support::parse_verified(&run(&tls, &["verify"]).ok());
+    assert_eq!(count, 477);
+    // sslrootcert alone makes TLS required.
+    let implied = format!("{plain}?sslrootcert={ca}");
+    let (count, _) = support::parse_verified(&run(&implied, &["verify"]).ok());
+    assert_eq!(count, 477);
+}
+
 /// The `kroniek` binary on PostgreSQL: `--store` (and `KRONIEK_STORE`) for every command that
 /// opens a ledger; the same answers as on a folder.
 #[test]

@@ -17,6 +17,11 @@
 //!   for, so other processes' read sides follow.
 //! - **Reads** on the writing thread use the writing connection (they see the unit's own
 //!   writes); other threads read committed rows through a small pool of connections.
+//! - **TLS.** With `sslmode=require` in the URL (or `sslrootcert=FILE`, which implies it),
+//!   every connection is TLS (rustls) and the server's certificate is verified, name
+//!   included, as libpq's `verify-full` does: against the certificate authorities of
+//!   `sslrootcert` (a managed database's CA bundle), else the public ones (Mozilla's list).
+//!   Without them, connections are plain, as before.
 
 use kroniek_core::error::CoreError;
 use kroniek_core::store::{Backend, BackendIter, Entry, KeySpace};
@@ -329,8 +334,14 @@ struct Writer {
     failed: Option<String>,
 }
 
-struct Shared {
+/// How to reach the database: its settings, and the TLS connector when TLS is required.
+struct Target {
     config: postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
+}
+
+struct Shared {
+    target: Target,
     describe: String,
     writer: Mutex<Writer>,
     /// The thread whose unit of work is open.
@@ -357,10 +368,71 @@ pub fn is_postgres_url(location: &str) -> bool {
 
 /// A connection URL without its password, for messages.
 pub fn describe(url: &str) -> String {
-    match url.parse::<postgres::Config>() {
-        Ok(config) => describe_url(&config),
+    match parse_url(url) {
+        Ok((config, _)) => describe_url(&config),
         Err(_) => "a PostgreSQL database (the URL cannot be read)".into(),
     }
+}
+
+/// Reads a connection URL. `sslrootcert=FILE` is kroniek's (the client library does not know
+/// it): taken out, returned, and it makes TLS required.
+pub fn parse_url(url: &str) -> Result<(postgres::Config, Option<std::path::PathBuf>), String> {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, query),
+        None => (url, ""),
+    };
+    let mut root = None;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.strip_prefix("sslrootcert=") {
+            Some(path) if !path.is_empty() => root = Some(std::path::PathBuf::from(path)),
+            Some(_) => return Err("sslrootcert= names no file".into()),
+            None => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let mut config = url.parse::<postgres::Config>().map_err(|e| e.to_string())?;
+    if root.is_some() {
+        config.ssl_mode(postgres::config::SslMode::Require);
+    }
+    Ok((config, root))
+}
+
+/// The TLS connector for `sslmode=require`: the server's certificate verified against the
+/// authorities in `root` (PEM), else the public ones.
+fn tls_connector(
+    root: Option<&std::path::Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, CoreError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match root {
+        Some(path) => {
+            use rustls_pki_types::pem::PemObject;
+            let bad =
+                |why: String| CoreError::Invalid(format!("sslrootcert {}: {why}", path.display()));
+            let certificates = rustls_pki_types::CertificateDer::pem_file_iter(path)
+                .map_err(|e| bad(format!("cannot be read as PEM: {e}")))?;
+            for certificate in certificates {
+                let certificate =
+                    certificate.map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
+                roots
+                    .add(certificate)
+                    .map_err(|e| bad(format!("a certificate that cannot be a root: {e}")))?;
+            }
+            if roots.is_empty() {
+                return Err(bad("holds no certificate".into()));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    // The crypto provider of rustls's features: ring.
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// A connection's settings as a URL without its password, for messages.
@@ -385,8 +457,12 @@ pub fn describe_url(config: &postgres::Config) -> String {
     )
 }
 
-fn connect(config: &postgres::Config, describe: &str) -> Result<Client, CoreError> {
-    let mut client = config.connect(NoTls).map_err(|e| {
+fn connect(target: &Target, describe: &str) -> Result<Client, CoreError> {
+    let connected = match &target.tls {
+        Some(tls) => target.config.connect(tls.clone()),
+        None => target.config.connect(NoTls),
+    };
+    let mut client = connected.map_err(|e| {
         CoreError::Backend(format!(
             "cannot connect to {describe}: {} (is the server running, and the URL right?)",
             match pg(e) {
@@ -405,13 +481,19 @@ impl PostgresBackend {
     /// Connects to the database at `url`. With `create`, makes the schema when the database
     /// has none (an empty database for `init`).
     pub fn connect(url: &str, create: bool) -> Result<PostgresBackend, CoreError> {
-        let config: postgres::Config = url.parse().map_err(|e| {
+        let (config, root) = parse_url(url).map_err(|e| {
             CoreError::Invalid(format!(
-                "{url} is not a PostgreSQL URL ({e}): write postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+                "{} is not a PostgreSQL URL ({e}): write postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=require[&sslrootcert=CA.pem]]",
+                describe(url)
             ))
         })?;
         let describe = describe_url(&config);
-        let mut client = connect(&config, &describe)?;
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Require => Some(tls_connector(root.as_deref())?),
+            _ => None,
+        };
+        let target = Target { config, tls };
+        let mut client = connect(&target, &describe)?;
         let has_schema: Option<String> = client
             .query_one("SELECT to_regclass('kroniek_meta')::text", &[])
             .map_err(pg)?
@@ -424,7 +506,7 @@ impl PostgresBackend {
         }
         Ok(PostgresBackend {
             shared: Arc::new(Shared {
-                config,
+                target,
                 describe,
                 writer: Mutex::new(Writer {
                     client,
@@ -461,7 +543,7 @@ impl Shared {
         let pooled = lock(&self.pool).pop();
         let mut client = match pooled {
             Some(c) if !c.is_closed() => c,
-            _ => connect(&self.config, &self.describe)?,
+            _ => connect(&self.target, &self.describe)?,
         };
         let result = f(&mut client);
         if result.is_ok() {
@@ -984,7 +1066,7 @@ impl Backend for PostgresBackend {
     fn wait_for_commit(&self, timeout: std::time::Duration) -> Result<(), CoreError> {
         let mut listener = lock(&self.shared.listener);
         if listener.is_none() {
-            let mut client = connect(&self.shared.config, &self.shared.describe)?;
+            let mut client = connect(&self.shared.target, &self.shared.describe)?;
             client.batch_execute("LISTEN kroniek_commit").map_err(pg)?;
             *listener = Some(client);
         }
@@ -1032,7 +1114,7 @@ impl Backend for PostgresBackend {
     }
 
     fn write_file(&self, name: &str, content: &[u8]) -> Result<(), CoreError> {
-        let mut client = connect(&self.shared.config, &self.shared.describe)?;
+        let mut client = connect(&self.shared.target, &self.shared.describe)?;
         client
             .execute(
                 "INSERT INTO kroniek_files (name, content) VALUES ($1, $2) \

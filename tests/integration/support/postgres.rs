@@ -2,16 +2,51 @@
 //! started once per test run in a temporary folder (as the `postgres` user when run as root:
 //! `initdb` refuses root), listening on 127.0.0.1 only, with `fsync` and `synchronous_commit`
 //! on; each test gets a database of its own. A watchdog stops the server when the test
-//! process ends.
+//! process ends. It also speaks TLS, with a certificate for 127.0.0.1 signed by a certificate
+//! authority made for the run ([`PgServer::ca_file`]); the database [`TLS_ONLY`] refuses
+//! connections without it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-/// The running server: its address and the folder it lives in.
+/// The running server: its address, and the PEM file of the authority its certificate is
+/// signed by.
 pub struct PgServer {
     port: u16,
+    ca_file: PathBuf,
+}
+
+/// The database of the test server that takes TLS connections only (`hostnossl … reject`).
+pub const TLS_ONLY: &str = "kt_tls_only";
+
+/// A certificate authority and a server certificate for 127.0.0.1 signed by it, written to
+/// `dir` as `ca.pem`, `server.crt` and `server.key` (mode 0600, as PostgreSQL requires).
+fn write_certificates(dir: &Path) -> Result<(), String> {
+    let e = |e: rcgen::Error| e.to_string();
+    let ca_key = rcgen::KeyPair::generate().map_err(e)?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(e)?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kroniek test database CA");
+    let ca = ca_params.self_signed(&ca_key).map_err(e)?;
+    let key = rcgen::KeyPair::generate().map_err(e)?;
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .map_err(e)?
+        .signed_by(&key, &ca, &ca_key)
+        .map_err(e)?;
+    let io = |e: std::io::Error| e.to_string();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).map_err(io)?;
+    std::fs::write(dir.join("server.crt"), server.pem()).map_err(io)?;
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).map_err(io)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .map_err(io)
 }
 
 /// The folder with `initdb` and `pg_ctl`, if PostgreSQL is installed.
@@ -61,6 +96,7 @@ fn start() -> Result<PgServer, String> {
         .map_err(|e| e.to_string())?
         .keep();
     let data = dir.join("data");
+    write_certificates(&dir)?;
     if is_root() {
         let chown = Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -93,13 +129,23 @@ fn start() -> Result<PgServer, String> {
         ]),
         "initdb",
     )?;
+    // The TLS-only database: plain connections to it are refused.
+    let hba = data.join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).map_err(|e| format!("pg_hba.conf: {e}"))?;
+    std::fs::write(
+        &hba,
+        format!("hostnossl {TLS_ONLY} all 127.0.0.1/32 reject\n{rules}"),
+    )
+    .map_err(|e| format!("pg_hba.conf: {e}"))?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
         .port();
     let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=on -c synchronous_commit=on -c max_connections=200",
-        path(&dir)
+        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=on -c synchronous_commit=on -c max_connections=200 -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+        path(&dir),
+        path(&dir.join("server.crt")),
+        path(&dir.join("server.key")),
     );
     run(
         as_postgres(&[
@@ -131,7 +177,18 @@ fn start() -> Result<PgServer, String> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .map_err(|e| format!("the watchdog: {e}"))?;
-    Ok(PgServer { port })
+    let mut admin = postgres::Client::connect(
+        &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        postgres::NoTls,
+    )
+    .map_err(|e| format!("connect: {e}"))?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {TLS_ONLY}"))
+        .map_err(|e| format!("create {TLS_ONLY}: {e}"))?;
+    Ok(PgServer {
+        port,
+        ca_file: dir.join("ca.pem"),
+    })
 }
 
 /// The test run's server, started on first use; `Err(why)` when it cannot run here.
@@ -141,7 +198,13 @@ pub fn server() -> Result<&'static PgServer, String> {
 }
 
 impl PgServer {
-    fn url(&self, database: &str) -> String {
+    /// The PEM file of the authority the server's certificate is signed by.
+    pub fn ca_file(&self) -> &Path {
+        &self.ca_file
+    }
+
+    /// The URL of `database` on this server.
+    pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
