@@ -529,6 +529,55 @@ fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
 }
 
 #[test]
+fn a_large_batch_sees_its_own_chunks_in_flight_ids_and_erasures_included() {
+    let (_dir, mut store) = temp_store();
+    store.chunk = 3;
+    // An id repeated several chunks later (its first chunk written, or still being written,
+    // on the staging thread) is refused at the repeat, and nothing is written.
+    let mut events: Vec<_> = (0..10u8)
+        .map(|n| event(0, n, ExpectedVersion::Any, Some(100 + u32::from(n))))
+        .collect();
+    for first in [0usize, 5, 7] {
+        let mut twice = events.clone();
+        twice.push(event(1, 0, ExpectedVersion::Any, Some(100 + first as u32)));
+        let Err(CoreError::Refused(r)) = store.append(&twice, "admin:local") else {
+            panic!("a repeated id was not refused")
+        };
+        assert_eq!(
+            (r.len(), r[0].index, r[0].refusal.rule),
+            (1, 10, Rule::IdReused)
+        );
+        assert_eq!(store.head(), Head::EMPTY);
+        assert_eq!(store.t.records.len(), 0);
+        assert_eq!(store.t.ids.len(), 0);
+    }
+    // An erasure after staged chunks erases what those chunks hold of its subject.
+    events.push(
+        ProposedEvent::parse(
+            json!({"stream": "member/1002", "type": "PersonalDataErased",
+            "effective": "2024-01-01", "data": {"subject": "1002", "reason": "AVG-verzoek"}}),
+        )
+        .unwrap(),
+    );
+    events.extend((10..14u8).map(|n| event(1, n, ExpectedVersion::Any, None)));
+    let AppendOutcome::Appended { count, .. } = store.append(&events, "admin:local").unwrap()
+    else {
+        panic!("not appended")
+    };
+    assert_eq!(count, 15);
+    for position in 0..10u64 {
+        // Members 1000 + n % 5: positions 2 and 7 are member 1002's.
+        assert_eq!(
+            store.personal_at(position).unwrap().is_none(),
+            position % 5 == 2,
+            "position {position}"
+        );
+    }
+    let v = store.verify(&mut |_| {}).expect("no read fails").unwrap();
+    assert_eq!((v.count, v.erased), (15, 2));
+}
+
+#[test]
 fn leftovers_past_the_head_are_discarded_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
