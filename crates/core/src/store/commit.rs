@@ -86,8 +86,6 @@ pub(super) struct Batch {
     pub(super) appended: u64,
     pub(super) pending: Vec<Staged>,
     pub(super) pending_ids: HashMap<EventId, u64>,
-    /// The ids of the staged chunk still being written (sled may not have them yet).
-    pub(super) in_flight_ids: HashMap<EventId, u64>,
     pub(super) stream_lens: HashMap<String, u64>,
     /// Stream lengths known from earlier batches (the writer's [`Writer::known_lengths`],
     /// lent to the batch): spares a reverse scan of the streams tree per event.
@@ -110,7 +108,6 @@ impl Batch {
             appended: 0,
             pending: Vec::new(),
             pending_ids: HashMap::new(),
-            in_flight_ids: HashMap::new(),
             stream_lens: HashMap::new(),
             known_lens: HashMap::new(),
             seen: Vec::new(),
@@ -144,67 +141,6 @@ impl Store {
     where
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
     {
-        if !self.is_folder() {
-            // Another engine's unit of work belongs to this thread: stage in line.
-            return self.check_all(b, events, state, rules, progress, &mut |store, b| {
-                store.stage(b)
-            });
-        }
-        // On sled, a full chunk is written on a thread of its own while the next is checked
-        // (at most one chunk in flight; chunks reach sled in order, each after the one before).
-        std::thread::scope(|scope| {
-            let mut writing: Option<std::thread::ScopedJoinHandle<'_, Result<(), CoreError>>> =
-                None;
-            let finish = |writing: &mut Option<
-                std::thread::ScopedJoinHandle<'_, Result<(), CoreError>>,
-            >| match writing.take() {
-                None => Ok(()),
-                Some(handle) => handle.join().unwrap_or_else(|_| {
-                    Err(CoreError::WriteFailed(
-                        "the thread writing a staged chunk stopped (a defect: please report it)"
-                            .into(),
-                    ))
-                }),
-            };
-            let checked = self.check_all(
-                b,
-                events,
-                state,
-                rules,
-                progress,
-                &mut |_, b: &mut Batch| {
-                    if b.pending.is_empty() {
-                        return finish(&mut writing);
-                    }
-                    finish(&mut writing)?;
-                    b.in_flight_ids = std::mem::take(&mut b.pending_ids);
-                    let chunk = std::mem::take(&mut b.pending);
-                    b.staged = true;
-                    writing = Some(scope.spawn(move || self.write_staged(&chunk)));
-                    Ok(())
-                },
-            );
-            let written = finish(&mut writing);
-            b.in_flight_ids.clear();
-            checked.and(written)
-        })
-    }
-
-    /// Checks every event of a batch in order; `stage` writes a full chunk past the head, and
-    /// with no chunk pending waits until what it staged before is written (an erasure's
-    /// search for what it erases reads the store).
-    fn check_all<I>(
-        &self,
-        b: &mut Batch,
-        events: I,
-        state: &mut GovernanceState,
-        rules: bool,
-        progress: &mut dyn FnMut(u64),
-        stage: &mut dyn FnMut(&Store, &mut Batch) -> Result<(), CoreError>,
-    ) -> Result<(), CoreError>
-    where
-        I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
-    {
         for (index, item) in events.into_iter().enumerate() {
             if index % 4096 == 0 {
                 progress(index as u64);
@@ -216,20 +152,13 @@ impl Store {
                     continue;
                 }
             };
-            if b.staged && matches!(event.event, EventData::PersonalDataErased(_)) {
-                // Wait for the chunk in flight: the erasure searches the store.
-                let pending = std::mem::take(&mut b.pending);
-                let waited = stage(self, b);
-                b.pending = pending;
-                waited?;
-            }
             if let Err(refusal) =
                 self.check_and_stage(b, index, event, rules.then_some(&mut *state))?
             {
                 b.refusals.push(IndexedRefusal { index, refusal });
             }
             if b.pending.len() >= self.chunk {
-                stage(self, b)?;
+                self.stage(b)?;
             }
         }
         Ok(())
@@ -246,7 +175,7 @@ impl Store {
     ) -> Result<Result<(), Refusal>, CoreError> {
         if let Some(id) = e.id {
             let id_key = *id.0.as_bytes();
-            let earlier = match b.pending_ids.get(&id).or_else(|| b.in_flight_ids.get(&id)) {
+            let earlier = match b.pending_ids.get(&id) {
                 Some(p) => Some(*p),
                 None => self.t.ids.get(id_key)?.as_deref().and_then(be_u64),
             };
@@ -488,7 +417,7 @@ impl Store {
     /// Writes a chunk past the head, invisible until a later commit moves the head. No
     /// cross-tree atomicity is needed: anything past the head is discarded on open.
     pub(super) fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
-        // Each tree's keys in one batch.
+        // Written tree by tree, in `TreeId`'s order, each tree's keys in one batch.
         const ORDER: [TreeId; 6] = [
             TreeId::Merkle,
             TreeId::Records,
@@ -501,36 +430,12 @@ impl Store {
         for (id, key, value) in self.record_writes(chunk)? {
             batches[id as usize].push((key, value));
         }
-        let mut trees = ORDER.into_iter().zip(batches);
-        if !self.is_folder() {
-            for (id, batch) in trees {
-                if !batch.is_empty() {
-                    self.tree(id).apply_batch(batch)?;
-                }
+        for (id, batch) in ORDER.into_iter().zip(batches) {
+            if !batch.is_empty() {
+                self.tree(id).apply_batch(batch)?;
             }
-            return Ok(());
         }
-        // On sled: the tree nodes and the records first, then the index entries and personal
-        // data of those records, each tree on a thread of its own (a record is in sled's log
-        // before anything that points at it, which is what `discard_from` needs). Key by key,
-        // not in sled batches: a batch holds sled's global write lock, which would stop the
-        // other trees' threads and the checking of the next chunk (1.6 times slower).
-        for (id, batch) in trees.by_ref().take(2) {
-            self.tree(id).insert_each(batch)?;
-        }
-        std::thread::scope(|scope| {
-            let writers: Vec<_> = trees
-                .filter(|(_, batch)| !batch.is_empty())
-                .map(|(id, batch)| scope.spawn(move || self.tree(id).insert_each(batch)))
-                .collect();
-            writers.into_iter().try_for_each(|w| {
-                w.join().unwrap_or_else(|_| {
-                    Err(CoreError::WriteFailed(
-                        "a thread writing an index stopped (a defect: please report it)".into(),
-                    ))
-                })
-            })
-        })
+        Ok(())
     }
 
     /// Writes a batch's last chunk as single-key writes, past the stored head: a write group

@@ -223,15 +223,6 @@ impl Tree {
         }
     }
 
-    /// Inserts every entry of `entries`, one key at a time (on sled, not one batch: a batch
-    /// holds sled's global write lock, stopping every other reader and writer meanwhile).
-    pub(super) fn insert_each(&self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), CoreError> {
-        for (key, value) in entries {
-            self.insert(key, value)?;
-        }
-        Ok(())
-    }
-
     /// Inserts every entry of `entries` (in one sled batch).
     pub(super) fn apply_batch(&self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), CoreError> {
         match &self.inner {

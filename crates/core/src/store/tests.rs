@@ -529,11 +529,11 @@ fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
 }
 
 #[test]
-fn a_large_batch_sees_its_own_chunks_in_flight_ids_and_erasures_included() {
+fn a_large_batch_sees_its_own_staged_chunks_ids_and_erasures_included() {
     let (_dir, mut store) = temp_store();
     store.chunk = 3;
-    // An id repeated several chunks later (its first chunk written, or still being written,
-    // on the staging thread) is refused at the repeat, and nothing is written.
+    // An id repeated several chunks later (its first chunk already staged past the head) is
+    // refused at the repeat, and nothing is written.
     let mut events: Vec<_> = (0..10u8)
         .map(|n| event(0, n, ExpectedVersion::Any, Some(100 + u32::from(n))))
         .collect();
