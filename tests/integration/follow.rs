@@ -44,6 +44,27 @@ const SAME_ANSWERS: [&str; 6] = [
     "/v1/events?from=0&limit=1000",
 ];
 
+/// Appends on `leader` a member joining for each of `members` (event ids from `first_event`),
+/// then erases the first of them.
+fn joins_and_an_erasure(
+    leader: &Server,
+    token: &str,
+    members: std::ops::Range<u32>,
+    first_event: u32,
+) {
+    let first = members.start;
+    for (i, id) in members.enumerate() {
+        let (status, body) = leader.post("/v1/events", token, &joined(id, first_event + i as u32));
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = leader.post(
+        &format!("/v1/members/{first}/erase"),
+        token,
+        r#"{"reason":"AVG-verzoek"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+}
+
 /// Runs `kroniek follow` to its end (it must stop by itself within a minute); its exit code
 /// and standard error.
 fn follow_until_it_stops(data: &std::path::Path, leader: &str, token: &str) -> (i32, String) {
@@ -111,16 +132,7 @@ fn a_follower_keeps_a_verified_read_only_copy_and_refuses_a_rewind_or_another_ke
     let mut follower = Server::follow(take_ledger(&mut follower), &leader.base, &token, None);
 
     // New records and an erasure on the leader reach the follower.
-    for (i, id) in (7001..7004).enumerate() {
-        let (status, body) = leader.post("/v1/events", &token, &joined(id, 90_000 + i as u32));
-        assert_eq!(status, 201, "{body}");
-    }
-    let (status, body) = leader.post(
-        "/v1/members/7001/erase",
-        &token,
-        r#"{"reason":"AVG-verzoek"}"#,
-    );
-    assert_eq!(status, 201, "{body}");
+    joins_and_an_erasure(&leader, &token, 7001..7004, 90_000);
     wait_until("the follower to take the appends and the erasure", || {
         head(&follower, &token) == head(&leader, &token)
     });
@@ -229,16 +241,7 @@ fn a_follower_with_another_roles_token_holds_what_that_role_reads() {
         copies.push((role, token, follower));
     }
     // Records and an erasure after the followers started reach them too.
-    for (i, id) in (7101..7103).enumerate() {
-        let (status, body) = leader.post("/v1/events", &admin, &joined(id, 92_000 + i as u32));
-        assert_eq!(status, 201, "{body}");
-    }
-    let (status, body) = leader.post(
-        "/v1/members/7101/erase",
-        &admin,
-        r#"{"reason":"AVG-verzoek"}"#,
-    );
-    assert_eq!(status, 201, "{body}");
+    joins_and_an_erasure(&leader, &admin, 7101..7103, 92_000);
     for (role, token, follower) in &copies {
         wait_until(&format!("the {role} follower to catch up"), || {
             head(follower, token) == head(&leader, token)

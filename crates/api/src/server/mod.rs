@@ -272,23 +272,19 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
     }
     if !store.is_folder() {
         // Other kroniek servers may append to the same database: follow their records.
-        let st = state.clone();
-        std::thread::Builder::new()
-            .name("follow-others".into())
-            .spawn(move || follow_others(&st))
-            .map_err(AppError::io(
-                "cannot start the thread that follows other servers",
-            ))?;
+        spawn_with_state(
+            &state,
+            "follow-others",
+            "follows other servers",
+            follow_others,
+        )?;
     }
-    {
-        let st = state.clone();
-        std::thread::Builder::new()
-            .name("verify-when-idle".into())
-            .spawn(move || verify_when_idle(&st))
-            .map_err(AppError::io(
-                "cannot start the thread that verifies the chain when the ledger is quiet",
-            ))?;
-    }
+    spawn_with_state(
+        &state,
+        "verify-when-idle",
+        "verifies the chain when the ledger is quiet",
+        verify_when_idle,
+    )?;
     if let Some(f) = follow.clone() {
         println!(
             "following {} from record {} (read-only; appends go to the leader)",
@@ -343,6 +339,22 @@ const FOLLOW_POLL: Duration = Duration::from_secs(1);
 /// For a ledger other servers append to (PostgreSQL): waits for their commits (LISTEN/NOTIFY,
 /// How long the head must stay where it is before the chain is walked again in the background.
 const QUIET: Duration = Duration::from_secs(5);
+
+/// Starts the named background thread `run` with the server's state; `what` says what it does
+/// when it cannot be started.
+fn spawn_with_state(
+    state: &Arc<AppState>,
+    name: &str,
+    what: &str,
+    run: fn(&AppState),
+) -> Result<(), AppError> {
+    let st = state.clone();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || run(&st))
+        .map_err(AppError::io(format!("cannot start the thread that {what}")))?;
+    Ok(())
+}
 
 /// Walks the chain again whenever the ledger has been quiet for [`QUIET`] since records were
 /// appended, so that the last walk covers the head: the audit report (which states the walk of
