@@ -7,6 +7,26 @@ use super::*;
 /// What a chain walk found: a verdict about the chain, or the read that failed (never a verdict).
 pub(super) type WalkOutcome = Result<Result<Verified, Broken>, CoreError>;
 
+/// One segment of a replay: the stored keys and values (kept for a walk), and the records
+/// decoded with their personal data.
+type ReadSegment = (
+    Vec<(sled::IVec, sled::IVec)>,
+    Vec<(Record, Option<Personal>)>,
+);
+
+/// Records per segment of a replay: what one reading thread reads and decodes at a time.
+pub const REPLAY_SEGMENT: usize = 1_024;
+
+/// How many threads read and decode the records of a replay beside the one that folds them:
+/// the cores, from two (reading and decoding cost more than folding, so on two cores two
+/// threads keep the fold busy) up to four (past that, the fold is the bound).
+pub fn replay_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 4)
+}
+
 /// A full verification, one stored record at a time (see [`Store::verify`]): each record's
 /// hash, position and link, and its personal data merge-joined with the `personal` tree; at
 /// the end, the head. [`Store::replay_verified`] runs it on the pages a rebuild reads anyway.
@@ -373,26 +393,50 @@ impl Store {
     }
 
     /// [`Store::replay`], with `walk` (from the first record) checking each stored record on
-    /// the reading thread. Its outcome, or `None` when the records were too few for a thread
+    /// a thread of its own. Its outcome, or `None` when the records were too few for threads
     /// and the walk did not run.
+    ///
+    /// The records are cut into segments of [`REPLAY_SEGMENT`]; [`replay_workers`] threads
+    /// each read and decode every so-many-th segment, so reading and decoding scale with the
+    /// cores, and the caller folds the segments in order, taking segment `s` from worker
+    /// `s mod workers` (no reordering, and each worker is at most two segments ahead). A
+    /// folded segment goes back to the worker that decoded it to be freed there: freeing
+    /// memory on the thread that allocated it is cheaper, and keeps that work off the fold,
+    /// the one serial stage. With a walk, the caller hands each segment's stored bytes, in
+    /// order, to the walking thread.
     pub(super) fn replay_walking<E>(
         &self,
         from: u64,
         walk: Option<ChainWalk>,
+        apply: impl FnMut(&Record, Option<&Personal>) -> Result<(), E>,
+    ) -> Result<Option<WalkOutcome>, E>
+    where
+        E: From<CoreError>,
+    {
+        self.replay_on(from, walk, replay_workers(), apply)
+    }
+
+    /// [`Store::replay_walking`] with `workers` reading threads (at least one).
+    pub(super) fn replay_on<E>(
+        &self,
+        from: u64,
+        walk: Option<ChainWalk>,
+        workers: usize,
         mut apply: impl FnMut(&Record, Option<&Personal>) -> Result<(), E>,
     ) -> Result<Option<WalkOutcome>, E>
     where
         E: From<CoreError>,
     {
-        /// Records per message from the reading thread.
-        const BATCH: usize = 1_024;
-        type Batch = Vec<(Record, Option<Personal>)>;
+        type Raw = Vec<(sled::IVec, sled::IVec)>;
+        type Decoded = Vec<(Record, Option<Personal>)>;
+        type Segment = Result<ReadSegment, CoreError>;
         // With a walk, exactly the records it checks: its head may be behind one committed
         // since (the walk would otherwise meet records past the head it was given).
         let end = walk
             .as_ref()
             .map_or_else(|| self.head().count, |w| w.head.count);
-        if end.saturating_sub(from) <= 2 * BATCH as u64 {
+        let segment = REPLAY_SEGMENT as u64;
+        if end.saturating_sub(from) <= 2 * segment {
             // A few records (a read side catching up after an append): no thread.
             for record in self.records_between(from, end) {
                 let (record, personal) = self.with_personal(record?)?;
@@ -400,66 +444,106 @@ impl Store {
             }
             return Ok(None);
         }
-        type Raw = Vec<(sled::IVec, sled::IVec)>;
+        let segments = (end - from).div_ceil(segment);
+        let workers = workers.max(1);
+        let keep_raw = walk.is_some();
         std::thread::scope(|scope| {
-            let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Result<Raw, CoreError>>(4);
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Batch, CoreError>>(4);
-            // Reading: sled's pages, as stored (and checked, with a walk).
-            let reading = scope.spawn(move || {
-                let mut walk = walk;
-                let mut broken = None;
-                let mut batch: Raw = Vec::with_capacity(BATCH);
-                for item in self.t.records.range(pos_key(from)..pos_key(end)) {
-                    match item {
-                        Ok(pair) => {
-                            if let (Some(w), None) = (walk.as_mut(), &broken) {
-                                broken = w.check(&pair.0, &pair.1).err();
-                            }
-                            batch.push(pair);
+            let mut from_workers = Vec::with_capacity(workers);
+            let mut to_workers = Vec::with_capacity(workers);
+            for worker in 0..workers {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Segment>(2);
+                let (done_tx, done_rx) = std::sync::mpsc::channel::<(Raw, Decoded)>();
+                from_workers.push(rx);
+                to_workers.push(done_tx);
+                scope.spawn(move || {
+                    let mut s = worker as u64;
+                    while s < segments {
+                        // Free what the fold is done with, here where it was allocated.
+                        while let Ok(folded) = done_rx.try_recv() {
+                            drop(folded);
                         }
-                        Err(e) => {
-                            let _ = raw_tx.send(Err(e));
-                            return None;
+                        let lower = from + s * segment;
+                        let upper = (lower + segment).min(end);
+                        let read = self.read_segment(lower, upper, keep_raw);
+                        let failed = read.is_err();
+                        if tx.send(read).is_err() || failed {
+                            return; // the fold stopped, or this is its last segment
                         }
+                        s += workers as u64;
                     }
-                    if batch.len() == BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        if raw_tx.send(Ok(full)).is_err() {
-                            return None; // the other side stopped
-                        }
-                    }
-                }
-                if !batch.is_empty() {
-                    let _ = raw_tx.send(Ok(batch));
-                }
-                walk.map(|w| w.outcome(broken))
-            });
-            // Decoding: records and their personal data.
-            scope.spawn(move || {
-                for message in raw_rx {
-                    let decoded = message.and_then(|raw| {
-                        raw.iter()
-                            .map(|(key, value)| {
-                                let position = be_u64(key).unwrap_or_default();
-                                self.with_personal(decode_stored(position, value)?)
-                            })
-                            .collect::<Result<Batch, CoreError>>()
-                    });
-                    let failed = decoded.is_err();
-                    if tx.send(decoded).is_err() || failed {
-                        return;
-                    }
-                }
-            });
-            // Folding, here.
-            for message in rx {
-                for (record, personal) in message? {
-                    apply(&record, personal.as_ref())?;
-                }
+                });
             }
-            // The reading thread ended: its panic (a bug) is not a verification outcome.
-            Ok(reading.join().unwrap_or(None))
+            // Walking: the stored bytes, in order, on a thread of their own.
+            let (raw_tx, walking) = match walk {
+                Some(mut walk) => {
+                    let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<Raw>(2);
+                    let walking = scope.spawn(move || {
+                        let mut broken = None;
+                        for raw in raw_rx {
+                            for (key, value) in &raw {
+                                if broken.is_none() {
+                                    broken = walk.check(key, value).err();
+                                }
+                            }
+                        }
+                        walk.outcome(broken)
+                    });
+                    (Some(raw_tx), Some(walking))
+                }
+                None => (None, None),
+            };
+            // Folding, here, segment by segment in order.
+            for s in 0..segments {
+                let worker = (s % workers as u64) as usize;
+                let (raw, decoded) = match from_workers[worker].recv() {
+                    Ok(read) => read?,
+                    Err(_) => {
+                        return Err(CoreError::Io(std::io::Error::other(
+                            "a thread reading the records stopped (a defect: please report it)",
+                        ))
+                        .into())
+                    }
+                };
+                let raw = match &raw_tx {
+                    Some(walker) if !raw.is_empty() => {
+                        // The walk ended early only if its thread did (a bug): the fold
+                        // goes on, and the walk's outcome says what it found.
+                        let _ = walker.send(raw);
+                        Vec::new()
+                    }
+                    _ => raw,
+                };
+                for (record, personal) in &decoded {
+                    apply(record, personal.as_ref())?;
+                }
+                let _ = to_workers[worker].send((raw, decoded));
+            }
+            drop(raw_tx);
+            // The walking thread ended: its panic (a bug) is not a verification outcome.
+            Ok(walking.and_then(|w| w.join().ok()))
         })
+    }
+
+    /// The records at positions `lower..upper`, decoded with their personal data, and (when
+    /// `keep_raw`) their stored keys and values.
+    fn read_segment(
+        &self,
+        lower: u64,
+        upper: u64,
+        keep_raw: bool,
+    ) -> Result<ReadSegment, CoreError> {
+        let capacity = (upper - lower) as usize;
+        let mut raw = Vec::with_capacity(if keep_raw { capacity } else { 0 });
+        let mut decoded = Vec::with_capacity(capacity);
+        for item in self.t.records.range(pos_key(lower)..pos_key(upper)) {
+            let (key, value) = item?;
+            let position = be_u64(&key).unwrap_or_default();
+            decoded.push(self.with_personal(decode_stored(position, &value)?)?);
+            if keep_raw {
+                raw.push((key, value));
+            }
+        }
+        Ok((raw, decoded))
     }
 
     /// The records of one stream from `from_version`, in version order.

@@ -1313,6 +1313,30 @@ fn replay_gives_every_record_with_its_personal_data_in_order_and_stops_on_an_err
 
     // A short replay (no thread) gives the same.
     assert!(replayed(2_590)[..] == expected[2_587..]);
+
+    // Whatever the number of reading threads (fewer, as many as and more than the three
+    // segments), the same records in order, and an error stops it.
+    for workers in 1..=4 {
+        let mut seen = Vec::new();
+        let outcome = store
+            .replay_on(3, None, workers, |r, p| -> Result<(), CoreError> {
+                seen.push((r.clone(), p.cloned()));
+                Ok(())
+            })
+            .unwrap();
+        assert!(outcome.is_none(), "no walk was asked for");
+        assert!(seen == expected, "{workers} reading threads");
+        let mut calls = 0;
+        let result = store.replay_on(0, None, workers, |r, _| {
+            calls += 1;
+            if r.position == 2_100 {
+                return Err(CoreError::Invalid("stop here".into()));
+            }
+            Ok(())
+        });
+        assert!(matches!(result, Err(CoreError::Invalid(_))));
+        assert_eq!(calls, 2_101, "{workers} reading threads");
+    }
 }
 
 /// The `snap.*` files in a store's sled folder, sorted by name (as sled sorts them).
@@ -1494,6 +1518,20 @@ fn a_verified_replay_finds_what_verify_finds() {
         Err(broken),
         store.verify(&mut |_| {}).expect("no read fails")
     );
+
+    // Whatever the number of reading threads, the walk finds the same first break.
+    for workers in 1..=4 {
+        let mut folded = 0u64;
+        let outcome = store
+            .replay_on(0, Some(store.chain_walk().unwrap()), workers, |_, _| {
+                folded += 1;
+                Ok::<(), CoreError>(())
+            })
+            .unwrap();
+        assert_eq!(folded, n - 1);
+        let broken = outcome.expect("the walk ran").unwrap().unwrap_err();
+        assert_eq!(broken.position, 700, "{workers} reading threads");
+    }
 
     // Few records: replayed without a thread, verified by a walk of their own.
     let kinds: Vec<(u8, u8)> = (0..40).map(|i| (i % 5, i % 7)).collect();
