@@ -41,6 +41,8 @@ fn the_quick_bench_measures_every_row() {
         "kroniek verify",
         "kroniek import through the rules",
         "kroniek rebuild of every projection",
+        "rebuild: CPU per event, the folding thread",
+        "rebuild, ratio to the bound the cores set",
         "audit report of one year, from the read side",
         "kroniek durable append, one writer",
         "kroniek durable appends, 32 writers",
