@@ -148,8 +148,11 @@ impl Drop for ExportSlot {
     }
 }
 
-/// How many audit reports (years and parameters) the server keeps.
-pub const AUDIT_CACHE_ENTRIES: usize = 8;
+/// How many audit reports (years and parameters) the server keeps: the year asked for and the
+/// one before it. Each costs tens of MB on a large ledger (about 30 MB at 1,000,000 events:
+/// eight of them were a third of the server's memory), and one is made again in about a
+/// second from the read side.
+pub const AUDIT_CACHE_ENTRIES: usize = 2;
 
 /// How far an audit report being made is: steps done of a total (see
 /// `kroniek_app::audit::from_open_store`).
@@ -171,8 +174,9 @@ impl AuditProgress {
 /// An audit report's JSON body, with the ledger size it was made at.
 pub type AuditBody = (u64, Arc<Vec<u8>>);
 
-/// How many audit bodies (roles and parameters) the server keeps.
-pub const AUDIT_BODY_ENTRIES: usize = 4;
+/// How many audit bodies (roles and parameters) the server keeps (each is the report's JSON,
+/// 8–18 MB at 1,000,000 events).
+pub const AUDIT_BODY_ENTRIES: usize = 2;
 
 /// What a verification that passed checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
