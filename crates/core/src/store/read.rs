@@ -355,9 +355,9 @@ impl Store {
     }
 
     /// Calls `apply` with each record from `from` up to the head (as it was at the call) and its
-    /// personal data, in order. For more than a few records, one thread reads sled's pages and
-    /// another decodes the records (and looks up their personal data) while `apply` runs, so on
-    /// two cores reading, decoding and folding overlap; each reads at most a few batches ahead.
+    /// personal data, in order. For more than a few records, [`replay_workers`] threads read
+    /// sled's pages and decode the records (and look up their personal data) while `apply`
+    /// runs, so reading, decoding and folding overlap; each reads at most a few segments ahead.
     /// An error of any side stops them all and is returned.
     pub fn replay<E>(
         &self,
@@ -399,7 +399,8 @@ impl Store {
     /// The records are cut into segments of [`REPLAY_SEGMENT`]; [`replay_workers`] threads
     /// each read and decode every so-many-th segment, so reading and decoding scale with the
     /// cores, and the caller folds the segments in order, taking segment `s` from worker
-    /// `s mod workers` (no reordering, and each worker is at most two segments ahead). A
+    /// `s mod workers` (no reordering; each worker holds at most two segments it has read and
+    /// one it is reading). A
     /// folded segment goes back to the worker that decoded it to be freed there: freeing
     /// memory on the thread that allocated it is cheaper, and keeps that work off the fold,
     /// the one serial stage. With a walk, the caller hands each segment's stored bytes, in
