@@ -493,30 +493,26 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         target: "≥ 0.8".into(),
     });
     if let Some((fold, all)) = rebuild_cpu.filter(|(fold, all)| *fold > 0.0 && *all > 0.0) {
-        let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+        let workers = kroniek_core::store::replay_workers();
         rows.push(Row {
             what: "rebuild: CPU per event, the folding thread".into(),
             figure: Stat::one(fold * 1e6),
             unit: "µs",
             reference: Some(("every thread".into(), Stat::one(all * 1e6))),
             ratio: Some(fold / all),
-            target: format!(
-                "the serial share ({} threads read and decode)",
-                kroniek_core::store::replay_workers()
-            ),
+            target: format!("the serial share ({workers} threads read and decode)"),
         });
         // On these cores the rebuild cannot beat the cores over the CPU per event; on any
         // number of cores, neither one over the fold's CPU per event nor the reading threads
         // over the CPU they spend per event.
-        let workers = kroniek_core::store::replay_workers() as f64;
-        let many_cores = (1.0 / fold).min(workers / (all - fold).max(f64::MIN_POSITIVE));
+        let many_cores = (1.0 / fold).min(workers as f64 / (all - fold).max(f64::MIN_POSITIVE));
         let bound = (cores / all).min(many_cores);
         rows.push(Row {
             what: "rebuild, ratio to the bound the cores set".into(),
             figure: rebuild,
             unit: "events/s",
             reference: Some((
-                format!("min({cores:.0} cores / CPU, 1 / fold CPU)"),
+                format!("min({cores:.0} cores / CPU, the bound on enough cores)"),
                 Stat::one(bound),
             )),
             ratio: Some(rebuild.median / bound),

@@ -9,10 +9,11 @@ pub(super) type WalkOutcome = Result<Result<Verified, Broken>, CoreError>;
 
 /// One segment of a replay: the stored keys and values (kept for a walk), and the records
 /// decoded with their personal data.
-type ReadSegment = (
-    Vec<(sled::IVec, sled::IVec)>,
-    Vec<(Record, Option<Personal>)>,
-);
+type ReadSegment = (Raw, Decoded);
+/// A segment's stored keys and values.
+type Raw = Vec<(sled::IVec, sled::IVec)>;
+/// A segment's records, decoded with their personal data.
+type Decoded = Vec<(Record, Option<Personal>)>;
 
 /// Records per segment of a replay: what one reading thread reads and decodes at a time.
 pub const REPLAY_SEGMENT: usize = 1_024;
@@ -428,8 +429,6 @@ impl Store {
     where
         E: From<CoreError>,
     {
-        type Raw = Vec<(sled::IVec, sled::IVec)>;
-        type Decoded = Vec<(Record, Option<Personal>)>;
         type Segment = Result<ReadSegment, CoreError>;
         // With a walk, exactly the records it checks: its head may be behind one committed
         // since (the walk would otherwise meet records past the head it was given).
