@@ -22,7 +22,6 @@
 
 use crate::AppError;
 use kroniek_core::access::AccessTable;
-use kroniek_core::catalogue;
 use kroniek_core::record::{Personal, Record};
 use kroniek_core::store::Store;
 use kroniek_projections::audit::AuditFacts;
@@ -107,7 +106,8 @@ pub fn apply(
             .map_err(|e| AppError::Failed(format!("record {}: {e}", record.position)));
     }
     let failed = |e: String| AppError::Failed(format!("record {}: {e}", record.position));
-    let event = catalogue::parse_data(record.event_type, &record.data)
+    let event = record
+        .event_data()
         .map_err(|(f, w)| failed(format!("data.{f}: {w}")))?;
     projections
         .apply_event(record, &event, personal)

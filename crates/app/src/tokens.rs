@@ -27,9 +27,9 @@ pub fn parse_role(role: &str) -> Result<AccessRole, AppError> {
 pub fn access_table(store: &Store) -> Result<AccessTable, AppError> {
     let mut table = AccessTable::default();
     for record in store.read_category(Category::Access)? {
-        let event = kroniek_core::catalogue::parse_data(record.event_type, &record.data).map_err(
-            |(f, w)| AppError::Failed(format!("record {}: data.{f}: {w}", record.position)),
-        )?;
+        let event = record.event_data().map_err(|(f, w)| {
+            AppError::Failed(format!("record {}: data.{f}: {w}", record.position))
+        })?;
         table.apply(&event, &record.effective);
     }
     Ok(table)

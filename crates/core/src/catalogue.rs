@@ -751,6 +751,12 @@ macro_rules! catalogue {
             match ty { $(EventType::$variant => typed::<$variant>(data).map(EventData::$variant)),+ }
         }
 
+        /// [`parse_data`] straight from `data`'s canonical text, without a tree of it;
+        /// `None` when it does not read (the caller asks [`parse_data`] for the reason).
+        pub(crate) fn parse_data_text(ty: EventType, data: &str) -> Option<EventData> {
+            match ty { $(EventType::$variant => serde_json::from_str::<$variant>(data).ok().map(EventData::$variant)),+ }
+        }
+
         /// Reads `personal` of type `ty` (checking only: the JSON is what the ledger keeps).
         pub(crate) fn check_personal(ty: EventType, personal: &serde_json::Value) -> Result<(), (String, String)> {
             match ty {

@@ -7,9 +7,10 @@
 //! what a serializer happens to emit. See `events/FORMAT.md` for the test vectors.
 
 use crate::canonical::{self, write_string};
-use crate::catalogue::EventType;
+use crate::catalogue::{parse_data, EventData, EventType};
 use crate::types::{hex, parse_hex32, EventId};
 use serde_json::{Map, Value};
+use std::sync::OnceLock;
 
 /// `prev_hash` of the record at position 0.
 pub const ZERO_HASH: [u8; 32] = [0; 32];
@@ -28,7 +29,9 @@ pub struct Record {
     pub recorded_at: String,
     /// `role:principal`.
     pub actor: String,
-    pub data: Value,
+    /// The event's `data` object. Read back from the store it is kept as the stored text and
+    /// parsed into a tree only when asked for (see [`JsonData`]).
+    pub data: JsonData,
     pub personal_commitment: Option<[u8; 32]>,
     pub prev_hash: [u8; 32],
     pub hash: [u8; 32],
@@ -37,6 +40,127 @@ pub struct Record {
     /// the other fields are empty, and `hash` cannot be recomputed. Always `false` in a
     /// ledger of its own.
     pub withheld: bool,
+}
+
+/// A JSON value kept as the canonical text it was stored as, parsed into a [`Value`] only on
+/// first use (it dereferences to that value).
+///
+/// A rebuild reads every record's `data`, but the folds read it through its typed form
+/// ([`Record::event_data`], parsed straight from the text): building a tree of maps and
+/// strings for each record only to drop it was the largest part of decoding one. A record
+/// made from a [`Value`] (a new append, an import) holds the value and no text.
+#[derive(Clone)]
+pub struct JsonData {
+    /// Canonical (JCS) text: the bytes a stored record hashed, checked as JSON when read.
+    text: Option<Box<str>>,
+    value: OnceLock<Value>,
+    /// The typed form, when read ahead ([`JsonData::read_typed`]: a replay's reading threads
+    /// do, so the fold does not).
+    typed: OnceLock<Box<EventData>>,
+}
+
+impl JsonData {
+    /// `text`, which must be one JSON value in canonical form (as the store writes it).
+    pub(crate) fn from_canonical_text(text: &str) -> JsonData {
+        JsonData {
+            text: Some(text.into()),
+            value: OnceLock::new(),
+            typed: OnceLock::new(),
+        }
+    }
+
+    /// The value (parsed from the text on first use).
+    pub fn value(&self) -> &Value {
+        self.value.get_or_init(|| match &self.text {
+            // The text was checked as JSON when the record was read, and the store writes
+            // only what a `Value` serialised to, so it parses.
+            Some(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+            None => Value::Null,
+        })
+    }
+
+    /// The canonical text, when the value was read from one and not yet parsed: what a
+    /// typed read can take instead of the tree.
+    pub fn unparsed_text(&self) -> Option<&str> {
+        match self.value.get() {
+            None => self.text.as_deref(),
+            Some(_) => None,
+        }
+    }
+
+    /// Reads the data as `ty`'s fields ahead of [`crate::Record::event_data`], which then
+    /// answers without parsing; nothing is kept when it does not read (that call then says why).
+    pub fn read_typed(&self, ty: EventType) {
+        if let Some(event) = self.typed_from_text(ty) {
+            let _ = self.typed.set(Box::new(event));
+        }
+    }
+
+    /// The typed form read ahead, if it was.
+    pub(crate) fn typed(&self) -> Option<&EventData> {
+        self.typed.get().map(|event| &**event)
+    }
+
+    /// The data read as `ty`'s fields from the text, when it has text not yet parsed and it
+    /// reads.
+    pub(crate) fn typed_from_text(&self, ty: EventType) -> Option<EventData> {
+        self.unparsed_text()
+            .and_then(|text| crate::catalogue::parse_data_text(ty, text))
+    }
+
+    /// The value as compact canonical JSON text.
+    pub fn canonical_text(&self) -> String {
+        match &self.text {
+            Some(text) => text.to_string(),
+            None => String::from_utf8(canonical::to_canonical(self.value())).unwrap_or_default(),
+        }
+    }
+
+    /// Appends the canonical form to `out`.
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        match &self.text {
+            Some(text) => out.extend_from_slice(text.as_bytes()),
+            None => canonical::write_canonical(self.value(), out),
+        }
+    }
+}
+
+impl From<Value> for JsonData {
+    fn from(value: Value) -> JsonData {
+        JsonData {
+            text: None,
+            value: OnceLock::from(value),
+            typed: OnceLock::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for JsonData {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        self.value()
+    }
+}
+
+impl PartialEq for JsonData {
+    fn eq(&self, other: &JsonData) -> bool {
+        match (&self.text, &other.text) {
+            (Some(a), Some(b)) if a == b => true,
+            _ => self.value() == other.value(),
+        }
+    }
+}
+
+impl std::fmt::Debug for JsonData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.value(), f)
+    }
+}
+
+impl serde::Serialize for JsonData {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.value().serialize(serializer)
+    }
 }
 
 /// A record's personal data: the salt and the `personal` object it commits to.
@@ -97,7 +221,7 @@ impl Record {
             effective,
             recorded_at,
             actor,
-            data,
+            data: data.into(),
             personal_commitment,
             prev_hash,
             hash: ZERO_HASH,
@@ -125,7 +249,7 @@ impl Record {
             effective: String::new(),
             recorded_at: String::new(),
             actor: String::new(),
-            data: Value::Null,
+            data: Value::Null.into(),
             personal_commitment: None,
             prev_hash,
             hash,
@@ -172,7 +296,7 @@ impl Record {
         out.extend_from_slice(b"{\"actor\":");
         write_string(&self.actor, out);
         out.extend_from_slice(b",\"data\":");
-        canonical::write_canonical(&self.data, out);
+        self.data.write_canonical(out);
         out.extend_from_slice(b",\"effective\":");
         write_string(&self.effective, out);
         if export.is_some() {
@@ -256,10 +380,17 @@ impl Record {
         if bytes.get(cur.at) != Some(&b'{') {
             return None;
         }
-        let mut values =
-            serde_json::Deserializer::from_slice(&bytes[cur.at..]).into_iter::<Value>();
-        let data = values.next()?.ok()?;
-        cur.at += values.byte_offset();
+        // Only checked as JSON here (no tree is built): see `JsonData`.
+        let mut values = serde_json::Deserializer::from_slice(&bytes[cur.at..])
+            .into_iter::<serde::de::IgnoredAny>();
+        values.next()?.ok()?;
+        let data_end = cur.at + values.byte_offset();
+        let text = &bytes[cur.at..data_end];
+        if !reads_as_checked(text) {
+            return None;
+        }
+        let data = JsonData::from_canonical_text(std::str::from_utf8(text).ok()?);
+        cur.at = data_end;
         cur.expect(b",\"effective\":")?;
         let effective = cur.quoted_plain()?.to_owned();
         cur.expect(b",\"id\":")?;
@@ -283,6 +414,56 @@ impl Record {
             withheld: false,
         })
     }
+}
+
+impl Record {
+    /// The record's `data` read as its type's fields ([`parse_data`]): as read ahead by a
+    /// replay ([`JsonData::read_typed`]), else from the stored text when the
+    /// record was read from the store and its `data` not yet parsed (no tree is built), else
+    /// from the value. A refusal is always [`parse_data`]'s, with the path of the
+    /// first bad field.
+    pub fn event_data(&self) -> Result<std::borrow::Cow<'_, EventData>, (String, String)> {
+        use std::borrow::Cow;
+        if let Some(event) = self.data.typed() {
+            return Ok(Cow::Borrowed(event));
+        }
+        if let Some(event) = self.data.typed_from_text(self.event_type) {
+            return Ok(Cow::Owned(event));
+        }
+        parse_data(self.event_type, self.data.value()).map(Cow::Owned)
+    }
+}
+
+/// Whether JSON `text`, already checked as JSON syntax, holds nothing that a syntax check
+/// passes and a [`Value`] refuses: a `\u` escape (it may be a lone surrogate) or a number with
+/// an exponent (it may be out of range). The store writes an exponent in no event's data (its
+/// numbers are integers within ±(2^53 − 1)) and `\u` only for a rare control character; text
+/// with either is read by the strict parser instead.
+fn reads_as_checked(text: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut after_digit = false;
+    for &b in text {
+        if in_string {
+            if escaped {
+                if b == b'u' {
+                    return false;
+                }
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else {
+            if after_digit && (b == b'e' || b == b'E') {
+                return false;
+            }
+            after_digit = b.is_ascii_digit();
+            in_string = b == b'"';
+        }
+    }
+    true
 }
 
 const HASHED_KEYS: [&str; 11] = [
@@ -325,6 +506,7 @@ fn record_from_map(mut map: Map<String, Value>, allowed: &[&str]) -> Result<Reco
     if !data.is_object() {
         return Err("\"data\" must be an object".into());
     }
+    let data = JsonData::from(data);
     let effective = string(take("effective")?, "effective")?;
     let id_text = string(take("id")?, "id")?;
     let id = EventId::parse(&id_text)?;
@@ -359,6 +541,10 @@ fn record_from_map(mut map: Map<String, Value>, allowed: &[&str]) -> Result<Reco
 
 /// One line of an export, parsed.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a line is parsed and taken apart at once, never held in numbers"
+)]
 pub enum ExportLine {
     /// A whole record; `hash` is as written in the line (check it with [`Record::hashed_bytes`]).
     Full {
@@ -658,7 +844,7 @@ mod tests {
             r
         );
         r.actor = "secretary:\"bureau\"".into();
-        r.data = json!({"member_id": "10234", "note": "tab\there, quote \" and é"});
+        r.data = json!({"member_id": "10234", "note": "tab\there, quote \" and é"}).into();
         let again = Record::from_hashed_bytes(&r.hashed_bytes(), r.hash).unwrap();
         assert_eq!(again, r);
         assert!(Record::from_hashed_bytes(b"{\"actor\":1}", r.hash).is_err());
@@ -741,6 +927,76 @@ mod tests {
                 "{other}"
             );
         }
+    }
+
+    /// Every event of the sample ledger, stored and read back: its `data` is kept as the
+    /// stored text, reads to the same value, and reads as the same typed event from the text,
+    /// read ahead or not, as from the value.
+    #[test]
+    fn stored_data_is_kept_as_text_and_reads_as_its_value() {
+        let ledger = include_str!("../../../events/sample.jsonl");
+        for (n, line) in ledger.lines().enumerate() {
+            let event = crate::envelope::ProposedEvent::parse_line(line).unwrap();
+            let mut record = sample();
+            record.event_type = event.event_type;
+            record.data = event.data.clone().into();
+            let bytes = record.hashed_bytes();
+            let read = Record::from_hashed_bytes(&bytes, record.hash).unwrap();
+            let text = read.data.unparsed_text().expect("kept as text");
+            assert_eq!(
+                text.as_bytes(),
+                canonical::to_canonical(&event.data),
+                "line {n}"
+            );
+            let expected = crate::catalogue::parse_data(event.event_type, &event.data).unwrap();
+            assert!(matches!(read.event_data(), Ok(std::borrow::Cow::Owned(e)) if e == expected));
+            read.data.read_typed(read.event_type);
+            assert!(
+                matches!(read.event_data(), Ok(std::borrow::Cow::Borrowed(e)) if *e == expected)
+            );
+            assert_eq!(read.data.value(), &event.data, "line {n}");
+            assert_eq!(read.data.unparsed_text(), None, "parsed once asked for");
+            assert_eq!(read, record, "line {n}");
+            assert_eq!(
+                read.hashed_bytes(),
+                bytes,
+                "line {n}: written back as stored"
+            );
+        }
+    }
+
+    /// Data that does not read as its type is refused from the text as from the value, with
+    /// the same field and reason; text that a syntax check passes and a value refuses (a lone
+    /// surrogate, a number out of range) goes to the strict parser, which refuses it.
+    #[test]
+    fn stored_data_that_does_not_read_is_refused_as_before() {
+        let mut record = sample();
+        record.data = json!({"member_id": 10234, "branch_id": null}).into();
+        let read = Record::from_hashed_bytes(&record.hashed_bytes(), record.hash).unwrap();
+        read.data.read_typed(read.event_type);
+        let refused = crate::catalogue::parse_data(record.event_type, record.data.value());
+        assert!(refused.is_err());
+        assert_eq!(read.event_data().map(|e| e.into_owned()), refused);
+
+        let bytes = String::from_utf8(sample().hashed_bytes()).unwrap();
+        for bad in ["\"\\ud800\"", "1e400"] {
+            let tampered = bytes.replacen("\"branch_id\":null", &format!("\"branch_id\":{bad}"), 1);
+            assert_ne!(tampered, bytes);
+            assert!(
+                Record::from_written_layout(tampered.as_bytes(), [0; 32]).is_none(),
+                "{bad}"
+            );
+            assert!(
+                Record::from_hashed_bytes(tampered.as_bytes(), [0; 32]).is_err(),
+                "{bad}"
+            );
+        }
+        // Exponents and escapes inside strings are not numbers or surrogates.
+        assert!(reads_as_checked(
+            br#"{"a":"2e5","b":"x\n","c":[1,true,false]}"#
+        ));
+        assert!(!reads_as_checked(br#"{"a":2e5}"#));
+        assert!(!reads_as_checked(br#"{"a":"\u0001"}"#));
     }
 
     #[test]

@@ -238,12 +238,12 @@ impl Projections {
             self.applied += 1;
             return Ok(());
         }
-        let event = catalogue::parse_data(record.event_type, &record.data).map_err(|(f, w)| {
-            ProjectionError::Unreadable {
+        let event = record
+            .event_data()
+            .map_err(|(f, w)| ProjectionError::Unreadable {
                 position: record.position,
                 why: format!("data.{f}: {w}"),
-            }
-        })?;
+            })?;
         self.apply_event(record, &event, personal)
     }
 
@@ -445,7 +445,7 @@ impl Projections {
                 position,
                 effective,
                 event_type: record.event_type,
-                data: record.data.to_string().into_boxed_str(),
+                data: record.data.canonical_text().into_boxed_str(),
                 hash: record.hash,
             });
         }

@@ -359,7 +359,12 @@ fn case_files_follow_the_appeal_and_the_suspension() {
         assert_eq!(r.stream, "case/r-2022-01");
         assert_eq!(
             (e.effective, e.event_type.as_str(), &e.data, e.hash),
-            (r.effective, r.event_type.name(), &r.data, hex(&r.hash))
+            (
+                r.effective,
+                r.event_type.name(),
+                r.data.value(),
+                hex(&r.hash)
+            )
         );
     }
     let table: &[(&str, &str, Option<&str>, bool)] = &[

@@ -68,7 +68,7 @@ pub(super) fn check_recorded_structure(
         "effective".into(),
         serde_json::Value::String(record.effective.clone()),
     );
-    envelope.insert("data".into(), record.data.clone());
+    envelope.insert("data".into(), record.data.value().clone());
     if let Some(p) = personal {
         envelope.insert("personal".into(), p.value.clone());
     }

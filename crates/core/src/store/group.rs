@@ -595,10 +595,9 @@ impl Store {
 pub(super) fn fold_record(state: &mut GovernanceState, record: &Record) -> Result<(), CoreError> {
     let effective =
         Date::parse(&record.effective).map_err(|e| CoreError::Corrupt(record.position, e))?;
-    let event =
-        crate::catalogue::parse_data(record.event_type, &record.data).map_err(|(field, why)| {
-            CoreError::Corrupt(record.position, format!("data.{field}: {why}"))
-        })?;
+    let event = record.event_data().map_err(|(field, why)| {
+        CoreError::Corrupt(record.position, format!("data.{field}: {why}"))
+    })?;
     state.apply(&event, effective, record.position);
     Ok(())
 }

@@ -538,7 +538,10 @@ impl Store {
         for item in self.t.records.range(pos_key(lower)..pos_key(upper)) {
             let (key, value) = item?;
             let position = be_u64(&key).unwrap_or_default();
-            decoded.push(self.with_personal(decode_stored(position, &value)?)?);
+            let record = decode_stored(position, &value)?;
+            // The fold's typed read, done here beside the reading and decoding.
+            record.data.read_typed(record.event_type);
+            decoded.push(self.with_personal(record)?);
             if keep_raw {
                 raw.push((key, value));
             }

@@ -72,16 +72,15 @@ impl Store {
                 check_recorded_structure(&record, personal.as_ref())
                     .map_err(|r| CoreError::Restore(format!("record {}: {r}", record.position)))?;
                 if record.event_type == EventType::PersonalDataErased {
-                    let subject =
-                        match crate::catalogue::parse_data(record.event_type, &record.data) {
-                            Ok(EventData::PersonalDataErased(d)) => d.subject,
-                            _ => {
-                                return Err(CoreError::Restore(format!(
-                                    "record {}: an erasure without a subject",
-                                    record.position
-                                )))
-                            }
-                        };
+                    let subject = match record.event_data().map(std::borrow::Cow::into_owned) {
+                        Ok(EventData::PersonalDataErased(d)) => d.subject,
+                        _ => {
+                            return Err(CoreError::Restore(format!(
+                                "record {}: an erasure without a subject",
+                                record.position
+                            )))
+                        }
+                    };
                     self.erasure_targets(&mut b, &subject)?;
                 }
             }

@@ -277,7 +277,7 @@ mod tests {
             effective: effective.into(),
             recorded_at: format!("{effective}T00:00:00.000000Z"),
             actor: "admin:test".into(),
-            data,
+            data: data.into(),
             personal_commitment: None,
             prev_hash: [0; 32],
             hash: [0; 32],

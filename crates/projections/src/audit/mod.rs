@@ -211,12 +211,12 @@ impl AuditBuilder {
         if record.withheld {
             return Ok(());
         }
-        let event = kroniek_core::catalogue::parse_data(record.event_type, &record.data).map_err(
-            |(f, w)| ProjectionError::Unreadable {
+        let event = record
+            .event_data()
+            .map_err(|(f, w)| ProjectionError::Unreadable {
                 position: record.position,
                 why: format!("data.{f}: {w}"),
-            },
-        )?;
+            })?;
         self.projections.apply_event(record, &event, personal)?;
         let effective = date_of(record)?;
         self.count += 1;
