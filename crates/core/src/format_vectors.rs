@@ -9,10 +9,7 @@ use serde_json::json;
 /// The three vector records and the personal data of the second.
 pub(crate) fn vectors() -> (Vec<Record>, Personal) {
     let salt: [u8; 32] = std::array::from_fn(|i| i as u8);
-    let personal = Personal {
-        salt,
-        value: json!({"name": "Anna de Vries", "residence": "Delft"}),
-    };
+    let personal = Personal::new(salt, json!({"name": "Anna de Vries", "residence": "Delft"}));
     let r0 = Record::seal(
         0,
         0,

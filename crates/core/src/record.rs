@@ -69,6 +69,18 @@ impl JsonData {
         }
     }
 
+    /// JSON as a store keeps it (canonical text): kept as the text when a syntax check and
+    /// [`reads_as_checked`] pass it, else parsed by the strict parser (which refuses what is
+    /// not I-JSON).
+    pub(crate) fn read_stored(bytes: &[u8]) -> Result<JsonData, String> {
+        let checked = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+            && reads_as_checked(bytes);
+        match std::str::from_utf8(bytes) {
+            Ok(text) if checked => Ok(JsonData::from_canonical_text(text)),
+            _ => canonical::parse_strict_bytes(bytes).map(JsonData::from),
+        }
+    }
+
     /// The value (parsed from the text on first use).
     pub fn value(&self) -> &Value {
         self.value.get_or_init(|| match &self.text {
@@ -167,13 +179,26 @@ impl serde::Serialize for JsonData {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Personal {
     pub salt: [u8; 32],
-    pub value: Value,
+    /// The `personal` object. Read back from the store it is kept as the stored text and
+    /// parsed only when asked for (see [`JsonData`]): the read models keep most of it as that
+    /// text.
+    pub value: JsonData,
 }
 
 impl Personal {
+    /// Personal data of `value` under `salt`.
+    pub fn new(salt: [u8; 32], value: Value) -> Personal {
+        Personal {
+            salt,
+            value: value.into(),
+        }
+    }
+
     /// The keyed commitment to this personal data.
     pub fn commitment(&self) -> [u8; 32] {
-        commitment(&self.salt, &self.value)
+        let mut jcs = Vec::new();
+        self.value.write_canonical(&mut jcs);
+        *blake3::keyed_hash(&self.salt, &jcs).as_bytes()
     }
 }
 
@@ -314,7 +339,7 @@ impl Record {
         match shown {
             Some(PersonalView::Shown(p)) => {
                 out.extend_from_slice(b",\"personal\":");
-                canonical::write_canonical(&p.value, out);
+                p.value.write_canonical(out);
             }
             Some(PersonalView::Erased) => out.extend_from_slice(b",\"personal\":null"),
             _ => {}
@@ -436,7 +461,8 @@ impl Record {
 
 /// Whether JSON `text`, already checked as JSON syntax, holds nothing that a syntax check
 /// passes and a [`Value`] refuses: a `\u` escape (it may be a lone surrogate) or a number with
-/// an exponent (it may be out of range). The store writes an exponent in no event's data (its
+/// an exponent (it may be out of range); nor whitespace between tokens, which canonical text
+/// has none of. The store writes an exponent in no event's data or personal data (their
 /// numbers are integers within ±(2^53 − 1)) and `\u` only for a rare control character; text
 /// with either is read by the strict parser instead.
 fn reads_as_checked(text: &[u8]) -> bool {
@@ -456,7 +482,7 @@ fn reads_as_checked(text: &[u8]) -> bool {
                 in_string = false;
             }
         } else {
-            if after_digit && (b == b'e' || b == b'E') {
+            if (after_digit && (b == b'e' || b == b'E')) || b.is_ascii_whitespace() {
                 return false;
             }
             after_digit = b.is_ascii_digit();
@@ -646,7 +672,7 @@ impl ExportLine {
             (Some(Value::Null), Some(Value::Null)) => LinePersonal::Erased,
             (Some(value @ Value::Object(_)), Some(Value::String(salt))) => LinePersonal::Present(Personal {
                 salt: parse_hex32(&salt).ok_or("\"personal_salt\" must be 64 lower-case hex digits")?,
-                value,
+                value: value.into(),
             }),
             _ => return Err("\"personal\" and \"personal_salt\" must be both absent, both null, or an object and a salt".into()),
         };
@@ -808,10 +834,7 @@ mod tests {
     #[test]
     fn export_lines_round_trip() {
         let r = sample();
-        let p = Personal {
-            salt: [9; 32],
-            value: json!({"name": "An", "residence": "Delft"}),
-        };
+        let p = Personal::new([9; 32], json!({"name": "An", "residence": "Delft"}));
         for view in [
             PersonalView::Shown(&p),
             PersonalView::Erased,

@@ -138,10 +138,13 @@ struct PersonalText(Box<str>);
 impl PersonalText {
     /// The object of `p`, if it is one.
     fn of(p: Option<&Personal>) -> Option<PersonalText> {
-        match p.map(|p| &p.value) {
-            Some(v @ Value::Object(_)) => Some(PersonalText(v.to_string().into_boxed_str())),
-            _ => None,
-        }
+        let value = &p?.value;
+        // Kept as the canonical text it was stored as: no tree is built for it.
+        let is_object = match value.unparsed_text() {
+            Some(text) => text.starts_with('{'),
+            None => value.is_object(),
+        };
+        is_object.then(|| PersonalText(value.canonical_text().into_boxed_str()))
     }
 
     fn map(&self) -> BTreeMap<String, Value> {

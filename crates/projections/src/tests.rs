@@ -490,7 +490,7 @@ proptest! {
             // Apply what this append wrote, with the personal data as it was appended.
             for (record, event) in store.read_range(before, (end - at) as u64).unwrap().iter().zip(&events[at..end]) {
                 let personal = store.personal_at(record.position).unwrap().or_else(|| {
-                    event.personal.clone().map(|value| Personal { salt: [0; 32], value })
+                    event.personal.clone().map(|value| Personal::new([0; 32], value))
                 });
                 live.apply(record, personal.as_ref()).unwrap();
             }

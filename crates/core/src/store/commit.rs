@@ -70,7 +70,7 @@ pub(super) fn check_recorded_structure(
     );
     envelope.insert("data".into(), record.data.value().clone());
     if let Some(p) = personal {
-        envelope.insert("personal".into(), p.value.clone());
+        envelope.insert("personal".into(), p.value.value().clone());
     }
     ProposedEvent::parse_recorded(serde_json::Value::Object(envelope), personal.is_some())
         .map(|_| ())
@@ -244,10 +244,7 @@ impl Store {
             None => new_event_id()?,
         };
         let personal = match e.personal {
-            Some(value) => Some(Personal {
-                salt: random32()?,
-                value,
-            }),
+            Some(value) => Some(Personal::new(random32()?, value)),
             None => None,
         };
         if let EventData::PersonalDataErased(d) = &e.event {

@@ -303,7 +303,7 @@ impl Store {
             Some(v) if v.len() >= 32 => {
                 let mut salt = [0u8; 32];
                 salt.copy_from_slice(&v[..32]);
-                let value = canonical::parse_strict_bytes(&v[32..])
+                let value = crate::record::JsonData::read_stored(&v[32..])
                     .map_err(|e| CoreError::Corrupt(position, e))?;
                 Some(Personal { salt, value })
             }
