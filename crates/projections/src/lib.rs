@@ -171,9 +171,9 @@ fn reserve_one<T>(v: &mut Vec<T>) {
 #[derive(Debug, Clone, PartialEq, Default, bincode::Encode, bincode::Decode)]
 pub struct Projections {
     pub(crate) state: GovernanceState,
-    members: HashMap<String, MemberInfo>,
-    decisions: HashMap<String, DecisionView>,
-    motions: HashMap<String, MotionView>,
+    members: HashMap<String, Box<MemberInfo>>,
+    decisions: HashMap<String, Box<DecisionView>>,
+    motions: HashMap<String, Box<MotionView>>,
     candidacies: HashMap<(String, String), CandidacyInfo>,
     cases: HashMap<String, CaseFile>,
     applied: u64,
@@ -338,7 +338,7 @@ impl Projections {
             E::DecisionTaken(d) => {
                 self.decisions.insert(
                     d.decision_id.to_string(),
-                    DecisionView {
+                    Box::new(DecisionView {
                         decision_id: d.decision_id.to_string(),
                         body_id: d.body_id.to_string(),
                         date: date(effective),
@@ -355,7 +355,7 @@ impl Projections {
                             d.meeting_id.as_ref().map(|m| m.as_str()),
                             d.basis,
                         ),
-                    },
+                    }),
                 );
             }
             E::DecisionRevoked(d) => {
@@ -375,7 +375,7 @@ impl Projections {
                 }
                 self.motions.insert(
                     d.motion_id.to_string(),
-                    MotionView {
+                    Box::new(MotionView {
                         motion_id: d.motion_id.to_string(),
                         meeting_id: d.meeting_id.to_string(),
                         body_id: self
@@ -391,7 +391,7 @@ impl Projections {
                         withdrawn: None,
                         votes: Vec::new(),
                         position,
-                    },
+                    }),
                 );
             }
             E::MotionWithdrawn(d) => {
@@ -583,14 +583,14 @@ impl Projections {
             .motions
             .values()
             .filter(|x| x.meeting_id == meeting_id)
-            .cloned()
+            .map(|x| MotionView::clone(x))
             .collect();
         motions.sort_by_key(|x| x.position);
         let mut decisions: Vec<DecisionView> = self
             .decisions
             .values()
             .filter(|x| x.meeting_id.as_deref() == Some(meeting_id))
-            .cloned()
+            .map(|x| DecisionView::clone(x))
             .collect();
         decisions.sort_by_key(|x| x.position);
         let mut elections: Vec<String> = self
@@ -930,7 +930,7 @@ impl Projections {
             .filter(|d| filter.body_id.as_deref().is_none_or(|b| d.body_id == b))
             .filter(|d| filter.category.as_deref().is_none_or(|c| d.category == c))
             .filter(|d| in_range(&d.date))
-            .map(EntryRef::Decision)
+            .map(|d| EntryRef::Decision(d))
             .collect();
         if filter.category.is_none() && !decisions_only {
             out.extend(
@@ -943,7 +943,7 @@ impl Projections {
                             .is_none_or(|b| m.body_id.as_deref() == Some(b))
                     })
                     .filter(|m| in_range(&m.date))
-                    .map(EntryRef::Motion),
+                    .map(|m| EntryRef::Motion(m)),
             );
         }
         out.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
@@ -1355,7 +1355,7 @@ impl Projections {
 
     /// A decision, by id.
     pub fn decision(&self, decision_id: &str) -> Option<&DecisionView> {
-        self.decisions.get(decision_id)
+        self.decisions.get(decision_id).map(|d| &**d)
     }
 
     /// Every body id, sorted.
