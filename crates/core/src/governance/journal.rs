@@ -51,10 +51,15 @@ impl<K: Hash + Eq + Clone, V: Clone> Journaled<K, V> {
         }
     }
 
-    /// The value at `k`, to change.
-    pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        if self.map.contains_key(k) {
-            self.save(k);
+    /// The value at `k`, to change. The key is copied only to record the change (a fold
+    /// outside a batch copies nothing).
+    pub fn get_mut<Q>(&mut self, k: &Q) -> Option<&mut V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if self.recording && self.map.contains_key(k) {
+            self.save(&k.to_owned());
         }
         self.map.get_mut(k)
     }

@@ -658,7 +658,7 @@ impl GovernanceState {
                 }
             }
             E::MemberKindChanged(d) => {
-                if let Some(m) = self.members.get_mut(&s(&d.member_id)) {
+                if let Some(m) = self.members.get_mut(d.member_id.as_str()) {
                     m.kinds.push((effective, position, d.kind));
                 }
             }
@@ -691,12 +691,12 @@ impl GovernanceState {
                     .push((effective, opt(&d.case_id)));
             }
             E::ContributionPaid(d) => {
-                if let Some(m) = self.members.get_mut(&s(&d.member_id)) {
+                if let Some(m) = self.members.get_mut(d.member_id.as_str()) {
                     m.paid_cents = m.paid_cents.saturating_add(d.amount_cents);
                 }
             }
             E::ContributionRefunded(d) => {
-                if let Some(m) = self.members.get_mut(&s(&d.member_id)) {
+                if let Some(m) = self.members.get_mut(d.member_id.as_str()) {
                     m.refunded_cents = m.refunded_cents.saturating_add(d.amount_cents);
                 }
             }
@@ -710,12 +710,12 @@ impl GovernanceState {
             | E::GiftReturned(_)
             | E::LoanReceived(_) => {}
             E::MotionVoted(d) => {
-                if let Some(m) = self.motions.get_mut(&s(&d.motion_id)) {
+                if let Some(m) = self.motions.get_mut(d.motion_id.as_str()) {
                     m.voted.get_or_insert((effective, d.outcome));
                 }
             }
             E::BodyRulesAdopted(d) => {
-                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                if let Some(b) = self.bodies.get_mut(d.body_id.as_str()) {
                     let rules = BodyRules {
                         from: effective,
                         notice_days: d.notice_days,
@@ -735,7 +735,7 @@ impl GovernanceState {
                 }
             }
             E::AppointingBodyChanged(d) => {
-                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                if let Some(b) = self.bodies.get_mut(d.body_id.as_str()) {
                     b.appointing.push(AppointingChange {
                         from: effective,
                         role: opt(&d.role),
@@ -751,7 +751,7 @@ impl GovernanceState {
                     agenda: d.agenda.clone(),
                     proposal_available_on: d.proposal_available_on,
                 };
-                match self.meetings.get_mut(&s(&d.meeting_id)) {
+                match self.meetings.get_mut(d.meeting_id.as_str()) {
                     Some(m) => {
                         m.convened.get_or_insert(convocation);
                     }
@@ -785,13 +785,13 @@ impl GovernanceState {
                 },
             ),
             E::SeatsChanged(d) => {
-                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                if let Some(b) = self.bodies.get_mut(d.body_id.as_str()) {
                     let at = b.seat_defs.partition_point(|(from, _)| *from <= effective);
                     b.seat_defs.insert(at, (effective, d.seats.clone()));
                 }
             }
             E::MemberAppointed(d) => {
-                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                if let Some(b) = self.bodies.get_mut(d.body_id.as_str()) {
                     b.holdings.push(Holding {
                         member_id: s(&d.member_id),
                         role: s(&d.role),
@@ -811,7 +811,7 @@ impl GovernanceState {
                 }
             }
             E::MemberReappointed(d) => {
-                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                if let Some(b) = self.bodies.get_mut(d.body_id.as_str()) {
                     if let Some(h) =
                         current_holding_mut(b, d.member_id.as_str(), d.role.as_str(), effective)
                     {
@@ -823,7 +823,7 @@ impl GovernanceState {
                 }
             }
             E::MemberLeftBody(d) => {
-                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                if let Some(b) = self.bodies.get_mut(d.body_id.as_str()) {
                     if let Some(h) =
                         current_holding_mut(b, d.member_id.as_str(), d.role.as_str(), effective)
                     {
@@ -833,7 +833,7 @@ impl GovernanceState {
                 }
             }
             E::BodyDissolved(d) => {
-                if let Some(b) = self.bodies.get_mut(&s(&d.body_id)) {
+                if let Some(b) = self.bodies.get_mut(d.body_id.as_str()) {
                     b.dissolved = Some(b.dissolved.map_or(effective, |x| x.min(effective)));
                 }
             }
@@ -842,7 +842,7 @@ impl GovernanceState {
                     present_count: d.present_count,
                     quorum_met: d.quorum_met,
                 };
-                match self.meetings.get_mut(&s(&d.meeting_id)) {
+                match self.meetings.get_mut(d.meeting_id.as_str()) {
                     Some(m) => {
                         m.held.get_or_insert(held);
                     }
@@ -869,7 +869,7 @@ impl GovernanceState {
                 },
             ),
             E::MotionWithdrawn(d) => {
-                if let Some(m) = self.motions.get_mut(&s(&d.motion_id)) {
+                if let Some(m) = self.motions.get_mut(d.motion_id.as_str()) {
                     m.withdrawn = Some(m.withdrawn.map_or(effective, |w| w.min(effective)));
                 }
             }
@@ -884,7 +884,7 @@ impl GovernanceState {
                 },
             ),
             E::DecisionRevoked(d) => {
-                if let Some(dec) = self.decisions.get_mut(&s(&d.decision_id)) {
+                if let Some(dec) = self.decisions.get_mut(d.decision_id.as_str()) {
                     dec.revoked = Some((effective, s(&d.by_decision_id), d.reason.clone()));
                 }
             }
@@ -903,7 +903,7 @@ impl GovernanceState {
                 },
             ),
             E::CandidacySubmitted(d) => {
-                if let Some(e) = self.elections.get_mut(&s(&d.election_id)) {
+                if let Some(e) = self.elections.get_mut(d.election_id.as_str()) {
                     e.candidacies.push(CandidacyState {
                         member_id: s(&d.member_id),
                         preferences: d.preferences.iter().map(s).collect(),
@@ -925,7 +925,7 @@ impl GovernanceState {
                 }
             }
             E::ElectionResult(d) => {
-                if let Some(e) = self.elections.get_mut(&s(&d.election_id)) {
+                if let Some(e) = self.elections.get_mut(d.election_id.as_str()) {
                     e.results.push((effective, d.clone()));
                 }
             }
@@ -997,12 +997,12 @@ impl GovernanceState {
                 }
             }
             E::NoticeDelivered(d) => {
-                if let Some(c) = self.cases.get_mut(&s(&d.case_id)) {
+                if let Some(c) = self.cases.get_mut(d.case_id.as_str()) {
                     c.notices.push((s(&d.member_id), effective));
                 }
             }
             E::AppealFiled(d) => {
-                if let Some(c) = self.cases.get_mut(&s(&d.case_id)) {
+                if let Some(c) = self.cases.get_mut(d.case_id.as_str()) {
                     c.appeal.get_or_insert((effective, s(&d.member_id)));
                     if let Some((index, _)) = c.decision_for(d.member_id.as_str()) {
                         c.appeals.push(Appeal {
@@ -1046,7 +1046,7 @@ impl GovernanceState {
                 }
             }
             E::CaseClosed(d) => {
-                if let Some(c) = self.cases.get_mut(&s(&d.case_id)) {
+                if let Some(c) = self.cases.get_mut(d.case_id.as_str()) {
                     c.closed = Some(c.closed.map_or(effective, |x| x.min(effective)));
                 }
             }
