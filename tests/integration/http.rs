@@ -1350,3 +1350,32 @@ fn a_long_uri_and_too_many_headers_are_problems_with_a_body() {
     );
     assert!(many.contains("application/problem+json") && many.contains("at most 100 fields"));
 }
+
+/// An audit report's donors' names and residences, as each role may see them: the roles that
+/// see gift records' personal data get the report as made, the others without them (the
+/// server answers the first from the report itself and redacts a copy for the others).
+#[test]
+fn the_audit_report_shows_donors_only_to_the_roles_that_see_gifts() {
+    let s = Server::start(&["--demo"]);
+    let tokens = grant_every_role(&s);
+    for (role, token) in &tokens {
+        let (code, body) = s.get("/v1/audit/2022", token);
+        if matches!(*role, "member" | "disputes") {
+            assert_eq!(code, 403, "{role}: {body}");
+            continue;
+        }
+        assert_eq!(code, 200, "{role}: {body}");
+        let report = json(&body);
+        let disclosure = report["money"]["disclosure"].as_array().unwrap().clone();
+        assert!(
+            !disclosure.is_empty(),
+            "{role}: the sample has gifts to disclose"
+        );
+        let named = disclosure
+            .iter()
+            .filter(|d| d["donor_name"].is_string() && d["donor_residence"].is_string())
+            .count();
+        let sees = matches!(*role, "admin" | "secretary" | "auditor");
+        assert_eq!(named, if sees { disclosure.len() } else { 0 }, "{role}");
+    }
+}

@@ -185,8 +185,29 @@ pub fn composition_date_allowed(role: AccessRole, asked: bool) -> Result<(), Api
 }
 
 /// An audit report as `role` may see it: donors' names and residences only for the roles that
-/// see gift records' personal data.
+/// see gift records' personal data. The report itself when `role` sees all of it (no copy:
+/// a report on a large ledger is tens of megabytes).
 pub fn audit_report(
+    role: AccessRole,
+    report: &kroniek_projections::audit::AuditReport,
+) -> std::borrow::Cow<'_, kroniek_projections::audit::AuditReport> {
+    if sees_whole_audit_report(role) {
+        return std::borrow::Cow::Borrowed(report);
+    }
+    std::borrow::Cow::Owned(redacted_audit_report(role, report.clone()))
+}
+
+/// Whether `role` sees every part of an audit report that [`redacted_audit_report`] may
+/// take out.
+fn sees_whole_audit_report(role: AccessRole) -> bool {
+    use kroniek_core::catalogue::{Category, EventType};
+    kroniek_core::access::sees_personal(role, Category::Finance, EventType::GiftReceived)
+        && kroniek_core::access::sees_personal(role, Category::Finance, EventType::LoanReceived)
+        && sees_member_personal(role)
+}
+
+/// `report` with what `role` may not see taken out.
+fn redacted_audit_report(
     role: AccessRole,
     mut report: kroniek_projections::audit::AuditReport,
 ) -> kroniek_projections::audit::AuditReport {

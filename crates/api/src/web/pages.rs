@@ -651,7 +651,7 @@ async fn report_for(
     let report = tokio::task::spawn_blocking(move || st.audit_report(&params).ok())
         .await
         .ok()??;
-    Some(policy::audit_report(role, (*report).clone()))
+    Some(policy::audit_report(role, &report).into_owned())
 }
 
 /// `GET /audit?year=`: the yearly report (last year by default) with its downloads.
@@ -725,7 +725,7 @@ async fn report_or_progress(
     let started = std::time::Instant::now();
     loop {
         if let Some(report) = state.audit_report_made(&params) {
-            return Ok(Some(policy::audit_report(role, (*report).clone())));
+            return Ok(Some(policy::audit_report(role, &report).into_owned()));
         }
         let under_way = state.audit_under_way(&params);
         if under_way.is_none() && started.elapsed() > std::time::Duration::from_millis(100) {
