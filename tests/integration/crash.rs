@@ -108,12 +108,21 @@ fn acknowledged_batches_survive_sigkill_and_no_batch_is_half_written() {
         .unwrap();
         let _ = child.wait();
         acked.extend(reader.join().unwrap());
-        // Give the killed processes a moment to be reaped so the store's lock is free.
-        std::thread::sleep(Duration::from_millis(50));
 
         // A snapshot sled was writing when the kill came (the store removes it on opening).
         unfinished_snapshots += snapshots_in_writing(&l).len();
-        let store = match Store::open(&l.data()) {
+        // The killed `kroniek` (a grandchild, reaped by init) holds the store's lock until
+        // the kernel has torn it down, which takes longer on a busy machine: wait for that,
+        // up to ten seconds.
+        let mut opened = Store::open(&l.data());
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while matches!(opened, Err(kroniek_core::CoreError::Locked { .. }))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+            opened = Store::open(&l.data());
+        }
+        let store = match opened {
             Ok(s) => s,
             Err(kroniek_core::CoreError::NoLedger(_)) if acked.is_empty() => continue,
             Err(e) => panic!("round {rounds}: the store does not open after SIGKILL: {e}"),
