@@ -120,6 +120,15 @@ impl JsonData {
             .and_then(|text| crate::catalogue::parse_data_text(ty, text))
     }
 
+    /// Whether the value is an object, told from the text's first byte while it is not
+    /// parsed (so asking builds no tree).
+    pub fn is_object(&self) -> bool {
+        match self.unparsed_text() {
+            Some(text) => text.starts_with('{'),
+            None => self.value().is_object(),
+        }
+    }
+
     /// The value as compact canonical JSON text.
     pub fn canonical_text(&self) -> String {
         match &self.text {
@@ -966,6 +975,12 @@ mod tests {
             let bytes = record.hashed_bytes();
             let read = Record::from_hashed_bytes(&bytes, record.hash).unwrap();
             let text = read.data.unparsed_text().expect("kept as text");
+            assert!(read.data.is_object(), "line {n}");
+            assert_eq!(
+                read.data.unparsed_text(),
+                Some(text),
+                "asking builds no tree"
+            );
             assert_eq!(
                 text.as_bytes(),
                 canonical::to_canonical(&event.data),
@@ -1020,6 +1035,40 @@ mod tests {
         ));
         assert!(!reads_as_checked(br#"{"a":2e5}"#));
         assert!(!reads_as_checked(br#"{"a":"\u0001"}"#));
+    }
+
+    /// Stored personal data: canonical text is kept as text; text the quick check declines
+    /// goes to the strict parser (kept as its value when it reads, refused when it does not);
+    /// bytes that are not JSON are refused.
+    #[test]
+    fn read_stored_keeps_canonical_text_and_sends_the_rest_to_the_strict_parser() {
+        let kept = JsonData::read_stored(br#"{"name":"A. de Vries","town":"Delft"}"#).unwrap();
+        assert_eq!(
+            kept.unparsed_text(),
+            Some(r#"{"name":"A. de Vries","town":"Delft"}"#)
+        );
+        assert!(kept.is_object());
+        assert_eq!(
+            *kept.value(),
+            json!({"name": "A. de Vries", "town": "Delft"})
+        );
+
+        let escaped = JsonData::read_stored(br#"{"a":"\u0001"}"#).unwrap();
+        assert_eq!(escaped.unparsed_text(), None, "parsed by the strict parser");
+        assert_eq!(*escaped.value(), json!({"a": "\u{1}"}));
+
+        for bad in [
+            &br#"{"a":"\ud800"}"#[..],
+            br#"{"a":1e400}"#,
+            b"{\"a\":",
+            b"\xff",
+        ] {
+            assert!(
+                JsonData::read_stored(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

@@ -138,13 +138,11 @@ struct PersonalText(Box<str>);
 impl PersonalText {
     /// The object of `p`, if it is one.
     fn of(p: Option<&Personal>) -> Option<PersonalText> {
-        let value = &p?.value;
         // Kept as the canonical text it was stored as: no tree is built for it.
-        let is_object = match value.unparsed_text() {
-            Some(text) => text.starts_with('{'),
-            None => value.is_object(),
-        };
-        is_object.then(|| PersonalText(value.canonical_text().into_boxed_str()))
+        let value = &p?.value;
+        value
+            .is_object()
+            .then(|| PersonalText(value.canonical_text().into_boxed_str()))
     }
 
     fn map(&self) -> BTreeMap<String, Value> {

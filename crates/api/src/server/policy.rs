@@ -189,12 +189,12 @@ pub fn composition_date_allowed(role: AccessRole, asked: bool) -> Result<(), Api
 /// a report on a large ledger is tens of megabytes).
 pub fn audit_report(
     role: AccessRole,
-    report: &kroniek_projections::audit::AuditReport,
-) -> std::borrow::Cow<'_, kroniek_projections::audit::AuditReport> {
+    report: std::sync::Arc<kroniek_projections::audit::AuditReport>,
+) -> std::sync::Arc<kroniek_projections::audit::AuditReport> {
     if sees_whole_audit_report(role) {
-        return std::borrow::Cow::Borrowed(report);
+        return report;
     }
-    std::borrow::Cow::Owned(redacted_audit_report(role, report.clone()))
+    std::sync::Arc::new(redacted_audit_report(role, (*report).clone()))
 }
 
 /// Whether `role` sees every part of an audit report that [`redacted_audit_report`] may

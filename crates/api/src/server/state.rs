@@ -503,7 +503,7 @@ impl AppState {
         let report = self.audit_report(params)?;
         let made_at = report.integrity.events;
         let body = Arc::new(
-            json_exact(&super::policy::audit_report(role, &report))
+            json_exact(&*super::policy::audit_report(role, report.clone()))
                 .map_err(|e| kroniek_app::AppError::Failed(e.to_string()))?,
         );
         let mut cache = lock();

@@ -626,7 +626,7 @@ struct YearQuery {
 struct AuditPage {
     frame: Frame,
     year: i32,
-    report: Option<kroniek_projections::audit::AuditReport>,
+    report: Option<Arc<kroniek_projections::audit::AuditReport>>,
     tables: Vec<&'static str>,
     error: Option<&'static str>,
     /// While the report is being made: percent done (the page refreshes itself).
@@ -645,13 +645,13 @@ async fn report_for(
     state: &Arc<AppState>,
     role: kroniek_core::catalogue::AccessRole,
     year: i32,
-) -> Option<kroniek_projections::audit::AuditReport> {
+) -> Option<Arc<kroniek_projections::audit::AuditReport>> {
     let params = kroniek_app::audit::params(year, None, None, 1200).ok()?;
     let st = state.clone();
     let report = tokio::task::spawn_blocking(move || st.audit_report(&params).ok())
         .await
         .ok()??;
-    Some(policy::audit_report(role, &report).into_owned())
+    Some(policy::audit_report(role, report))
 }
 
 /// `GET /audit?year=`: the yearly report (last year by default) with its downloads.
@@ -713,7 +713,7 @@ async fn report_or_progress(
     state: &Arc<AppState>,
     role: kroniek_core::catalogue::AccessRole,
     year: i32,
-) -> Result<Option<kroniek_projections::audit::AuditReport>, u64> {
+) -> Result<Option<Arc<kroniek_projections::audit::AuditReport>>, u64> {
     let Ok(params) = kroniek_app::audit::params(year, None, None, 1200) else {
         return Ok(None);
     };
@@ -725,7 +725,7 @@ async fn report_or_progress(
     let started = std::time::Instant::now();
     loop {
         if let Some(report) = state.audit_report_made(&params) {
-            return Ok(Some(policy::audit_report(role, &report).into_owned()));
+            return Ok(Some(policy::audit_report(role, report)));
         }
         let under_way = state.audit_under_way(&params);
         if under_way.is_none() && started.elapsed() > std::time::Duration::from_millis(100) {
