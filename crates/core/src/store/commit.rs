@@ -38,6 +38,11 @@ pub(super) struct Writer {
     /// The lengths of streams appended to recently, at `head` (at most
     /// [`KNOWN_LENGTHS`] streams; emptied when it would hold more, or when in doubt).
     pub(super) known_lengths: HashMap<String, u64>,
+    /// On sled, the ids of the records of groups whose records may not be written yet (see
+    /// [`group::Commits`]), with their positions: the ids tree may not hold them yet.
+    /// Emptied when no group is in flight (waited for when it would hold more than
+    /// [`KNOWN_LENGTHS`] ids).
+    pub(super) recent_ids: HashMap<EventId, u64>,
     /// The write path's counters.
     pub(super) stats: WriteStats,
 }
@@ -95,6 +100,12 @@ pub(super) struct Batch {
     pub(super) erase: BTreeSet<u64>,
     pub(super) staged: bool,
     pub(super) frontier: Frontier,
+    /// On sled: the group's turn to commit ([`group::Commits`]), the records of the group's
+    /// earlier appends, not written yet, and the ids of every record not written yet (the
+    /// group's, lent to the batch).
+    pub(super) turn: Option<u64>,
+    pub(super) deferred: Vec<Staged>,
+    pub(super) recent_ids: HashMap<EventId, u64>,
 }
 
 impl Batch {
@@ -115,6 +126,9 @@ impl Batch {
             erase: BTreeSet::new(),
             staged: false,
             frontier: Frontier::default(),
+            turn: None,
+            deferred: Vec::new(),
+            recent_ids: HashMap::new(),
         }
     }
 }
@@ -175,7 +189,7 @@ impl Store {
     ) -> Result<Result<(), Refusal>, CoreError> {
         if let Some(id) = e.id {
             let id_key = *id.0.as_bytes();
-            let earlier = match b.pending_ids.get(&id) {
+            let earlier = match b.pending_ids.get(&id).or_else(|| b.recent_ids.get(&id)) {
                 Some(p) => Some(*p),
                 None => self.t.ids.get(id_key)?.as_deref().and_then(be_u64),
             };
@@ -187,6 +201,8 @@ impl Store {
                         format!("the id {id} appears twice in this batch"),
                     )));
                 }
+                // The earlier record is read from the store: written first if still in flight.
+                self.settle_reads(b)?;
                 if self.same_content(position, &e)? {
                     b.seen.push((index, position));
                     return Ok(Ok(()));
@@ -303,6 +319,8 @@ impl Store {
         b: &mut Batch,
         subject: &ErasureSubject,
     ) -> Result<(), CoreError> {
+        // The scan below reads the store: every record before the batch must be in it.
+        self.settle_reads(b)?;
         let matches = |r: &Record| match subject {
             ErasureSubject::Member(m) => {
                 r.stream == format!("member/{m}")

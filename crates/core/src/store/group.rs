@@ -2,14 +2,17 @@
 //! first of them to find no leader applies every waiting append in one go.
 //!
 //! The leader holds the writer lock and takes each append in arrival order: checked against
-//! the governance state as the appends before it left it, its records written past the stored
-//! head. One write of the head then commits the whole group (an append that erases personal
-//! data commits itself, the group so far and its erasures in one sled transaction), the
-//! leader lets the next group be applied, and one flush + `fdatasync` (shared by group commit
-//! with any group applied meanwhile) makes it durable before every caller gets its own
-//! answer. A refused append refuses only itself: nothing of it is written, the state is rolled
-//! back to where it began, and the appends after it are judged without it. A storage failure
-//! fails the group and stops the store's writes ([`Store::write_failure`]).
+//! the governance state as the appends before it left it, and its records sealed (positions,
+//! hashes, the Merkle frontier). The leader then lets the next group be checked. On sled it
+//! writes the group's records past the stored head only after that, beside the next group's
+//! checks, and then, in the groups' order ([`Commits`]), the head, which commits the whole
+//! group; elsewhere records and head are written under the writer lock, in the backend's unit
+//! of work. (An append that erases personal data commits itself, the group so far and its
+//! erasures in one sled transaction, under the writer lock.) One flush + `fdatasync` (shared
+//! by group commit with any group applied meanwhile) makes the group durable before every
+//! caller gets its own answer. A refused append refuses only itself: nothing of it is written,
+//! the state is rolled back to where it began, and the appends after it are judged without it.
+//! A storage failure fails the group and stops the store's writes ([`Store::write_failure`]).
 
 use super::*;
 use std::time::Instant;
@@ -19,9 +22,16 @@ pub(super) struct Waiting {
     ticket: u64,
     events: Vec<Result<ProposedEvent, Refusal>>,
     actor: String,
+    /// The caller's thread, parked until it is answered or handed the lead.
+    caller: std::thread::Thread,
 }
 
 /// The appends waiting for a write group, and the answers of groups applied.
+///
+/// Callers are woken one by one, never all at once: a caller parks its thread, and is
+/// unparked when its answer is posted, or (the first waiting caller) when a leader gives up
+/// the lead while appends still wait. With 32 writers, waking every caller at each change cost
+/// more CPU in context switches than the appends themselves.
 #[derive(Default)]
 pub(super) struct Queue {
     pub(super) waiting: Vec<Waiting>,
@@ -29,7 +39,26 @@ pub(super) struct Queue {
     /// Whether a leader is applying a group (it holds the writer lock).
     pub(super) leading: bool,
     next_ticket: u64,
+    /// Imports ([`Store::append_iter`]) waiting on the condition variable for the lead.
+    importers_waiting: usize,
 }
+
+impl Queue {
+    /// Gives up the lead: the first waiting caller (if any) is woken to take it, and so are
+    /// the imports waiting for it.
+    fn give_up_lead(&mut self, changed: &Condvar) {
+        self.leading = false;
+        if let Some(first) = self.waiting.first() {
+            first.caller.unpark();
+        }
+        if self.importers_waiting > 0 {
+            changed.notify_all();
+        }
+    }
+}
+
+/// A group's answers: each waiting caller's ticket, thread and answer.
+type Answers = Vec<(u64, std::thread::Thread, Result<AppendOutcome, CoreError>)>;
 
 /// The write path's counters since the store was opened: how appends were grouped and how long
 /// the writer lock was held (the serial section every append passes through).
@@ -43,6 +72,9 @@ pub struct WriteStats {
     pub events: u64,
     /// Time the writer lock was held by the groups' leaders, in nanoseconds.
     pub serial_nanos: u64,
+    /// Time the groups held their turn to write their head ([`Commits`]), in nanoseconds:
+    /// the other serial section (it overlaps the next group's time under the writer lock).
+    pub ordered_nanos: u64,
     /// Groups by how many appends they held: 1, 2–3, 4–7, 8–15, 16–31, 32–63, 64 and more.
     pub group_sizes: [u64; 7],
 }
@@ -64,6 +96,36 @@ impl WriteStats {
     }
 }
 
+/// On sled, the order in which write groups commit. A group takes a turn under the writer
+/// lock; once that lock is let go (the next group is being checked), it writes its records past
+/// the stored head, then waits until every group before it has taken its turn, and writes its
+/// head. So a head is written only after every record it covers, and sled, which recovers a
+/// prefix of its log, never brings back a head without them; records past the stored head are
+/// discarded on open. Reads of the store while groups are in flight (the rules' state, the
+/// Merkle frontier, a record recorded before) wait for them ([`Store::settle_reads`]).
+#[derive(Debug, Default)]
+pub(super) struct Commits {
+    /// Turns given out.
+    issued: u64,
+    /// Turns taken: the groups before this one have written their heads.
+    taken: u64,
+    /// Time spent in turns, in nanoseconds.
+    ordered_nanos: u64,
+}
+
+/// What a sled group leaves to write once the writer lock is let go.
+struct Commit {
+    turn: u64,
+    records: Vec<Staged>,
+    /// The head to write (none when the group's last append committed it, or nothing was
+    /// appended).
+    head: Option<Head>,
+    /// The head the group's appends reached (what a flush may make visible after the turn).
+    reached: Option<Head>,
+    /// Whether chunks were staged (they are made durable before the head).
+    staged: bool,
+}
+
 /// What one append of a group came to before the group's flush.
 enum Applied {
     Appended { first: u64, count: u64, head: Head },
@@ -83,6 +145,11 @@ struct Group<'s> {
     known_lengths: &'s mut HashMap<String, u64>,
     state: &'s mut GovernanceState,
     rules: bool,
+    /// On sled: the group's turn, its records not yet written and the ids of every record
+    /// not yet written.
+    turn: Option<u64>,
+    deferred: Vec<Staged>,
+    recent_ids: &'s mut HashMap<EventId, u64>,
 }
 
 impl CoreError {
@@ -132,6 +199,7 @@ impl Store {
             ticket,
             events,
             actor: actor.to_owned(),
+            caller: std::thread::current(),
         });
         loop {
             if let Some(answer) = queue.answers.remove(&ticket) {
@@ -145,8 +213,8 @@ impl Store {
                 let (_, mut answers) = self.lead::<std::iter::Empty<_>>(None, group);
                 let mine = answers
                     .iter()
-                    .position(|(t, _)| *t == ticket)
-                    .map(|i| answers.swap_remove(i).1);
+                    .position(|(t, _, _)| *t == ticket)
+                    .map(|i| answers.swap_remove(i).2);
                 self.post(answers);
                 return mine.unwrap_or_else(|| {
                     Err(CoreError::Invalid(
@@ -154,7 +222,11 @@ impl Store {
                     ))
                 });
             }
-            queue = wait(&self.queue_changed, queue);
+            drop(queue);
+            // Unparked when answered or handed the lead; an unpark that came before this park
+            // makes it return at once, and a spurious return just looks again.
+            std::thread::park();
+            queue = lock(&self.queue);
         }
     }
 
@@ -176,7 +248,9 @@ impl Store {
     {
         let mut queue = lock(&self.queue);
         while queue.leading {
+            queue.importers_waiting += 1;
             queue = wait(&self.queue_changed, queue);
+            queue.importers_waiting -= 1;
         }
         queue.leading = true;
         let group = std::mem::take(&mut queue.waiting);
@@ -190,47 +264,128 @@ impl Store {
         })
     }
 
-    /// Hands the answers of a group to their waiting callers.
-    fn post(&self, answers: Vec<(u64, Result<AppendOutcome, CoreError>)>) {
+    /// Hands the answers of a group to their waiting callers, and wakes each of them.
+    fn post(&self, answers: Answers) {
         if answers.is_empty() {
             return;
         }
-        lock(&self.queue).answers.extend(answers);
-        self.queue_changed.notify_all();
+        let mut queue = lock(&self.queue);
+        let mut callers = Vec::with_capacity(answers.len());
+        for (ticket, caller, answer) in answers {
+            queue.answers.insert(ticket, answer);
+            callers.push(caller);
+        }
+        drop(queue);
+        for caller in callers {
+            caller.unpark();
+        }
     }
 
     /// The write path's counters since the store was opened.
     pub fn write_stats(&self) -> WriteStats {
-        lock(&self.writer).stats.clone()
+        let mut stats = lock(&self.writer).stats.clone();
+        stats.ordered_nanos = lock(&self.commits).ordered_nanos;
+        stats
+    }
+
+    /// Waits until every group before `turn` has written its head.
+    fn wait_for_turn(&self, turn: u64) {
+        let mut commits = lock(&self.commits);
+        while commits.taken < turn {
+            commits = self
+                .commit_turn
+                .wait(commits)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+
+    /// Waits until every group given a turn so far has written its head (the store then
+    /// holds every record applied). Called under the writer lock, so no turn is given out
+    /// meanwhile.
+    pub(super) fn settle_commits(&self) {
+        let issued = lock(&self.commits).issued;
+        self.wait_for_turn(issued);
+    }
+
+    /// Before a batch reads the store for records before it: writes its group's records not
+    /// yet written and waits for the groups before it.
+    pub(super) fn settle_reads(&self, b: &mut Batch) -> Result<(), CoreError> {
+        if !b.deferred.is_empty() {
+            self.write_records(&b.deferred)?;
+            b.deferred.clear();
+        }
+        if let Some(turn) = b.turn {
+            self.wait_for_turn(turn);
+        }
+        Ok(())
+    }
+
+    /// A sled group's commit, after the writer lock was let go: its records (beside other
+    /// groups'), then in its turn its head. A failure stops the store's writes before the turn
+    /// passes, so the groups after it fail too.
+    fn commit_in_turn(&self, commit: Commit) -> Result<(), CoreError> {
+        let written = match self.write_failure() {
+            Some(why) => Err(CoreError::WriteFailed(why.to_owned())),
+            None if commit.records.is_empty() => Ok(()),
+            None => self.write_records(&commit.records),
+        };
+        self.wait_for_turn(commit.turn);
+        let started = Instant::now();
+        let result = written.and_then(|()| {
+            if let Some(why) = self.write_failure() {
+                return Err(CoreError::WriteFailed(why.to_owned()));
+            }
+            if let Some(head) = commit.head {
+                if commit.staged {
+                    // Staged chunks are durable before the head that makes them visible.
+                    self.sync_to_disk()?;
+                }
+                self.write_head(head)?;
+            }
+            if let Some(reached) = commit.reached {
+                *lock(&self.applied) = reached;
+            }
+            Ok(())
+        });
+        let result = result.map_err(|e| match e {
+            CoreError::WriteFailed(_) => e,
+            e => self.fail_stop(e),
+        });
+        let mut commits = lock(&self.commits);
+        commits.taken += 1;
+        commits.ordered_nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        drop(commits);
+        self.commit_turn.notify_all();
+        result
     }
 
     /// Applies a group as its leader (`own` first, then `group` in arrival order), gives up the
-    /// lead, makes the group durable and returns every answer: `own`'s apart.
+    /// lead, makes the group durable and returns every answer (with its caller): `own`'s apart.
     #[allow(clippy::type_complexity)]
     fn lead<I>(
         &self,
         own: Option<(I, &str, &mut dyn FnMut(u64))>,
         group: Vec<Waiting>,
-    ) -> (
-        Option<Result<AppendOutcome, CoreError>>,
-        Vec<(u64, Result<AppendOutcome, CoreError>)>,
-    )
+    ) -> (Option<Result<AppendOutcome, CoreError>>, Answers)
     where
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
     {
-        let (own_applied, applied, head) = self.apply_group(own, group);
-        {
-            lock(&self.queue).leading = false;
-            self.queue_changed.notify_all();
-        }
+        let callers: HashMap<u64, std::thread::Thread> =
+            group.iter().map(|w| (w.ticket, w.caller.clone())).collect();
+        let (own_applied, applied, head, commit) = self.apply_group(own, group);
+        lock(&self.queue).give_up_lead(&self.queue_changed);
+        let committed = match commit {
+            Some(commit) => self.commit_in_turn(commit),
+            None => Ok(()),
+        };
         let needs_flush = own_applied
             .iter()
             .chain(applied.iter().map(|(_, a)| a))
             .any(|a| !matches!(a, Applied::Failed(_)));
-        let durable = if needs_flush {
-            self.make_durable(head).map_err(|e| self.fail_stop(e))
-        } else {
-            Ok(())
+        let durable = match committed {
+            Err(e) => Err(e),
+            Ok(()) if needs_flush => self.make_durable(head).map_err(|e| self.fail_stop(e)),
+            Ok(()) => Ok(()),
         };
         let answer = |applied: Applied| -> Result<AppendOutcome, CoreError> {
             match (applied, &durable) {
@@ -249,18 +404,22 @@ impl Store {
         };
         (
             own_applied.map(answer),
-            applied.into_iter().map(|(t, a)| (t, answer(a))).collect(),
+            applied
+                .into_iter()
+                .filter_map(|(t, a)| Some((t, callers.get(&t)?.clone(), answer(a))))
+                .collect(),
         )
     }
 
-    /// Applies a group under the writer lock: each append in turn, then the head. Returns what
-    /// each came to and the group's head (to make durable).
+    /// Applies a group under the writer lock: each append in turn, then (except on sled) the
+    /// head. Returns what each came to, the group's head (to make durable) and, on sled, what
+    /// is left to write ([`Store::commit_in_turn`]).
     #[allow(clippy::type_complexity)]
     fn apply_group<I>(
         &self,
         own: Option<(I, &str, &mut dyn FnMut(u64))>,
         group: Vec<Waiting>,
-    ) -> (Option<Applied>, Vec<(u64, Applied)>, Head)
+    ) -> (Option<Applied>, Vec<(u64, Applied)>, Head, Option<Commit>)
     where
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
     {
@@ -279,6 +438,7 @@ impl Store {
                         .map(|w| (w.ticket, Applied::Failed(e.for_another_caller())))
                         .collect(),
                     writer.head,
+                    None,
                 );
             }
         }
@@ -291,10 +451,20 @@ impl Store {
                     .map(|w| (w.ticket, Applied::Failed(e.for_another_caller())))
                     .collect(),
                 before,
+                None,
             )
         };
         if let Some(why) = self.write_failure() {
             return fail_all(CoreError::WriteFailed(why.to_owned()), group, own.is_some());
+        }
+        let deferring = self.sled_engine().is_some();
+        let reads_store = writer.state.is_none()
+            || !matches!(&writer.frontier, Some(f) if f.size() == before.count)
+            || writer.known_lengths.len() > KNOWN_LENGTHS
+            || writer.recent_ids.len() > KNOWN_LENGTHS;
+        if deferring && reads_store {
+            // Read below from the store, or forgotten: every group in flight is written first.
+            self.settle_commits();
         }
         let prepared = (|| -> Result<Frontier, CoreError> {
             if writer.state.is_none() {
@@ -312,12 +482,26 @@ impl Store {
         if writer.known_lengths.len() > KNOWN_LENGTHS {
             writer.known_lengths.clear();
         }
+        let turn = deferring.then(|| {
+            let mut commits = lock(&self.commits);
+            if commits.taken == commits.issued {
+                // No group in flight: the ids tree holds every id.
+                writer.recent_ids.clear();
+            }
+            commits.issued += 1;
+            commits.issued - 1
+        });
         let Some(state) = writer.state.as_mut() else {
-            return fail_all(
-                CoreError::Invalid("the governance state was not built".into()),
-                group,
-                own.is_some(),
-            );
+            let e = CoreError::Invalid("the governance state was not built".into());
+            let (own, group, head, _) = fail_all(e, group, own.is_some());
+            let commit = turn.map(|turn| Commit {
+                turn,
+                records: Vec::new(),
+                head: None,
+                reached: None,
+                staged: false,
+            });
+            return (own, group, head, commit);
         };
         let mut g = Group {
             head: before,
@@ -328,6 +512,9 @@ impl Store {
             known_lengths: &mut writer.known_lengths,
             state,
             rules: writer.rules,
+            turn,
+            deferred: Vec::new(),
+            recent_ids: &mut writer.recent_ids,
         };
         let mut fault: Option<CoreError> = None;
         let own_applied = own.map(|(events, actor, progress)| {
@@ -353,7 +540,9 @@ impl Store {
             }
             applied.push((w.ticket, a));
         }
-        if fault.is_none() && !g.head_stored {
+        if turn.is_some() {
+            // On sled the records and the head are written once the writer lock is let go.
+        } else if fault.is_none() && !g.head_stored {
             let commit = (|| {
                 if g.staged {
                     // Staged chunks are durable before the head that makes them visible.
@@ -373,6 +562,17 @@ impl Store {
         let events = g.head.count - before.count;
         let head = g.head;
         let frontier = g.frontier;
+        let commit = turn.map(|turn| Commit {
+            turn,
+            records: if fault.is_none() {
+                g.deferred
+            } else {
+                Vec::new()
+            },
+            head: (fault.is_none() && !g.head_stored).then_some(head),
+            reached: fault.is_none().then_some(head),
+            staged: g.staged,
+        });
         let (mut own_applied, mut applied) = (own_applied, applied);
         match fault {
             Some(e) => {
@@ -388,14 +588,16 @@ impl Store {
                 own_applied.iter_mut().for_each(fail);
                 applied.iter_mut().for_each(|(_, a)| fail(a));
                 writer.stats.count_group(appends, 0, started.elapsed());
-                (own_applied, applied, before)
+                (own_applied, applied, before, commit)
             }
             None => {
-                *lock(&self.applied) = head;
+                if commit.is_none() {
+                    *lock(&self.applied) = head;
+                }
                 writer.head = head;
                 writer.frontier = Some(frontier);
                 writer.stats.count_group(appends, events, started.elapsed());
-                (own_applied, applied, head)
+                (own_applied, applied, head, commit)
             }
         }
     }
@@ -416,11 +618,16 @@ impl Store {
         let mut batch = Batch::new(g.head, actor.to_owned(), g.recorded_at.clone());
         batch.frontier = g.frontier.clone();
         batch.known_lens = std::mem::take(g.known_lengths);
+        batch.turn = g.turn;
+        batch.deferred = std::mem::take(&mut g.deferred);
+        batch.recent_ids = std::mem::take(g.recent_ids);
         let rules = g.rules;
         let result = self
             .run_batch(&mut batch, events, g.state, rules, progress)
             .and_then(|()| self.settle(g, &mut batch));
         *g.known_lengths = std::mem::take(&mut batch.known_lens);
+        g.deferred = std::mem::take(&mut batch.deferred);
+        *g.recent_ids = std::mem::take(&mut batch.recent_ids);
         if result.is_ok() {
             g.known_lengths.extend(batch.stream_lens.drain());
         }
@@ -472,9 +679,20 @@ impl Store {
         };
         if b.appended > 0 {
             if b.erase.is_empty() {
-                self.write_records(&b.pending)?;
+                if b.turn.is_some() {
+                    // Written once the writer lock is let go (see `Commits`).
+                    for staged in &b.pending {
+                        b.recent_ids
+                            .insert(staged.record.id, staged.record.position);
+                    }
+                    b.deferred.append(&mut b.pending);
+                } else {
+                    self.write_records(&b.pending)?;
+                }
                 g.head_stored = false;
             } else {
+                // The head written with the erasures covers the group's records so far.
+                self.settle_reads(b)?;
                 if b.staged || g.staged {
                     self.sync_to_disk()?;
                 }

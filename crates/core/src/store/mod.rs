@@ -128,8 +128,13 @@ pub struct Store {
     queue: Mutex<Queue>,
     /// Signalled when a leader finishes applying a group and when answers are posted.
     queue_changed: Condvar,
-    /// The newest applied head, read by the flush leader.
+    /// The newest applied head, read by the flush leader (on sled: the newest head written).
     applied: Mutex<Head>,
+    /// On sled, the order in which write groups write their records' head (see
+    /// [`group::Commits`]).
+    commits: Mutex<group::Commits>,
+    /// Signalled when a group has taken its turn in [`Store::commits`].
+    commit_turn: Condvar,
     flush: Mutex<FlushState>,
     flushed: Condvar,
     /// The durable head: what readers see.

@@ -281,9 +281,12 @@ impl Store {
                 rules: true,
                 frontier: None,
                 known_lengths: HashMap::new(),
+                recent_ids: HashMap::new(),
                 stats: WriteStats::default(),
             }),
             applied: Mutex::new(head),
+            commits: Mutex::new(group::Commits::default()),
+            commit_turn: Condvar::new(),
             flush: Mutex::new(FlushState {
                 durable: head.count,
                 flushing: false,

@@ -38,6 +38,8 @@ impl Store {
         chain: &mut ChainVerifier,
     ) -> Result<Head, CoreError> {
         let writer = lock(&self.writer);
+        // Appends in flight write their records first.
+        self.settle_commits();
         if let Some(why) = self.write_failure() {
             return Err(CoreError::WriteFailed(why.to_owned()));
         }

@@ -12,6 +12,8 @@ impl Store {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Verified, CoreError> {
         let writer = lock(&self.writer);
+        // Appends in flight write their records first.
+        self.settle_commits();
         if let Engine::Backend(backend) = &self.engine {
             // Another process may have appended since this one opened the ledger.
             let stored = stored_head(backend.begin()?.as_deref())

@@ -938,6 +938,88 @@ fn concurrent_writers_share_flushes() {
     );
 }
 
+/// On sled a group's records are written after the writer lock is let go, beside the next
+/// group's checks. Two threads send the same 240 events (with ids) in the same order while six
+/// others append without ids: each id is recorded once, both threads are answered its one
+/// position (a retry of a record still in flight included), every stream's versions run on
+/// without a gap, and the ledger verifies and reopens whole.
+#[test]
+fn retries_racing_groups_in_flight_answer_the_first_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let store = std::sync::Arc::new(
+        Store::init(&path, "test.example/kroniek")
+            .unwrap()
+            .without_rules(),
+    );
+    let with_id = |k: u32| event(1, (k % 200) as u8, ExpectedVersion::Any, Some(1000 + k));
+    let position = |outcome: &AppendOutcome| match outcome {
+        AppendOutcome::Appended { first, .. } => *first,
+        AppendOutcome::AlreadyRecorded { positions, .. } => positions[0],
+    };
+    let senders: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                (0..240u32)
+                    .map(|k| position(&store.append(&[with_id(k)], "admin:local").unwrap()))
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let others: Vec<_> = (0..6u8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for n in 0..40u8 {
+                    let e = event(1, t * 40 + n, ExpectedVersion::Any, None);
+                    store.append(&[e], "admin:local").unwrap();
+                }
+            })
+        })
+        .collect();
+    let answers: Vec<Vec<u64>> = senders.into_iter().map(|t| t.join().unwrap()).collect();
+    for t in others {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "both senders get each id's one position"
+    );
+    assert_eq!(store.head().count, 240 + 240);
+    let mut positions = answers[0].clone();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(positions.len(), 240, "each id recorded once");
+    for (k, p) in answers[0].iter().enumerate() {
+        let record = store.record_at(*p).unwrap();
+        assert_eq!(record.id, with_id(k as u32).id.unwrap(), "position {p}");
+    }
+    assert!(
+        store.write_stats().ordered_nanos > 0,
+        "heads written in turn"
+    );
+    let verified = |store: &Store| {
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count
+    };
+    assert_eq!(verified(&store), 480);
+    let lens: Vec<u64> = (1000..1005)
+        .map(|m| store.stream_len(&format!("member/{m}")).unwrap())
+        .collect();
+    assert_eq!(
+        lens.iter().sum::<u64>(),
+        480,
+        "no version lost or taken twice"
+    );
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(verified(&store), 480, "durable whole");
+}
+
 /// Appends queued behind a busy writer are applied as one group, each judged after the ones
 /// before it and answered on its own: a refusal refuses only its own batch, a retry answers
 /// the first position, an erasure in the middle commits with the group so far, and the group
