@@ -55,32 +55,6 @@ pub(super) struct Staged {
     pub(super) nodes: Vec<((u8, u64), TreeHash)>,
 }
 
-/// The trees a staged chunk is written to, in `TreeId`'s order (which indexes
-/// [`TreeBatches`]).
-const STAGE_ORDER: [TreeId; 6] = [
-    TreeId::Merkle,
-    TreeId::Records,
-    TreeId::Streams,
-    TreeId::Ids,
-    TreeId::Personal,
-    TreeId::Meta,
-];
-
-/// A chunk's writes, per tree of [`STAGE_ORDER`].
-type TreeBatches = [Vec<(Vec<u8>, Vec<u8>)>; 6];
-
-/// Writes a chunk's batches into sled's trees (of [`STAGE_ORDER`]), on a thread of its own:
-/// key by key, not as a `sled::Batch`, whose application holds sled's lock against every read
-/// (the checks of the next chunk read the ids and streams trees meanwhile).
-fn write_sled_batches(trees: &[sled::Tree], batches: TreeBatches) -> Result<(), CoreError> {
-    for (tree, entries) in trees.iter().zip(batches) {
-        for (key, value) in entries {
-            tree.insert(key, value)?;
-        }
-    }
-    Ok(())
-}
-
 /// Checks a recorded event against the catalogue's structural rules, as an append would.
 pub(super) fn check_recorded_structure(
     record: &Record,
@@ -132,10 +106,6 @@ pub(super) struct Batch {
     pub(super) turn: Option<u64>,
     pub(super) deferred: Vec<Staged>,
     pub(super) recent_ids: HashMap<EventId, u64>,
-    /// On sled: the staged chunk being written by a thread of its own while the next one is
-    /// checked ([`Store::stage`]), and its records' ids (the ids tree may not hold them yet).
-    pub(super) in_flight: Option<std::thread::JoinHandle<Result<(), CoreError>>>,
-    pub(super) in_flight_ids: HashMap<EventId, u64>,
 }
 
 impl Batch {
@@ -159,8 +129,6 @@ impl Batch {
             turn: None,
             deferred: Vec::new(),
             recent_ids: HashMap::new(),
-            in_flight: None,
-            in_flight_ids: HashMap::new(),
         }
     }
 }
@@ -177,24 +145,6 @@ impl Store {
     }
 
     pub(super) fn run_batch<I>(
-        &self,
-        b: &mut Batch,
-        events: I,
-        state: &mut GovernanceState,
-        rules: bool,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<(), CoreError>
-    where
-        I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
-    {
-        let checked = self.check_all(b, events, state, rules, progress);
-        // The chunk still being written is whole before anything else happens to the batch
-        // (its head, or its discarding).
-        let written = self.finish_staging(b);
-        checked.and(written)
-    }
-
-    fn check_all<I>(
         &self,
         b: &mut Batch,
         events: I,
@@ -239,12 +189,7 @@ impl Store {
     ) -> Result<Result<(), Refusal>, CoreError> {
         if let Some(id) = e.id {
             let id_key = *id.0.as_bytes();
-            let earlier = match b
-                .pending_ids
-                .get(&id)
-                .or_else(|| b.in_flight_ids.get(&id))
-                .or_else(|| b.recent_ids.get(&id))
-            {
+            let earlier = match b.pending_ids.get(&id).or_else(|| b.recent_ids.get(&id)) {
                 Some(p) => Some(*p),
                 None => self.t.ids.get(id_key)?.as_deref().and_then(be_u64),
             };
@@ -428,61 +373,16 @@ impl Store {
         )
     }
 
-    /// Writes the pending chunk invisibly (past the head). On sled a thread of its own writes
-    /// it while the batch's next chunk is checked (once the chunk before it is written whole);
-    /// [`Store::finish_staging`] waits for it.
+    /// Writes the pending chunk invisibly (past the head).
     pub(super) fn stage(&self, b: &mut Batch) -> Result<(), CoreError> {
         if b.pending.is_empty() {
             return Ok(());
         }
-        let batches = self.tree_batches(&b.pending)?;
-        self.finish_staging(b)?;
-        let trees: Option<Vec<sled::Tree>> = STAGE_ORDER
-            .iter()
-            .map(|id| self.tree(*id).sled_tree().cloned())
-            .collect();
-        // The batches go to the thread once it runs: if none can be started, they are
-        // written here.
-        let (send, receive) = std::sync::mpsc::channel::<TreeBatches>();
-        let writer = trees.and_then(|trees| {
-            std::thread::Builder::new()
-                .name("kroniek-stage".into())
-                .spawn(move || match receive.recv() {
-                    Ok(batches) => write_sled_batches(&trees, batches),
-                    Err(_) => Ok(()),
-                })
-                .ok()
-        });
-        match writer {
-            Some(writer) => {
-                if let Err(unsent) = send.send(batches) {
-                    // The thread is gone (it cannot be before it receives): write here.
-                    let _ = writer.join();
-                    self.write_tree_batches(unsent.0)?;
-                } else {
-                    b.in_flight = Some(writer);
-                    b.in_flight_ids = std::mem::take(&mut b.pending_ids);
-                }
-            }
-            None => self.write_tree_batches(batches)?,
-        }
-        b.pending_ids.clear();
+        self.write_staged(&b.pending)?;
         b.pending.clear();
+        b.pending_ids.clear();
         b.staged = true;
         Ok(())
-    }
-
-    /// Waits until the chunk a thread is writing ([`Store::stage`]) is written whole.
-    pub(super) fn finish_staging(&self, b: &mut Batch) -> Result<(), CoreError> {
-        let Some(writing) = b.in_flight.take() else {
-            return Ok(());
-        };
-        b.in_flight_ids.clear();
-        writing.join().unwrap_or_else(|_| {
-            Err(CoreError::Invalid(
-                "the thread writing a staged chunk stopped (a defect: please report it)".into(),
-            ))
-        })
     }
 
     /// The stored form of a chunk's records. Records [`META_BLOBS`] first (a write before the
@@ -532,22 +432,20 @@ impl Store {
     /// Writes a chunk past the head, invisible until a later commit moves the head. No
     /// cross-tree atomicity is needed: anything past the head is discarded on open.
     pub(super) fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
-        let batches = self.tree_batches(chunk)?;
-        self.write_tree_batches(batches)
-    }
-
-    /// A chunk's writes, tree by tree in [`STAGE_ORDER`].
-    fn tree_batches(&self, chunk: &[Staged]) -> Result<TreeBatches, CoreError> {
-        let mut batches: TreeBatches = Default::default();
+        // Written tree by tree, in `TreeId`'s order, each tree's keys in one batch.
+        const ORDER: [TreeId; 6] = [
+            TreeId::Merkle,
+            TreeId::Records,
+            TreeId::Streams,
+            TreeId::Ids,
+            TreeId::Personal,
+            TreeId::Meta,
+        ];
+        let mut batches: [Vec<(Vec<u8>, Vec<u8>)>; 6] = Default::default();
         for (id, key, value) in self.record_writes(chunk)? {
             batches[id as usize].push((key, value));
         }
-        Ok(batches)
-    }
-
-    /// Writes a chunk tree by tree, each tree's keys in one batch.
-    fn write_tree_batches(&self, batches: TreeBatches) -> Result<(), CoreError> {
-        for (id, batch) in STAGE_ORDER.into_iter().zip(batches) {
+        for (id, batch) in ORDER.into_iter().zip(batches) {
             if !batch.is_empty() {
                 self.tree(id).apply_batch(batch)?;
             }

@@ -307,10 +307,9 @@ impl Store {
         self.wait_for_turn(issued);
     }
 
-    /// Before a batch reads the store for records before it: waits for its chunk being
-    /// written, writes its group's records not yet written and waits for the groups before it.
+    /// Before a batch reads the store for records before it: writes its group's records not
+    /// yet written and waits for the groups before it.
     pub(super) fn settle_reads(&self, b: &mut Batch) -> Result<(), CoreError> {
-        self.finish_staging(b)?;
         if !b.deferred.is_empty() {
             self.write_records(&b.deferred)?;
             b.deferred.clear();
