@@ -36,6 +36,7 @@ fn the_quick_bench_measures_every_row() {
     let mut expected = vec![
         "chained BLAKE3 over the records' bytes",
         "raw sled insert of the same bytes",
+        "raw sled insert, key by key",
         "raw sled scan of the same bytes",
         "4 KiB append + fdatasync",
         "kroniek verify",
