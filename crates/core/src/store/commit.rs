@@ -432,7 +432,7 @@ impl Store {
     /// Writes a chunk past the head, invisible until a later commit moves the head. No
     /// cross-tree atomicity is needed: anything past the head is discarded on open.
     pub(super) fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
-        // Written tree by tree, in `TreeId`'s order (every record before its index entries).
+        // Written tree by tree, in `TreeId`'s order, each tree's keys in one batch.
         const ORDER: [TreeId; 6] = [
             TreeId::Merkle,
             TreeId::Records,
@@ -447,7 +447,7 @@ impl Store {
         }
         for (id, batch) in ORDER.into_iter().zip(batches) {
             if !batch.is_empty() {
-                self.tree(id).insert_all(batch)?;
+                self.tree(id).apply_batch(batch)?;
             }
         }
         Ok(())

@@ -223,17 +223,15 @@ impl Tree {
         }
     }
 
-    /// Inserts every entry of `entries`, key by key: not atomically, for writes past the head
-    /// (which are discarded on open unless a later head covers them). On sled key-by-key
-    /// inserts cost less than a `sled::Batch`, whose application also holds sled's
-    /// process-wide lock against every read and switches every later read to taking it.
-    pub(super) fn insert_all(&self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), CoreError> {
+    /// Inserts every entry of `entries` (in one sled batch).
+    pub(super) fn apply_batch(&self, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), CoreError> {
         match &self.inner {
             TreeInner::Sled(t) => {
+                let mut batch = sled::Batch::default();
                 for (key, value) in entries {
-                    t.insert(key, value)?;
+                    batch.insert(key, value);
                 }
-                Ok(())
+                Ok(t.apply_batch(batch)?)
             }
             TreeInner::Backend(b) => {
                 for (key, value) in entries {

@@ -110,10 +110,10 @@ impl Store {
                 }
             }
             if n % 16_384 == 16_383 {
-                self.t.merkle.insert_all(std::mem::take(&mut batch))?;
+                self.t.merkle.apply_batch(std::mem::take(&mut batch))?;
             }
         }
-        self.t.merkle.insert_all(batch)?;
+        self.t.merkle.apply_batch(batch)?;
         self.t.meta.insert("tree", TREE_LAYOUT)?;
         self.commit_backend()?;
         self.sync_to_disk()?;
