@@ -1380,6 +1380,11 @@ fn replay_gives_every_record_with_its_personal_data_in_order_and_stops_on_an_err
         "the same records and personal data, in order"
     );
     assert!(seen.iter().any(|(_, p)| p.is_some()));
+    assert!(
+        seen.iter()
+            .any(|(r, p)| r.personal_commitment.is_some() && p.is_none()),
+        "erased personal data is among them, replayed as none"
+    );
 
     // An error from the folding side stops the replay and is what it returns.
     let mut calls = 0;
