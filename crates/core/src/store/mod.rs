@@ -126,7 +126,8 @@ pub struct Store {
     writer: Mutex<Writer>,
     /// The appends waiting for a write group, and the answers of groups applied.
     queue: Mutex<Queue>,
-    /// Signalled when a leader finishes applying a group and when answers are posted.
+    /// Signalled when a leader gives up the lead while imports ([`Store::append_iter`]) wait
+    /// for it (other callers park their threads and are woken one by one).
     queue_changed: Condvar,
     /// The newest applied head, read by the flush leader (on sled: the newest head written).
     applied: Mutex<Head>,
