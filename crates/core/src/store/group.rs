@@ -72,7 +72,7 @@ pub struct WriteStats {
     pub events: u64,
     /// Time the writer lock was held by the groups' leaders, in nanoseconds.
     pub serial_nanos: u64,
-    /// Time the groups held their turn to write their head ([`Commits`]), in nanoseconds:
+    /// Time the groups held their turn to write their head (on sled), in nanoseconds:
     /// the other serial section (it overlaps the next group's time under the writer lock).
     pub ordered_nanos: u64,
     /// Groups by how many appends they held: 1, 2–3, 4–7, 8–15, 16–31, 32–63, 64 and more.
