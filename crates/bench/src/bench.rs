@@ -268,12 +268,15 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     let mut sled_insert = Vec::new();
     let mut sled_insert_keyed = Vec::new();
     let mut sled_scan = Vec::new();
-    for run in 0..runs {
-        let db = sled::Config::new()
-            .path(tmp.join(format!("raw-{run}")))
+    let open_raw = |name: &str| {
+        sled::Config::new()
+            .path(tmp.join(name))
             .cache_capacity(kroniek_core::store::page_cache_bytes())
             .open()
-            .map_err(|e| BenchError::Failed(e.to_string()))?;
+            .map_err(|e| BenchError::Failed(e.to_string()))
+    };
+    for run in 0..runs {
+        let db = open_raw(&format!("raw-{run}"))?;
         let started = Instant::now();
         for (i, chunk) in bytes.chunks(2048).enumerate() {
             let mut batch = sled::Batch::default();
@@ -285,12 +288,8 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         }
         db.flush().map_err(|e| BenchError::Failed(e.to_string()))?;
         sled_insert.push(rate(n, started.elapsed()));
-        // The same bytes key by key (what kroniek's import does): sled takes them faster.
-        let keyed = sled::Config::new()
-            .path(tmp.join(format!("raw-keyed-{run}")))
-            .cache_capacity(kroniek_core::store::page_cache_bytes())
-            .open()
-            .map_err(|e| BenchError::Failed(e.to_string()))?;
+        // The same bytes key by key (kroniek's import writes batches; either way may be faster).
+        let keyed = open_raw(&format!("raw-keyed-{run}"))?;
         let started = Instant::now();
         for (i, b) in bytes.iter().enumerate() {
             keyed
