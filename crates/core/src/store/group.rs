@@ -370,8 +370,8 @@ impl Store {
     where
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
     {
-        let callers: HashMap<u64, std::thread::Thread> =
-            group.iter().map(|w| (w.ticket, w.caller.clone())).collect();
+        // `applied` answers `group` one for one, in its order.
+        let callers: Vec<std::thread::Thread> = group.iter().map(|w| w.caller.clone()).collect();
         let (own_applied, applied, head, commit) = self.apply_group(own, group);
         lock(&self.queue).give_up_lead(&self.queue_changed);
         let committed = match commit {
@@ -406,7 +406,8 @@ impl Store {
             own_applied.map(answer),
             applied
                 .into_iter()
-                .filter_map(|(t, a)| Some((t, callers.get(&t)?.clone(), answer(a))))
+                .zip(callers)
+                .map(|((t, a), caller)| (t, caller, answer(a)))
                 .collect(),
         )
     }
