@@ -428,37 +428,73 @@ mod tests {
     }
 
     /// The governance state folded with the read models is the one the store's rules fold:
-    /// a snapshot may seed the writer, and then judges appends as a refold would.
+    /// a read side may give the writer its state, asked for only when the writer needs one,
+    /// and brought up to the head by the records after it; a source ahead of the writer is
+    /// not taken (the log is folded).
     #[test]
-    fn the_read_models_fold_the_rules_state_and_may_seed_the_writer() {
+    fn the_read_models_fold_the_rules_state_and_may_give_it_to_the_writer() {
         let (dir, store) = sample_store();
+        let line = |member: &str, kind: &str, data: &str| {
+            ProposedEvent::parse_line(&format!(
+                r#"{{"stream":"member/{member}","type":"{kind}","effective":"2024-01-02","data":{data}}}"#
+            ))
+            .unwrap()
+        };
+        let join = line(
+            "77777",
+            "MemberJoined",
+            r#"{"member_id":"77777","branch_id":"afdeling-utrecht"},"personal":{"name":"Tess Visser","residence":"Utrecht"}"#,
+        );
+        let pay = |member: &str| {
+            line(
+                member,
+                "ContributionPaid",
+                &format!(r#"{{"member_id":"{member}","year":2024,"amount_cents":1200}}"#),
+            )
+        };
+        store.append(&[join], "admin:local").unwrap();
         drop(store);
-        // Opened again: the writer has no state until its first append.
-        let store = Store::open(&dir.path().join("ledger")).unwrap();
+        let path = dir.path().join("ledger");
+        // The read models of every record but the last (the join), as a lagging read side.
+        let store = Store::open(&path).unwrap();
+        let head = store.head().count;
         let models = rebuild(&store, &mut |_, _| {}).unwrap();
         let from_log = store.governance_state_from_log().unwrap();
         assert!(models.projections.governance() == &from_log);
-        let head = store.head().count;
-        assert!(
-            !store.seed_governance_state(from_log.clone(), head - 1),
-            "only at the head"
-        );
-        assert!(store.seed_governance_state(from_log.clone(), head));
-        assert!(
-            !store.seed_governance_state(from_log, head),
-            "only while it has none"
-        );
-        // Judged as before: a refusal, and an append that passes.
-        let unknown = ProposedEvent::parse_line(
-            r#"{"stream":"member/99999","type":"ContributionPaid","effective":"2024-01-02","data":{"member_id":"99999","year":2024,"amount_cents":1200}}"#,
-        )
-        .unwrap();
-        assert!(store.append(&[unknown], "admin:local").is_err());
-        let paid = ProposedEvent::parse_line(
-            r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-01-02","data":{"member_id":"10201","year":2024,"amount_cents":1200}}"#,
-        )
-        .unwrap();
-        store.append(&[paid], "admin:local").unwrap();
+        let mut lagging = Projections::new();
+        for record in store.iter_from(0).take(head as usize - 1) {
+            lagging.apply(&record.unwrap(), None).unwrap();
+        }
+        let before_join = lagging.governance().clone();
+        assert!(before_join != from_log);
+        drop(store);
+        for (at, source) in [(head - 1, "lagging"), (head + 5, "ahead")] {
+            let store = Store::open(&path).unwrap();
+            let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counter = asked.clone();
+            let given = before_join.clone();
+            assert!(store.set_governance_source(Box::new(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Some((given.clone(), at))
+            })));
+            assert!(!store.set_governance_source(Box::new(|| None)), "set once");
+            assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+            // Judged as a refold would: the member who joined in the last record may pay
+            // (the lagging state was brought up to the head), one never joined may not.
+            assert!(store.append(&[pay("99999")], "admin:local").is_err());
+            store
+                .append(&[pay("77777")], "admin:local")
+                .unwrap_or_else(|e| panic!("{source} source: {e}"));
+            assert_eq!(
+                asked.load(std::sync::atomic::Ordering::SeqCst),
+                1,
+                "{source} source: asked once, on the first append"
+            );
+            drop(store);
+            let store = Store::open(&path).unwrap();
+            let models = rebuild(&store, &mut |_, _| {}).unwrap();
+            assert!(models.projections.governance() == &store.governance_state_from_log().unwrap());
+        }
     }
 
     /// A damaged, foreign, newer-format or mismatching snapshot is ignored with a reason.

@@ -132,19 +132,21 @@ fn peak_rss_mib() -> f64 {
     high_water_mib("/proc/self/status").unwrap_or(0.0)
 }
 
-/// Runs this binary as `--rebuild-child DIR` (which builds every projection as `kroniek members`
-/// does, see [`rebuild_child`]) and returns its peak RSS,
-/// read from `/proc` every 5 ms while it runs (its high-water mark, so only growth in its last
-/// 5 ms could be missed). `purge_delay_ms` sets the child's `MIMALLOC_PURGE_DELAY`: how long
-/// mimalloc keeps freed memory before it gives it back (1,000 ms unless set).
-fn child_rss_mib(store_dir: &Path, purge_delay_ms: Option<u32>) -> Option<f64> {
+/// Runs this binary as `CHILD DIR` (`--rebuild-child`: builds every projection as `kroniek
+/// members` does, see [`rebuild_child`]; `--serve-child`: a server's start and ten audit
+/// reports, see [`crate::http::serve_child`]) and returns its peak RSS, read from `/proc`
+/// every 5 ms while it runs (its high-water mark, so only growth in its last 5 ms could be
+/// missed). `purge_delay_ms` sets the child's `MIMALLOC_PURGE_DELAY`: how long mimalloc keeps
+/// freed memory before it gives it back (1,000 ms unless set). `None` when the child could not
+/// run or failed.
+fn child_rss_mib(child: &str, store_dir: &Path, purge_delay_ms: Option<u32>) -> Option<f64> {
     let exe = std::env::current_exe().ok()?;
     let mut command = std::process::Command::new(exe);
     command
-        .arg("--rebuild-child")
+        .arg(child)
         .arg(store_dir)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stderr(std::process::Stdio::inherit());
     match purge_delay_ms {
         Some(ms) => command.env("MIMALLOC_PURGE_DELAY", ms.to_string()),
         None => command.env_remove("MIMALLOC_PURGE_DELAY"),
@@ -152,16 +154,16 @@ fn child_rss_mib(store_dir: &Path, purge_delay_ms: Option<u32>) -> Option<f64> {
     let mut child = command.spawn().ok()?;
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak = 0.0_f64;
-    loop {
+    let status = loop {
         if let Some(mib) = high_water_mib(&status_file) {
             peak = peak.max(mib);
         }
-        if child.try_wait().ok()?.is_some() {
-            break;
+        if let Some(status) = child.try_wait().ok()? {
+            break status;
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
-    (peak > 0.0).then_some(peak)
+    };
+    (status.success() && peak > 0.0).then_some(peak)
 }
 
 /// The child of [`child_rss_mib`]: what `kroniek --data DIR members --json --as-of 2020-01-01`
@@ -810,7 +812,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     drop(store);
     let rss = |purge_delay_ms| -> Stat {
         let peaks: Option<Vec<f64>> = (0..runs)
-            .map(|_| child_rss_mib(&store_dir, purge_delay_ms))
+            .map(|_| child_rss_mib("--rebuild-child", &store_dir, purge_delay_ms))
             .collect();
         peaks.map_or_else(|| Stat::one(peak_rss_mib()), stat)
     };
@@ -831,6 +833,38 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         reference: Some(("as shipped".into(), as_shipped)),
         ratio: Some(prompt.median / as_shipped.median),
         target: "freed memory returned at once".into(),
+    });
+    // A server's peak RSS after ten audit reports: its first start rebuilds the read side
+    // (no snapshot yet) and saves a snapshot as a clean stop does; the starts after it load
+    // that snapshot, as a server restarted after a clean stop does.
+    let serve_child = || {
+        child_rss_mib("--serve-child", &store_dir, None).ok_or_else(|| {
+            BenchError::Failed("the server's child process (--serve-child) failed".into())
+        })
+    };
+    match std::fs::remove_dir_all(store_dir.join("snapshots")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(BenchError::io("removing the bench ledger's snapshots")(e))
+        }
+        _ => {}
+    }
+    let after_rebuild = serve_child()?;
+    let from_snapshot = stat((0..runs).map(|_| serve_child()).collect::<Result<_, _>>()?);
+    rows.push(Row {
+        what: "peak RSS, serve started from its snapshot, after ten audit reports".into(),
+        figure: from_snapshot,
+        unit: "MiB",
+        reference: None,
+        ratio: None,
+        target: "≤ 400".into(),
+    });
+    rows.push(Row {
+        what: "peak RSS, the same started with a rebuild (no snapshot)".into(),
+        figure: Stat::one(after_rebuild),
+        unit: "MiB",
+        reference: Some(("from its snapshot".into(), from_snapshot)),
+        ratio: Some(after_rebuild / from_snapshot.median),
+        target: "".into(),
     });
     print_rows(&rows, n, as_json)?;
     let _ = std::fs::remove_dir_all(&tmp);

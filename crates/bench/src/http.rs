@@ -59,7 +59,7 @@ pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, Ben
         kroniek_app::append::LOCAL_ACTOR,
         today(),
     )?;
-    let state = Arc::new(AppState::new(store, Limits::default(), today)?);
+    let state = AppState::new(store, Limits::default(), today)?.into_shared();
     // The server on a runtime of its own (a worker per core, as `kroniek serve`); the load on
     // one thread, as `wrk -t1`, so the client does not take the server's workers.
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
@@ -193,4 +193,39 @@ async fn connection(
     drop(sender);
     driving.abort();
     Ok(latencies)
+}
+
+/// The child of the bench's `serve` memory rows (`--serve-child DIR`): what `kroniek serve
+/// --data DIR` holds after ten `GET /v1/audit/{year}` of an admin. It builds the server's state
+/// as `serve` does (from the newest snapshot, else a rebuild that verifies the chain), walks
+/// the chain as a server started from a snapshot does in the background, makes the JSON body
+/// of the audit report of each of the ten years up to the newest record's (through
+/// [`AppState::audit_body`], which the request's handler calls), then saves a snapshot as a
+/// clean stop does. Prints the years and the bodies' sizes as JSON.
+pub fn serve_child(store_dir: &Path) -> Result<(), BenchError> {
+    let store = Arc::new(kroniek_app::ledger::open(store_dir)?);
+    let head = store.head().count;
+    let newest = store.record_at(head.checked_sub(1).ok_or_else(|| {
+        BenchError::Failed("the bench ledger is empty: no audit report to make".into())
+    })?)?;
+    let newest_year: i32 = newest
+        .effective
+        .get(..4)
+        .and_then(|y| y.parse().ok())
+        .ok_or_else(|| BenchError::Failed(format!("record {}: no year", head - 1)))?;
+    let state =
+        AppState::new(store, Limits::default(), kroniek_app::clock::today)?.into_shared();
+    if state.started_from.is_some() {
+        state.verify_and_remember()?;
+    }
+    let mut sizes = Vec::new();
+    for year in newest_year - 9..=newest_year {
+        let params = kroniek_projections::audit::AuditParams::for_year(year);
+        let body = state.audit_body(AccessRole::Admin, &params)?;
+        sizes.push((year, body.len()));
+    }
+    state.save_snapshot()?;
+    let text = serde_json::to_string(&sizes).map_err(|e| BenchError::Failed(e.to_string()))?;
+    println!("{text}");
+    Ok(())
 }

@@ -45,13 +45,19 @@ struct Args {
     /// as `kroniek members` does: the child process whose peak RSS the bench reads.
     #[arg(long, value_name = "DIR", hide = true)]
     rebuild_child: Option<PathBuf>,
+    /// (Internal) start a server's state on the ledger in this folder and make ten audit
+    /// reports, as `kroniek serve` does for ten requests: the child process whose peak RSS the
+    /// bench reads.
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with = "rebuild_child")]
+    serve_child: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = match &args.rebuild_child {
-        Some(dir) => bench::rebuild_child(dir),
-        None => bench::bench(args.events, args.quick, args.json, !args.no_postgres),
+    let result = match (&args.rebuild_child, &args.serve_child) {
+        (Some(dir), _) => bench::rebuild_child(dir),
+        (None, Some(dir)) => http::serve_child(dir),
+        (None, None) => bench::bench(args.events, args.quick, args.json, !args.no_postgres),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -236,7 +236,7 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
     let mut state = AppState::new(store.clone(), limits, today)?;
     state.leader = follow.as_ref().map(|f| f.leader.clone());
     state.follower_token = std::sync::RwLock::new(follower);
-    let state = Arc::new(state);
+    let state = state.into_shared();
     for why in &state.ignored_snapshots {
         eprintln!(
             "kroniek serve: snapshot ignored, read models rebuilt from the first record: {why}"
@@ -255,12 +255,6 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
         ),
     }
     if state.started_from.is_some() {
-        // The rules' state comes with the snapshot: the first append need not refold the log.
-        let (governance, at) = {
-            let read = state.read();
-            (read.projections.governance().clone(), read.applied)
-        };
-        store.seed_governance_state(governance, at);
         let st = state.clone();
         std::thread::spawn(move || {
             if let Err(e) = st.verify_and_remember() {

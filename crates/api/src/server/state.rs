@@ -148,11 +148,12 @@ impl Drop for ExportSlot {
     }
 }
 
-/// How many audit reports (years and parameters) the server keeps: the year asked for and the
-/// one before it. Each costs tens of MB on a large ledger (about 30 MB at 1,000,000 events:
-/// eight of them were a third of the server's memory), and one is made again in about a
-/// second from the read side.
-pub const AUDIT_CACHE_ENTRIES: usize = 2;
+/// How many audit reports (years and parameters) the server keeps: the last one made. Each
+/// costs tens of MB on a large ledger (its member lines: 60–100 MB at 1,000,000 events), and
+/// one is made again in about a second from the read side; a repeat of the API's request is
+/// answered from its JSON body ([`AUDIT_BODY_ENTRIES`]). A report no longer kept is dropped
+/// before the next is made, so that two are never held at once.
+pub const AUDIT_CACHE_ENTRIES: usize = 1;
 
 /// How far an audit report being made is: steps done of a total (see
 /// `kroniek_app::audit::from_open_store`).
@@ -252,6 +253,30 @@ impl AppState {
         Ok(state)
     }
 
+    /// Shares the state among the server's tasks, and makes its read side the source of the
+    /// writer's governance state: the writer's first append takes the rules' state from the
+    /// read side, which folds the same records, instead of folding the whole ledger again, and
+    /// until then the server holds one copy of it, not two (see
+    /// [`Store::set_governance_source`]). The writer asks holding its lock, so the read side is
+    /// not waited for without bound: while it is being written for over a second, the writer
+    /// folds the log instead.
+    pub fn into_shared(self) -> Arc<AppState> {
+        let state = Arc::new(self);
+        // Weak: the store must not keep alive the state that holds it.
+        let read_side = Arc::downgrade(&state);
+        state.store.set_governance_source(Box::new(move || {
+            let state = read_side.upgrade()?;
+            for _ in 0..200 {
+                if let Ok(read) = state.read.try_read() {
+                    return Some((read.projections.governance().clone(), read.applied));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            None
+        }));
+        state
+    }
+
     /// Whether enough records were folded since the newest snapshot to save another
     /// ([`kroniek_app::snapshot::SNAPSHOT_EVERY`]).
     pub fn snapshot_due(&self) -> bool {
@@ -340,6 +365,7 @@ impl AppState {
             return Ok(report);
         }
         let key = format!("{params:?}");
+        self.make_room_for_audit_report(&key);
         let progress = self
             .audits_under_way
             .lock()
@@ -359,17 +385,26 @@ impl AppState {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         };
         let mut cache = lock();
-        if cache.len() >= AUDIT_CACHE_ENTRIES && !cache.contains_key(&key) {
-            if let Some(oldest) = cache
-                .iter()
-                .min_by_key(|(_, (made_at, _))| *made_at)
-                .map(|(k, _)| k.clone())
-            {
-                cache.remove(&oldest);
-            }
-        }
+        evict_for(
+            &mut cache,
+            &key,
+            report.integrity.events,
+            AUDIT_CACHE_ENTRIES,
+        );
         cache.insert(key, (report.integrity.events, report.clone()));
         Ok(report)
+    }
+
+    /// Before an audit report is made for `key`: drops the reports made at another ledger size
+    /// (never answered again) and, while the cache is full, the oldest, so that the memory
+    /// they hold is free for the one being made.
+    fn make_room_for_audit_report(&self, key: &str) {
+        let size = self.store.head().count;
+        let mut cache = self
+            .audit_reports
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        evict_for(&mut cache, key, size, AUDIT_CACHE_ENTRIES);
     }
 
     /// Makes the audit report from the read side, which already holds every figure's facts:
@@ -500,6 +535,7 @@ impl AppState {
         if let Some((_, body)) = lock().get(&key).filter(|(made_at, _)| *made_at == size) {
             return Ok(body.clone());
         }
+        evict_for(&mut lock(), &key, size, AUDIT_BODY_ENTRIES);
         let report = self.audit_report(params)?;
         let made_at = report.integrity.events;
         let body = Arc::new(
@@ -507,12 +543,7 @@ impl AppState {
                 .map_err(|e| kroniek_app::AppError::Failed(e.to_string()))?,
         );
         let mut cache = lock();
-        cache.retain(|_, (at, _)| *at == made_at);
-        if cache.len() >= AUDIT_BODY_ENTRIES && !cache.contains_key(&key) {
-            if let Some(any) = cache.keys().next().cloned() {
-                cache.remove(&any);
-            }
-        }
+        evict_for(&mut cache, &key, made_at, AUDIT_BODY_ENTRIES);
         cache.insert(key, (made_at, body.clone()));
         Ok(body)
     }
@@ -664,6 +695,28 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 /// `value` as JSON in a buffer of exactly its size: it is written twice, first only to count
 /// the bytes. A report's body is 8–18 MB on a 1,000,000-event ledger; written into a growing
 /// buffer it would take up to twice that while kept, and three times while the buffer grows.
+/// Makes room in a cache of things made at a ledger size for one more under `key`, made at
+/// `size`: drops what was made at another size, then, while `entries` or more are kept beside
+/// `key`, the one made at the smallest size.
+fn evict_for<V>(
+    cache: &mut std::collections::HashMap<String, (u64, V)>,
+    key: &str,
+    size: u64,
+    entries: usize,
+) {
+    cache.retain(|_, (made_at, _)| *made_at == size);
+    while cache.len() >= entries && !cache.contains_key(key) {
+        let Some(oldest) = cache
+            .iter()
+            .min_by_key(|(_, (made_at, _))| *made_at)
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        cache.remove(&oldest);
+    }
+}
+
 fn json_exact<T: serde::Serialize>(value: &T) -> serde_json::Result<Vec<u8>> {
     struct Counter(usize);
     impl std::io::Write for Counter {
@@ -690,5 +743,32 @@ mod tests {
         let body = super::json_exact(&value).unwrap();
         assert_eq!(body, serde_json::to_vec(&value).unwrap());
         assert_eq!(body.capacity(), body.len());
+    }
+
+    #[test]
+    fn evict_for_drops_what_another_size_made_then_the_oldest_until_there_is_room() {
+        let mut cache: std::collections::HashMap<String, (u64, &str)> =
+            [("a", 7), ("b", 9), ("c", 9)]
+                .into_iter()
+                .map(|(k, at)| (k.to_string(), (at, k)))
+                .collect();
+        super::evict_for(&mut cache, "b", 9, 2);
+        let mut kept: Vec<&String> = cache.keys().collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            ["b", "c"],
+            "made at 7: dropped; b is replaced, not evicted"
+        );
+        super::evict_for(&mut cache, "d", 9, 2);
+        assert_eq!(cache.len(), 1, "room for d: one of b and c dropped");
+        super::evict_for(&mut cache, "d", 9, 1);
+        assert!(
+            cache.is_empty(),
+            "one entry: the other is dropped before d is made"
+        );
+        cache.insert("d".into(), (9, "d"));
+        super::evict_for(&mut cache, "d", 9, 1);
+        assert_eq!(cache.len(), 1, "d itself stays until it is replaced");
     }
 }

@@ -93,7 +93,7 @@ fn served() -> (tempfile::TempDir, axum::Router, Vec<(AccessRole, String)>) {
         })
         .collect();
     let state = AppState::new(Arc::new(store), Limits::default(), today).expect("the state");
-    (dir, router(Arc::new(state)), tokens)
+    (dir, router(state.into_shared()), tokens)
 }
 
 /// A concrete path for an operation's template (ids of the sample ledger).

@@ -134,8 +134,8 @@ impl Batch {
 }
 
 impl Store {
-    /// Folds every record of the ledger into the governance state (what the first append of
-    /// an opened store does, unless [`Store::seed_governance_state`] gave it one).
+    /// Folds every visible record of the ledger into the governance state (what the writer
+    /// does when it needs a state and no [`GovernanceSource`] gives it one).
     pub fn governance_state_from_log(&self) -> Result<GovernanceState, CoreError> {
         let mut state = GovernanceState::default();
         for record in self.iter_from(0) {
@@ -680,17 +680,30 @@ impl Store {
         }
     }
 
-    /// Gives the writer the governance state of the first `at` records, folded elsewhere (a
-    /// snapshot of the read models, which fold the same), so that its first append does not
-    /// fold the whole ledger again. Taken only while the writer has none and its head is at
-    /// `at`; returns whether it was taken.
-    pub fn seed_governance_state(&self, state: GovernanceState, at: u64) -> bool {
-        let mut writer = lock(&self.writer);
-        if writer.state.is_some() || writer.head.count != at {
-            return false;
+    /// Lets the writer take its governance state from `source` (a server's read side, which
+    /// folds the same records) when it needs one and has none, instead of folding the whole
+    /// ledger again: on its first append, and after records were written outside a write
+    /// group. The state is asked for only then, so a server that takes no appends keeps one
+    /// copy of it, not two. The state given is brought up to the writer's head by folding the
+    /// records after its position; when the source has none to give, or is ahead of the
+    /// writer, the log is folded. Set once; returns whether it was set.
+    pub fn set_governance_source(&self, source: GovernanceSource) -> bool {
+        self.governance_source.set(source).is_ok()
+    }
+
+    /// The governance state of the first `head` records: the source's, brought up to `head`,
+    /// or else folded from the log. The writer's lock is held and every group in flight
+    /// written (the records up to `head` are in the store).
+    pub(super) fn governance_state_at(&self, head: u64) -> Result<GovernanceState, CoreError> {
+        let given = self.governance_source.get().and_then(|source| source());
+        let (mut state, from) = match given {
+            Some((state, at)) if at <= head => (state, at),
+            _ => (GovernanceState::default(), 0),
+        };
+        for record in self.records_between(from, head) {
+            group::fold_record(&mut state, &record?)?;
         }
-        writer.state = Some(state);
-        true
+        Ok(state)
     }
 
     /// Turns the governance rules off, for tests of the log alone.

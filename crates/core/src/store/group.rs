@@ -469,7 +469,7 @@ impl Store {
         }
         let prepared = (|| -> Result<Frontier, CoreError> {
             if writer.state.is_none() {
-                writer.state = Some(self.governance_state_from_log()?);
+                writer.state = Some(self.governance_state_at(before.count)?);
             }
             match writer.frontier.take() {
                 Some(f) if f.size() == before.count => Ok(f),

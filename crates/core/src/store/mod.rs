@@ -115,6 +115,11 @@ struct FlushState {
     flushing: bool,
 }
 
+/// A read side that folds the same records as the writer (a server's read models): asked for
+/// the governance state of the first `at` records, as `(state, at)`, or `None` when it has
+/// none to give now. See [`Store::set_governance_source`].
+pub type GovernanceSource = Box<dyn Fn() -> Option<(GovernanceState, u64)> + Send + Sync>;
+
 /// An open ledger.
 pub struct Store {
     dir: PathBuf,
@@ -152,6 +157,10 @@ pub struct Store {
     /// head is then unknown, and sled keeps the error, so the store refuses every further
     /// write until it is opened again (fail-stop, as databases do after a failed fsync).
     write_failure: std::sync::OnceLock<String>,
+    /// Where the writer takes its governance state from when it has none (its first append,
+    /// or after records were written outside a group), instead of folding the whole log: see
+    /// [`Store::set_governance_source`].
+    governance_source: std::sync::OnceLock<GovernanceSource>,
     /// The role whose view this copy holds (`meta` key `view`): a follower's copy made with a
     /// token of a role that does not read everything. Records that role may not see are held
     /// withheld, personal data it may not see is not held. `None`: every record, whole.

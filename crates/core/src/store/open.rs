@@ -300,6 +300,7 @@ impl Store {
             checkpoint_lock: Mutex::new(()),
             erasures: std::sync::atomic::AtomicU64::new(0),
             write_failure: std::sync::OnceLock::new(),
+            governance_source: std::sync::OnceLock::new(),
             view: RwLock::new(view),
             engine,
         })
