@@ -213,8 +213,7 @@ pub fn serve_child(store_dir: &Path) -> Result<(), BenchError> {
         .get(..4)
         .and_then(|y| y.parse().ok())
         .ok_or_else(|| BenchError::Failed(format!("record {}: no year", head - 1)))?;
-    let state =
-        AppState::new(store, Limits::default(), kroniek_app::clock::today)?.into_shared();
+    let state = AppState::new(store, Limits::default(), kroniek_app::clock::today)?.into_shared();
     if state.started_from.is_some() {
         state.verify_and_remember()?;
     }

@@ -48,7 +48,12 @@ struct Args {
     /// (Internal) start a server's state on the ledger in this folder and make ten audit
     /// reports, as `kroniek serve` does for ten requests: the child process whose peak RSS the
     /// bench reads.
-    #[arg(long, value_name = "DIR", hide = true, conflicts_with = "rebuild_child")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        hide = true,
+        conflicts_with = "rebuild_child"
+    )]
     serve_child: Option<PathBuf>,
 }
 

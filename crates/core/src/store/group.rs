@@ -111,6 +111,9 @@ pub(super) struct Commits {
     taken: u64,
     /// Time spent in turns, in nanoseconds.
     ordered_nanos: u64,
+    /// Threads parked until `taken` reaches a turn, by that turn: each taken turn wakes only
+    /// the threads waiting for it (a condition variable woke every group in flight at each).
+    waiting: std::collections::BTreeMap<u64, Vec<std::thread::Thread>>,
 }
 
 /// What a sled group leaves to write once the writer lock is let go.
@@ -290,12 +293,20 @@ impl Store {
 
     /// Waits until every group before `turn` has written its head.
     fn wait_for_turn(&self, turn: u64) {
-        let mut commits = lock(&self.commits);
-        while commits.taken < turn {
-            commits = self
-                .commit_turn
-                .wait(commits)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            let mut commits = lock(&self.commits);
+            if commits.taken >= turn {
+                return;
+            }
+            commits
+                .waiting
+                .entry(turn)
+                .or_default()
+                .push(std::thread::current());
+            drop(commits);
+            // Unparked when the turn is taken; an unpark that came before this park makes it
+            // return at once, and a spurious return just looks again.
+            std::thread::park();
         }
     }
 
@@ -354,8 +365,13 @@ impl Store {
         let mut commits = lock(&self.commits);
         commits.taken += 1;
         commits.ordered_nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let next = commits.taken + 1;
+        let later = commits.waiting.split_off(&next);
+        let due = std::mem::replace(&mut commits.waiting, later);
         drop(commits);
-        self.commit_turn.notify_all();
+        for thread in due.into_values().flatten() {
+            thread.unpark();
+        }
         result
     }
 

@@ -139,8 +139,6 @@ pub struct Store {
     /// On sled, the order in which write groups write their records' head (see
     /// [`group::Commits`]).
     commits: Mutex<group::Commits>,
-    /// Signalled when a group has taken its turn in [`Store::commits`].
-    commit_turn: Condvar,
     flush: Mutex<FlushState>,
     flushed: Condvar,
     /// The durable head: what readers see.

@@ -286,7 +286,6 @@ impl Store {
             }),
             applied: Mutex::new(head),
             commits: Mutex::new(group::Commits::default()),
-            commit_turn: Condvar::new(),
             flush: Mutex::new(FlushState {
                 durable: head.count,
                 flushing: false,
