@@ -192,11 +192,11 @@ impl AuditView<'_> {
                 continue;
             }
             active += 1;
-            let net = facts
-                .contributions
-                .iter()
-                .filter(|(y, _, _)| *y == contribution_year)
-                .fold(0i64, |a, (_, c, _)| a.saturating_add(*c));
+            let net = self
+                .facts
+                .payments_of(facts)
+                .filter(|x| x.year == contribution_year)
+                .fold(0i64, |a, x| a.saturating_add(x.cents));
             if net > 0 {
                 paying += 1;
                 positions.extend(facts.status_events.iter().copied());

@@ -55,8 +55,9 @@ impl AuditParams {
 struct MemberFacts {
     /// Positions of the events about the member's status (joins, ends, suspensions, …).
     status_events: Vec<u64>,
-    /// (year, cents signed, position)
-    contributions: Vec<(i32, i64, u64)>,
+    /// The member's contributions paid and refunded: indices into [`AuditFacts::payments`]
+    /// (kept once, there).
+    payments: Vec<usize>,
     joined: Vec<Date>,
     ended: Vec<Date>,
     expelled: Vec<Date>,
@@ -146,6 +147,13 @@ struct Payment {
     paid: Date,
     reference: Option<Box<[u8; 32]>>,
     position: u64,
+}
+
+impl AuditFacts {
+    /// A member's contributions paid and refunded, in the order recorded.
+    fn payments_of<'a>(&'a self, facts: &'a MemberFacts) -> impl Iterator<Item = &'a Payment> {
+        facts.payments.iter().filter_map(|i| self.payments.get(*i))
+    }
 }
 
 impl Payment {
@@ -283,8 +291,8 @@ impl AuditFacts {
                 self.members
                     .entry(d.member_id.to_string())
                     .or_default()
-                    .contributions
-                    .push((d.year.0, d.amount_cents, p));
+                    .payments
+                    .push(self.payments.len());
                 self.payments.push(Payment {
                     member_id: d.member_id.as_str().into(),
                     year: d.year.0,
@@ -298,8 +306,8 @@ impl AuditFacts {
                 self.members
                     .entry(d.member_id.to_string())
                     .or_default()
-                    .contributions
-                    .push((d.year.0, -d.amount_cents, p));
+                    .payments
+                    .push(self.payments.len());
                 self.payments.push(Payment {
                     member_id: d.member_id.as_str().into(),
                     year: d.year.0,
@@ -646,14 +654,14 @@ impl AuditView<'_> {
             if history.status_on(params.peildatum) != MemberStatus::Active {
                 continue;
             }
-            let paid: Vec<&(i32, i64, u64)> = facts
-                .contributions
-                .iter()
-                .filter(|(y, _, _)| *y == params.contribution_year)
+            let paid: Vec<&Payment> = self
+                .facts
+                .payments_of(facts)
+                .filter(|x| x.year == params.contribution_year)
                 .collect();
-            let net: i64 = paid.iter().map(|(_, c, _)| c).sum();
+            let net: i64 = paid.iter().map(|x| x.cents).sum();
             let mut positions: Vec<u64> = facts.status_events.clone();
-            positions.extend(paid.iter().map(|(_, _, pos)| *pos));
+            positions.extend(paid.iter().map(|x| x.position));
             positions.sort_unstable();
             let counted = net >= params.min_contribution_cents;
             let reason = if counted {
