@@ -260,8 +260,14 @@ impl AppState {
     /// [`Store::set_governance_source`]). The writer asks holding its lock, so the read side is
     /// not waited for without bound: while it is being written for over a second, the writer
     /// folds the log instead.
+    ///
+    /// A follower's read side is not a source: its copy may be a role's view, whose withheld
+    /// records its read side folds as nothing (and a follower takes no appends).
     pub fn into_shared(self) -> Arc<AppState> {
         let state = Arc::new(self);
+        if state.leader.is_some() {
+            return state;
+        }
         // Weak: the store must not keep alive the state that holds it.
         let read_side = Arc::downgrade(&state);
         state.store.set_governance_source(Box::new(move || {
