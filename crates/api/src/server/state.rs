@@ -149,8 +149,8 @@ impl Drop for ExportSlot {
 }
 
 /// How many audit reports (years and parameters) the server keeps: the last one made. Each
-/// costs tens of MB on a large ledger (its member lines: 60–100 MB at 1,000,000 events), and
-/// one is made again in about a second from the read side; a repeat of the API's request is
+/// costs tens of MB on a large ledger (31 MB at 1,000,000 events, and 55–70 MB more while it
+/// is made), and one is made again in about a second from the read side; a repeat of the API's request is
 /// answered from its JSON body ([`AUDIT_BODY_ENTRIES`]). A report no longer kept is dropped
 /// before the next is made, so that two are never held at once.
 pub const AUDIT_CACHE_ENTRIES: usize = 1;
@@ -698,9 +698,6 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     }
 }
 
-/// `value` as JSON in a buffer of exactly its size: it is written twice, first only to count
-/// the bytes. A report's body is 8–18 MB on a 1,000,000-event ledger; written into a growing
-/// buffer it would take up to twice that while kept, and three times while the buffer grows.
 /// Makes room in a cache of things made at a ledger size for one more under `key`, made at
 /// `size`: drops what was made at another size, then, while `entries` or more are kept beside
 /// `key`, the one made at the smallest size.
@@ -723,6 +720,9 @@ fn evict_for<V>(
     }
 }
 
+/// `value` as JSON in a buffer of exactly its size: it is written twice, first only to count
+/// the bytes. A report's body is 8–18 MB on a 1,000,000-event ledger; written into a growing
+/// buffer it would take up to twice that while kept, and three times while the buffer grows.
 fn json_exact<T: serde::Serialize>(value: &T) -> serde_json::Result<Vec<u8>> {
     struct Counter(usize);
     impl std::io::Write for Counter {
