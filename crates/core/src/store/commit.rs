@@ -138,9 +138,7 @@ impl Store {
     /// does when it needs a state and no [`GovernanceSource`] gives it one).
     pub fn governance_state_from_log(&self) -> Result<GovernanceState, CoreError> {
         let mut state = GovernanceState::default();
-        for record in self.iter_from(0) {
-            group::fold_record(&mut state, &record?)?;
-        }
+        self.fold_records(&mut state, 0, self.head().count)?;
         Ok(state)
     }
 
@@ -700,9 +698,7 @@ impl Store {
             Some((state, at)) if at <= head => (state, at),
             _ => (GovernanceState::default(), 0),
         };
-        for record in self.records_between(from, head) {
-            group::fold_record(&mut state, &record?)?;
-        }
+        self.fold_records(&mut state, from, head)?;
         Ok(state)
     }
 

@@ -762,10 +762,7 @@ impl Store {
             )));
         }
         if let Some(state) = writer.state.as_mut() {
-            for record in self.records_between(writer.head.count, stored.count) {
-                let record = record?;
-                fold_record(state, &record)?;
-            }
+            self.fold_records(state, writer.head.count, stored.count)?;
         }
         writer.head = stored;
         writer.frontier = None;
@@ -827,7 +824,7 @@ impl Store {
 }
 
 /// Folds one record into the rules' state, as the store's first append does for the log.
-pub(super) fn fold_record(state: &mut GovernanceState, record: &Record) -> Result<(), CoreError> {
+fn fold_record(state: &mut GovernanceState, record: &Record) -> Result<(), CoreError> {
     let effective =
         Date::parse(&record.effective).map_err(|e| CoreError::Corrupt(record.position, e))?;
     let event = record.event_data().map_err(|(field, why)| {
@@ -835,4 +832,19 @@ pub(super) fn fold_record(state: &mut GovernanceState, record: &Record) -> Resul
     })?;
     state.apply(&event, effective, record.position);
     Ok(())
+}
+
+impl Store {
+    /// Folds the records at positions `from..end` into `state`, in order.
+    pub(super) fn fold_records(
+        &self,
+        state: &mut GovernanceState,
+        from: u64,
+        end: u64,
+    ) -> Result<(), CoreError> {
+        for record in self.records_between(from, end) {
+            fold_record(state, &record?)?;
+        }
+        Ok(())
+    }
 }
