@@ -106,10 +106,6 @@ pub(super) struct Batch {
     pub(super) turn: Option<u64>,
     pub(super) deferred: Vec<Staged>,
     pub(super) recent_ids: HashMap<EventId, u64>,
-    /// On sled: the chunk being written behind the checks of the next one
-    /// ([`Store::stage_behind`]): the end of its write, and the ids of its records.
-    pub(super) in_flight: Option<std::sync::mpsc::Receiver<Result<(), CoreError>>>,
-    pub(super) in_flight_ids: HashMap<EventId, u64>,
 }
 
 impl Batch {
@@ -133,8 +129,6 @@ impl Batch {
             turn: None,
             deferred: Vec::new(),
             recent_ids: HashMap::new(),
-            in_flight: None,
-            in_flight_ids: HashMap::new(),
         }
     }
 }
@@ -159,87 +153,27 @@ impl Store {
     where
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
     {
-        // A large batch is checked and written in chunks; on sled a chunk is written while
-        // the next one is checked, and the scope ends only once its write has.
-        std::thread::scope(|scope| {
-            let check = || -> Result<(), CoreError> {
-                for (index, item) in events.into_iter().enumerate() {
-                    if index % 4096 == 0 {
-                        progress(index as u64);
-                    }
-                    let event = match item {
-                        Ok(e) => e,
-                        Err(refusal) => {
-                            b.refusals.push(IndexedRefusal { index, refusal });
-                            continue;
-                        }
-                    };
-                    if let Err(refusal) =
-                        self.check_and_stage(b, index, event, rules.then_some(&mut *state))?
-                    {
-                        b.refusals.push(IndexedRefusal { index, refusal });
-                    }
-                    if b.pending.len() >= self.chunk {
-                        if self.sled_engine().is_some() {
-                            self.stage_behind(b, scope)?;
-                        } else {
-                            self.stage(b)?;
-                        }
-                    }
+        for (index, item) in events.into_iter().enumerate() {
+            if index % 4096 == 0 {
+                progress(index as u64);
+            }
+            let event = match item {
+                Ok(e) => e,
+                Err(refusal) => {
+                    b.refusals.push(IndexedRefusal { index, refusal });
+                    continue;
                 }
-                Ok(())
             };
-            let checked = check();
-            let written = self.finish_staging(b);
-            checked.and(written)
-        })
-    }
-
-    /// Starts writing the pending chunk past the head on a thread of `scope`, after the
-    /// chunk before it is written: the next chunk is checked meanwhile. Its ids stay known
-    /// to the batch ([`Batch::in_flight_ids`]) until [`Store::finish_staging`].
-    fn stage_behind<'scope>(
-        &'scope self,
-        b: &mut Batch,
-        scope: &'scope std::thread::Scope<'scope, '_>,
-    ) -> Result<(), CoreError> {
-        self.finish_staging(b)?;
-        if b.pending.is_empty() {
-            return Ok(());
+            if let Err(refusal) =
+                self.check_and_stage(b, index, event, rules.then_some(&mut *state))?
+            {
+                b.refusals.push(IndexedRefusal { index, refusal });
+            }
+            if b.pending.len() >= self.chunk {
+                self.stage(b)?;
+            }
         }
-        let chunk = std::mem::take(&mut b.pending);
-        b.in_flight_ids = std::mem::take(&mut b.pending_ids);
-        b.staged = true;
-        let (done, written) = std::sync::mpsc::sync_channel(1);
-        scope.spawn(move || {
-            // A panic is answered as a failed write (and not raised again when the scope ends).
-            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.write_staged(&chunk)
-            }))
-            .unwrap_or_else(|_| {
-                Err(CoreError::WriteFailed(
-                    "writing a chunk of the batch panicked".into(),
-                ))
-            });
-            // The receiver is gone only when the batch ended with an error already.
-            let _ = done.send(written);
-        });
-        b.in_flight = Some(written);
         Ok(())
-    }
-
-    /// Waits for the chunk being written behind the checks, if one is: after it, the store
-    /// holds every staged record of the batch.
-    pub(super) fn finish_staging(&self, b: &mut Batch) -> Result<(), CoreError> {
-        let Some(written) = b.in_flight.take() else {
-            return Ok(());
-        };
-        b.in_flight_ids.clear();
-        written.recv().unwrap_or_else(|_| {
-            Err(CoreError::WriteFailed(
-                "the thread writing a chunk of the batch stopped before it was written".into(),
-            ))
-        })
     }
 
     /// Applies the store's rules to one event and, when the batch is still clean, builds
@@ -253,12 +187,7 @@ impl Store {
     ) -> Result<Result<(), Refusal>, CoreError> {
         if let Some(id) = e.id {
             let id_key = *id.0.as_bytes();
-            let earlier = match b
-                .pending_ids
-                .get(&id)
-                .or_else(|| b.in_flight_ids.get(&id))
-                .or_else(|| b.recent_ids.get(&id))
-            {
+            let earlier = match b.pending_ids.get(&id).or_else(|| b.recent_ids.get(&id)) {
                 Some(p) => Some(*p),
                 None => self.t.ids.get(id_key)?.as_deref().and_then(be_u64),
             };
@@ -514,52 +443,12 @@ impl Store {
         for (id, key, value) in self.record_writes(chunk)? {
             batches[id as usize].push((key, value));
         }
-        if self.sled_engine().is_some() {
-            return self.write_trees_side_by_side(ORDER.into_iter().zip(batches));
-        }
         for (id, batch) in ORDER.into_iter().zip(batches) {
             if !batch.is_empty() {
                 self.tree(id).apply_batch(batch)?;
             }
         }
         Ok(())
-    }
-
-    /// On sled: writes each tree's keys on a thread of its own, key by key, all at once.
-    /// sled's `apply_batch` takes its global write lock, so batches of two trees never run
-    /// side by side, while single-key inserts take it shared. Nothing here needs a batch's
-    /// atomicity: the chunk lies past the head until a later commit moves it.
-    fn write_trees_side_by_side(
-        &self,
-        batches: impl Iterator<Item = (TreeId, Vec<(Vec<u8>, Vec<u8>)>)>,
-    ) -> Result<(), CoreError> {
-        let mut batches: Vec<_> = batches.filter(|(_, batch)| !batch.is_empty()).collect();
-        let Some((first, first_batch)) = batches.pop() else {
-            return Ok(());
-        };
-        let write = |id: TreeId, batch: Vec<(Vec<u8>, Vec<u8>)>| -> Result<(), CoreError> {
-            let tree = self.tree(id);
-            for (key, value) in batch {
-                tree.insert(key, value)?;
-            }
-            Ok(())
-        };
-        std::thread::scope(|scope| {
-            let others: Vec<_> = batches
-                .into_iter()
-                .map(|(id, batch)| scope.spawn(move || write(id, batch)))
-                .collect();
-            let mut result = write(first, first_batch);
-            for other in others {
-                let written = other.join().unwrap_or_else(|_| {
-                    Err(CoreError::WriteFailed(
-                        "a thread writing a tree of the store panicked".into(),
-                    ))
-                });
-                result = result.and(written);
-            }
-            result
-        })
     }
 
     /// Writes a batch's last chunk as single-key writes, past the stored head: a write group

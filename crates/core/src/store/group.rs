@@ -321,7 +321,6 @@ impl Store {
     /// Before a batch reads the store for records before it: writes its group's records not
     /// yet written and waits for the groups before it.
     pub(super) fn settle_reads(&self, b: &mut Batch) -> Result<(), CoreError> {
-        self.finish_staging(b)?;
         if !b.deferred.is_empty() {
             self.write_records(&b.deferred)?;
             b.deferred.clear();
