@@ -41,6 +41,8 @@ fn the_quick_bench_measures_every_row() {
         "4 KiB append + fdatasync",
         "kroniek verify",
         "kroniek import through the rules",
+        "import: CPU per event, the appending thread",
+        "import, ratio to the bound the cores set",
         "kroniek rebuild of every projection",
         "rebuild: CPU per event, the folding thread",
         "rebuild, ratio to the bound the cores set",

@@ -111,6 +111,11 @@ fn cpu_seconds_in(stat_file: &str) -> Option<f64> {
     Some((user + system) / 100.0)
 }
 
+/// `sum` plus the CPU seconds between `before` and `after`; `None` once any is unknown.
+fn add_cpu(sum: Option<f64>, before: Option<f64>, after: Option<f64>) -> Option<f64> {
+    Some(sum? + after? - before?)
+}
+
 /// CPU time the calling thread has used (user + system), in seconds, from
 /// `/proc/thread-self/stat` (as [`process_cpu_seconds`]). `None` where there is no `/proc`.
 fn thread_cpu_seconds() -> Option<f64> {
@@ -219,13 +224,17 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     let mut rows: Vec<Row> = Vec::new();
 
     // kroniek: import through the rules (fresh store each run; the last one is kept).
+    // With the CPU time of the appending thread (the serial stage: it checks each chunk and
+    // writes it; sled's threads write its log buffers) and of every thread.
     let mut import = Vec::new();
+    let (mut appending_cpu, mut import_cpu) = (Some(0.0), Some(0.0));
     let mut store_dir = PathBuf::new();
     for run in 0..runs {
         store_dir = tmp.join(format!("kroniek-{run}"));
         let store = Store::init(&store_dir, "bench.localhost/kroniek")?;
         let evs = events(&lines);
         let started = Instant::now();
+        let (appending_before, all_before) = (thread_cpu_seconds(), process_cpu_seconds());
         match store.append(&evs, "admin:bench")? {
             AppendOutcome::Appended { count, .. } if count == n => {}
             other => {
@@ -235,6 +244,8 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
             }
         }
         import.push(rate(n, started.elapsed()));
+        appending_cpu = add_cpu(appending_cpu, appending_before, thread_cpu_seconds());
+        import_cpu = add_cpu(import_cpu, all_before, process_cpu_seconds());
         eprintln!("  import run {}: {:.0} events/s", run + 1, import[run]);
         if run + 1 < runs {
             drop(store);
@@ -352,11 +363,8 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
                 .map_err(|e| BenchError::Failed(e.to_string()))
         })?;
         rebuild.push(rate(n, started.elapsed()));
-        let add = |sum: Option<f64>, before: Option<f64>, after: Option<f64>| {
-            Some(sum? + after? - before?)
-        };
-        fold_cpu = add(fold_cpu, fold_before, thread_cpu_seconds());
-        all_cpu = add(all_cpu, all_before, process_cpu_seconds());
+        fold_cpu = add_cpu(fold_cpu, fold_before, thread_cpu_seconds());
+        all_cpu = add_cpu(all_cpu, all_before, process_cpu_seconds());
         std::hint::black_box(p.applied());
     }
     let replayed = (runs as u64 * n) as f64;
@@ -365,6 +373,10 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         .map(|(fold, all)| (fold / replayed, all / replayed));
 
     let import = stat(import);
+    let imported = (runs as u64 * n) as f64;
+    let import_cpu = appending_cpu
+        .zip(import_cpu)
+        .map(|(appending, all)| (appending / imported, all / imported));
     let rebuild = stat(rebuild);
 
     // The audit report of one year (step 12, item 3): as the command line makes it (a walk
@@ -519,6 +531,38 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         ratio: Some(import.median / insert_limit.median),
         target: "≥ 0.35".into(),
     });
+    if let Some((appending, all)) =
+        import_cpu.filter(|(appending, all)| *appending > 0.0 && *all > 0.0)
+    {
+        rows.push(Row {
+            what: "import: CPU per event, the appending thread".into(),
+            figure: Stat::one(appending * 1e6),
+            unit: "µs",
+            reference: Some(("every thread".into(), Stat::one(all * 1e6))),
+            ratio: Some(appending / all),
+            target: "the serial share (it checks and writes; sled's threads write the log)".into(),
+        });
+        // On these cores the import cannot beat the cores over the CPU per event; on any
+        // number of cores, not the appending thread over its CPU per event. (Writing a chunk
+        // while the next is checked would lift the latter; docs/benchmarks.md, run R, says
+        // why the import does not.)
+        let many_cores = 1.0 / appending;
+        let bound = (cores / all).min(many_cores);
+        rows.push(Row {
+            what: "import, ratio to the bound the cores set".into(),
+            figure: import,
+            unit: "events/s",
+            reference: Some((
+                format!("min({cores:.0} cores / CPU, the bound on enough cores)"),
+                Stat::one(bound),
+            )),
+            ratio: Some(import.median / bound),
+            target: format!(
+                "on enough cores: 1 / the appending thread's CPU = {:.2} × raw insert",
+                many_cores / insert_limit.median
+            ),
+        });
+    }
     rows.push(Row {
         what: "kroniek rebuild of every projection".into(),
         figure: rebuild,
