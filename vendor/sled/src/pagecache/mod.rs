@@ -2077,7 +2077,14 @@ impl PageCache {
 
             trace!("load_snapshot pid {} {:?}", pid, state);
 
-            let mut cache_infos = Vec::default();
+            // kroniek: sized exactly. Pushed into an empty vector, each page's
+            // `cache_infos` took room for at least four entries (192 bytes) although most
+            // pages of a ledger have one or two, and a page that is never written again
+            // (an old record's) keeps it for the life of the process.
+            let mut cache_infos = Vec::with_capacity(match state {
+                PageState::Present { frags, .. } => 1 + frags.len(),
+                _ => 1,
+            });
 
             let guard = pin();
 
