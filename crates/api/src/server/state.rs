@@ -175,9 +175,13 @@ impl AuditProgress {
 /// An audit report's JSON body, with the ledger size it was made at.
 pub type AuditBody = (u64, Arc<Vec<u8>>);
 
-/// How many audit bodies (roles and parameters) the server keeps (each is the report's JSON,
-/// 8–18 MB at 1,000,000 events).
-pub const AUDIT_BODY_ENTRIES: usize = 2;
+/// How many audit bodies (roles and parameters) the server keeps: the last one made (each is
+/// the report's JSON, 8–18 MB at 1,000,000 events). Like the reports, a body no longer kept is
+/// dropped before the next is made: with two kept, the older two bodies (30 MB) were held
+/// while the next report was made, at the server's peak of memory. A request for another
+/// year's report makes it again (about a second); another role's body of the report kept is
+/// only its redaction and JSON.
+pub const AUDIT_BODY_ENTRIES: usize = 1;
 
 /// What a verification that passed checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
