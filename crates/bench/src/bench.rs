@@ -111,6 +111,31 @@ fn cpu_seconds_in(stat_file: &str) -> Option<f64> {
     Some((user + system) / 100.0)
 }
 
+/// The row of a stage's rate (events/s) against the bound the cores set: the lower of what
+/// `cores` allow at `cpu_per_event` (every thread's CPU seconds per event) and
+/// `on_enough_cores`, the bound that stays on any number of cores (its serial part).
+fn bound_row(
+    stage: &str,
+    figure: Stat,
+    cores: f64,
+    cpu_per_event: f64,
+    on_enough_cores: f64,
+    target: String,
+) -> Row {
+    let bound = (cores / cpu_per_event).min(on_enough_cores);
+    Row {
+        what: format!("{stage}, ratio to the bound the cores set"),
+        figure,
+        unit: "events/s",
+        reference: Some((
+            format!("min({cores:.0} cores / CPU, the bound on enough cores)"),
+            Stat::one(bound),
+        )),
+        ratio: Some(figure.median / bound),
+        target,
+    }
+}
+
 /// `sum` plus the CPU seconds between `before` and `after`; `None` once any is unknown.
 fn add_cpu(sum: Option<f64>, before: Option<f64>, after: Option<f64>) -> Option<f64> {
     Some(sum? + after? - before?)
@@ -547,21 +572,17 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         // while the next is checked would lift the latter; docs/benchmarks.md, run R, says
         // why the import does not.)
         let many_cores = 1.0 / appending;
-        let bound = (cores / all).min(many_cores);
-        rows.push(Row {
-            what: "import, ratio to the bound the cores set".into(),
-            figure: import,
-            unit: "events/s",
-            reference: Some((
-                format!("min({cores:.0} cores / CPU, the bound on enough cores)"),
-                Stat::one(bound),
-            )),
-            ratio: Some(import.median / bound),
-            target: format!(
+        rows.push(bound_row(
+            "import",
+            import,
+            cores,
+            all,
+            many_cores,
+            format!(
                 "on enough cores: 1 / the appending thread's CPU = {:.2} × raw insert",
                 many_cores / insert_limit.median
             ),
-        });
+        ));
     }
     rows.push(Row {
         what: "kroniek rebuild of every projection".into(),
@@ -585,21 +606,17 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         // number of cores, neither one over the fold's CPU per event nor the reading threads
         // over the CPU they spend per event.
         let many_cores = (1.0 / fold).min(workers as f64 / (all - fold).max(f64::MIN_POSITIVE));
-        let bound = (cores / all).min(many_cores);
-        rows.push(Row {
-            what: "rebuild, ratio to the bound the cores set".into(),
-            figure: rebuild,
-            unit: "events/s",
-            reference: Some((
-                format!("min({cores:.0} cores / CPU, the bound on enough cores)"),
-                Stat::one(bound),
-            )),
-            ratio: Some(rebuild.median / bound),
-            target: format!(
+        rows.push(bound_row(
+            "rebuild",
+            rebuild,
+            cores,
+            all,
+            many_cores,
+            format!(
                 "on enough cores: min(1 / fold CPU, readers / their CPU) = {:.2} × raw scan",
                 many_cores / sled_scan.median
             ),
-        });
+        ));
     }
     rows.push(Row {
         what: "audit report of one year, from the read side".into(),
