@@ -40,7 +40,7 @@ fn the_server_starts_from_its_snapshot_and_answers_as_a_rebuild_does() {
     let token = s.admin_token.clone();
     let first = answers(&s, &token);
     assert!(first.iter().all(|(code, _)| *code == 200), "{first:?}");
-    assert!(s.stop().success());
+    s.stop_cleanly();
     let ledger = std::mem::replace(&mut s.ledger, Ledger::new());
     drop(s);
     let files = snapshots(&ledger);

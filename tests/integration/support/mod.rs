@@ -213,6 +213,10 @@ pub struct Server {
     pub ledger: Ledger,
     /// What the server printed before its address (how it built its read models).
     pub startup: Vec<String>,
+    /// Everything the server wrote to stderr so far (read by a thread of its own).
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    /// The thread that reads stderr; it ends when the server does.
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -254,9 +258,22 @@ impl Server {
             .arg(ledger.data())
             .args(args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("kroniek serve starts");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr_reader = child.stderr.take().map(|mut pipe| {
+            let kept = stderr.clone();
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                    kept.lock()
+                        .expect("stderr buffer")
+                        .extend_from_slice(&chunk[..n]);
+                }
+            })
+        });
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = std::io::BufReader::new(stdout).lines();
         let mut admin_token = String::new();
@@ -282,7 +299,14 @@ impl Server {
             admin_token,
             ledger,
             startup,
+            stderr,
+            stderr_reader,
         }
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().expect("stderr buffer")).into_owned()
     }
 
     /// A request; returns the status and the body (problem responses included).
@@ -347,6 +371,20 @@ impl Server {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("a pid"));
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         self.child.wait().expect("the server ends")
+    }
+
+    /// Stops the server with SIGTERM and checks that it ended cleanly (exit status 0); if not,
+    /// fails with the status and what the server wrote to stderr.
+    pub fn stop_cleanly(&mut self) {
+        let status = self.stop();
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        assert!(
+            status.success(),
+            "the server did not stop cleanly on SIGTERM: {status:?}; its stderr:\n{}",
+            self.stderr()
+        );
     }
 }
 

@@ -303,6 +303,7 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
         .build()
         .map_err(AppError::io("cannot start the async runtime"))?;
     runtime.block_on(async {
+        let shutdown = ShutdownSignal::install()?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(AppError::io(format!("cannot listen on {listen}")))?;
@@ -315,7 +316,7 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
         }
         tokio::spawn(save_snapshots(state.clone()));
         // (The overview's verification was made while the read side was built.)
-        accept_loop(listener, router(state.clone())).await;
+        accept_loop(listener, router(state.clone()), shutdown).await;
         Ok::<(), AppError>(())
     })?;
     store.flush()?;
@@ -410,11 +411,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Accepts connections until SIGINT or SIGTERM: HTTP/1.1 with [`HEADER_READ_TIMEOUT`], at most
 /// [`MAX_CONNECTIONS`] at once; then lets the requests under way finish (up to
 /// [`SHUTDOWN_GRACE`]).
-async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router, mut shutdown: ShutdownSignal) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut stop = std::pin::pin!(shutdown_signal());
+    let mut stop = std::pin::pin!(shutdown.received());
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -481,24 +482,40 @@ async fn save_snapshots(state: Arc<AppState>) {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGINT and SIGTERM, caught from the moment this is made: the server makes it before it
+/// says it is listening, so a stop sent at any time after that is a clean stop (a flush and a
+/// snapshot), never the signal's default of ending the process where it stands.
+struct ShutdownSignal {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    /// Installs the handlers; must run inside the runtime.
+    fn install() -> Result<Self, AppError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let cannot = || AppError::io("cannot install the handler of SIGINT and SIGTERM");
+            Ok(ShutdownSignal {
+                interrupt: signal(SignalKind::interrupt()).map_err(cannot())?,
+                terminate: signal(SignalKind::terminate()).map_err(cannot())?,
+            })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+        #[cfg(not(unix))]
+        Ok(ShutdownSignal {})
+    }
+
+    /// Resolves on SIGINT or SIGTERM.
+    async fn received(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {},
+            _ = self.terminate.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
