@@ -165,13 +165,122 @@ fn reserve_one<T>(v: &mut Vec<T>) {
     }
 }
 
+/// A decision as the read models keep it: dates as dates, choices as their enums, text as
+/// boxed strings, its id only as its map key; [`DecisionEntry::view`] makes the
+/// [`DecisionView`] a query answers. A 1,000,000-event ledger holds 53,063 decisions: kept as
+/// their views they took 22 MB.
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+struct DecisionEntry {
+    body_id: Box<str>,
+    title: Box<str>,
+    meeting_id: Option<Box<str>>,
+    motion_id: Option<Box<str>>,
+    amount_cents: Option<i64>,
+    revoked: Option<Box<Revocation>>,
+    /// What is wrong with the decision ([`DecisionView::findings`]); empty when nothing is.
+    findings: Box<[String]>,
+    position: u64,
+    date: Date,
+    category: catalogue::DecisionCategory,
+    basis: catalogue::DecisionBasis,
+}
+
+/// What revoked a decision, as kept ([`RevocationView`]).
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+struct Revocation {
+    by_decision_id: Box<str>,
+    reason: Box<str>,
+    date: Date,
+}
+
+impl DecisionEntry {
+    fn view(&self, decision_id: &str) -> DecisionView {
+        DecisionView {
+            decision_id: decision_id.to_owned(),
+            body_id: self.body_id.to_string(),
+            date: date(self.date),
+            title: self.title.to_string(),
+            category: self.category.as_str().to_owned(),
+            basis: self.basis.as_str().to_owned(),
+            meeting_id: self.meeting_id.as_deref().map(str::to_owned),
+            motion_id: self.motion_id.as_deref().map(str::to_owned),
+            amount_cents: self.amount_cents,
+            revoked: self.revoked.as_ref().map(|r| RevocationView {
+                by_decision_id: r.by_decision_id.to_string(),
+                date: date(r.date),
+                reason: r.reason.to_string(),
+            }),
+            position: self.position,
+            findings: self.findings.to_vec(),
+        }
+    }
+}
+
+/// A motion or amendment as the read models keep it (see [`DecisionEntry`]);
+/// [`MotionEntry::view`] makes its [`MotionView`]. 53,063 motions of the 1,000,000-event
+/// ledger took 26 MB as views.
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+struct MotionEntry {
+    meeting_id: Box<str>,
+    body_id: Option<Box<str>>,
+    title: Box<str>,
+    submitters: Box<[Box<str>]>,
+    amends: Option<Box<str>>,
+    amendments: Vec<Box<str>>,
+    votes: Vec<Vote>,
+    position: u64,
+    date: Date,
+    withdrawn: Option<Date>,
+}
+
+/// A vote on a motion, as kept ([`VoteView`]).
+#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
+struct Vote {
+    votes_for: i64,
+    against: i64,
+    abstain: i64,
+    date: Date,
+    method: catalogue::VoteMethod,
+    outcome: catalogue::VoteOutcome,
+}
+
+impl MotionEntry {
+    fn view(&self, motion_id: &str) -> MotionView {
+        let texts = |v: &[Box<str>]| v.iter().map(ToString::to_string).collect();
+        MotionView {
+            motion_id: motion_id.to_owned(),
+            meeting_id: self.meeting_id.to_string(),
+            body_id: self.body_id.as_deref().map(str::to_owned),
+            date: date(self.date),
+            title: self.title.to_string(),
+            submitters: texts(&self.submitters),
+            amends: self.amends.as_deref().map(str::to_owned),
+            amendments: texts(&self.amendments),
+            withdrawn: self.withdrawn.map(date),
+            votes: self
+                .votes
+                .iter()
+                .map(|v| VoteView {
+                    date: date(v.date),
+                    method: v.method.as_str().to_owned(),
+                    votes_for: v.votes_for,
+                    against: v.against,
+                    abstain: v.abstain,
+                    outcome: v.outcome.as_str().to_owned(),
+                })
+                .collect(),
+            position: self.position,
+        }
+    }
+}
+
 /// Every read model, folded from records.
 #[derive(Debug, Clone, PartialEq, Default, bincode::Encode, bincode::Decode)]
 pub struct Projections {
     pub(crate) state: GovernanceState,
     members: HashMap<String, Box<MemberInfo>>,
-    decisions: HashMap<String, Box<DecisionView>>,
-    motions: HashMap<String, Box<MotionView>>,
+    decisions: HashMap<String, DecisionEntry>,
+    motions: HashMap<String, MotionEntry>,
     candidacies: HashMap<(String, String), CandidacyInfo>,
     cases: HashMap<String, CaseFile>,
     applied: u64,
@@ -336,78 +445,79 @@ impl Projections {
             E::DecisionTaken(d) => {
                 self.decisions.insert(
                     d.decision_id.to_string(),
-                    Box::new(DecisionView {
-                        decision_id: d.decision_id.to_string(),
-                        body_id: d.body_id.to_string(),
-                        date: date(effective),
-                        title: d.title.clone(),
-                        category: d.category.as_str().into(),
-                        basis: d.basis.as_str().into(),
-                        meeting_id: d.meeting_id.as_ref().map(ToString::to_string),
-                        motion_id: d.motion_id.as_ref().map(ToString::to_string),
+                    DecisionEntry {
+                        body_id: d.body_id.as_str().into(),
+                        title: d.title.as_str().into(),
+                        meeting_id: d.meeting_id.as_ref().map(|m| m.as_str().into()),
+                        motion_id: d.motion_id.as_ref().map(|m| m.as_str().into()),
                         amount_cents: d.amount_cents,
                         revoked: None,
+                        findings: self
+                            .state
+                            .decision_findings(
+                                d.body_id.as_str(),
+                                d.meeting_id.as_ref().map(|m| m.as_str()),
+                                d.basis,
+                            )
+                            .into_boxed_slice(),
                         position,
-                        findings: self.state.decision_findings(
-                            d.body_id.as_str(),
-                            d.meeting_id.as_ref().map(|m| m.as_str()),
-                            d.basis,
-                        ),
-                    }),
+                        date: effective,
+                        category: d.category,
+                        basis: d.basis,
+                    },
                 );
             }
             E::DecisionRevoked(d) => {
                 if let Some(dec) = self.decisions.get_mut(d.decision_id.as_str()) {
-                    dec.revoked = Some(RevocationView {
-                        by_decision_id: d.by_decision_id.to_string(),
-                        date: date(effective),
-                        reason: d.reason.clone(),
-                    });
+                    dec.revoked = Some(Box::new(Revocation {
+                        by_decision_id: d.by_decision_id.as_str().into(),
+                        reason: d.reason.as_str().into(),
+                        date: effective,
+                    }));
                 }
             }
             E::MotionSubmitted(d) => {
                 if let Some(a) = &d.amends {
                     if let Some(m) = self.motions.get_mut(a.as_str()) {
-                        m.amendments.push(d.motion_id.to_string());
+                        push_small(&mut m.amendments, d.motion_id.as_str().into());
                     }
                 }
                 self.motions.insert(
                     d.motion_id.to_string(),
-                    Box::new(MotionView {
-                        motion_id: d.motion_id.to_string(),
-                        meeting_id: d.meeting_id.to_string(),
+                    MotionEntry {
+                        meeting_id: d.meeting_id.as_str().into(),
                         body_id: self
                             .state
                             .meetings
                             .get(d.meeting_id.as_str())
-                            .map(|m| m.body_id.clone()),
-                        date: date(effective),
-                        title: d.title.clone(),
-                        submitters: d.submitters.iter().map(ToString::to_string).collect(),
-                        amends: d.amends.as_ref().map(ToString::to_string),
+                            .map(|m| m.body_id.as_str().into()),
+                        title: d.title.as_str().into(),
+                        submitters: d.submitters.iter().map(|s| s.as_str().into()).collect(),
+                        amends: d.amends.as_ref().map(|a| a.as_str().into()),
                         amendments: Vec::new(),
-                        withdrawn: None,
                         votes: Vec::new(),
                         position,
-                    }),
+                        date: effective,
+                        withdrawn: None,
+                    },
                 );
             }
             E::MotionWithdrawn(d) => {
                 if let Some(m) = self.motions.get_mut(d.motion_id.as_str()) {
-                    m.withdrawn.get_or_insert(date(effective));
+                    m.withdrawn.get_or_insert(effective);
                 }
             }
             E::MotionVoted(d) => {
                 if let Some(m) = self.motions.get_mut(d.motion_id.as_str()) {
                     push_small(
                         &mut m.votes,
-                        VoteView {
-                            date: date(effective),
-                            method: d.method.as_str().into(),
+                        Vote {
                             votes_for: d.votes_for,
                             against: d.against,
                             abstain: d.abstain,
-                            outcome: d.outcome.as_str().into(),
+                            date: effective,
+                            method: d.method,
+                            outcome: d.outcome,
                         },
                     );
                 }
@@ -579,16 +689,16 @@ impl Projections {
             .ok_or_else(|| unknown("meeting", meeting_id))?;
         let mut motions: Vec<MotionView> = self
             .motions
-            .values()
-            .filter(|x| x.meeting_id == meeting_id)
-            .map(|x| MotionView::clone(x))
+            .iter()
+            .filter(|(_, x)| &*x.meeting_id == meeting_id)
+            .map(|(id, x)| x.view(id))
             .collect();
         motions.sort_by_key(|x| x.position);
         let mut decisions: Vec<DecisionView> = self
             .decisions
-            .values()
-            .filter(|x| x.meeting_id.as_deref() == Some(meeting_id))
-            .map(|x| DecisionView::clone(x))
+            .iter()
+            .filter(|(_, x)| x.meeting_id.as_deref() == Some(meeting_id))
+            .map(|(id, x)| x.view(id))
             .collect();
         decisions.sort_by_key(|x| x.position);
         let mut elections: Vec<String> = self
@@ -864,7 +974,12 @@ impl Projections {
         limit: usize,
     ) -> (Vec<TimelineEntry>, Option<(String, u64)>) {
         let refs = self.timeline_refs(filter, false);
-        let start = after.map_or(0, |a| refs.partition_point(|r| r.key() <= a));
+        let start = after.map_or(0, |(day, position)| {
+            refs.partition_point(|r| {
+                let (d, p) = r.key();
+                (date(d).as_str(), p) <= (day, position)
+            })
+        });
         let rest = refs.len().saturating_sub(start);
         let page: Vec<TimelineEntry> = refs
             .into_iter()
@@ -918,30 +1033,45 @@ impl Projections {
 
     /// The entries a filter selects, as references, in date order.
     fn timeline_refs(&self, filter: &TimelineFilter, decisions_only: bool) -> Vec<EntryRef<'_>> {
-        let in_range = |d: &str| {
-            filter.from.as_deref().is_none_or(|f| d >= f)
-                && filter.to.as_deref().is_none_or(|t| d <= t)
+        // An entry is in range as its date's text compares with the filter's bounds; a bound
+        // that is a date (`YYYY-MM-DD`, ordered as its text is) compares as a date.
+        fn bound(b: Option<&str>) -> Option<Result<Date, &str>> {
+            b.map(|t| Date::parse(t).map_err(|_| t))
+        }
+        let (from, to) = (bound(filter.from.as_deref()), bound(filter.to.as_deref()));
+        let in_range = |d: Date| {
+            let order = |b: &Result<Date, &str>| match b {
+                Ok(bound) => d.cmp(bound),
+                Err(text) => date(d).as_str().cmp(text),
+            };
+            from.as_ref().is_none_or(|f| order(f).is_ge())
+                && to.as_ref().is_none_or(|t| order(t).is_le())
         };
         let mut out: Vec<EntryRef<'_>> = self
             .decisions
-            .values()
-            .filter(|d| filter.body_id.as_deref().is_none_or(|b| d.body_id == b))
-            .filter(|d| filter.category.as_deref().is_none_or(|c| d.category == c))
-            .filter(|d| in_range(&d.date))
-            .map(|d| EntryRef::Decision(d))
+            .iter()
+            .filter(|(_, d)| filter.body_id.as_deref().is_none_or(|b| &*d.body_id == b))
+            .filter(|(_, d)| {
+                filter
+                    .category
+                    .as_deref()
+                    .is_none_or(|c| d.category.as_str() == c)
+            })
+            .filter(|(_, d)| in_range(d.date))
+            .map(|(id, d)| EntryRef::Decision(id, d))
             .collect();
         if filter.category.is_none() && !decisions_only {
             out.extend(
                 self.motions
-                    .values()
-                    .filter(|m| {
+                    .iter()
+                    .filter(|(_, m)| {
                         filter
                             .body_id
                             .as_deref()
                             .is_none_or(|b| m.body_id.as_deref() == Some(b))
                     })
-                    .filter(|m| in_range(&m.date))
-                    .map(|m| EntryRef::Motion(m)),
+                    .filter(|(_, m)| in_range(m.date))
+                    .map(|(id, m)| EntryRef::Motion(id, m)),
             );
         }
         out.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
@@ -1352,8 +1482,8 @@ impl Projections {
     }
 
     /// A decision, by id.
-    pub fn decision(&self, decision_id: &str) -> Option<&DecisionView> {
-        self.decisions.get(decision_id).map(|d| &**d)
+    pub fn decision(&self, decision_id: &str) -> Option<DecisionView> {
+        self.decisions.get(decision_id).map(|d| d.view(decision_id))
     }
 
     /// Every body id, sorted.
@@ -1367,23 +1497,23 @@ impl Projections {
 /// A timeline entry, borrowed.
 #[derive(Debug, Clone, Copy)]
 enum EntryRef<'a> {
-    Decision(&'a DecisionView),
-    Motion(&'a MotionView),
+    Decision(&'a str, &'a DecisionEntry),
+    Motion(&'a str, &'a MotionEntry),
 }
 
 impl EntryRef<'_> {
     /// Date, then position: positions are unique, so the order is total.
-    fn key(&self) -> (&str, u64) {
+    fn key(&self) -> (Date, u64) {
         match self {
-            EntryRef::Decision(d) => (&d.date, d.position),
-            EntryRef::Motion(m) => (&m.date, m.position),
+            EntryRef::Decision(_, d) => (d.date, d.position),
+            EntryRef::Motion(_, m) => (m.date, m.position),
         }
     }
 
     fn to_entry(self) -> TimelineEntry {
         match self {
-            EntryRef::Decision(d) => TimelineEntry::Decision(d.clone()),
-            EntryRef::Motion(m) => TimelineEntry::Motion(m.clone()),
+            EntryRef::Decision(id, d) => TimelineEntry::Decision(d.view(id)),
+            EntryRef::Motion(id, m) => TimelineEntry::Motion(m.view(id)),
         }
     }
 }
