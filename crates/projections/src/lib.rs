@@ -1074,7 +1074,7 @@ impl Projections {
                     .map(|(id, m)| EntryRef::Motion(id, m)),
             );
         }
-        out.sort_unstable_by(|a, b| a.key().cmp(&b.key()));
+        out.sort_unstable_by_key(EntryRef::key);
         out
     }
 
