@@ -7,11 +7,13 @@
 //! clock: "today" is passed in. Projections never write to the log.
 
 pub mod audit;
+mod entries;
 pub mod views;
 
 #[cfg(test)]
 mod tests;
 
+use entries::{DecisionEntry, MotionEntry, Revocation, Vote};
 use kroniek_core::catalogue::{self, ErasureSubject, EventData, EventType};
 use kroniek_core::governance::state::{current_holding, BodyHistory, Holding};
 use kroniek_core::governance::{GovernanceState, MemberStatus};
@@ -162,115 +164,6 @@ fn push_small<T>(v: &mut Vec<T>, item: T) {
 fn reserve_one<T>(v: &mut Vec<T>) {
     if v.len() == v.capacity() {
         v.reserve_exact(1);
-    }
-}
-
-/// A decision as the read models keep it: dates as dates, choices as their enums, text as
-/// boxed strings, its id only as its map key; [`DecisionEntry::view`] makes the
-/// [`DecisionView`] a query answers. A 1,000,000-event ledger holds 53,063 decisions: kept as
-/// their views they took 22 MB.
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-struct DecisionEntry {
-    body_id: Box<str>,
-    title: Box<str>,
-    meeting_id: Option<Box<str>>,
-    motion_id: Option<Box<str>>,
-    amount_cents: Option<i64>,
-    revoked: Option<Box<Revocation>>,
-    /// What is wrong with the decision ([`DecisionView::findings`]); empty when nothing is.
-    findings: Box<[String]>,
-    position: u64,
-    date: Date,
-    category: catalogue::DecisionCategory,
-    basis: catalogue::DecisionBasis,
-}
-
-/// What revoked a decision, as kept ([`RevocationView`]).
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-struct Revocation {
-    by_decision_id: Box<str>,
-    reason: Box<str>,
-    date: Date,
-}
-
-impl DecisionEntry {
-    fn view(&self, decision_id: &str) -> DecisionView {
-        DecisionView {
-            decision_id: decision_id.to_owned(),
-            body_id: self.body_id.to_string(),
-            date: date(self.date),
-            title: self.title.to_string(),
-            category: self.category.as_str().to_owned(),
-            basis: self.basis.as_str().to_owned(),
-            meeting_id: self.meeting_id.as_deref().map(str::to_owned),
-            motion_id: self.motion_id.as_deref().map(str::to_owned),
-            amount_cents: self.amount_cents,
-            revoked: self.revoked.as_ref().map(|r| RevocationView {
-                by_decision_id: r.by_decision_id.to_string(),
-                date: date(r.date),
-                reason: r.reason.to_string(),
-            }),
-            position: self.position,
-            findings: self.findings.to_vec(),
-        }
-    }
-}
-
-/// A motion or amendment as the read models keep it (see [`DecisionEntry`]);
-/// [`MotionEntry::view`] makes its [`MotionView`]. 53,063 motions of the 1,000,000-event
-/// ledger took 26 MB as views.
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-struct MotionEntry {
-    meeting_id: Box<str>,
-    body_id: Option<Box<str>>,
-    title: Box<str>,
-    submitters: Box<[Box<str>]>,
-    amends: Option<Box<str>>,
-    amendments: Vec<Box<str>>,
-    votes: Vec<Vote>,
-    position: u64,
-    date: Date,
-    withdrawn: Option<Date>,
-}
-
-/// A vote on a motion, as kept ([`VoteView`]).
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-struct Vote {
-    votes_for: i64,
-    against: i64,
-    abstain: i64,
-    date: Date,
-    method: catalogue::VoteMethod,
-    outcome: catalogue::VoteOutcome,
-}
-
-impl MotionEntry {
-    fn view(&self, motion_id: &str) -> MotionView {
-        let texts = |v: &[Box<str>]| v.iter().map(ToString::to_string).collect();
-        MotionView {
-            motion_id: motion_id.to_owned(),
-            meeting_id: self.meeting_id.to_string(),
-            body_id: self.body_id.as_deref().map(str::to_owned),
-            date: date(self.date),
-            title: self.title.to_string(),
-            submitters: texts(&self.submitters),
-            amends: self.amends.as_deref().map(str::to_owned),
-            amendments: texts(&self.amendments),
-            withdrawn: self.withdrawn.map(date),
-            votes: self
-                .votes
-                .iter()
-                .map(|v| VoteView {
-                    date: date(v.date),
-                    method: v.method.as_str().to_owned(),
-                    votes_for: v.votes_for,
-                    against: v.against,
-                    abstain: v.abstain,
-                    outcome: v.outcome.as_str().to_owned(),
-                })
-                .collect(),
-            position: self.position,
-        }
     }
 }
 
