@@ -66,7 +66,7 @@ pub use engine::{Backend, BackendIter, Entry, KeySpace};
 pub use group::WriteStats;
 pub use layout::{key_path, STORED_TREE_LEVEL};
 pub use open::page_cache_bytes;
-pub use read::{replay_workers, REPLAY_SEGMENT};
+pub use read::{replay_workers, REPLAY_SEGMENT, REPLAY_WORKERS_MAX};
 
 /// The origin (key name) a store gets when `init` is given none.
 pub const DEFAULT_ORIGIN: &str = "localhost/kroniek";

@@ -18,14 +18,17 @@ type Decoded = Vec<(Record, Option<Personal>)>;
 /// Records per segment of a replay: what one reading thread reads and decodes at a time.
 pub const REPLAY_SEGMENT: usize = 1_024;
 
+/// The most threads that read and decode the records of a replay (see [`replay_workers`]).
+pub const REPLAY_WORKERS_MAX: usize = 4;
+
 /// How many threads read and decode the records of a replay beside the one that folds them:
 /// the cores, from two (reading and decoding cost more than folding, so on two cores two
-/// threads keep the fold busy) up to four (past that, the fold is the bound).
+/// threads keep the fold busy) up to [`REPLAY_WORKERS_MAX`] (past that, the fold is the bound).
 pub fn replay_workers() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
-        .clamp(2, 4)
+        .clamp(2, REPLAY_WORKERS_MAX)
 }
 
 /// A full verification, one stored record at a time (see [`Store::verify`]): each record's
