@@ -142,7 +142,7 @@ pub struct AuditFacts {
 }
 
 /// A contribution paid or refunded, as the facts keep it (one per contribution of the whole
-/// ledger, so kept small); [`Payment::line`] is the report's form.
+/// ledger, so kept small); [`AuditFacts::payment_line`] makes the report's form.
 #[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
 struct Payment {
     /// The member's place in [`AuditFacts::payers`].
@@ -666,8 +666,8 @@ impl AuditView<'_> {
                 .get(id.as_str())
                 .is_some_and(|h| h.status_on(params.peildatum) == MemberStatus::Active)
         };
-        // Sized exactly: the report keeps this list, and a vector grown by doubling would keep
-        // up to twice its room (15 MB of the server's peak on the 1,000,000-event ledger).
+        // Sized exactly: the report keeps this list, and a vector grown by doubling keeps up to
+        // twice its room (about 5 MB more at a server's peak on the 1,000,000-event ledger).
         let mut members: Vec<CountedMember> =
             Vec::with_capacity(self.facts.members.keys().filter(|id| active(id)).count());
         for (id, facts) in &self.facts.members {
