@@ -680,7 +680,10 @@ impl AuditView<'_> {
                 .filter(|x| x.year == params.contribution_year)
                 .collect();
             let net: i64 = paid.iter().map(|x| x.cents).sum();
-            let mut positions: Vec<u64> = facts.status_events.clone();
+            // Sized exactly, as the list of members is (a clone, then grown, would double).
+            let mut positions: Vec<u64> =
+                Vec::with_capacity(facts.status_events.len() + paid.len());
+            positions.extend_from_slice(&facts.status_events);
             positions.extend(paid.iter().map(|x| x.position));
             positions.sort_unstable();
             let counted = net >= params.min_contribution_cents;
