@@ -868,9 +868,10 @@ impl Projections {
     ) -> (Vec<TimelineEntry>, Option<(String, u64)>) {
         let refs = self.timeline_refs(filter, false);
         let start = after.map_or(0, |(day, position)| {
+            let day = DateBound::from_text(day);
             refs.partition_point(|r| {
                 let (d, p) = r.key();
-                (date(d).as_str(), p) <= (day, position)
+                day.order(d).then(p.cmp(&position)).is_le()
             })
         });
         let rest = refs.len().saturating_sub(start);
@@ -926,19 +927,11 @@ impl Projections {
 
     /// The entries a filter selects, as references, in date order.
     fn timeline_refs(&self, filter: &TimelineFilter, decisions_only: bool) -> Vec<EntryRef<'_>> {
-        // An entry is in range as its date's text compares with the filter's bounds; a bound
-        // that is a date (`YYYY-MM-DD`, ordered as its text is) compares as a date.
-        fn bound(b: Option<&str>) -> Option<Result<Date, &str>> {
-            b.map(|t| Date::parse(t).map_err(|_| t))
-        }
-        let (from, to) = (bound(filter.from.as_deref()), bound(filter.to.as_deref()));
+        let from = filter.from.as_deref().map(DateBound::from_text);
+        let to = filter.to.as_deref().map(DateBound::from_text);
         let in_range = |d: Date| {
-            let order = |b: &Result<Date, &str>| match b {
-                Ok(bound) => d.cmp(bound),
-                Err(text) => date(d).as_str().cmp(text),
-            };
-            from.as_ref().is_none_or(|f| order(f).is_ge())
-                && to.as_ref().is_none_or(|t| order(t).is_le())
+            from.as_ref().is_none_or(|f| f.order(d).is_ge())
+                && to.as_ref().is_none_or(|t| t.order(d).is_le())
         };
         let mut out: Vec<EntryRef<'_>> = self
             .decisions
@@ -1384,6 +1377,29 @@ impl Projections {
         let mut ids: Vec<String> = self.state.bodies.iter().map(|(id, _)| id.clone()).collect();
         ids.sort();
         ids
+    }
+}
+
+/// A bound on the timeline's dates as a caller wrote it (a filter's `from`/`to`, a cursor's
+/// day): entries compare with its text, as they did when they kept their dates as text. A
+/// bound that is a date (`YYYY-MM-DD`, ordered as its text is) compares as a date, with no
+/// text made per entry.
+enum DateBound<'a> {
+    Date(Date),
+    Text(&'a str),
+}
+
+impl<'a> DateBound<'a> {
+    fn from_text(text: &'a str) -> Self {
+        Date::parse(text).map_or(DateBound::Text(text), DateBound::Date)
+    }
+
+    /// How `d` orders against the bound.
+    fn order(&self, d: Date) -> std::cmp::Ordering {
+        match self {
+            DateBound::Date(bound) => d.cmp(bound),
+            DateBound::Text(text) => date(d).as_str().cmp(text),
+        }
     }
 }
 
