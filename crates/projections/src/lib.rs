@@ -1367,9 +1367,9 @@ impl Projections {
         ids
     }
 
-    /// A decision, by id.
-    pub fn decision(&self, decision_id: &str) -> Option<DecisionView> {
-        self.decisions.get(decision_id).map(|d| d.view(decision_id))
+    /// The position of a decision's event, by id, without making its view.
+    pub fn decision_position(&self, decision_id: &str) -> Option<u64> {
+        self.decisions.get(decision_id).map(|d| d.position)
     }
 
     /// Every body id, sorted.

@@ -239,8 +239,8 @@ async fn timeline(
             })
             .filter_map(|r| {
                 read.projections
-                    .decision(&r.by_decision_id)
-                    .map(|d| (r.by_decision_id.clone(), d.position))
+                    .decision_position(&r.by_decision_id)
+                    .map(|position| (r.by_decision_id.clone(), position))
             })
             .collect();
         let outline = read.projections.body_outline();

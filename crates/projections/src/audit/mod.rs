@@ -1,11 +1,12 @@
 //! The yearly audit report: the figures the party's accountant signs off, each with the
 //! positions of the events it rests on, so anyone holding the export can reproduce it.
 //!
-//! One pure fold (`AuditBuilder::apply`) over records; `report` computes the year's figures.
+//! One pure fold (`AuditBuilder::apply`) over records, into the projections and the audit
+//! facts (`facts`); `report` computes the year's figures, one section after the other.
 //! The legal thresholds live in [`GIFT_RULE_TABLE`], dated and cited to where they come from.
 
 use crate::{ProjectionError, Projections};
-use kroniek_core::catalogue::{CaseKind, EventData};
+use kroniek_core::catalogue::CaseKind;
 use kroniek_core::governance::state::MemberHistory;
 use kroniek_core::governance::MemberStatus;
 use kroniek_core::record::{Personal, Record};
@@ -13,9 +14,12 @@ use kroniek_core::types::Date;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+mod facts;
 mod findings;
 mod gifts;
 mod report;
+pub use facts::AuditFacts;
+use facts::{Gift, GiftReport, GiftReturn, Loan, MemberFacts, Payment};
 pub use gifts::{gift_rules, rule_in_force, GiftRule, GiftRuleKind, GIFT_RULE_TABLE};
 pub use report::*;
 
@@ -48,149 +52,6 @@ impl AuditParams {
             min_contribution_cents: 1200,
             paid_by: None,
         }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
-struct MemberFacts {
-    /// Positions of the events about the member's status (joins, ends, suspensions, …).
-    status_events: Vec<u64>,
-    /// The member's contributions paid and refunded: indices into [`AuditFacts::payments`]
-    /// (kept once, there).
-    payments: Vec<usize>,
-    /// The member's place in [`AuditFacts::payers`], from their first payment or refund.
-    payer: Option<usize>,
-    joined: Vec<Date>,
-    ended: Vec<Date>,
-    expelled: Vec<Date>,
-}
-
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-struct Gift {
-    position: u64,
-    /// `received_on`, else `effective`.
-    received: Date,
-    recorded_at: String,
-    year: i32,
-    amount_cents: i64,
-    donor_ref: String,
-    donor_kind: String,
-    /// By `donor_basis` where given (voter, kvk), else `dutch_donor`.
-    dutch: bool,
-    in_kind: bool,
-    description: Option<String>,
-    name: Option<String>,
-    residence: Option<String>,
-}
-
-/// A `GiftReported`.
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-struct GiftReport {
-    position: u64,
-    year: i32,
-    donor_ref: String,
-    reported_on: Date,
-}
-
-/// A `GiftReturned`.
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-struct GiftReturn {
-    position: u64,
-    year: i32,
-    donor_ref: String,
-    amount_cents: i64,
-    returned_on: Date,
-    reason: String,
-}
-
-/// A `LoanReceived`.
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-struct Loan {
-    position: u64,
-    year: i32,
-    lender_ref: String,
-    amount_cents: i64,
-    name: Option<String>,
-    residence: Option<String>,
-}
-
-/// A `BudgetAdopted`: position, year, decision, lines.
-type BudgetFact = (u64, i32, String, Vec<(String, i64)>);
-
-/// What the audit report needs beyond the projections, folded from the same records (a
-/// server keeps it in its read side, beside the projections it shares).
-#[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
-pub struct AuditFacts {
-    members: BTreeMap<String, MemberFacts>,
-    subsidies: Vec<(u64, i32, String, i64, String)>,
-    budgets: Vec<BudgetFact>,
-    gifts: Vec<Gift>,
-    gift_reports: Vec<GiftReport>,
-    gift_returns: Vec<GiftReturn>,
-    loans: Vec<Loan>,
-    /// `DecisionTaken.amount_cents`: position, year of the decision, cents.
-    decision_amounts: Vec<(u64, i32, i64)>,
-    /// `SubsidyApplied`: position, year, recipient, cents.
-    subsidy_applications: Vec<(u64, i32, String, i64)>,
-    cases: Vec<(u64, String, Date, String)>,
-    decision_positions: BTreeMap<String, u64>,
-    /// Contributions paid and refunded, with the day money moved (step 11).
-    payments: Vec<Payment>,
-    /// The ids of the members who paid or were refunded, each once: a [`Payment`] names its
-    /// member by place here (one id for 441,905 payments of the 1,000,000-event ledger).
-    payers: Vec<Box<str>>,
-}
-
-/// A contribution paid or refunded, as the facts keep it (one per contribution of the whole
-/// ledger, so kept small); [`AuditFacts::payment_line`] makes the report's form.
-#[derive(Debug, Clone, PartialEq, bincode::Encode, bincode::Decode)]
-struct Payment {
-    /// The member's place in [`AuditFacts::payers`].
-    payer: usize,
-    year: i32,
-    /// Negative for a refund.
-    cents: i64,
-    paid: Date,
-    reference: Option<Box<[u8; 32]>>,
-    position: u64,
-}
-
-impl AuditFacts {
-    /// A member's contributions paid and refunded, in the order recorded.
-    fn payments_of<'a>(&'a self, facts: &'a MemberFacts) -> impl Iterator<Item = &'a Payment> {
-        facts.payments.iter().filter_map(|i| self.payments.get(*i))
-    }
-
-    /// The id of the member who paid `payment`.
-    fn payer_of(&self, payment: &Payment) -> &str {
-        self.payers.get(payment.payer).map_or("", |id| id)
-    }
-
-    /// `payment` in the report's form.
-    fn payment_line(&self, payment: &Payment) -> PaymentLine {
-        PaymentLine {
-            member_id: self.payer_of(payment).to_string(),
-            year: payment.year,
-            cents: payment.cents,
-            paid: payment.paid.to_string(),
-            reference_blake3: payment
-                .reference
-                .as_ref()
-                .map(|h| kroniek_core::types::hex(&h[..])),
-            position: payment.position,
-        }
-    }
-
-    /// Records a payment (or, with negative cents, a refund) of `member_id`.
-    fn add_payment(&mut self, member_id: &str, mut payment: Payment) {
-        let facts = self.members.entry(member_id.to_string()).or_default();
-        let payer = *facts.payer.get_or_insert_with(|| {
-            self.payers.push(member_id.into());
-            self.payers.len() - 1
-        });
-        facts.payments.push(self.payments.len());
-        payment.payer = payer;
-        self.payments.push(payment);
     }
 }
 
@@ -260,220 +121,6 @@ impl AuditBuilder {
     pub fn count(&self) -> u64 {
         self.count
     }
-}
-
-impl AuditFacts {
-    /// Folds one record (its data parsed as `event`, dated `effective`) that `projections`
-    /// has just applied: the facts read the case it decides from them.
-    pub fn apply(
-        &mut self,
-        record: &Record,
-        event: &EventData,
-        effective: Date,
-        personal: Option<&Personal>,
-        projections: &Projections,
-    ) {
-        let p = record.position;
-        use EventData as E;
-        match event {
-            E::MemberJoined(d) => {
-                let f = self.members.entry(d.member_id.to_string()).or_default();
-                f.status_events.push(p);
-                f.joined.push(effective);
-            }
-            E::MembershipEnded(d) => {
-                let f = self.members.entry(d.member_id.to_string()).or_default();
-                f.status_events.push(p);
-                f.ended.push(effective);
-            }
-            E::MemberExpelled(d) => {
-                let f = self.members.entry(d.member_id.to_string()).or_default();
-                f.status_events.push(p);
-                f.expelled.push(effective);
-            }
-            E::MemberSuspended(d) => self
-                .members
-                .entry(d.member_id.to_string())
-                .or_default()
-                .status_events
-                .push(p),
-            E::MemberReinstated(d) => self
-                .members
-                .entry(d.member_id.to_string())
-                .or_default()
-                .status_events
-                .push(p),
-            E::MemberDetailsChanged(d) => self
-                .members
-                .entry(d.member_id.to_string())
-                .or_default()
-                .status_events
-                .push(p),
-            E::ContributionPaid(d) => self.add_payment(
-                d.member_id.as_str(),
-                Payment {
-                    payer: 0,
-                    year: d.year.0,
-                    cents: d.amount_cents,
-                    paid: d.paid_on.unwrap_or(effective),
-                    reference: d.reference_blake3.as_ref().map(|h| Box::new(h.0)),
-                    position: p,
-                },
-            ),
-            E::ContributionRefunded(d) => self.add_payment(
-                d.member_id.as_str(),
-                Payment {
-                    payer: 0,
-                    year: d.year.0,
-                    cents: -d.amount_cents,
-                    paid: effective,
-                    reference: None,
-                    position: p,
-                },
-            ),
-            E::CaseDecided(d) => {
-                if let Some(c) = projections.state.cases.get(d.case_id.as_str()) {
-                    if c.kind == CaseKind::Royement {
-                        for m in &c.respondents {
-                            self.members
-                                .entry(m.clone())
-                                .or_default()
-                                .status_events
-                                .push(p);
-                        }
-                    }
-                }
-                self.cases
-                    .push((p, d.case_id.to_string(), effective, "decided".into()));
-            }
-            E::AppealDecided(d) => {
-                if let Some(c) = projections.state.cases.get(d.case_id.as_str()) {
-                    for m in &c.respondents {
-                        self.members
-                            .entry(m.clone())
-                            .or_default()
-                            .status_events
-                            .push(p);
-                    }
-                }
-            }
-            E::CaseOpened(d) => {
-                self.cases
-                    .push((p, d.case_id.to_string(), effective, "opened".into()))
-            }
-            E::CaseClosed(d) => {
-                self.cases
-                    .push((p, d.case_id.to_string(), effective, "closed".into()))
-            }
-            E::SubsidyReceived(d) => self.subsidies.push((
-                p,
-                d.year.0,
-                d.recipient.as_str().into(),
-                d.amount_cents,
-                d.grantor.clone(),
-            )),
-            E::BudgetAdopted(d) => self.budgets.push((
-                p,
-                d.year.0,
-                d.decision_id.to_string(),
-                d.lines
-                    .iter()
-                    .map(|l| (l.name.clone(), l.amount_cents))
-                    .collect(),
-            )),
-            E::GiftReceived(d) => {
-                use kroniek_core::catalogue::DonorBasis;
-                let dutch = match d.donor_basis {
-                    Some(DonorBasis::Voter | DonorBasis::Kvk) => true,
-                    Some(DonorBasis::Other) => false,
-                    None => d.dutch_donor.unwrap_or(true),
-                };
-                self.gifts.push(Gift {
-                    position: p,
-                    received: d.received_on.unwrap_or(effective),
-                    recorded_at: record.recorded_at.clone(),
-                    year: d.year.0,
-                    amount_cents: d.amount_cents,
-                    donor_ref: d.donor_ref.to_string(),
-                    donor_kind: d.donor_kind.as_str().into(),
-                    dutch,
-                    in_kind: d.in_kind.unwrap_or(false),
-                    description: d.description.clone(),
-                    name: personal_field(personal, "donor_name"),
-                    residence: personal_field(personal, "donor_residence"),
-                });
-            }
-            E::GiftReported(d) => self.gift_reports.push(GiftReport {
-                position: p,
-                year: d.year.0,
-                donor_ref: d.donor_ref.to_string(),
-                reported_on: d.reported_on,
-            }),
-            E::GiftReturned(d) => self.gift_returns.push(GiftReturn {
-                position: p,
-                year: d.year.0,
-                donor_ref: d.donor_ref.to_string(),
-                amount_cents: d.amount_cents,
-                returned_on: d.returned_on,
-                reason: d.reason.clone(),
-            }),
-            E::LoanReceived(d) => self.loans.push(Loan {
-                position: p,
-                year: d.year.0,
-                lender_ref: d.lender_ref.to_string(),
-                amount_cents: d.amount_cents,
-                name: personal_field(personal, "lender_name"),
-                residence: personal_field(personal, "lender_residence"),
-            }),
-            E::SubsidyApplied(d) => self.subsidy_applications.push((
-                p,
-                d.year.0,
-                d.recipient.as_str().to_owned(),
-                d.amount_cents,
-            )),
-            E::DecisionTaken(d) => {
-                self.decision_positions.insert(d.decision_id.to_string(), p);
-                if let Some(a) = d.amount_cents {
-                    self.decision_amounts
-                        .push((p, chrono::Datelike::year(&effective.naive()), a));
-                }
-            }
-            E::PersonalDataErased(d) => self.erase(&d.subject),
-            _ => {}
-        }
-    }
-
-    /// Forgets the names a `PersonalDataErased` of a donor erased (the gifts' and loans'
-    /// `personal`): a fold that ran before the erasure holds them, a fold after it never sees
-    /// them.
-    fn erase(&mut self, subject: &kroniek_core::catalogue::ErasureSubject) {
-        if let kroniek_core::catalogue::ErasureSubject::Donor(donor) = subject {
-            for g in self
-                .gifts
-                .iter_mut()
-                .filter(|g| g.donor_ref == donor.as_str())
-            {
-                g.name = None;
-                g.residence = None;
-            }
-            for l in self
-                .loans
-                .iter_mut()
-                .filter(|l| l.lender_ref == donor.as_str())
-            {
-                l.name = None;
-                l.residence = None;
-            }
-        }
-    }
-}
-
-/// A string of a record's `personal`, if present and not erased.
-fn personal_field(personal: Option<&Personal>, key: &str) -> Option<String> {
-    personal
-        .and_then(|pp| pp.value.get(key))
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
 }
 
 fn d(y: i32, m: u32, day: u32) -> Date {
