@@ -80,7 +80,7 @@ pub(super) type BudgetFact = (u64, i32, String, Vec<(String, i64)>);
 /// server keeps it in its read side, beside the projections it shares).
 #[derive(Debug, Clone, Default, PartialEq, bincode::Encode, bincode::Decode)]
 pub struct AuditFacts {
-    pub(super) members: BTreeMap<String, MemberFacts>,
+    pub(super) members: DenseMap<String, MemberFacts>,
     pub(super) subsidies: Vec<(u64, i32, String, i64, String)>,
     pub(super) budgets: Vec<BudgetFact>,
     pub(super) gifts: Vec<Gift>,
@@ -92,7 +92,7 @@ pub struct AuditFacts {
     /// `SubsidyApplied`: position, year, recipient, cents.
     pub(super) subsidy_applications: Vec<(u64, i32, String, i64)>,
     pub(super) cases: Vec<(u64, String, Date, String)>,
-    pub(super) decision_positions: BTreeMap<String, u64>,
+    pub(super) decision_positions: DenseMap<String, u64>,
     /// Contributions paid and refunded, with the day money moved (step 11).
     pub(super) payments: Vec<Payment>,
     /// The ids of the members who paid or were refunded, each once: a [`Payment`] names its
@@ -362,4 +362,124 @@ fn personal_field(personal: Option<&Personal>, key: &str) -> Option<String> {
         .and_then(|pp| pp.value.get(key))
         .and_then(|v| v.as_str())
         .map(str::to_owned)
+}
+
+/// A `BTreeMap` that a snapshot's load builds from its sorted entries in one pass, leaving
+/// every node full. bincode's own decoding inserts the entries one at a time, in order, and an
+/// ordered insert leaves each node it splits a little over half full: for the audit facts'
+/// 90,799 members of the 1,000,000-event ledger, about 12 MB more. The bytes are a
+/// `BTreeMap`'s (a length, then each key and value), so snapshots read as before.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct DenseMap<K, V>(BTreeMap<K, V>);
+
+impl<K, V> Default for DenseMap<K, V> {
+    fn default() -> Self {
+        DenseMap(BTreeMap::new())
+    }
+}
+
+impl<K, V> std::ops::Deref for DenseMap<K, V> {
+    type Target = BTreeMap<K, V>;
+    fn deref(&self) -> &BTreeMap<K, V> {
+        &self.0
+    }
+}
+
+impl<K, V> std::ops::DerefMut for DenseMap<K, V> {
+    fn deref_mut(&mut self) -> &mut BTreeMap<K, V> {
+        &mut self.0
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a DenseMap<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = std::collections::btree_map::Iter<'a, K, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<K: bincode::Encode + Ord, V: bincode::Encode> bincode::Encode for DenseMap<K, V> {
+    fn encode<E: bincode::enc::Encoder>(
+        &self,
+        encoder: &mut E,
+    ) -> Result<(), bincode::error::EncodeError> {
+        self.0.encode(encoder)
+    }
+}
+
+impl<Context, K, V> bincode::Decode<Context> for DenseMap<K, V>
+where
+    K: bincode::Decode<Context> + Ord,
+    V: bincode::Decode<Context>,
+{
+    fn decode<D: bincode::de::Decoder<Context = Context>>(
+        decoder: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        // The entries as a list (the same bytes), then the map built from them at once: a
+        // sorted list is built without a sort, and a repeated key keeps its last value, as
+        // an insert would.
+        let entries: Vec<(K, V)> = bincode::Decode::decode(decoder)?;
+        Ok(DenseMap(entries.into_iter().collect()))
+    }
+}
+
+impl<'de, Context, K, V> bincode::BorrowDecode<'de, Context> for DenseMap<K, V>
+where
+    K: bincode::Decode<Context> + Ord,
+    V: bincode::Decode<Context>,
+{
+    fn borrow_decode<D: bincode::de::BorrowDecoder<'de, Context = Context>>(
+        decoder: &mut D,
+    ) -> Result<Self, bincode::error::DecodeError> {
+        bincode::Decode::decode(decoder)
+    }
+}
+
+#[cfg(test)]
+mod dense_map_tests {
+    use super::DenseMap;
+    use std::collections::BTreeMap;
+
+    fn config() -> impl bincode::config::Config {
+        bincode::config::standard()
+    }
+
+    #[test]
+    fn a_dense_map_is_written_and_read_as_a_btree_map() {
+        let mut map = DenseMap::default();
+        for i in (0..1000u32).rev() {
+            map.insert(format!("m-{i:04}"), u64::from(i) * 3);
+        }
+        let as_map: BTreeMap<String, u64> = (*map).clone();
+        let bytes = bincode::encode_to_vec(&map, config()).expect("encodes");
+        assert_eq!(
+            bytes,
+            bincode::encode_to_vec(&as_map, config()).expect("encodes")
+        );
+        let (read, used): (DenseMap<String, u64>, usize) =
+            bincode::decode_from_slice(&bytes, config()).expect("decodes");
+        assert_eq!(used, bytes.len());
+        assert_eq!(*read, as_map);
+        // A map's bytes read as a dense map, and the other way round.
+        let (back, _): (BTreeMap<String, u64>, usize) =
+            bincode::decode_from_slice(&bytes, config()).expect("decodes");
+        assert_eq!(back, as_map);
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_as_an_insert_would() {
+        let entries = vec![
+            ("a".to_string(), 1u64),
+            ("b".to_string(), 2),
+            ("a".to_string(), 3),
+        ];
+        let bytes = bincode::encode_to_vec(&entries, config()).expect("encodes");
+        let (dense, _): (DenseMap<String, u64>, usize) =
+            bincode::decode_from_slice(&bytes, config()).expect("decodes");
+        let (inserted, _): (BTreeMap<String, u64>, usize) =
+            bincode::decode_from_slice(&bytes, config()).expect("decodes");
+        assert_eq!(*dense, inserted);
+        assert_eq!(dense.get("a"), Some(&3));
+    }
 }
