@@ -914,7 +914,16 @@ fn concurrent_writers_share_flushes() {
                         ExpectedVersion::Any,
                         None,
                     );
-                    store.append(&[e], "admin:local").unwrap();
+                    // Answered only once durable: what readers see covers it.
+                    match store.append(&[e], "admin:local").unwrap() {
+                        AppendOutcome::Appended { first, count, .. } => {
+                            assert!(
+                                store.head().count >= first + count,
+                                "answered before durable"
+                            )
+                        }
+                        other => panic!("not appended: {other:?}"),
+                    }
                 }
             })
         })
