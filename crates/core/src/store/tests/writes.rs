@@ -1,0 +1,405 @@
+//! Writes: idempotent retries across restarts, large batches staged and committed whole,
+//! group commit shared by concurrent writers, retries racing groups in flight, and appends
+//! queued together applied as one group with an answer each.
+
+use super::*;
+
+#[test]
+fn idempotency_holds_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let batch = vec![
+        event(0, 1, ExpectedVersion::Any, Some(1)),
+        event(1, 1, ExpectedVersion::Any, Some(2)),
+    ];
+    {
+        let store = Store::init(&path, "test.example/kroniek")
+            .unwrap()
+            .without_rules();
+        let first = store.append(&batch, "admin:local").unwrap();
+        assert!(matches!(
+            first,
+            AppendOutcome::Appended {
+                first: 0,
+                count: 2,
+                ..
+            }
+        ));
+        let again = store.append(&batch, "admin:local").unwrap();
+        assert!(
+            matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1])
+        );
+    }
+    let store = Store::open(&path).unwrap().without_rules();
+    let again = store.append(&batch, "admin:local").unwrap();
+    assert!(
+        matches!(again, AppendOutcome::AlreadyRecorded { ref positions, .. } if positions == &vec![0, 1])
+    );
+    // The same id with other content.
+    let changed = event(1, 2, ExpectedVersion::Any, Some(2));
+    let Err(CoreError::Refused(r)) = store.append(&[changed], "admin:local") else {
+        panic!("not refused")
+    };
+    assert_eq!(r[0].refusal.rule, Rule::IdReused);
+    // Only some seen before.
+    let mixed = vec![
+        event(0, 1, ExpectedVersion::Any, Some(1)),
+        event(1, 3, ExpectedVersion::Any, Some(3)),
+    ];
+    let Err(CoreError::Refused(r)) = store.append(&mixed, "admin:local") else {
+        panic!("not refused")
+    };
+    assert_eq!(
+        (r.len(), r[0].index, r[0].refusal.rule),
+        (1, 0, Rule::IdReused)
+    );
+    // The same id twice in one batch.
+    let twice = vec![
+        event(1, 4, ExpectedVersion::Any, Some(9)),
+        event(1, 4, ExpectedVersion::Any, Some(9)),
+    ];
+    let Err(CoreError::Refused(r)) = store.append(&twice, "admin:local") else {
+        panic!("not refused")
+    };
+    assert_eq!((r[0].index, r[0].refusal.rule), (1, Rule::IdReused));
+    assert_eq!(store.head().count, 2);
+}
+
+#[test]
+fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
+    let (_dir, mut store) = temp_store();
+    store.chunk = 7;
+    store
+        .append(&[event(3, 0, ExpectedVersion::Any, None)], "admin:local")
+        .unwrap();
+    let before = store.head();
+    let mut events: Vec<_> = (0..40)
+        .map(|n| event(1, n, ExpectedVersion::Any, None))
+        .collect();
+    // A conflict on the last event, after several chunks were staged.
+    events.push(event(1, 0, ExpectedVersion::NoStream, None));
+    let Err(CoreError::Refused(r)) = store.append(&events, "admin:local") else {
+        panic!("not refused")
+    };
+    assert_eq!((r.len(), r[0].index), (1, 40));
+    assert_eq!(store.head(), before);
+    assert_eq!(store.t.records.len(), 1);
+    assert_eq!(store.t.streams.len(), 1);
+    assert_eq!(store.t.ids.len(), 1);
+    events.pop();
+    let AppendOutcome::Appended { first, count, head } =
+        store.append(&events, "admin:local").unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((first, count, head.count), (1, 40, 41));
+    assert_eq!(
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count,
+        41
+    );
+}
+
+#[test]
+fn a_large_batch_sees_its_own_staged_chunks_ids_and_erasures_included() {
+    let (_dir, mut store) = temp_store();
+    store.chunk = 3;
+    // An id repeated several chunks later (its first chunk already staged past the head) is
+    // refused at the repeat, and nothing is written.
+    let mut events: Vec<_> = (0..10u8)
+        .map(|n| event(0, n, ExpectedVersion::Any, Some(100 + u32::from(n))))
+        .collect();
+    for first in [0usize, 5, 7] {
+        let mut twice = events.clone();
+        twice.push(event(1, 0, ExpectedVersion::Any, Some(100 + first as u32)));
+        let Err(CoreError::Refused(r)) = store.append(&twice, "admin:local") else {
+            panic!("a repeated id was not refused")
+        };
+        assert_eq!(
+            (r.len(), r[0].index, r[0].refusal.rule),
+            (1, 10, Rule::IdReused)
+        );
+        assert_eq!(store.head(), Head::EMPTY);
+        assert_eq!(store.t.records.len(), 0);
+        assert_eq!(store.t.ids.len(), 0);
+    }
+    // An erasure after staged chunks erases what those chunks hold of its subject.
+    events.push(
+        ProposedEvent::parse(
+            json!({"stream": "member/1002", "type": "PersonalDataErased",
+            "effective": "2024-01-01", "data": {"subject": "1002", "reason": "AVG-verzoek"}}),
+        )
+        .unwrap(),
+    );
+    events.extend((10..14u8).map(|n| event(1, n, ExpectedVersion::Any, None)));
+    let AppendOutcome::Appended { count, .. } = store.append(&events, "admin:local").unwrap()
+    else {
+        panic!("not appended")
+    };
+    assert_eq!(count, 15);
+    for position in 0..10u64 {
+        // Members 1000 + n % 5: positions 2 and 7 are member 1002's.
+        assert_eq!(
+            store.personal_at(position).unwrap().is_none(),
+            position % 5 == 2,
+            "position {position}"
+        );
+    }
+    let v = store.verify(&mut |_| {}).expect("no read fails").unwrap();
+    assert_eq!((v.count, v.erased), (15, 2));
+}
+
+#[test]
+fn concurrent_writers_share_flushes() {
+    let (_dir, store) = temp_store();
+    let store = std::sync::Arc::new(store);
+    let threads: Vec<_> = (0..16u8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for n in 0..10u8 {
+                    let e = event(
+                        1,
+                        t.wrapping_mul(10).wrapping_add(n),
+                        ExpectedVersion::Any,
+                        None,
+                    );
+                    // Answered only once durable: what readers see covers it.
+                    match store.append(&[e], "admin:local").unwrap() {
+                        AppendOutcome::Appended { first, count, .. } => {
+                            assert!(
+                                store.head().count >= first + count,
+                                "answered before durable"
+                            )
+                        }
+                        other => panic!("not appended: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(store.head().count, 160);
+    assert_eq!(
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count,
+        160
+    );
+    eprintln!("160 appends, {} flushes", store.flush_count());
+    assert!(
+        store.flush_count() < 160,
+        "appends that wait together share a flush"
+    );
+}
+
+/// On sled a group's records are written after the writer lock is let go, beside the next
+/// group's checks. Two threads send the same 240 events (with ids) in the same order while six
+/// others append without ids: each id is recorded once, both threads are answered its one
+/// position (a retry of a record still in flight included), every stream's versions run on
+/// without a gap, and the ledger verifies and reopens whole.
+#[test]
+fn retries_racing_groups_in_flight_answer_the_first_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let store = std::sync::Arc::new(
+        Store::init(&path, "test.example/kroniek")
+            .unwrap()
+            .without_rules(),
+    );
+    let with_id = |k: u32| event(1, (k % 200) as u8, ExpectedVersion::Any, Some(1000 + k));
+    let position = |outcome: &AppendOutcome| match outcome {
+        AppendOutcome::Appended { first, .. } => *first,
+        AppendOutcome::AlreadyRecorded { positions, .. } => positions[0],
+    };
+    let senders: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                (0..240u32)
+                    .map(|k| position(&store.append(&[with_id(k)], "admin:local").unwrap()))
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let others: Vec<_> = (0..6u8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for n in 0..40u8 {
+                    let e = event(1, t * 40 + n, ExpectedVersion::Any, None);
+                    store.append(&[e], "admin:local").unwrap();
+                }
+            })
+        })
+        .collect();
+    let answers: Vec<Vec<u64>> = senders.into_iter().map(|t| t.join().unwrap()).collect();
+    for t in others {
+        t.join().unwrap();
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "both senders get each id's one position"
+    );
+    assert_eq!(store.head().count, 240 + 240);
+    let mut positions = answers[0].clone();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(positions.len(), 240, "each id recorded once");
+    for (k, p) in answers[0].iter().enumerate() {
+        let record = store.record_at(*p).unwrap();
+        assert_eq!(record.id, with_id(k as u32).id.unwrap(), "position {p}");
+    }
+    assert!(
+        store.write_stats().ordered_nanos > 0,
+        "heads written in turn"
+    );
+    let verified = |store: &Store| {
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count
+    };
+    assert_eq!(verified(&store), 480);
+    let lens: Vec<u64> = (1000..1005)
+        .map(|m| store.stream_len(&format!("member/{m}")).unwrap())
+        .collect();
+    assert_eq!(
+        lens.iter().sum::<u64>(),
+        480,
+        "no version lost or taken twice"
+    );
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(verified(&store), 480, "durable whole");
+}
+
+/// Appends queued behind a busy writer are applied as one group, each judged after the ones
+/// before it and answered on its own: a refusal refuses only its own batch, a retry answers
+/// the first position, an erasure in the middle commits with the group so far, and the group
+/// is one chain that verifies and survives a reopen.
+#[test]
+fn appends_queued_together_are_one_group_each_with_its_own_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger");
+    let store = Store::init(&path, "test.example/kroniek")
+        .unwrap()
+        .without_rules();
+    // Member 1000 joins (personal data), stream member/1000 at version 0.
+    store
+        .append(&[event(0, 0, ExpectedVersion::Any, None)], "admin:local")
+        .unwrap();
+    let store = std::sync::Arc::new(store);
+    let erase = ProposedEvent::parse(
+        json!({"stream": "member/1000", "type": "PersonalDataErased",
+        "effective": "2024-01-01", "data": {"subject": "1000", "reason": "AVG-verzoek"}}),
+    )
+    .unwrap();
+    let batches: Vec<Vec<ProposedEvent>> = vec![
+        // 0: the leader of a group of its own, held at the writer lock.
+        vec![event(1, 1, ExpectedVersion::Any, None)],
+        // 1: member/1001 (n = 1) is at version 0: this is version 1.
+        vec![event(1, 6, ExpectedVersion::Exact(0), None)],
+        // 2: expects the version batch 1 just took: refused, and only itself.
+        vec![event(1, 11, ExpectedVersion::Exact(0), None)],
+        // 3: a new id …
+        vec![event(1, 2, ExpectedVersion::Any, Some(77))],
+        // 4: … sent again in the same group: the first position.
+        vec![event(1, 2, ExpectedVersion::Any, Some(77))],
+        // 5: a batch with one good event and a version conflict: nothing of it is written.
+        vec![
+            event(1, 3, ExpectedVersion::Any, None),
+            event(1, 4, ExpectedVersion::Exact(9), None),
+        ],
+        // 6: an erasure, committed with the group so far in one transaction.
+        vec![erase],
+        // 7: and one more after it.
+        vec![event(1, 3, ExpectedVersion::Any, None)],
+    ];
+    let held = lock(&store.writer);
+    let mut threads = Vec::new();
+    for (n, batch) in batches.into_iter().enumerate() {
+        let s = store.clone();
+        threads.push(std::thread::spawn(move || s.append(&batch, "admin:local")));
+        // Wait until this append is queued (the first: taken by its leader, which then waits
+        // for the writer lock held here), so that the queue's order is the batches' order.
+        loop {
+            let queue = lock(&store.queue);
+            // (For the first, `waiting` is empty before it is queued too: wait for its lead.)
+            let queued = if n == 0 {
+                queue.leading && queue.waiting.is_empty()
+            } else {
+                queue.waiting.len() == n
+            };
+            if queued {
+                break;
+            }
+            drop(queue);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+    drop(held);
+    let answers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let appended = |a: &Result<AppendOutcome, CoreError>| match a {
+        Ok(AppendOutcome::Appended { first, count, .. }) => Some((*first, *count)),
+        _ => None,
+    };
+    assert_eq!(appended(&answers[0]), Some((1, 1)));
+    assert_eq!(
+        appended(&answers[1]),
+        Some((2, 1)),
+        "batch 1: {:?}",
+        answers[1]
+    );
+    match &answers[2] {
+        Err(CoreError::Refused(r)) => assert_eq!(r[0].refusal.rule, Rule::VersionConflict),
+        other => panic!("batch 2: {other:?}"),
+    }
+    assert_eq!(appended(&answers[3]), Some((3, 1)));
+    match &answers[4] {
+        Ok(AppendOutcome::AlreadyRecorded { positions, head }) => {
+            assert_eq!(positions, &vec![3]);
+            assert_eq!(head.count, 6);
+        }
+        other => panic!("batch 4: {other:?}"),
+    }
+    match &answers[5] {
+        Err(CoreError::Refused(r)) => {
+            assert_eq!(r.len(), 1);
+            assert_eq!(r[0].index, 1);
+        }
+        other => panic!("batch 5: {other:?}"),
+    }
+    assert_eq!(appended(&answers[6]), Some((4, 1)));
+    assert_eq!(appended(&answers[7]), Some((5, 1)));
+    assert_eq!(store.head().count, 6);
+    let stats = store.write_stats();
+    assert_eq!(stats.appends, 9, "{stats:?}");
+    assert_eq!(stats.events, 6, "{stats:?}");
+    assert_eq!(stats.group_sizes[4], 0, "no group of 16 or more: {stats:?}");
+    assert_eq!(
+        stats.group_sizes[2], 1,
+        "one group of the 7 queued: {stats:?}"
+    );
+    assert_eq!(store.personal_at(0).unwrap(), None, "erased");
+    assert_eq!(
+        store
+            .verify(&mut |_| {})
+            .expect("no read fails")
+            .unwrap()
+            .count,
+        6
+    );
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.head().count, 6, "the group is durable");
+    assert_eq!(store.stream_len("member/1001").unwrap(), 2);
+}
