@@ -37,14 +37,7 @@ fn leftovers_past_the_head_are_discarded_on_open() {
     assert_eq!(store.head().count, 1);
     assert_eq!(store.t.records.len(), 1);
     assert_eq!(store.t.ids.len(), 1, "only the committed event's id");
-    assert_eq!(
-        store
-            .verify(&mut |_| {})
-            .expect("no read fails")
-            .unwrap()
-            .count,
-        1
-    );
+    assert_eq!(verified(&store).count, 1);
     // The staged ids are free again.
     let AppendOutcome::Appended { count, .. } = store
         .append(
@@ -131,15 +124,7 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
             if whole { 2 } else { 0 },
             "cut {cut}"
         );
-        assert_eq!(
-            store
-                .verify(&mut |_| {})
-                .expect("no read fails")
-                .unwrap()
-                .count,
-            count,
-            "cut {cut}"
-        );
+        assert_eq!(verified(&store).count, count, "cut {cut}");
         if !whole {
             assert_eq!(store.head(), before);
             // The cut batch left nothing behind: the same events append again, at the same
@@ -149,14 +134,7 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
         assert_eq!(store.head().count, committed + 3);
         let proof = store.inclusion_proof(committed, committed + 3).unwrap();
         assert!(!proof.is_empty());
-        assert_eq!(
-            store
-                .verify(&mut |_| {})
-                .expect("no read fails")
-                .unwrap()
-                .count,
-            committed + 3
-        );
+        assert_eq!(verified(&store).count, committed + 3);
     }
 }
 
@@ -298,14 +276,7 @@ fn a_snapshot_left_half_written_by_a_kill_does_not_stop_the_store_opening() {
     let store = Store::open(&dir).unwrap();
     assert!(!torn.exists(), "the torn snapshot was removed");
     assert_eq!(store.head(), head);
-    assert_eq!(
-        store
-            .verify(&mut |_| {})
-            .expect("no read fails")
-            .unwrap()
-            .count,
-        head.count
-    );
+    assert_eq!(verified(&store).count, head.count);
     assert_eq!(store.iter_from(0).count() as u64, head.count);
 }
 

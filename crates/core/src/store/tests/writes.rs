@@ -93,14 +93,7 @@ fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
         panic!()
     };
     assert_eq!((first, count, head.count), (1, 40, 41));
-    assert_eq!(
-        store
-            .verify(&mut |_| {})
-            .expect("no read fails")
-            .unwrap()
-            .count,
-        41
-    );
+    assert_eq!(verified(&store).count, 41);
 }
 
 #[test]
@@ -148,7 +141,7 @@ fn a_large_batch_sees_its_own_staged_chunks_ids_and_erasures_included() {
             "position {position}"
         );
     }
-    let v = store.verify(&mut |_| {}).expect("no read fails").unwrap();
+    let v = verified(&store);
     assert_eq!((v.count, v.erased), (15, 2));
 }
 
@@ -185,14 +178,7 @@ fn concurrent_writers_share_flushes() {
         t.join().unwrap();
     }
     assert_eq!(store.head().count, 160);
-    assert_eq!(
-        store
-            .verify(&mut |_| {})
-            .expect("no read fails")
-            .unwrap()
-            .count,
-        160
-    );
+    assert_eq!(verified(&store).count, 160);
     eprintln!("160 appends, {} flushes", store.flush_count());
     assert!(
         store.flush_count() < 160,
@@ -261,14 +247,7 @@ fn retries_racing_groups_in_flight_answer_the_first_position() {
         store.write_stats().ordered_nanos > 0,
         "heads written in turn"
     );
-    let verified = |store: &Store| {
-        store
-            .verify(&mut |_| {})
-            .expect("no read fails")
-            .unwrap()
-            .count
-    };
-    assert_eq!(verified(&store), 480);
+    assert_eq!(verified(&store).count, 480);
     let lens: Vec<u64> = (1000..1005)
         .map(|m| store.stream_len(&format!("member/{m}")).unwrap())
         .collect();
@@ -279,7 +258,7 @@ fn retries_racing_groups_in_flight_answer_the_first_position() {
     );
     drop(store);
     let store = Store::open(&path).unwrap();
-    assert_eq!(verified(&store), 480, "durable whole");
+    assert_eq!(verified(&store).count, 480, "durable whole");
 }
 
 /// Appends queued behind a busy writer are applied as one group, each judged after the ones
@@ -390,14 +369,7 @@ fn appends_queued_together_are_one_group_each_with_its_own_answer() {
         "one group of the 7 queued: {stats:?}"
     );
     assert_eq!(store.personal_at(0).unwrap(), None, "erased");
-    assert_eq!(
-        store
-            .verify(&mut |_| {})
-            .expect("no read fails")
-            .unwrap()
-            .count,
-        6
-    );
+    assert_eq!(verified(&store).count, 6);
     drop(store);
     let store = Store::open(&path).unwrap();
     assert_eq!(store.head().count, 6, "the group is durable");
