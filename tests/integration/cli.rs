@@ -147,6 +147,47 @@ fn only_the_first_hundred_refused_lines_are_listed() {
 }
 
 #[test]
+fn a_file_of_thousands_of_lines_keeps_its_line_numbers_across_reads_and_chunks() {
+    // More lines than the reading thread sends at once (1,024) and than the store checks in
+    // one chunk (2,048), with blank lines between.
+    let l = Ledger::new();
+    let mut lines: Vec<String> = Vec::new();
+    for member in 0..2_600u32 {
+        if member % 500 == 0 {
+            lines.push(String::new());
+        }
+        lines.push(joined(member, member));
+    }
+    // An id used again 2,500 lines on, with other content: refused at its own line.
+    lines.push(joined(9_000, 3));
+    let bad_line = lines.len();
+    let run = l.run(&["append", l.file("large.jsonl", &lines).to_str().unwrap()]);
+    assert_eq!(run.code(), 1);
+    assert!(
+        run.stderr()
+            .contains(&format!("line {bad_line}: id-reused")),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("1 of 2601 lines refused"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!l.data().exists());
+    lines.pop();
+    let out = l
+        .run(&["append", l.file("large.jsonl", &lines).to_str().unwrap()])
+        .ok();
+    assert!(
+        out.starts_with("appended 2600 events (positions 0..2599)"),
+        "{out}"
+    );
+    let (count, _) = parse_verified(&l.run(&["verify"]).ok());
+    assert_eq!(count, 2_600);
+}
+
+#[test]
 fn blank_lines_are_skipped_and_stdin_works() {
     let l = Ledger::new();
     let input = format!("\n{}\n\n   \n{}\n", joined(7, 70), paid(7, 1200, 71));

@@ -13,7 +13,7 @@ use std::path::Path;
 use kroniek_app::append::refused_line_messages;
 pub use kroniek_app::append::LOCAL_ACTOR;
 
-fn open_input(file: &Path) -> Result<Box<dyn BufRead>, CliError> {
+fn open_input(file: &Path) -> Result<Box<dyn BufRead + Send>, CliError> {
     if file.as_os_str() == "-" {
         return Ok(Box::new(BufReader::new(std::io::stdin())));
     }
@@ -50,6 +50,53 @@ pub fn init(data: &Location, origin: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Lines per message from the thread that reads and parses an input file.
+const LINES_PER_MESSAGE: usize = 1_024;
+/// Messages that thread may be ahead of the appending thread.
+const READ_AHEAD_MESSAGES: usize = 4;
+
+/// What the thread reading an input file hands the appending thread.
+enum LinesRead {
+    /// Non-blank lines, parsed, with their line numbers (from 1).
+    Parsed(Vec<(u64, Result<ProposedEvent, Refusal>)>),
+    /// Reading failed: the input ends here.
+    Failed(std::io::Error),
+}
+
+/// Reads `input` line by line, parses each non-blank line, and sends them on in messages of
+/// [`LINES_PER_MESSAGE`]; stops at a failed read (sent last) or when nobody listens.
+fn read_and_parse(input: Box<dyn BufRead + Send>, to: &std::sync::mpsc::SyncSender<LinesRead>) {
+    let mut parsed = Vec::with_capacity(LINES_PER_MESSAGE);
+    for (n, line) in input.split(b'\n').enumerate() {
+        let bytes = match line {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let _ = to.send(LinesRead::Parsed(parsed));
+                let _ = to.send(LinesRead::Failed(e));
+                return;
+            }
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let event = match std::str::from_utf8(&bytes) {
+            Ok(text) => ProposedEvent::parse_line(text),
+            Err(_) => Err(Refusal::new(
+                Rule::MalformedField,
+                "the line is not UTF-8 text",
+            )),
+        };
+        parsed.push((n as u64 + 1, event));
+        if parsed.len() == LINES_PER_MESSAGE {
+            let full = std::mem::replace(&mut parsed, Vec::with_capacity(LINES_PER_MESSAGE));
+            if to.send(LinesRead::Parsed(full)).is_err() {
+                return;
+            }
+        }
+    }
+    let _ = to.send(LinesRead::Parsed(parsed));
+}
+
 /// `kroniek append FILE`.
 pub fn append(data: &Location, file: &Path) -> Result<(), CliError> {
     let input = open_input(file)?;
@@ -58,28 +105,27 @@ pub fn append(data: &Location, file: &Path) -> Result<(), CliError> {
     let bar = progress::bar("appending", None);
     let mut line_numbers: Vec<u64> = Vec::new();
     let mut read_error: Option<std::io::Error> = None;
-    let events = input
-        .split(b'\n')
-        .enumerate()
-        .map_while(|(n, line)| match line {
-            Ok(bytes) => Some((n as u64 + 1, bytes)),
-            Err(e) => {
-                read_error = Some(e);
-                None
-            }
-        })
-        .filter(|(_, bytes)| !bytes.iter().all(u8::is_ascii_whitespace))
-        .map(|(n, bytes)| {
-            line_numbers.push(n);
-            match std::str::from_utf8(&bytes) {
-                Ok(text) => ProposedEvent::parse_line(text),
-                Err(_) => Err(Refusal::new(
-                    Rule::MalformedField,
-                    "the line is not UTF-8 text",
-                )),
-            }
-        });
-    let result = store.append_iter(events, LOCAL_ACTOR, &mut |n| bar.set_position(n));
+    // A thread of its own reads and parses the lines while the store checks and writes the
+    // events before them (a bounded queue keeps memory flat on a large file).
+    let (lines_read, lines) = std::sync::mpsc::sync_channel(READ_AHEAD_MESSAGES);
+    let result = std::thread::scope(|scope| {
+        scope.spawn(move || read_and_parse(input, &lines_read));
+        let events = lines
+            .into_iter()
+            .map_while(|message| match message {
+                LinesRead::Parsed(parsed) => Some(parsed),
+                LinesRead::Failed(e) => {
+                    read_error = Some(e);
+                    None
+                }
+            })
+            .flatten()
+            .map(|(n, event)| {
+                line_numbers.push(n);
+                event
+            });
+        store.append_iter(events, LOCAL_ACTOR, &mut |n| bar.set_position(n))
+    });
     bar.finish_and_clear();
     if let Some(e) = read_error {
         // A failed read stops the input early: refuse rather than append a partial file.

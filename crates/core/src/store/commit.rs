@@ -81,6 +81,53 @@ pub(super) fn check_recorded_structure(
         .map(|_| ())
 }
 
+/// The trees a staged chunk is written to, owned by the thread that writes it.
+pub(super) struct StagingTrees {
+    records: Tree,
+    streams: Tree,
+    ids: Tree,
+    personal: Tree,
+    merkle: Tree,
+}
+
+/// Writes a staged chunk's keys past the head, tree by tree in `ORDER`, each tree's keys in
+/// one sled batch (the same writes as [`Store::write_staged`], made on another thread).
+fn write_batches(trees: &StagingTrees, writes: Vec<KeyWrite>) -> Result<(), CoreError> {
+    let mut batches: [Vec<(Vec<u8>, Vec<u8>)>; 6] = Default::default();
+    for (id, key, value) in writes {
+        batches[id as usize].push((key, value));
+    }
+    for (id, batch) in STAGING_ORDER.into_iter().zip(batches) {
+        if batch.is_empty() {
+            continue;
+        }
+        let tree = match id {
+            TreeId::Records => &trees.records,
+            TreeId::Streams => &trees.streams,
+            TreeId::Ids => &trees.ids,
+            TreeId::Personal => &trees.personal,
+            TreeId::Merkle => &trees.merkle,
+            TreeId::Meta => {
+                return Err(CoreError::Invalid(
+                    "a staged chunk wrote to meta (a defect: please report it)".into(),
+                ))
+            }
+        };
+        tree.apply_batch(batch)?;
+    }
+    Ok(())
+}
+
+/// The order a staged chunk's trees are written in (`TreeId`'s order), each in one batch.
+const STAGING_ORDER: [TreeId; 6] = [
+    TreeId::Merkle,
+    TreeId::Records,
+    TreeId::Streams,
+    TreeId::Ids,
+    TreeId::Personal,
+    TreeId::Meta,
+];
+
 /// The working state of one batch being appended.
 pub(super) struct Batch {
     pub(super) base: Head,
@@ -106,6 +153,13 @@ pub(super) struct Batch {
     pub(super) turn: Option<u64>,
     pub(super) deferred: Vec<Staged>,
     pub(super) recent_ids: HashMap<EventId, u64>,
+    /// On sled: the chunk being written past the head by a thread of its own while the next
+    /// one is checked ([`Store::stage`]), and the ids of its records (not yet in `ids`).
+    /// The thread answers with the time it took, in nanoseconds.
+    pub(super) in_flight: Option<std::thread::JoinHandle<Result<u64, CoreError>>>,
+    pub(super) in_flight_ids: HashMap<EventId, u64>,
+    /// Whether the ids of the chunk being checked were recorded ([`Store::look_up`]).
+    pub(super) looked_up_ids: HashMap<EventId, Option<u64>>,
 }
 
 impl Batch {
@@ -129,6 +183,9 @@ impl Batch {
             turn: None,
             deferred: Vec::new(),
             recent_ids: HashMap::new(),
+            in_flight: None,
+            in_flight_ids: HashMap::new(),
+            looked_up_ids: HashMap::new(),
         }
     }
 }
@@ -142,6 +199,9 @@ impl Store {
         Ok(state)
     }
 
+    /// Checks every event of a batch and stages its full chunks; the last chunk stays
+    /// pending, and the chunk before it may still be in flight: the caller waits for it with
+    /// [`Store::finish_staging`], whatever this answers.
     pub(super) fn run_batch<I>(
         &self,
         b: &mut Batch,
@@ -153,24 +213,65 @@ impl Store {
     where
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
     {
-        for (index, item) in events.into_iter().enumerate() {
-            if index % 4096 == 0 {
-                progress(index as u64);
-            }
-            let event = match item {
-                Ok(e) => e,
-                Err(refusal) => {
-                    b.refusals.push(IndexedRefusal { index, refusal });
-                    continue;
+        // Events are taken a chunk at a time: the store's reads for a chunk (its ids, the
+        // lengths of streams new to the batch) are made before the chunk before it is handed to
+        // its writing thread ([`Store::stage`]), whose sled batches hold sled's lock that every
+        // read takes; the chunk is then checked without reading the store.
+        let mut items = events.into_iter().enumerate();
+        let mut chunk: Vec<(usize, ProposedEvent)> = Vec::new();
+        let mut exhausted = false;
+        while !exhausted {
+            chunk.clear();
+            while chunk.len() < self.chunk {
+                let Some((index, item)) = items.next() else {
+                    exhausted = true;
+                    break;
+                };
+                if index % 4096 == 0 {
+                    progress(index as u64);
                 }
-            };
-            if let Err(refusal) =
-                self.check_and_stage(b, index, event, rules.then_some(&mut *state))?
-            {
-                b.refusals.push(IndexedRefusal { index, refusal });
+                match item {
+                    Ok(event) => chunk.push((index, event)),
+                    Err(refusal) => b.refusals.push(IndexedRefusal { index, refusal }),
+                }
             }
-            if b.pending.len() >= self.chunk {
-                self.stage(b)?;
+            if chunk.is_empty() {
+                continue;
+            }
+            self.finish_staging(b)?;
+            self.look_up(b, &chunk)?;
+            self.stage(b)?;
+            for (index, event) in chunk.drain(..) {
+                if let Err(refusal) =
+                    self.check_and_stage(b, index, event, rules.then_some(&mut *state))?
+                {
+                    b.refusals.push(IndexedRefusal { index, refusal });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The store's reads a chunk's checks need, made before the chunk is checked: whether each
+    /// id was recorded (unless the batch or its group has it already), and the length of each
+    /// stream the batch has not met yet (kept with the lengths known from earlier batches:
+    /// nothing of this batch is in such a stream).
+    fn look_up(&self, b: &mut Batch, chunk: &[(usize, ProposedEvent)]) -> Result<(), CoreError> {
+        b.looked_up_ids.clear();
+        for (_, e) in chunk {
+            if let Some(id) = e.id {
+                if !b.pending_ids.contains_key(&id)
+                    && !b.in_flight_ids.contains_key(&id)
+                    && !b.recent_ids.contains_key(&id)
+                {
+                    let stored = self.t.ids.get(id.0.as_bytes())?.as_deref().and_then(be_u64);
+                    b.looked_up_ids.insert(id, stored);
+                }
+            }
+            let stream = e.stream.as_str();
+            if !b.stream_lens.contains_key(stream) && !b.known_lens.contains_key(stream) {
+                let len = self.stream_len(stream)?;
+                b.known_lens.insert(stream.to_owned(), len);
             }
         }
         Ok(())
@@ -187,9 +288,17 @@ impl Store {
     ) -> Result<Result<(), Refusal>, CoreError> {
         if let Some(id) = e.id {
             let id_key = *id.0.as_bytes();
-            let earlier = match b.pending_ids.get(&id).or_else(|| b.recent_ids.get(&id)) {
+            let earlier = match b
+                .pending_ids
+                .get(&id)
+                .or_else(|| b.in_flight_ids.get(&id))
+                .or_else(|| b.recent_ids.get(&id))
+            {
                 Some(p) => Some(*p),
-                None => self.t.ids.get(id_key)?.as_deref().and_then(be_u64),
+                None => match b.looked_up_ids.get(&id) {
+                    Some(stored) => *stored,
+                    None => self.t.ids.get(id_key)?.as_deref().and_then(be_u64),
+                },
             };
             if let Some(position) = earlier {
                 if position >= b.base.count {
@@ -371,16 +480,68 @@ impl Store {
         )
     }
 
-    /// Writes the pending chunk invisibly (past the head).
+    /// Writes the pending chunk invisibly (past the head). On sled the writes are made by a
+    /// thread of their own while the appending thread checks the next chunk (one chunk in
+    /// flight at a time): a large import's sled inserts leave the appending thread, whose
+    /// checks are the serial part of an import.
     pub(super) fn stage(&self, b: &mut Batch) -> Result<(), CoreError> {
         if b.pending.is_empty() {
             return Ok(());
         }
-        self.write_staged(&b.pending)?;
-        b.pending.clear();
-        b.pending_ids.clear();
+        self.finish_staging(b)?;
+        match self.staging_trees() {
+            Some(trees) => {
+                let writes = self.record_writes(&b.pending)?;
+                let chunk = std::mem::take(&mut b.pending);
+                b.in_flight_ids = std::mem::take(&mut b.pending_ids);
+                b.in_flight = Some(
+                    std::thread::Builder::new()
+                        .name("kroniek-stage".into())
+                        .spawn(move || {
+                            let started = std::time::Instant::now();
+                            drop(chunk);
+                            write_batches(&trees, writes)?;
+                            Ok(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX))
+                        })?,
+                );
+            }
+            None => {
+                self.write_staged(&b.pending)?;
+                b.pending.clear();
+                b.pending_ids.clear();
+            }
+        }
         b.staged = true;
         Ok(())
+    }
+
+    /// Waits for the chunk in flight ([`Store::stage`]) to be written; its error, if any.
+    pub(super) fn finish_staging(&self, b: &mut Batch) -> Result<(), CoreError> {
+        let Some(writing) = b.in_flight.take() else {
+            return Ok(());
+        };
+        let written = writing.join().unwrap_or_else(|_| {
+            Err(CoreError::WriteFailed(
+                "the thread writing a chunk of the import stopped (a defect: please report it)"
+                    .into(),
+            ))
+        });
+        b.in_flight_ids.clear();
+        self.staging_nanos
+            .fetch_add(written?, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// On sled, handles on the trees a staged chunk is written to (see [`Store::stage`]).
+    fn staging_trees(&self) -> Option<StagingTrees> {
+        self.sled_engine()?;
+        Some(StagingTrees {
+            records: self.t.records.clone(),
+            streams: self.t.streams.clone(),
+            ids: self.t.ids.clone(),
+            personal: self.t.personal.clone(),
+            merkle: self.t.merkle.clone(),
+        })
     }
 
     /// The stored form of a chunk's records. Records [`META_BLOBS`] first (a write before the
@@ -431,19 +592,11 @@ impl Store {
     /// cross-tree atomicity is needed: anything past the head is discarded on open.
     pub(super) fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
         // Written tree by tree, in `TreeId`'s order, each tree's keys in one batch.
-        const ORDER: [TreeId; 6] = [
-            TreeId::Merkle,
-            TreeId::Records,
-            TreeId::Streams,
-            TreeId::Ids,
-            TreeId::Personal,
-            TreeId::Meta,
-        ];
         let mut batches: [Vec<(Vec<u8>, Vec<u8>)>; 6] = Default::default();
         for (id, key, value) in self.record_writes(chunk)? {
             batches[id as usize].push((key, value));
         }
-        for (id, batch) in ORDER.into_iter().zip(batches) {
+        for (id, batch) in STAGING_ORDER.into_iter().zip(batches) {
             if !batch.is_empty() {
                 self.tree(id).apply_batch(batch)?;
             }

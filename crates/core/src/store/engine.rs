@@ -113,12 +113,14 @@ pub(super) enum Engine {
     Backend(Arc<dyn Backend>),
 }
 
-/// One key space of the open store.
+/// One key space of the open store (a clone is another handle on the same key space).
+#[derive(Clone)]
 pub(super) struct Tree {
     space: KeySpace,
     inner: TreeInner,
 }
 
+#[derive(Clone)]
 enum TreeInner {
     Sled(sled::Tree),
     Backend(Arc<dyn Backend>),

@@ -30,6 +30,7 @@ fn leftovers_past_the_head_are_discarded_on_open() {
                 .unwrap();
         }
         store.stage(&mut batch).unwrap();
+        store.finish_staging(&mut batch).unwrap();
         store.flush().unwrap();
         assert_eq!(store.t.records.len(), 4);
     }

@@ -94,6 +94,8 @@ fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
     };
     assert_eq!((first, count, head.count), (1, 40, 41));
     assert_eq!(verified(&store).count, 41);
+    // The full chunks were written by a thread of their own, which reports its time.
+    assert!(store.write_stats().staging_nanos > 0);
 }
 
 #[test]
