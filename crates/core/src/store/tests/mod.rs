@@ -446,4 +446,58 @@ proptest! {
         let verified = store.verify(&mut |_| ()).is_ok();
         prop_assert!(verified);
     }
+
+    /// A large batch is checked a chunk at a time, its reads made ahead and the chunk before
+    /// written on another thread: however small the chunks, every answer (appended, recorded
+    /// before, or refused at which events by which rule) and the stored ledger are what one
+    /// chunk gives. Ids are drawn from a small pool (repeats in a batch, across chunks and
+    /// across batches), or follow from the content (retries of the same event).
+    #[test]
+    fn the_chunk_size_never_changes_an_answer(
+        chunk in 1usize..5,
+        batches in prop::collection::vec(
+            prop::collection::vec((0u8..4, 0u8..20, 0u8..7, 0u8..3, 0u32..12), 1..14), 1..6)
+    ) {
+        let (_dir_small, mut small) = temp_store();
+        small.chunk = chunk;
+        let (_dir_one, one) = temp_store();
+        let answer = |outcome: Result<AppendOutcome, CoreError>| match outcome {
+            Ok(AppendOutcome::Appended { first, count, .. }) => format!("appended {first} +{count}"),
+            Ok(AppendOutcome::AlreadyRecorded { positions, .. }) => format!("recorded before at {positions:?}"),
+            Err(CoreError::Refused(r)) => format!(
+                "refused {:?}",
+                r.iter().map(|r| (r.index, r.refusal.rule)).collect::<Vec<_>>()
+            ),
+            Err(e) => format!("failed: {e}"),
+        };
+        for batch in batches {
+            let events: Vec<ProposedEvent> = batch.iter().map(|(k, n, e, id_kind, pooled)| {
+                let expected = match e {
+                    0 => ExpectedVersion::Any,
+                    1 => ExpectedVersion::NoStream,
+                    2 => ExpectedVersion::Exists,
+                    x => ExpectedVersion::Exact(u64::from(*x) - 3),
+                };
+                let id = match id_kind {
+                    0 => None,
+                    1 => Some(*pooled),
+                    _ => Some(1_000 + u32::from(*k) * 100 + u32::from(*n)),
+                };
+                event(*k, *n, expected, id)
+            }).collect();
+            let in_chunks = answer(small.append(&events, "admin:local"));
+            let whole = answer(one.append(&events, "admin:local"));
+            prop_assert_eq!(in_chunks, whole);
+        }
+        // Ids the input leaves out are new random ones: the rest of each record is compared.
+        let ledger = |store: &Store| -> Vec<(String, u64, EventType, Vec<u8>)> {
+            store.iter_from(0).map(|r| {
+                let r = r.unwrap();
+                let data = canonical::to_canonical(&r.data);
+                (r.stream, r.version, r.event_type, data)
+            }).collect()
+        };
+        prop_assert_eq!(ledger(&small), ledger(&one));
+        prop_assert_eq!(verified(&small).count, one.head().count);
+    }
 }
