@@ -208,6 +208,27 @@ fn blank_lines_are_skipped_and_stdin_works() {
 }
 
 #[test]
+fn a_file_that_cannot_be_read_to_its_end_writes_nothing() {
+    // A folder opens as a file and fails at its first read.
+    let l = Ledger::new();
+    let folder = l.path("not-a-file");
+    std::fs::create_dir(&folder).unwrap();
+    let run = l.run(&["append", folder.to_str().unwrap()]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("cannot read") && run.stderr().contains("nothing was written"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!l.data().exists(), "no empty ledger is left behind");
+    // Into a ledger that has events: its head stays where it was.
+    l.append_sample();
+    let before = l.run(&["verify"]).ok();
+    assert_eq!(l.run(&["append", folder.to_str().unwrap()]).code(), 2);
+    assert_eq!(l.run(&["verify"]).ok(), before);
+}
+
+#[test]
 fn usage_and_io_errors_exit_with_status_2() {
     let l = Ledger::new();
     assert_eq!(l.run(&["append", "/nonexistent/file.jsonl"]).code(), 2);

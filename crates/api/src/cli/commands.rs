@@ -112,14 +112,21 @@ pub fn append(data: &Location, file: &Path) -> Result<(), CliError> {
         scope.spawn(move || read_and_parse(input, &lines_read));
         let events = lines
             .into_iter()
-            .map_while(|message| match message {
-                LinesRead::Parsed(parsed) => Some(parsed),
+            .flat_map(|message| match message {
+                LinesRead::Parsed(parsed) => parsed,
                 LinesRead::Failed(e) => {
                     read_error = Some(e);
-                    None
+                    // A failed read ends the input and refuses the batch: a partial file is
+                    // never appended.
+                    vec![(
+                        0,
+                        Err(Refusal::new(
+                            Rule::MalformedField,
+                            "the file could not be read to its end",
+                        )),
+                    )]
                 }
             })
-            .flatten()
             .map(|(n, event)| {
                 line_numbers.push(n);
                 event
@@ -128,15 +135,15 @@ pub fn append(data: &Location, file: &Path) -> Result<(), CliError> {
     });
     bar.finish_and_clear();
     if let Some(e) = read_error {
-        // A failed read stops the input early: refuse rather than append a partial file.
-        if let Ok(AppendOutcome::Appended { .. }) = result {
-            return Err(CliError::Failed(format!(
-                "reading {} failed after the events before it were appended: {e}",
-                file.display()
-            )));
+        // The batch was refused for the failed read (nothing written), unless the store
+        // failed first.
+        let refused = matches!(result, Err(CoreError::Refused(_)));
+        drop(store);
+        if refused && created {
+            data.discard_new();
         }
         return Err(CliError::Io {
-            what: format!("cannot read {}", file.display()),
+            what: format!("cannot read {}; nothing was written", file.display()),
             source: e,
         });
     }

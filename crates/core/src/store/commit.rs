@@ -90,8 +90,9 @@ pub(super) struct StagingTrees {
     merkle: Tree,
 }
 
-/// Writes a staged chunk's keys past the head, tree by tree in `ORDER`, each tree's keys in
-/// one sled batch (the same writes as [`Store::write_staged`], made on another thread).
+/// Writes a staged chunk's keys past the head, tree by tree in [`STAGING_ORDER`], each
+/// tree's keys in one sled batch (the same writes as [`Store::write_staged`], made on another
+/// thread).
 fn write_batches(trees: &StagingTrees, writes: Vec<KeyWrite>) -> Result<(), CoreError> {
     let mut batches: [Vec<(Vec<u8>, Vec<u8>)>; 6] = Default::default();
     for (id, key, value) in writes {
