@@ -91,8 +91,7 @@ pub(super) struct StagingTrees {
 }
 
 /// Writes a staged chunk's keys past the head, tree by tree in [`STAGING_ORDER`], each
-/// tree's keys in one sled batch (the same writes as [`Store::write_staged`], made on another
-/// thread).
+/// tree's keys in one batch: [`Store::write_staged`] in line, or [`Store::stage`]'s thread.
 fn write_batches(trees: &StagingTrees, writes: Vec<KeyWrite>) -> Result<(), CoreError> {
     let mut batches: [Vec<(Vec<u8>, Vec<u8>)>; 6] = Default::default();
     for (id, key, value) in writes {
@@ -490,8 +489,9 @@ impl Store {
             return Ok(());
         }
         self.finish_staging(b)?;
-        match self.staging_trees() {
-            Some(trees) => {
+        match self.sled_engine() {
+            Some(_) => {
+                let trees = self.staging_trees();
                 let writes = self.record_writes(&b.pending)?;
                 let chunk = std::mem::take(&mut b.pending);
                 b.in_flight_ids = std::mem::take(&mut b.pending_ids);
@@ -533,16 +533,16 @@ impl Store {
         Ok(())
     }
 
-    /// On sled, handles on the trees a staged chunk is written to (see [`Store::stage`]).
-    fn staging_trees(&self) -> Option<StagingTrees> {
-        self.sled_engine()?;
-        Some(StagingTrees {
+    /// Handles on the trees a staged chunk is written to, for the thread that writes it (see
+    /// [`Store::stage`]).
+    fn staging_trees(&self) -> StagingTrees {
+        StagingTrees {
             records: self.t.records.clone(),
             streams: self.t.streams.clone(),
             ids: self.t.ids.clone(),
             personal: self.t.personal.clone(),
             merkle: self.t.merkle.clone(),
-        })
+        }
     }
 
     /// The stored form of a chunk's records. Records [`META_BLOBS`] first (a write before the
@@ -592,17 +592,7 @@ impl Store {
     /// Writes a chunk past the head, invisible until a later commit moves the head. No
     /// cross-tree atomicity is needed: anything past the head is discarded on open.
     pub(super) fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
-        // Written tree by tree, in `TreeId`'s order, each tree's keys in one batch.
-        let mut batches: [Vec<(Vec<u8>, Vec<u8>)>; 6] = Default::default();
-        for (id, key, value) in self.record_writes(chunk)? {
-            batches[id as usize].push((key, value));
-        }
-        for (id, batch) in STAGING_ORDER.into_iter().zip(batches) {
-            if !batch.is_empty() {
-                self.tree(id).apply_batch(batch)?;
-            }
-        }
-        Ok(())
+        write_batches(&self.staging_trees(), self.record_writes(chunk)?)
     }
 
     /// Writes a batch's last chunk as single-key writes, past the stored head: a write group
