@@ -9,9 +9,7 @@ fn leftovers_past_the_head_are_discarded_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
     {
-        let mut store = Store::init(&path, "test.example/kroniek")
-            .unwrap()
-            .without_rules();
+        let mut store = init_at(&path);
         store.chunk = 3;
         store
             .append(&[event(0, 0, ExpectedVersion::Any, None)], "admin:local")
@@ -89,9 +87,7 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger");
         let before = {
-            let store = Store::init(&path, "test.example/kroniek")
-                .unwrap()
-                .without_rules();
+            let store = init_at(&path);
             for _ in 0..committed {
                 store
                     .append(&[event(1, 2, ExpectedVersion::Any, None)], "admin:local")
@@ -155,9 +151,7 @@ fn blob_files_are_looked_for_once_a_large_value_or_key_was_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
     {
-        let store = Store::init(&path, "test.example/kroniek")
-            .unwrap()
-            .without_rules();
+        let store = init_at(&path);
         assert!(!possible(&store), "a new store has no blob files");
         store
             .append(&[code(1, "t".repeat(3_000))], "admin:local")
@@ -198,9 +192,7 @@ fn a_damaged_head_is_reported_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
     {
-        let store = Store::init(&path, "test.example/kroniek")
-            .unwrap()
-            .without_rules();
+        let store = init_at(&path);
         store
             .append(
                 &[

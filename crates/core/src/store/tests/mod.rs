@@ -56,11 +56,16 @@ fn event(kind: u8, n: u8, expected: ExpectedVersion, id: Option<u32>) -> Propose
     ProposedEvent::parse(v).unwrap()
 }
 
+/// A new store at `path` (the tests' origin), its rules off.
+fn init_at(path: &std::path::Path) -> Store {
+    Store::init(path, "test.example/kroniek")
+        .unwrap()
+        .without_rules()
+}
+
 fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::init(&dir.path().join("ledger"), "test.example/kroniek")
-        .unwrap()
-        .without_rules();
+    let store = init_at(&dir.path().join("ledger"));
     (dir, store)
 }
 

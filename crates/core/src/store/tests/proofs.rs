@@ -8,9 +8,7 @@ use super::*;
 fn the_merkle_tree_follows_every_append_and_proves_against_any_earlier_size() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
-    let mut store = Store::init(&path, "test.example/kroniek")
-        .unwrap()
-        .without_rules();
+    let mut store = init_at(&path);
     store.chunk = 5;
     // Small batches, a staged large one, and a refused one that must leave no node behind.
     for n in 0..7u8 {

@@ -13,9 +13,7 @@ fn idempotency_holds_across_restarts() {
         event(1, 1, ExpectedVersion::Any, Some(2)),
     ];
     {
-        let store = Store::init(&path, "test.example/kroniek")
-            .unwrap()
-            .without_rules();
+        let store = init_at(&path);
         let first = store.append(&batch, "admin:local").unwrap();
         assert!(matches!(
             first,
@@ -197,11 +195,7 @@ fn concurrent_writers_share_flushes() {
 fn retries_racing_groups_in_flight_answer_the_first_position() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
-    let store = std::sync::Arc::new(
-        Store::init(&path, "test.example/kroniek")
-            .unwrap()
-            .without_rules(),
-    );
+    let store = std::sync::Arc::new(init_at(&path));
     let with_id = |k: u32| event(1, (k % 200) as u8, ExpectedVersion::Any, Some(1000 + k));
     let position = |outcome: &AppendOutcome| match outcome {
         AppendOutcome::Appended { first, .. } => *first,
@@ -271,9 +265,7 @@ fn retries_racing_groups_in_flight_answer_the_first_position() {
 fn appends_queued_together_are_one_group_each_with_its_own_answer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger");
-    let store = Store::init(&path, "test.example/kroniek")
-        .unwrap()
-        .without_rules();
+    let store = init_at(&path);
     // Member 1000 joins (personal data), stream member/1000 at version 0.
     store
         .append(&[event(0, 0, ExpectedVersion::Any, None)], "admin:local")
