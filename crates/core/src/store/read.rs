@@ -302,22 +302,11 @@ impl Store {
 
     /// The personal data of the record at `position`, unless there is none or it was erased.
     pub fn personal_at(&self, position: u64) -> Result<Option<Personal>, CoreError> {
-        Ok(match self.t.personal.get(pos_key(position))? {
-            Some(v) if v.len() >= 32 => {
-                let mut salt = [0u8; 32];
-                salt.copy_from_slice(&v[..32]);
-                let value = crate::record::JsonData::read_stored(&v[32..])
-                    .map_err(|e| CoreError::Corrupt(position, e))?;
-                Some(Personal { salt, value })
-            }
-            Some(_) => {
-                return Err(CoreError::Corrupt(
-                    position,
-                    "personal data is truncated".into(),
-                ))
-            }
-            None => None,
-        })
+        self.t
+            .personal
+            .get(pos_key(position))?
+            .map(|v| decode_personal(position, &v))
+            .transpose()
     }
 
     /// Records from `from`, at most `limit`, in position order.
@@ -360,8 +349,9 @@ impl Store {
 
     /// Calls `apply` with each record from `from` up to the head (as it was at the call) and its
     /// personal data, in order. For more than a few records, [`replay_workers`] threads read
-    /// sled's pages and decode the records (and look up their personal data) while `apply`
-    /// runs, so reading, decoding and folding overlap; each reads at most a few segments ahead.
+    /// sled's pages and decode the records (with their personal data, read in one pass beside
+    /// them) while `apply` runs, so reading, decoding and folding overlap; each reads at most a
+    /// few segments ahead.
     /// An error of any side stops them all and is returned.
     pub fn replay<E>(
         &self,
@@ -538,13 +528,24 @@ impl Store {
         let capacity = (upper - lower) as usize;
         let mut raw = Vec::with_capacity(if keep_raw { capacity } else { 0 });
         let mut decoded = Vec::with_capacity(capacity);
+        // The segment's personal data, merge-joined in one pass beside its records instead of
+        // a look-up per record: most records of a party's ledger carry some.
+        let mut stored_personal = self
+            .t
+            .personal
+            .range(pos_key(lower)..pos_key(upper))
+            .peekable();
         for item in self.t.records.range(pos_key(lower)..pos_key(upper)) {
             let (key, value) = item?;
             let position = be_u64(&key).unwrap_or_default();
             let record = decode_stored(position, &value)?;
             // The fold's typed read, done here beside the reading and decoding.
             record.data.read_typed(record.event_type);
-            decoded.push(self.with_personal(record)?);
+            let personal = match record.personal_commitment {
+                Some(_) => personal_in(&mut stored_personal, position)?,
+                None => None,
+            };
+            decoded.push((record, personal));
             if keep_raw {
                 raw.push((key, value));
             }
@@ -655,4 +656,47 @@ impl Store {
             view: self.view(),
         })
     }
+}
+
+/// Decodes the stored personal data of the record at `position`: its salt, then its value.
+fn decode_personal(position: u64, stored: &[u8]) -> Result<Personal, CoreError> {
+    let Some((salt, value)) = stored.split_first_chunk::<32>() else {
+        return Err(CoreError::Corrupt(
+            position,
+            "personal data is truncated".into(),
+        ));
+    };
+    let value =
+        crate::record::JsonData::read_stored(value).map_err(|e| CoreError::Corrupt(position, e))?;
+    Ok(Personal { salt: *salt, value })
+}
+
+/// The personal data stored for `position`, from an iterator over the `personal` tree in key
+/// order that has not passed it: entries before it (of records that hold none) are skipped,
+/// and the iterator is left on the first entry after it.
+fn personal_in(
+    stored: &mut std::iter::Peekable<Iter>,
+    position: u64,
+) -> Result<Option<Personal>, CoreError> {
+    let key = pos_key(position);
+    while let Some(entry) = stored.peek() {
+        match entry {
+            Ok((k, _)) if k.as_ref() < key.as_slice() => {
+                stored.next();
+            }
+            Ok((k, v)) if k.as_ref() == key.as_slice() => {
+                let personal = decode_personal(position, v)?;
+                stored.next();
+                return Ok(Some(personal));
+            }
+            Ok(_) => return Ok(None),
+            Err(_) => {
+                return match stored.next() {
+                    Some(Err(e)) => Err(e),
+                    _ => Ok(None),
+                }
+            }
+        }
+    }
+    Ok(None)
 }

@@ -88,6 +88,75 @@ fn replay_gives_every_record_with_its_personal_data_in_order_and_stops_on_an_err
 }
 
 #[test]
+fn the_replay_reads_personal_data_beside_the_records_and_refuses_a_truncated_entry() {
+    let (_dir, store) = store_replayed_on_threads();
+    let with_personal: Vec<u64> = store
+        .iter_from(0)
+        .map(|r| r.unwrap())
+        .filter(|r| r.personal_commitment.is_some())
+        .map(|r| r.position)
+        .filter(|&p| store.personal_at(p).unwrap().is_some())
+        .collect();
+    let without: Vec<u64> = store
+        .iter_from(0)
+        .map(|r| r.unwrap())
+        .filter(|r| r.personal_commitment.is_none())
+        .map(|r| r.position)
+        .collect();
+    // Far enough in for the replay's threads (past its first two segments).
+    let truncated = *with_personal.iter().find(|&&p| p > 2_100).unwrap();
+    let stray = *without
+        .iter()
+        .find(|&&p| p > 2_100 && p < truncated)
+        .unwrap();
+
+    // An entry under a record without a personal commitment (verify's business) is passed
+    // over: the records after it still get their own.
+    store
+        .t
+        .personal
+        .insert(pos_key(stray), vec![7u8; 40])
+        .unwrap();
+    let mut seen = Vec::new();
+    store
+        .replay(0, |r, p| -> Result<(), CoreError> {
+            seen.push((r.position, p.cloned()));
+            Ok(())
+        })
+        .unwrap();
+    for (position, personal) in &seen {
+        let expected = match with_personal.contains(position) {
+            true => store.personal_at(*position).unwrap(),
+            false => None,
+        };
+        assert_eq!(personal, &expected, "record {position}");
+    }
+
+    // A truncated entry stops the replay there, as reading it alone does.
+    store
+        .t
+        .personal
+        .insert(pos_key(truncated), vec![1u8; 20])
+        .unwrap();
+    assert!(matches!(
+        store.personal_at(truncated),
+        Err(CoreError::Corrupt(p, _)) if p == truncated
+    ));
+    for workers in 1..=3 {
+        let mut calls = 0u64;
+        let result = store.replay_on(0, None, workers, |_, _| -> Result<(), CoreError> {
+            calls += 1;
+            Ok(())
+        });
+        assert!(
+            matches!(&result, Err(CoreError::Corrupt(p, why)) if *p == truncated && why.contains("truncated")),
+            "{workers} reading threads: {result:?}"
+        );
+        assert!(calls <= truncated, "nothing past it is folded");
+    }
+}
+
+#[test]
 fn a_verified_replay_finds_what_verify_finds() {
     let (_dir, store) = store_replayed_on_threads();
     let n = store.head().count;
