@@ -255,6 +255,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     // time, beside the checking of the next) and the CPU time of every thread.
     let mut import = Vec::new();
     let mut staging_seconds = 0.0;
+    let (mut staged_keys, mut staged_events) = (0u64, 0u64);
     let (mut appending_cpu, mut import_cpu) = (Some(0.0), Some(0.0));
     let mut store_dir = PathBuf::new();
     for run in 0..runs {
@@ -272,7 +273,10 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
             }
         }
         import.push(rate(n, started.elapsed()));
-        staging_seconds += store.write_stats().staging_nanos as f64 / 1e9;
+        let stats = store.write_stats();
+        staging_seconds += stats.staging_nanos as f64 / 1e9;
+        staged_keys += stats.staged_keys;
+        staged_events += stats.staged_events;
         appending_cpu = add_cpu(appending_cpu, appending_before, thread_cpu_seconds());
         import_cpu = add_cpu(import_cpu, all_before, process_cpu_seconds());
         eprintln!("  import run {}: {:.0} events/s", run + 1, import[run]);
@@ -583,6 +587,34 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
             ratio: Some(staging_per_event / appending),
             target: "the other serial stage (sled batches, one chunk at a time)".into(),
         });
+        // Why that stage is as slow as it is: the sled keys an event writes, and what each
+        // costs there against a key of the raw insert. At the raw insert's cost per key, one
+        // writing thread would still bound the import at 1 / keys per event × raw insert.
+        if staged_keys > 0 && staged_events > 0 {
+            let keys_per_event = staged_keys as f64 / staged_events as f64;
+            rows.push(Row {
+                what: "import: sled keys the chunk-writing thread writes per event".into(),
+                figure: Stat::one(keys_per_event),
+                unit: "keys",
+                reference: None,
+                ratio: None,
+                target: "the raw insert writes 1 per record".into(),
+            });
+            rows.push(Row {
+                what: "import: the chunk-writing thread's time per key".into(),
+                figure: Stat::one(staging_seconds / staged_keys as f64 * 1e6),
+                unit: "µs",
+                reference: Some((
+                    "raw sled insert per key, the faster way".into(),
+                    Stat::one(1e6 / insert_limit.median),
+                )),
+                ratio: Some(staging_seconds / staged_keys as f64 * insert_limit.median),
+                target: format!(
+                    "at the raw insert's cost per key: 1 / keys per event = {:.2} × raw insert",
+                    1.0 / keys_per_event
+                ),
+            });
+        }
         // On these cores the import cannot beat the cores over the CPU per event; on any
         // number of cores, not the slower of its two serial stages: the appending thread
         // (checks) and the thread writing the chunk before (sled batches).
@@ -964,6 +996,8 @@ fn delta_stats(before: &WriteStats, after: &WriteStats) -> WriteStats {
         ordered_nanos: after.ordered_nanos - before.ordered_nanos,
         group_sizes: sizes,
         staging_nanos: after.staging_nanos - before.staging_nanos,
+        staged_keys: after.staged_keys - before.staged_keys,
+        staged_events: after.staged_events - before.staged_events,
     }
 }
 

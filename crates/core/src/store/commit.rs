@@ -128,6 +128,43 @@ const STAGING_ORDER: [TreeId; 6] = [
     TreeId::Meta,
 ];
 
+/// What the thread writing one staged chunk did ([`Store::stage`]).
+pub(super) struct ChunkWritten {
+    /// The time it took, in nanoseconds.
+    nanos: u64,
+    /// The sled keys it wrote.
+    keys: u64,
+    /// The events in the chunk.
+    events: u64,
+}
+
+/// The sums of every [`ChunkWritten`] since the store was opened (see [`WriteStats`]).
+#[derive(Default)]
+pub(super) struct StagingCounters {
+    nanos: std::sync::atomic::AtomicU64,
+    keys: std::sync::atomic::AtomicU64,
+    events: std::sync::atomic::AtomicU64,
+}
+
+impl StagingCounters {
+    fn add(&self, chunk: &ChunkWritten) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.nanos.fetch_add(chunk.nanos, Relaxed);
+        self.keys.fetch_add(chunk.keys, Relaxed);
+        self.events.fetch_add(chunk.events, Relaxed);
+    }
+
+    /// Time, keys and events, as [`WriteStats`] gives them.
+    pub(super) fn read(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.nanos.load(Relaxed),
+            self.keys.load(Relaxed),
+            self.events.load(Relaxed),
+        )
+    }
+}
+
 /// The working state of one batch being appended.
 pub(super) struct Batch {
     pub(super) base: Head,
@@ -155,8 +192,8 @@ pub(super) struct Batch {
     pub(super) recent_ids: HashMap<EventId, u64>,
     /// On sled: the chunk being written past the head by a thread of its own while the next
     /// one is checked ([`Store::stage`]), and the ids of its records (not yet in `ids`).
-    /// The thread answers with the time it took, in nanoseconds.
-    pub(super) in_flight: Option<std::thread::JoinHandle<Result<u64, CoreError>>>,
+    /// The thread answers with what it wrote and the time it took.
+    pub(super) in_flight: Option<std::thread::JoinHandle<Result<ChunkWritten, CoreError>>>,
     pub(super) in_flight_ids: HashMap<EventId, u64>,
     /// Whether the ids of the chunk being checked were recorded ([`Store::look_up`]).
     pub(super) looked_up_ids: HashMap<EventId, Option<u64>>,
@@ -500,9 +537,16 @@ impl Store {
                         .name("kroniek-stage".into())
                         .spawn(move || {
                             let started = std::time::Instant::now();
+                            let events = chunk.len() as u64;
                             drop(chunk);
+                            let keys = writes.len() as u64;
                             write_batches(&trees, writes)?;
-                            Ok(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX))
+                            Ok(ChunkWritten {
+                                nanos: u64::try_from(started.elapsed().as_nanos())
+                                    .unwrap_or(u64::MAX),
+                                keys,
+                                events,
+                            })
                         })?,
                 );
             }
@@ -528,8 +572,7 @@ impl Store {
             ))
         });
         b.in_flight_ids.clear();
-        self.staging_nanos
-            .fetch_add(written?, std::sync::atomic::Ordering::Relaxed);
+        self.staging.add(&written?);
         Ok(())
     }
 

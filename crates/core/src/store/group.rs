@@ -81,6 +81,11 @@ pub struct WriteStats {
     /// batches, written beside the appending thread), in nanoseconds: the second serial stage
     /// of an import, one chunk at a time.
     pub staging_nanos: u64,
+    /// sled keys those threads wrote (records, stream and id index entries, personal data,
+    /// Merkle nodes): what [`WriteStats::staging_nanos`] was spent on.
+    pub staged_keys: u64,
+    /// Events in the chunks those threads wrote.
+    pub staged_events: u64,
 }
 
 impl WriteStats {
@@ -292,9 +297,7 @@ impl Store {
     pub fn write_stats(&self) -> WriteStats {
         let mut stats = lock(&self.writer).stats.clone();
         stats.ordered_nanos = lock(&self.commits).ordered_nanos;
-        stats.staging_nanos = self
-            .staging_nanos
-            .load(std::sync::atomic::Ordering::Relaxed);
+        (stats.staging_nanos, stats.staged_keys, stats.staged_events) = self.staging.read();
         stats
     }
 

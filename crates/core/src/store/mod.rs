@@ -145,9 +145,9 @@ pub struct Store {
     visible: RwLock<Head>,
     /// Events per staged chunk of a large batch.
     chunk: usize,
-    /// Time threads spent writing large batches' staged chunks beside the appending thread
-    /// ([`WriteStats::staging_nanos`]).
-    staging_nanos: std::sync::atomic::AtomicU64,
+    /// What the threads writing large batches' staged chunks beside the appending thread did
+    /// ([`WriteStats::staging_nanos`], [`WriteStats::staged_keys`]).
+    staging: commit::StagingCounters,
     /// How many flushes acknowledged appends (group commit makes this fewer than appends).
     flushes: std::sync::atomic::AtomicU64,
     /// Serialises signing checkpoints and adding cosignatures (the kept checkpoint file).

@@ -296,7 +296,7 @@ impl Store {
             visible: RwLock::new(head),
             chunk: CHUNK,
             flushes: std::sync::atomic::AtomicU64::new(0),
-            staging_nanos: std::sync::atomic::AtomicU64::new(0),
+            staging: commit::StagingCounters::default(),
             checkpoint_lock: Mutex::new(()),
             erasures: std::sync::atomic::AtomicU64::new(0),
             write_failure: std::sync::OnceLock::new(),

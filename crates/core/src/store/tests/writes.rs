@@ -85,6 +85,7 @@ fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
     assert_eq!(store.t.streams.len(), 1);
     assert_eq!(store.t.ids.len(), 1);
     events.pop();
+    let refused = store.write_stats();
     let AppendOutcome::Appended { first, count, head } =
         store.append(&events, "admin:local").unwrap()
     else {
@@ -92,8 +93,22 @@ fn a_large_batch_is_staged_and_committed_whole_or_not_at_all() {
     };
     assert_eq!((first, count, head.count), (1, 40, 41));
     assert_eq!(verified(&store).count, 41);
-    // The full chunks were written by a thread of their own, which reports its time.
-    assert!(store.write_stats().staging_nanos > 0);
+    // The full chunks were written by a thread of their own, which reports its time and what
+    // it wrote: five chunks of 7 (positions 1 to 35; the last 5 events are written with the
+    // head), each event's record, stream entry and id entry, the personal data stored for
+    // them (if any), and the Merkle nodes of level 4 and up they complete (16 and 32 leaves: 3).
+    let stats = store.write_stats();
+    assert!(refused.staging_nanos > 0 && stats.staging_nanos > refused.staging_nanos);
+    assert_eq!(
+        refused.staged_events, 35,
+        "the refused batch's staged chunks"
+    );
+    assert_eq!(stats.staged_events - refused.staged_events, 35);
+    let personal = store.t.personal.range(pos_key(1)..pos_key(36)).count() as u64;
+    assert_eq!(
+        stats.staged_keys - refused.staged_keys,
+        3 * 35 + personal + 3
+    );
 }
 
 #[test]
