@@ -64,6 +64,9 @@ fn the_quick_bench_measures_every_row() {
         "peak RSS, the same with MIMALLOC_PURGE_DELAY=0",
         "peak RSS, serve started from its snapshot, after ten audit reports",
         "peak RSS, the same started with a rebuild (no snapshot)",
+        "serve: ready after a clean stop (its snapshot at the head)",
+        "serve: ready after kill -9 (records past its snapshot)",
+        "audit report over the API, a repeat at the same head",
     ];
     if std::env::var_os("KRONIEK_REQUIRE_POSTGRES").is_some() {
         expected.extend([

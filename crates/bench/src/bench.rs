@@ -23,6 +23,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The year of the audit report rows: the middle of the synthetic ledger.
+pub const AUDIT_YEAR: i32 = 2016;
+
 /// min / median / max of a figure measured several times.
 #[derive(Debug, Clone, Copy)]
 pub struct Stat {
@@ -417,7 +420,7 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     // and a fold of every record, per report), and as a server makes it from its read side
     // (the audit facts folded with the projections as records came; the walk of the ledger's
     // size made when it was quiet).
-    let params = kroniek_projections::audit::AuditParams::for_year(2016);
+    let params = kroniek_projections::audit::AuditParams::for_year(AUDIT_YEAR);
     let mut audit_from_store = Vec::new();
     for _ in 0..runs {
         let started = Instant::now();
@@ -977,9 +980,137 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         ratio: Some(after_rebuild / from_snapshot.median),
         target: "".into(),
     });
+    start_rows(&store_dir, n, runs, &mut rows)?;
     print_rows(&rows, n, runs, as_json)?;
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
+}
+
+/// `serve`'s start on the bench ledger, timed from the child's spawn to its `ready` (step 12,
+/// item 2: ≤ 1 s after a clean stop, ≤ 2 s after `kill -9`), and the audit report's repeat at
+/// the same head (item 3: ≤ 50 ms). Runs after the memory rows, whose last child saved a
+/// snapshot at the head as a clean stop does. For the crash, a child appends the most records
+/// a server folds past its newest snapshot before it saves the next (one fewer than
+/// [`kroniek_app::snapshot::SNAPSHOT_EVERY`]; a tenth of the ledger in a smaller run) and is
+/// killed with SIGKILL; each start after it folds them again, as it saves no snapshot.
+fn start_rows(
+    store_dir: &Path,
+    n: u64,
+    runs: usize,
+    rows: &mut Vec<Row>,
+) -> Result<(), BenchError> {
+    let mut after_stop = Vec::new();
+    let (mut first, mut repeat) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (ready, audit) = ready_child(store_dir)?;
+        after_stop.push(ready);
+        first.push(audit.0);
+        repeat.push(audit.1);
+    }
+    let past_snapshot = (kroniek_app::snapshot::SNAPSHOT_EVERY - 1).min((n / 10).max(1));
+    kill_after_appending(store_dir, past_snapshot)?;
+    let after_kill = (0..runs)
+        .map(|_| ready_child(store_dir).map(|(ready, _)| ready))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (after_stop, after_kill) = (stat(after_stop), stat(after_kill));
+    rows.push(Row {
+        what: "serve: ready after a clean stop (its snapshot at the head)".into(),
+        figure: after_stop,
+        unit: "s",
+        reference: Some(("target".into(), Stat::one(1.0))),
+        ratio: Some(after_stop.median / 1.0),
+        target: "≤ 1 (≤ 1 s)".into(),
+    });
+    rows.push(Row {
+        what: "serve: ready after kill -9 (records past its snapshot)".into(),
+        figure: after_kill,
+        unit: "s",
+        reference: Some((
+            format!("target; {past_snapshot} records folded"),
+            Stat::one(2.0),
+        )),
+        ratio: Some(after_kill.median / 2.0),
+        target: "≤ 1 (≤ 2 s)".into(),
+    });
+    let (first, repeat) = (stat(first), stat(repeat));
+    rows.push(Row {
+        what: "audit report over the API, a repeat at the same head".into(),
+        figure: repeat,
+        unit: "ms",
+        reference: Some(("the first after a start".into(), first)),
+        ratio: Some(repeat.median / first.median),
+        target: "≤ 50 ms (the first: ≤ 2 s)".into(),
+    });
+    Ok(())
+}
+
+/// Runs this binary as `--ready-child DIR` (see [`crate::http::ready_child`]): the seconds from
+/// its spawn to its `ready`, and the milliseconds of its audit report and of the repeat.
+fn ready_child(store_dir: &Path) -> Result<(f64, (f64, f64)), BenchError> {
+    use std::io::BufRead;
+    let failed = |why: &str| BenchError::Failed(format!("the start child (--ready-child): {why}"));
+    let exe = std::env::current_exe().map_err(BenchError::io("cannot find this program"))?;
+    let started = Instant::now();
+    let mut child = std::process::Command::new(exe)
+        .arg("--ready-child")
+        .arg(store_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .map_err(BenchError::io("cannot start the start child"))?;
+    let stdout = child.stdout.take().ok_or_else(|| failed("no output"))?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let ready = match lines.next() {
+        Some(Ok(line)) if line == "ready" => started.elapsed().as_secs_f64(),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(failed("it did not say ready"));
+        }
+    };
+    let audit: Vec<f64> = match lines.next() {
+        Some(Ok(line)) => serde_json::from_str(&line).map_err(|e| failed(&e.to_string()))?,
+        _ => Vec::new(),
+    };
+    let status = child
+        .wait()
+        .map_err(BenchError::io("waiting for the start child"))?;
+    match audit[..] {
+        [first, repeat] if status.success() => Ok((ready, (first, repeat))),
+        _ => Err(failed(&format!(
+            "it ended with {status} before its audit times"
+        ))),
+    }
+}
+
+/// Runs this binary as `--append-child DIR --events COUNT` (see [`crate::http::append_child`])
+/// and kills it with SIGKILL once it says its payments are appended.
+fn kill_after_appending(store_dir: &Path, count: u64) -> Result<(), BenchError> {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().map_err(BenchError::io("cannot find this program"))?;
+    let mut child = std::process::Command::new(exe)
+        .arg("--append-child")
+        .arg(store_dir)
+        .arg("--events")
+        .arg(count.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .map_err(BenchError::io("cannot start the appending child"))?;
+    let said = child
+        .stdout
+        .take()
+        .and_then(|out| std::io::BufReader::new(out).lines().next())
+        .and_then(Result::ok);
+    // Killed whatever it said (`Child::kill` sends SIGKILL), and reaped.
+    let _ = child.kill();
+    let _ = child.wait();
+    match said.as_deref() {
+        Some("appended") => Ok(()),
+        _ => Err(BenchError::Failed(
+            "the appending child (--append-child) did not append its payments".into(),
+        )),
+    }
 }
 
 /// The write path's counters between two readings.

@@ -228,3 +228,65 @@ pub fn serve_child(store_dir: &Path) -> Result<(), BenchError> {
     println!("{text}");
     Ok(())
 }
+
+/// The child of the bench's start rows (`--ready-child DIR`): a server's start as `kroniek
+/// serve` makes it — the ledger opened (sled's recovery included), the read side built from the
+/// newest snapshot that matches (folding the records after it) or else rebuilt, a listener bound
+/// on 127.0.0.1 — then the line `ready` on stdout, which the bench times from the child's spawn.
+/// Then, with the chain walked as a started server walks it in the background, the body of the
+/// audit report of [`crate::bench::AUDIT_YEAR`] as the request's handler makes it, once and then
+/// again at the same head: their times in milliseconds, as JSON on a second line. It saves no
+/// snapshot, so each start finds the ledger as the last one did.
+pub fn ready_child(store_dir: &Path) -> Result<(), BenchError> {
+    use std::io::Write;
+    let store = Arc::new(kroniek_app::ledger::open(store_dir)?);
+    let state = AppState::new(store, Limits::default(), kroniek_app::clock::today)?.into_shared();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(BenchError::io("cannot listen on 127.0.0.1"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready")
+        .and_then(|()| out.flush())
+        .map_err(BenchError::io("cannot write to the bench"))?;
+    drop(listener);
+    if state.started_from.is_some() {
+        state.verify_and_remember()?;
+    }
+    let params = kroniek_projections::audit::AuditParams::for_year(crate::bench::AUDIT_YEAR);
+    let mut times = Vec::new();
+    for _ in 0..2 {
+        let started = Instant::now();
+        let body = state.audit_body(AccessRole::Admin, &params)?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(body);
+    }
+    let text = serde_json::to_string(&times).map_err(|e| BenchError::Failed(e.to_string()))?;
+    writeln!(out, "{text}").map_err(BenchError::io("cannot write to the bench"))?;
+    Ok(())
+}
+
+/// The child of the bench's row of a start after `kill -9` (`--append-child DIR --events N`):
+/// appends `N` payments of existing members to the ledger in this folder in one batch, durably,
+/// prints `appended`, and waits to be killed, as a server killed with `kill -9` before its next
+/// snapshot was due leaves its ledger.
+pub fn append_child(store_dir: &Path, count: u64) -> Result<(), BenchError> {
+    use std::io::Write;
+    let store = kroniek_app::ledger::open(store_dir)?;
+    let events = (0..count)
+        .map(|i| crate::bench::payment(100_000 + i % 50, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    match store.append(&events, "admin:bench")? {
+        AppendOutcome::Appended { count: n, .. } if n == count => {}
+        other => {
+            return Err(BenchError::Failed(format!(
+                "the payments were not appended: {other:?}"
+            )))
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "appended")
+        .and_then(|()| out.flush())
+        .map_err(BenchError::io("cannot write to the bench"))?;
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+    }
+}

@@ -22,8 +22,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Limits: chained BLAKE3, a raw sled insert and scan of the same bytes, a 4 KiB append +
 /// fdatasync. kroniek: import, verify, rebuild, durable appends (one writer and 32), peak RSS,
-/// size on disk, proofs, and the HTTP API over the sample ledger (32 connections of a client in
-/// this process: composition reads and single-event appends). The peer: PostgreSQL 15, started
+/// size on disk, proofs, a server's start (after a clean stop and after kill -9) and an audit
+/// report's repeat, and the HTTP API over the sample ledger (32 connections of a client in this
+/// process: composition reads and single-event appends). The peer: PostgreSQL 15, started
 /// in a temporary folder as the `postgres` user. Each figure is measured 3 times; ratios
 /// compare figures of the same run.
 #[derive(Debug, Parser)]
@@ -55,14 +56,28 @@ struct Args {
         conflicts_with = "rebuild_child"
     )]
     serve_child: Option<PathBuf>,
+    /// (Internal) start a server's state on the ledger in this folder, say `ready`, then time
+    /// an audit report and its repeat: the child process whose start the bench times.
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with_all = ["rebuild_child", "serve_child"])]
+    ready_child: Option<PathBuf>,
+    /// (Internal) append --events payments to the ledger in this folder and wait to be killed
+    /// with SIGKILL: the crash the bench's start after `kill -9` recovers from.
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with_all = ["rebuild_child", "serve_child", "ready_child"])]
+    append_child: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = match (&args.rebuild_child, &args.serve_child) {
-        (Some(dir), _) => bench::rebuild_child(dir),
-        (None, Some(dir)) => http::serve_child(dir),
-        (None, None) => bench::bench(args.events, args.quick, args.json, !args.no_postgres),
+    let result = if let Some(dir) = &args.rebuild_child {
+        bench::rebuild_child(dir)
+    } else if let Some(dir) = &args.serve_child {
+        http::serve_child(dir)
+    } else if let Some(dir) = &args.ready_child {
+        http::ready_child(dir)
+    } else if let Some(dir) = &args.append_child {
+        http::append_child(dir, args.events)
+    } else {
+        bench::bench(args.events, args.quick, args.json, !args.no_postgres)
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
