@@ -22,6 +22,11 @@ pub fn page_cache_bytes() -> u64 {
 /// drops (the kernel lets go of it when a killed process's files close). sled locks its log
 /// file too, but only once it has started reading the folder; this lock is taken first, so
 /// that [`remove_torn_snapshots`] runs only when no other process has the store open.
+///
+/// A lock found taken is tried again for up to [`HOLDER_WAIT`] before the store is reported
+/// locked. The lock belongs to the open file, and a process this one is starting holds a copy
+/// of every descriptor between its fork and its exec (which closes them): a store closed in
+/// this process while another thread starts a program stays locked for that moment.
 pub(super) fn hold_store(dir: &Path) -> Result<std::fs::File, CoreError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -29,18 +34,29 @@ pub(super) fn hold_store(dir: &Path) -> Result<std::fs::File, CoreError> {
         .create(true)
         .truncate(false)
         .open(dir.join(HOLDER_FILE))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(dir.join(HOLDER_FILE)).unwrap_or_default();
-            Err(CoreError::Locked {
-                dir: dir.to_owned(),
-                holder: holder.trim().to_owned(),
-            })
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if waited < HOLDER_WAIT => {
+                let pause = std::time::Duration::from_millis(10);
+                std::thread::sleep(pause);
+                waited += pause;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(dir.join(HOLDER_FILE)).unwrap_or_default();
+                return Err(CoreError::Locked {
+                    dir: dir.to_owned(),
+                    holder: holder.trim().to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
         }
-        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
     }
 }
+
+/// How long [`hold_store`] tries a lock found taken before it reports the store locked.
+pub(super) const HOLDER_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Removes the snapshot files sled left half-written. sled 0.34.7 writes its page-table
 /// snapshot to `snap.<lsn>.generating`, syncs it and renames it to `snap.<lsn>`; the rename is

@@ -274,6 +274,38 @@ fn a_snapshot_left_half_written_by_a_kill_does_not_stop_the_store_opening() {
 }
 
 #[test]
+fn a_store_closed_while_a_copy_of_its_lock_lives_on_for_a_moment_is_waited_for() {
+    let (tmp, store) = filled_store(&[(0, 1)], None);
+    let dir = tmp.path().join("ledger");
+    drop(store);
+    // A copy of the holder file's descriptor, as a process being started holds one between
+    // its fork and its exec: the lock lives on while it does.
+    let held = hold_store(&dir).unwrap();
+    let copy = held.try_clone().unwrap();
+    drop(held);
+    let released = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        drop(copy);
+    });
+    let started = std::time::Instant::now();
+    let store = Store::open(&dir).expect("the lock is waited for");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(90));
+    assert_eq!(store.head().count, 1);
+    released.join().unwrap();
+    drop(store);
+
+    // A copy that outlives the wait: the store is reported locked, after the wait.
+    let held = hold_store(&dir).unwrap();
+    let copy = held.try_clone().unwrap();
+    drop(held);
+    let started = std::time::Instant::now();
+    assert!(matches!(Store::open(&dir), Err(CoreError::Locked { .. })));
+    assert!(started.elapsed() >= HOLDER_WAIT);
+    drop(copy);
+    assert_eq!(Store::open(&dir).unwrap().head().count, 1);
+}
+
+#[test]
 fn a_store_held_open_is_locked_and_its_files_are_left_alone() {
     let (tmp, store) = filled_store(&[(0, 1), (1, 1)], None);
     let dir = tmp.path().join("ledger");

@@ -10,7 +10,7 @@ use crate::catalogue::AccessRole;
 use crate::envelope::ExpectedVersion;
 use crate::note::{Checkpoint, VerifierKey};
 use crate::record::ExportLine;
-use open::sled_config;
+use open::{hold_store, sled_config, HOLDER_WAIT};
 use proptest::prelude::*;
 use serde_json::json;
 
