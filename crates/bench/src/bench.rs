@@ -1093,6 +1093,7 @@ fn kill_after_appending(store_dir: &Path, count: u64) -> Result<(), BenchError> 
         .arg(store_dir)
         .arg("--events")
         .arg(count.to_string())
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()

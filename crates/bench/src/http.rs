@@ -267,9 +267,10 @@ pub fn ready_child(store_dir: &Path) -> Result<(), BenchError> {
 /// The child of the bench's row of a start after `kill -9` (`--append-child DIR --events N`):
 /// appends `N` payments of existing members to the ledger in this folder in one batch, durably,
 /// prints `appended`, and waits to be killed, as a server killed with `kill -9` before its next
-/// snapshot was due leaves its ledger.
+/// snapshot was due leaves its ledger. Should the bench end first (its end of the child's
+/// standard input closes), it ends too, instead of waiting for ever.
 pub fn append_child(store_dir: &Path, count: u64) -> Result<(), BenchError> {
-    use std::io::Write;
+    use std::io::{Read, Write};
     let store = kroniek_app::ledger::open(store_dir)?;
     let events = (0..count)
         .map(|i| crate::bench::payment(100_000 + i % 50, i))
@@ -286,7 +287,6 @@ pub fn append_child(store_dir: &Path, count: u64) -> Result<(), BenchError> {
     writeln!(out, "appended")
         .and_then(|()| out.flush())
         .map_err(BenchError::io("cannot write to the bench"))?;
-    loop {
-        std::thread::sleep(Duration::from_secs(60));
-    }
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    Ok(())
 }
