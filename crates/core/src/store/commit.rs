@@ -81,18 +81,9 @@ pub(super) fn check_recorded_structure(
         .map(|_| ())
 }
 
-/// The trees a staged chunk is written to, owned by the thread that writes it.
-pub(super) struct StagingTrees {
-    records: Tree,
-    streams: Tree,
-    ids: Tree,
-    personal: Tree,
-    merkle: Tree,
-}
-
 /// Writes a staged chunk's keys past the head, tree by tree in [`STAGING_ORDER`], each
 /// tree's keys in one batch: [`Store::write_staged`] in line, or [`Store::stage`]'s thread.
-fn write_batches(trees: &StagingTrees, writes: Vec<KeyWrite>) -> Result<(), CoreError> {
+fn write_batches(trees: &Trees, writes: Vec<KeyWrite>) -> Result<(), CoreError> {
     let mut batches: [Vec<(Vec<u8>, Vec<u8>)>; 6] = Default::default();
     for (id, key, value) in writes {
         batches[id as usize].push((key, value));
@@ -101,19 +92,12 @@ fn write_batches(trees: &StagingTrees, writes: Vec<KeyWrite>) -> Result<(), Core
         if batch.is_empty() {
             continue;
         }
-        let tree = match id {
-            TreeId::Records => &trees.records,
-            TreeId::Streams => &trees.streams,
-            TreeId::Ids => &trees.ids,
-            TreeId::Personal => &trees.personal,
-            TreeId::Merkle => &trees.merkle,
-            TreeId::Meta => {
-                return Err(CoreError::Invalid(
-                    "a staged chunk wrote to meta (a defect: please report it)".into(),
-                ))
-            }
-        };
-        tree.apply_batch(batch)?;
+        if id == TreeId::Meta {
+            return Err(CoreError::Invalid(
+                "a staged chunk wrote to meta (a defect: please report it)".into(),
+            ));
+        }
+        trees.tree(id).apply_batch(batch)?;
     }
     Ok(())
 }
@@ -528,7 +512,7 @@ impl Store {
         self.finish_staging(b)?;
         match self.sled_engine() {
             Some(_) => {
-                let trees = self.staging_trees();
+                let trees = self.t.clone();
                 let writes = self.record_writes(&b.pending)?;
                 let chunk = std::mem::take(&mut b.pending);
                 b.in_flight_ids = std::mem::take(&mut b.pending_ids);
@@ -574,18 +558,6 @@ impl Store {
         b.in_flight_ids.clear();
         self.staging.add(&written?);
         Ok(())
-    }
-
-    /// Handles on the trees a staged chunk is written to, for the thread that writes it (see
-    /// [`Store::stage`]).
-    fn staging_trees(&self) -> StagingTrees {
-        StagingTrees {
-            records: self.t.records.clone(),
-            streams: self.t.streams.clone(),
-            ids: self.t.ids.clone(),
-            personal: self.t.personal.clone(),
-            merkle: self.t.merkle.clone(),
-        }
     }
 
     /// The stored form of a chunk's records. Records [`META_BLOBS`] first (a write before the
@@ -635,7 +607,7 @@ impl Store {
     /// Writes a chunk past the head, invisible until a later commit moves the head. No
     /// cross-tree atomicity is needed: anything past the head is discarded on open.
     pub(super) fn write_staged(&self, chunk: &[Staged]) -> Result<(), CoreError> {
-        write_batches(&self.staging_trees(), self.record_writes(chunk)?)
+        write_batches(&self.t, self.record_writes(chunk)?)
     }
 
     /// Writes a batch's last chunk as single-key writes, past the stored head: a write group
@@ -650,7 +622,7 @@ impl Store {
     /// append (sled writes a batch manifest in a buffer of its own); see `kroniek bench`.
     pub(super) fn write_records(&self, chunk: &[Staged]) -> Result<(), CoreError> {
         for (id, key, value) in self.record_writes(chunk)? {
-            self.tree(id).insert(key, value)?;
+            self.t.tree(id).insert(key, value)?;
         }
         Ok(())
     }
@@ -670,17 +642,6 @@ impl Store {
         match &self.engine {
             Engine::Sled(_) => Ok(()),
             Engine::Backend(backend) => backend.commit(),
-        }
-    }
-
-    pub(super) fn tree(&self, id: TreeId) -> &Tree {
-        match id {
-            TreeId::Records => &self.t.records,
-            TreeId::Streams => &self.t.streams,
-            TreeId::Ids => &self.t.ids,
-            TreeId::Personal => &self.t.personal,
-            TreeId::Merkle => &self.t.merkle,
-            TreeId::Meta => &self.t.meta,
         }
     }
 

@@ -3,6 +3,8 @@
 
 use super::*;
 
+/// Cloned (handles on the same trees) for the thread that writes a staged chunk.
+#[derive(Clone)]
 pub(super) struct Trees {
     pub(super) records: Tree,
     pub(super) streams: Tree,
@@ -23,6 +25,18 @@ impl Trees {
             meta: Tree::sled(KeySpace::Meta, db.open_tree("meta")?),
             merkle: Tree::sled(KeySpace::Merkle, db.open_tree("merkle")?),
         })
+    }
+
+    /// The tree of key space `id`.
+    pub(super) fn tree(&self, id: TreeId) -> &Tree {
+        match id {
+            TreeId::Records => &self.records,
+            TreeId::Streams => &self.streams,
+            TreeId::Ids => &self.ids,
+            TreeId::Personal => &self.personal,
+            TreeId::Merkle => &self.merkle,
+            TreeId::Meta => &self.meta,
+        }
     }
 
     /// The six key spaces of a backend.

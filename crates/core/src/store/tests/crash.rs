@@ -100,7 +100,7 @@ fn a_commit_cut_after_any_write_opens_as_before_or_whole() {
                 .into_iter()
                 .take(cut)
             {
-                store.tree(id).insert(key, value).unwrap();
+                store.t.tree(id).insert(key, value).unwrap();
             }
             store.flush().unwrap();
             store.head()
