@@ -34,29 +34,47 @@ pub(super) fn hold_store(dir: &Path) -> Result<std::fs::File, CoreError> {
         .create(true)
         .truncate(false)
         .open(dir.join(HOLDER_FILE))?;
-    let mut waited = std::time::Duration::ZERO;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if waited < HOLDER_WAIT => {
-                let pause = std::time::Duration::from_millis(10);
-                std::thread::sleep(pause);
-                waited += pause;
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(dir.join(HOLDER_FILE)).unwrap_or_default();
-                return Err(CoreError::Locked {
-                    dir: dir.to_owned(),
-                    holder: holder.trim().to_owned(),
-                });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
-        }
+    let held = while_locked(HOLDER_WAIT, || match file.try_lock() {
+        Ok(()) => Ok(Some(())),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    })?;
+    match held {
+        Some(()) => Ok(file),
+        None => Err(locked(dir)),
     }
 }
 
 /// How long [`hold_store`] tries a lock found taken before it reports the store locked.
 pub(super) const HOLDER_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Tries `attempt` every 10 ms, for up to `limit`, while it answers `Ok(None)` (a lock found
+/// taken); its first other answer, or `Ok(None)` when the lock was still taken at the end.
+fn while_locked<T>(
+    limit: std::time::Duration,
+    mut attempt: impl FnMut() -> Result<Option<T>, CoreError>,
+) -> Result<Option<T>, CoreError> {
+    let pause = std::time::Duration::from_millis(10);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match attempt()? {
+            None if waited < limit => {
+                std::thread::sleep(pause);
+                waited += pause;
+            }
+            answer => return Ok(answer),
+        }
+    }
+}
+
+/// The store in `dir` reported in use, naming the process `DATA/holder` names.
+fn locked(dir: &Path) -> CoreError {
+    let holder = std::fs::read_to_string(dir.join(HOLDER_FILE)).unwrap_or_default();
+    CoreError::Locked {
+        dir: dir.to_owned(),
+        holder: holder.trim().to_owned(),
+    }
+}
 
 /// Removes the snapshot files sled left half-written. sled 0.34.7 writes its page-table
 /// snapshot to `snap.<lsn>.generating`, syncs it and renames it to `snap.<lsn>`; the rename is
@@ -110,25 +128,14 @@ pub(super) fn open_sled(dir: &Path) -> Result<sled::Db, CoreError> {
         matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
             || io.to_string().contains("could not acquire lock"))
     };
-    let mut waited = std::time::Duration::ZERO;
-    loop {
+    let opened = while_locked(std::time::Duration::from_secs(2), || {
         match sled_config(&sled_path(dir)).open() {
-            Ok(db) => return Ok(db),
-            Err(e) if is_lock_error(&e) && waited < std::time::Duration::from_secs(2) => {
-                let pause = std::time::Duration::from_millis(10);
-                std::thread::sleep(pause);
-                waited += pause;
-            }
-            Err(e) if is_lock_error(&e) => {
-                let holder = std::fs::read_to_string(dir.join(HOLDER_FILE)).unwrap_or_default();
-                return Err(CoreError::Locked {
-                    dir: dir.to_owned(),
-                    holder: holder.trim().to_owned(),
-                });
-            }
-            Err(e) => return Err(CoreError::Storage(e)),
+            Ok(db) => Ok(Some(db)),
+            Err(e) if is_lock_error(&e) => Ok(None),
+            Err(e) => Err(CoreError::Storage(e)),
         }
-    }
+    })?;
+    opened.ok_or_else(|| locked(dir))
 }
 
 /// How kroniek opens sled.
