@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 /// The snapshot format this build writes and reads. Any change to a type in the read models
 /// changes their bincode form: raise it then, and older snapshots are ignored (a rebuild).
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 /// A server saves a snapshot in the background once this many records were folded since the
 /// last one (and at a clean stop): a restart after a crash folds at most about this many.

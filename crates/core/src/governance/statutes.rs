@@ -604,10 +604,17 @@ impl GovernanceState {
             }
         }
         let own = self.rules_of(a.body_id, a.from);
-        for (other_id, other) in self.bodies.iter() {
+        let bodies_of_member = self
+            .appointed_in
+            .get(a.member_id)
+            .map_or(&[][..], Vec::as_slice);
+        for other_id in bodies_of_member {
             if other_id == a.body_id {
                 continue;
             }
+            let Some(other) = self.bodies.get(other_id.as_str()) else {
+                continue;
+            };
             for h in other.holdings.iter().filter(|h| h.member_id == a.member_id) {
                 let end = last_day(h);
                 if !overlap(a.from, a.to, h.term_start, end) {

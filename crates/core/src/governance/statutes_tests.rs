@@ -5,6 +5,7 @@
 //! and checks the store is byte-identical afterwards.
 
 use super::tests::{appoint, ev, join, world, Rules};
+use crate::governance::state::GovernanceState;
 use crate::rules::Rule;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -811,6 +812,91 @@ fn pool() -> Vec<Value> {
     ]
 }
 
+/// Each `(member, body)` pair of the state's index of appointments (`appointed_in`), sorted;
+/// a body listed twice for one member would show as a pair twice.
+fn appointments_indexed(state: &GovernanceState) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = state
+        .appointed_in
+        .iter()
+        .flat_map(|(m, bodies)| bodies.iter().map(move |b| (m.clone(), b.clone())))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// Each `(member, body)` pair the bodies' holdings name, sorted and without repeats.
+fn appointments_held(state: &GovernanceState) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = state
+        .bodies
+        .iter()
+        .flat_map(|(b, history)| {
+            history
+                .holdings
+                .iter()
+                .map(move |h| (h.member_id.clone(), b.clone()))
+        })
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    pairs
+}
+
+/// The index of appointments the `incompatible-seats` check reads follows the holdings: a
+/// refused batch takes its appointments out of it again, so a later appointment is judged
+/// only by the seats that stand.
+#[test]
+fn a_refused_batch_leaves_no_appointment_in_the_index() {
+    let mut rules = Rules::after(&statutes_world());
+    let on_board = with(
+        appoint(
+            "bestuur",
+            "8",
+            "lid",
+            "2021-03-01",
+            Some("2022-12-31"),
+            None,
+        ),
+        "decision_id",
+        json!("d-alv"),
+    );
+    let to_kascommissie = with(
+        appoint(
+            "kascommissie",
+            "8",
+            "lid",
+            "2022-06-01",
+            Some("2023-06-01"),
+            None,
+        ),
+        "decision_id",
+        json!("d-alv"),
+    );
+    let unknown_body = appoint("no-such-body", "9", "lid", "2021-03-01", None, None);
+    let before = appointments_indexed(rules.state());
+    assert!(!before.iter().any(|(m, _)| m == "8"));
+    assert!(rules.append(&[on_board.clone(), unknown_body]).is_err());
+    assert_eq!(appointments_indexed(rules.state()), before);
+    assert_eq!(rules.append(std::slice::from_ref(&to_kascommissie)), Ok(()));
+    let mut expected = before;
+    expected.push(("8".to_owned(), "kascommissie".to_owned()));
+    expected.sort();
+    assert_eq!(appointments_indexed(rules.state()), expected);
+    // A second body, with no rule against the first.
+    let to_geschillencommissie = with(
+        appoint("geschillencommissie", "8", "lid", "2022-07-01", None, None),
+        "decision_id",
+        json!("d-alv"),
+    );
+    assert_eq!(rules.append(&[to_geschillencommissie]), Ok(()));
+    assert_eq!(
+        appointments_indexed(rules.state()),
+        appointments_held(rules.state())
+    );
+    // And the board seat is now refused, by the index.
+    let refused = rules.append(&[on_board]).map_err(|r| r[0].refusal.rule);
+    assert_eq!(refused, Err(Rule::IncompatibleSeats));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -831,6 +917,7 @@ proptest! {
                 let mut rebuilt = Rules::after(&world);
                 rebuilt.append(&accepted).map_err(|r| format!("{r:?}")).expect("accepted events rebuild");
                 let from_live = live.append(std::slice::from_ref(e)).map_err(|r| r[0].refusal.rule);
+                assert_eq!(appointments_indexed(live.state()), appointments_held(live.state()), "{e}");
                 let from_rebuilt = rebuilt.append(std::slice::from_ref(e)).map_err(|r| r[0].refusal.rule);
                 assert_eq!(from_live, from_rebuilt, "{e}");
                 if from_live.is_ok() {
