@@ -246,6 +246,41 @@ impl Record {
         personal_commitment: Option<[u8; 32]>,
         prev_hash: [u8; 32],
     ) -> Record {
+        Record::seal_stored(
+            position,
+            version,
+            stream,
+            event_type,
+            id,
+            effective,
+            recorded_at,
+            actor,
+            data,
+            personal_commitment,
+            prev_hash,
+        )
+        .0
+    }
+
+    /// [`Record::seal`], with the value a store keeps for the record: its hash, then its
+    /// hashed bytes. The bytes are written once, for the hash and for the store.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each argument is one field of DOMAIN.md's record"
+    )]
+    pub fn seal_stored(
+        position: u64,
+        version: u64,
+        stream: String,
+        event_type: EventType,
+        id: EventId,
+        effective: String,
+        recorded_at: String,
+        actor: String,
+        data: Value,
+        personal_commitment: Option<[u8; 32]>,
+        prev_hash: [u8; 32],
+    ) -> (Record, Vec<u8>) {
         let mut record = Record {
             position,
             version,
@@ -261,8 +296,12 @@ impl Record {
             hash: ZERO_HASH,
             withheld: false,
         };
-        record.hash = *blake3::hash(&record.hashed_bytes()).as_bytes();
-        record
+        let mut stored = Vec::with_capacity(32 + 384);
+        stored.extend_from_slice(&ZERO_HASH);
+        record.write_fields(&mut stored, None);
+        record.hash = *blake3::hash(&stored[32..]).as_bytes();
+        stored[..32].copy_from_slice(&record.hash);
+        (record, stored)
     }
 
     /// A record held *withheld*: only its place in the chain (see [`Record::withheld`]).
@@ -826,6 +865,30 @@ mod tests {
             Some([7; 32]),
             [1; 32],
         )
+    }
+
+    /// The stored value a seal writes is the record's hash, then its hashed bytes, and is
+    /// read back as the same record.
+    #[test]
+    fn the_value_written_at_the_seal_is_the_hash_then_the_hashed_bytes() {
+        let r = sample();
+        let (sealed, stored) = Record::seal_stored(
+            r.position,
+            r.version,
+            r.stream.clone(),
+            r.event_type,
+            r.id,
+            r.effective.clone(),
+            r.recorded_at.clone(),
+            r.actor.clone(),
+            r.data.value().clone(),
+            r.personal_commitment,
+            r.prev_hash,
+        );
+        assert_eq!(sealed, r);
+        assert_eq!(&stored[..32], &r.hash);
+        assert_eq!(&stored[32..], &r.hashed_bytes()[..]);
+        assert_eq!(Record::from_hashed_bytes(&stored[32..], r.hash), Ok(r));
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub(super) struct Staged {
     pub(super) personal: Option<Personal>,
     /// The complete Merkle subtrees this record completes (its leaf first).
     pub(super) nodes: Vec<((u8, u64), TreeHash)>,
+    /// The record's stored value (hash ‖ hashed bytes), when it was written as the record was
+    /// sealed ([`Record::seal_stored`]); else [`Store::encode`] writes it.
+    pub(super) stored: Option<Vec<u8>>,
 }
 
 /// Checks a recorded event against the catalogue's structural rules, as an append would.
@@ -394,7 +397,7 @@ impl Store {
         if let EventData::PersonalDataErased(d) = &e.event {
             self.erasure_targets(b, &d.subject)?;
         }
-        let record = Record::seal(
+        let (record, stored) = Record::seal_stored(
             b.next,
             len,
             stream,
@@ -416,6 +419,7 @@ impl Store {
             record,
             personal,
             nodes,
+            stored: Some(stored),
         });
         Ok(Ok(()))
     }
@@ -566,13 +570,19 @@ impl Store {
         let encoded: Vec<EncodedRecord> = chunk
             .iter()
             .map(|s| {
-                let mut value = Vec::with_capacity(400);
-                value.extend_from_slice(&s.record.hash);
-                if s.record.withheld {
-                    value.extend_from_slice(&s.record.withheld_line());
-                } else {
-                    value.extend_from_slice(&s.record.hashed_bytes());
-                }
+                let value = match &s.stored {
+                    Some(stored) => stored.clone(),
+                    None => {
+                        let mut value = Vec::with_capacity(400);
+                        value.extend_from_slice(&s.record.hash);
+                        if s.record.withheld {
+                            value.extend_from_slice(&s.record.withheld_line());
+                        } else {
+                            value.extend_from_slice(&s.record.hashed_bytes());
+                        }
+                        value
+                    }
+                };
                 let personal = s.personal.as_ref().map(|p| {
                     let mut v = p.salt.to_vec();
                     v.extend_from_slice(&canonical::to_canonical(&p.value));

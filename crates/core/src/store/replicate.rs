@@ -93,6 +93,7 @@ impl Store {
                 record,
                 personal,
                 nodes,
+                stored: None,
             });
         }
         let head = Head {

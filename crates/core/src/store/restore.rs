@@ -78,6 +78,7 @@ impl Store {
                     record,
                     personal,
                     nodes,
+                    stored: None,
                 });
                 if pending.len() >= self.chunk {
                     self.write_staged(&pending)?;
