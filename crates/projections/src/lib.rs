@@ -823,6 +823,21 @@ impl Projections {
         }
     }
 
+    /// How many members are active on each of `dates` (what `membership_count(d)` counts as
+    /// `active`), in one pass over the members: the audit report's membership over the year
+    /// asks for thirteen dates and needs no branches.
+    pub fn active_counts(&self, dates: &[Date]) -> Vec<u64> {
+        let mut counts = vec![0; dates.len()];
+        for (_, h) in self.state.members.iter() {
+            for (count, on) in counts.iter_mut().zip(dates) {
+                if h.status_on(*on) == MemberStatus::Active {
+                    *count += 1;
+                }
+            }
+        }
+        counts
+    }
+
     /// Decisions and motions, in date order, filtered.
     pub fn timeline(&self, filter: &TimelineFilter) -> Vec<TimelineEntry> {
         self.timeline_refs(filter, false)

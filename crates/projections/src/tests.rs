@@ -266,6 +266,41 @@ fn membership_counts_by_status_and_branch() {
     assert_eq!(c.by_branch["afdeling-den-haag"]["active"], 4);
 }
 
+/// The counts of active members over a list of dates (the audit report's membership over the
+/// year) are `membership_count`'s, date by date, whatever the dates' order.
+#[test]
+fn active_counts_are_the_membership_counts_active() {
+    let (_dir, p) = sample();
+    let dates: Vec<Date> = [
+        "2024-01-01",
+        "2010-01-01",
+        "2018-01-06",
+        "2021-12-30",
+        "2021-12-31",
+        "2022-04-02",
+        "2017-06-30",
+        "2020-03-01",
+        "2018-01-06",
+    ]
+    .into_iter()
+    .map(d)
+    .collect();
+    let one_by_one: Vec<u64> = dates
+        .iter()
+        .map(|x| {
+            p.membership_count(*x)
+                .by_status
+                .get("active")
+                .copied()
+                .unwrap_or(0)
+        })
+        .collect();
+    assert!(one_by_one.iter().any(|n| *n > 0));
+    assert!(one_by_one.windows(2).any(|w| w[0] != w[1]));
+    assert_eq!(p.active_counts(&dates), one_by_one);
+    assert_eq!(p.active_counts(&[]), Vec::<u64>::new());
+}
+
 #[test]
 fn the_timeline_filters_and_marks_revocations() {
     let (_dir, p) = sample();

@@ -482,19 +482,11 @@ impl AuditView<'_> {
             out.sort_by(|a, b| (&a.date, &a.member_id).cmp(&(&b.date, &b.member_id)));
             out
         };
-        let mut over_the_year: Vec<(String, u64)> = (1..=12)
-            .map(|m| d(year, m, 1))
-            .chain([dec31])
-            .map(|x| {
-                (
-                    x.to_string(),
-                    p.membership_count(x)
-                        .by_status
-                        .get("active")
-                        .copied()
-                        .unwrap_or(0),
-                )
-            })
+        let month_starts: Vec<Date> = (1..=12).map(|m| d(year, m, 1)).chain([dec31]).collect();
+        let mut over_the_year: Vec<(String, u64)> = month_starts
+            .iter()
+            .map(ToString::to_string)
+            .zip(p.active_counts(&month_starts))
             .collect();
         over_the_year.dedup();
         Membership {
