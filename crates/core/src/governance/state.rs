@@ -550,10 +550,10 @@ pub struct GovernanceState {
     /// ±(2^53−1)): per donor, per year of gifts, subsidies and decisions' amounts (see
     /// [`amount_sums`]; a member's contributions are summed in their [`MemberHistory`]).
     pub sums: Journaled<String, i64>,
-    /// The bodies each member was ever appointed to, in the order of their first appointment
-    /// there: an index of the bodies' holdings, so that a check of one member's seats
-    /// (`incompatible-seats`) reads that member's bodies instead of every body's holdings.
-    pub appointed_in: Journaled<String, Vec<String>>,
+    /// For each body, the bodies whose rules (in any version) name it in `incompatible_with`,
+    /// in the order of their first such rules: with the body's own rules, the only bodies
+    /// whose seats `incompatible-seats` needs to read.
+    pub incompatible_listed_by: Journaled<String, Vec<String>>,
 }
 
 /// The largest sum of cents a report adds up: 2^53 − 1, the integers JSON (I-JSON) carries
@@ -612,7 +612,7 @@ macro_rules! each_map {
         $self.principals.$method();
         $self.erased.$method();
         $self.sums.$method();
-        $self.appointed_in.$method();
+        $self.incompatible_listed_by.$method();
     };
 }
 
@@ -737,6 +737,12 @@ impl GovernanceState {
                     };
                     let at = b.rules.partition_point(|r| r.from <= effective);
                     b.rules.insert(at, rules);
+                    for listed in d.incompatible_with.iter().flatten() {
+                        let by = self.incompatible_listed_by.entry(s(listed));
+                        if !by.iter().any(|x| x == d.body_id.as_str()) {
+                            by.push(s(&d.body_id));
+                        }
+                    }
                 }
             }
             E::AppointingBodyChanged(d) => {
@@ -813,10 +819,6 @@ impl GovernanceState {
                         election_id: opt(&d.election_id),
                         position,
                     });
-                    let bodies = self.appointed_in.entry(s(&d.member_id));
-                    if !bodies.iter().any(|b| b == d.body_id.as_str()) {
-                        bodies.push(s(&d.body_id));
-                    }
                 }
             }
             E::MemberReappointed(d) => {

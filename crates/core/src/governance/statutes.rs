@@ -604,15 +604,23 @@ impl GovernanceState {
             }
         }
         let own = self.rules_of(a.body_id, a.from);
-        let bodies_of_member = self
-            .appointed_in
-            .get(a.member_id)
-            .map_or(&[][..], Vec::as_slice);
-        for other_id in bodies_of_member {
+        // Only a body this body's rules name, or one whose rules name this body, can make a
+        // seat incompatible: read those bodies' seats, not every body's.
+        let mut candidates: Vec<&str> = Vec::new();
+        let named_here = own
+            .map(|r| r.incompatible_with.as_slice())
+            .unwrap_or_default();
+        let naming_this = self.incompatible_listed_by.get(a.body_id);
+        for body in named_here.iter().chain(naming_this.into_iter().flatten()) {
+            if !candidates.contains(&body.as_str()) {
+                candidates.push(body);
+            }
+        }
+        for other_id in candidates {
             if other_id == a.body_id {
                 continue;
             }
-            let Some(other) = self.bodies.get(other_id.as_str()) else {
+            let Some(other) = self.bodies.get(other_id) else {
                 continue;
             };
             for h in other.holdings.iter().filter(|h| h.member_id == a.member_id) {
@@ -636,8 +644,8 @@ impl GovernanceState {
                             h.role,
                             h.term_start,
                             end.map_or(String::new(), |e| format!(" through {e}")),
-                            if listed_here { a.body_id } else { other_id.as_str() },
-                            if listed_here { other_id.as_str() } else { a.body_id },
+                            if listed_here { a.body_id } else { other_id },
+                            if listed_here { other_id } else { a.body_id },
                         ),
                     );
                 }

@@ -812,28 +812,29 @@ fn pool() -> Vec<Value> {
     ]
 }
 
-/// Each `(member, body)` pair of the state's index of appointments (`appointed_in`), sorted;
-/// a body listed twice for one member would show as a pair twice.
-fn appointments_indexed(state: &GovernanceState) -> Vec<(String, String)> {
+/// Each `(body, body whose rules name it incompatible)` pair of the state's index
+/// (`incompatible_listed_by`), sorted; a pair listed twice would show twice.
+fn incompatibility_indexed(state: &GovernanceState) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = state
-        .appointed_in
+        .incompatible_listed_by
         .iter()
-        .flat_map(|(m, bodies)| bodies.iter().map(move |b| (m.clone(), b.clone())))
+        .flat_map(|(named, by)| by.iter().map(move |b| (named.clone(), b.clone())))
         .collect();
     pairs.sort();
     pairs
 }
 
-/// Each `(member, body)` pair the bodies' holdings name, sorted and without repeats.
-fn appointments_held(state: &GovernanceState) -> Vec<(String, String)> {
+/// The same pairs read from every version of every body's rules, sorted and without repeats.
+fn incompatibility_in_rules(state: &GovernanceState) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = state
         .bodies
         .iter()
         .flat_map(|(b, history)| {
-            history
-                .holdings
-                .iter()
-                .map(move |h| (h.member_id.clone(), b.clone()))
+            history.rules.iter().flat_map(move |r| {
+                r.incompatible_with
+                    .iter()
+                    .map(move |named| (named.clone(), b.clone()))
+            })
         })
         .collect();
     pairs.sort();
@@ -841,59 +842,61 @@ fn appointments_held(state: &GovernanceState) -> Vec<(String, String)> {
     pairs
 }
 
-/// The index of appointments the `incompatible-seats` check reads follows the holdings: a
-/// refused batch takes its appointments out of it again, so a later appointment is judged
-/// only by the seats that stand.
+/// `incompatible-seats` reads only the bodies that the rules tie to the body appointed to,
+/// from an index kept with the rules: a body whose rules name another makes the other's seats
+/// incompatible with its own, in either direction of appointment, and a refused batch takes
+/// its rules out of the index again.
 #[test]
-fn a_refused_batch_leaves_no_appointment_in_the_index() {
+fn the_index_of_incompatible_bodies_follows_the_rules_and_a_refused_batch() {
     let mut rules = Rules::after(&statutes_world());
-    let on_board = with(
-        appoint(
-            "bestuur",
-            "8",
-            "lid",
-            "2021-03-01",
-            Some("2022-12-31"),
-            None,
-        ),
-        "decision_id",
-        json!("d-alv"),
-    );
-    let to_kascommissie = with(
-        appoint(
-            "kascommissie",
-            "8",
-            "lid",
-            "2022-06-01",
-            Some("2023-06-01"),
-            None,
-        ),
-        "decision_id",
-        json!("d-alv"),
+    let before = incompatibility_indexed(rules.state());
+    assert_eq!(before, incompatibility_in_rules(rules.state()));
+    assert!(before.contains(&("kascommissie".to_owned(), "bestuur".to_owned())));
+    // The partijraad's rules name the geschillencommissie; the geschillencommissie's do not
+    // name the partijraad.
+    let partijraad_rules = ev(
+        "body/partijraad",
+        "BodyRulesAdopted",
+        "2021-01-01",
+        json!({"body_id": "partijraad", "notice_days": 7, "quorum": 3, "incompatible_with": ["geschillencommissie"]}),
     );
     let unknown_body = appoint("no-such-body", "9", "lid", "2021-03-01", None, None);
-    let before = appointments_indexed(rules.state());
-    assert!(!before.iter().any(|(m, _)| m == "8"));
-    assert!(rules.append(&[on_board.clone(), unknown_body]).is_err());
-    assert_eq!(appointments_indexed(rules.state()), before);
-    assert_eq!(rules.append(std::slice::from_ref(&to_kascommissie)), Ok(()));
+    assert!(rules
+        .append(&[partijraad_rules.clone(), unknown_body])
+        .is_err());
+    assert_eq!(incompatibility_indexed(rules.state()), before);
+    let to_partijraad = |m: &str| {
+        with(
+            appoint("partijraad", m, "lid", "2021-04-01", None, None),
+            "decision_id",
+            json!("d-alv"),
+        )
+    };
+    let to_geschillencommissie = |m: &str| {
+        with(
+            appoint("geschillencommissie", m, "lid", "2021-05-01", None, None),
+            "decision_id",
+            json!("d-alv"),
+        )
+    };
+    // Without those rules, member 8 may sit in both.
+    assert_eq!(rules.append(&[to_partijraad("8")]), Ok(()));
+    assert_eq!(rules.append(&[to_geschillencommissie("8")]), Ok(()));
+    assert_eq!(rules.append(&[partijraad_rules]), Ok(()));
     let mut expected = before;
-    expected.push(("8".to_owned(), "kascommissie".to_owned()));
+    expected.push(("geschillencommissie".to_owned(), "partijraad".to_owned()));
     expected.sort();
-    assert_eq!(appointments_indexed(rules.state()), expected);
-    // A second body, with no rule against the first.
-    let to_geschillencommissie = with(
-        appoint("geschillencommissie", "8", "lid", "2022-07-01", None, None),
-        "decision_id",
-        json!("d-alv"),
-    );
-    assert_eq!(rules.append(&[to_geschillencommissie]), Ok(()));
+    assert_eq!(incompatibility_indexed(rules.state()), expected);
     assert_eq!(
-        appointments_indexed(rules.state()),
-        appointments_held(rules.state())
+        incompatibility_indexed(rules.state()),
+        incompatibility_in_rules(rules.state())
     );
-    // And the board seat is now refused, by the index.
-    let refused = rules.append(&[on_board]).map_err(|r| r[0].refusal.rule);
+    // With them, member 9 may not: refused by the rules of the body already sat in (the
+    // geschillencommissie's own rules name nothing).
+    assert_eq!(rules.append(&[to_partijraad("9")]), Ok(()));
+    let refused = rules
+        .append(&[to_geschillencommissie("9")])
+        .map_err(|r| r[0].refusal.rule);
     assert_eq!(refused, Err(Rule::IncompatibleSeats));
 }
 
@@ -917,7 +920,7 @@ proptest! {
                 let mut rebuilt = Rules::after(&world);
                 rebuilt.append(&accepted).map_err(|r| format!("{r:?}")).expect("accepted events rebuild");
                 let from_live = live.append(std::slice::from_ref(e)).map_err(|r| r[0].refusal.rule);
-                assert_eq!(appointments_indexed(live.state()), appointments_held(live.state()), "{e}");
+                assert_eq!(incompatibility_indexed(live.state()), incompatibility_in_rules(live.state()), "{e}");
                 let from_rebuilt = rebuilt.append(std::slice::from_ref(e)).map_err(|r| r[0].refusal.rule);
                 assert_eq!(from_live, from_rebuilt, "{e}");
                 if from_live.is_ok() {
