@@ -24,11 +24,18 @@ pub const REPLAY_WORKERS_MAX: usize = 4;
 /// How many threads read and decode the records of a replay beside the one that folds them:
 /// the cores, from two (reading and decoding cost more than folding, so on two cores two
 /// threads keep the fold busy) up to [`REPLAY_WORKERS_MAX`] (past that, the fold is the bound).
+///
+/// Counted once per process: on Linux, `available_parallelism` reads the cgroup's CPU quota
+/// from `/proc` and `/sys` on every call, and a server catching its read side up after each
+/// append spent 14% of its CPU there.
 pub fn replay_workers() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(2, REPLAY_WORKERS_MAX)
+    static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WORKERS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, REPLAY_WORKERS_MAX)
+    })
 }
 
 /// A full verification, one stored record at a time (see [`Store::verify`]): each record's
