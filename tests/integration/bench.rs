@@ -60,6 +60,8 @@ fn the_quick_bench_measures_every_row() {
         "HTTP composition reads: latency",
         "HTTP single-event appends, 32 connections",
         "HTTP single-event appends: latency",
+        "HTTP single-event appends: CPU per request",
+        "HTTP single-event appends, ratio to the CPU ceiling",
         "peak RSS, a process building every projection",
         "peak RSS, the same with MIMALLOC_PURGE_DELAY=0",
         "peak RSS, serve started from its snapshot, after ten audit reports",

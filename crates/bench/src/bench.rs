@@ -8,7 +8,8 @@
 //! waiting on the disk) and the write groups' serial section per event (the writer lock's time
 //! ÷ events: the bound on any number of cores) with their sizes, peak RSS, size on disk, proofs
 //! at size N. HTTP (`bench_http`):
-//! requests/s and latency of composition reads and single-event appends over 32 connections.
+//! requests/s and latency of composition reads and single-event appends over 32 connections,
+//! and the appends' CPU per request (server and client) with the bound it sets on these cores.
 //! The peer (`bench_pg`): PostgreSQL started by the bench in a temporary folder (as the
 //! `postgres` user), the same events with the same hash chain, batched import, durable append
 //! latency and throughput, and a replay into the same projections.
@@ -99,7 +100,7 @@ fn dir_size(path: &Path) -> u64 {
 /// CPU time this process has used (user + system, every thread, also those that ended), in
 /// seconds, from `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s on Linux).
 /// `None` where there is no `/proc`.
-fn process_cpu_seconds() -> Option<f64> {
+pub(crate) fn process_cpu_seconds() -> Option<f64> {
     cpu_seconds_in("/proc/self/stat")
 }
 
@@ -140,7 +141,7 @@ fn bound_row(
 }
 
 /// `sum` plus the CPU seconds between `before` and `after`; `None` once any is unknown.
-fn add_cpu(sum: Option<f64>, before: Option<f64>, after: Option<f64>) -> Option<f64> {
+pub(crate) fn add_cpu(sum: Option<f64>, before: Option<f64>, after: Option<f64>) -> Option<f64> {
     Some(sum? + after? - before?)
 }
 
@@ -848,6 +849,35 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         ratio: None,
         target: String::new(),
     });
+    if let Some(cpu) = http.appends.cpu_per_request.filter(|c| *c > 0.0) {
+        // The server and the load's client share this process and these cores: where the
+        // appends keep the cores busy, the cores over the CPU of one request bound them.
+        if let Some(in_process) = cpu_per_append {
+            rows.push(Row {
+                what: "HTTP single-event appends: CPU per request".into(),
+                figure: Stat::one(cpu * 1000.0),
+                unit: "ms (server and client)",
+                reference: Some((
+                    "one durable append in process".into(),
+                    Stat::one(in_process * 1000.0),
+                )),
+                ratio: Some(cpu / in_process),
+                target: "what HTTP, the client and the read side's catch-up add".into(),
+            });
+        }
+        let ceiling = cores / cpu;
+        rows.push(Row {
+            what: "HTTP single-event appends, ratio to the CPU ceiling".into(),
+            figure: http.appends.per_second,
+            unit: "requests/s",
+            reference: Some((
+                format!("{cores:.0} cores / CPU per request"),
+                Stat::one(ceiling),
+            )),
+            ratio: Some(http.appends.per_second.median / ceiling),
+            target: "the bound where CPU-bound".into(),
+        });
+    }
 
     if postgres {
         match crate::pg::measure(&tmp, &store, n, runs, quick) {

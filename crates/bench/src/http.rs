@@ -4,7 +4,7 @@
 //! to the last one (as `wrk -t1` does; `scripts/http-load` runs `wrk` itself). The client runs
 //! on the same two cores as the server, so the figures are what the machine does with both.
 
-use crate::bench::{stat, Stat};
+use crate::bench::{add_cpu, process_cpu_seconds, stat, Stat};
 use crate::error::BenchError;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -31,6 +31,9 @@ pub struct Load {
     pub per_second: Stat,
     /// min / p50 / p99 of all runs' latencies together, in milliseconds.
     pub latency: Stat,
+    /// This process's CPU seconds (the server's and the client's) per request answered, over
+    /// all runs; `None` where there is no `/proc`.
+    pub cpu_per_request: Option<f64>,
 }
 
 /// The two loads: composition reads and single-event durable appends.
@@ -111,18 +114,23 @@ async fn runs_of(
 ) -> Result<Load, BenchError> {
     let mut rates = Vec::with_capacity(runs);
     let mut latencies = Vec::new();
+    let mut cpu = Some(0.0);
     for _ in 0..runs {
+        let before = process_cpu_seconds();
         let (rate, mut run) = one_run(address, seconds, make).await?;
+        cpu = add_cpu(cpu, before, process_cpu_seconds());
         rates.push(rate);
         latencies.append(&mut run);
     }
     if latencies.is_empty() {
         return Err(BenchError::Failed("no HTTP request was answered".into()));
     }
+    let answered = latencies.len() as f64;
     latencies.sort_by(|a, b| a.total_cmp(b));
     Ok(Load {
         per_second: stat(rates),
         latency: Stat::latencies(&latencies),
+        cpu_per_request: cpu.map(|seconds| seconds / answered),
     })
 }
 
