@@ -331,7 +331,6 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
 /// anyway (a notification can be lost with its connection).
 const FOLLOW_POLL: Duration = Duration::from_secs(1);
 
-/// For a ledger other servers append to (PostgreSQL): waits for their commits (LISTEN/NOTIFY,
 /// How long the head must stay where it is before the chain is walked again in the background.
 const QUIET: Duration = Duration::from_secs(5);
 
@@ -368,6 +367,7 @@ fn verify_when_idle(state: &AppState) {
     }
 }
 
+/// For a ledger other servers append to (PostgreSQL): waits for their commits (LISTEN/NOTIFY,
 /// and a look every [`FOLLOW_POLL`]), then makes their records visible and folds them into
 /// the read side, which wakes the subscriptions (they read by position: no gap, no
 /// duplicate). A failure is printed once per distinct message and retried.
