@@ -69,6 +69,7 @@ fn the_quick_bench_measures_every_row() {
         "serve: ready after a clean stop (its snapshot at the head)",
         "serve: ready after kill -9 (records past its snapshot)",
         "audit report over the API, a repeat at the same head",
+        "serve: a snapshot's save, the read side locked (its encoding)",
     ];
     if std::env::var_os("KRONIEK_REQUIRE_POSTGRES").is_some() {
         expected.extend([

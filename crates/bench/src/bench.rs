@@ -1031,16 +1031,19 @@ fn start_rows(
 ) -> Result<(), BenchError> {
     let mut after_stop = Vec::new();
     let (mut first, mut repeat) = (Vec::new(), Vec::new());
+    let (mut locked, mut whole) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        let (ready, audit) = ready_child(store_dir)?;
+        let (ready, audit, snapshot) = ready_child(store_dir)?;
         after_stop.push(ready);
         first.push(audit.0);
         repeat.push(audit.1);
+        locked.push(snapshot.0);
+        whole.push(snapshot.1);
     }
     let past_snapshot = (kroniek_app::snapshot::SNAPSHOT_EVERY - 1).min((n / 10).max(1));
     kill_after_appending(store_dir, past_snapshot)?;
     let after_kill = (0..runs)
-        .map(|_| ready_child(store_dir).map(|(ready, _)| ready))
+        .map(|_| ready_child(store_dir).map(|(ready, _, _)| ready))
         .collect::<Result<Vec<_>, _>>()?;
     let (after_stop, after_kill) = (stat(after_stop), stat(after_kill));
     rows.push(Row {
@@ -1071,12 +1074,26 @@ fn start_rows(
         ratio: Some(repeat.median / first.median),
         target: "≤ 50 ms (the first: ≤ 2 s)".into(),
     });
+    let (locked, whole) = (stat(locked), stat(whole));
+    rows.push(Row {
+        what: "serve: a snapshot's save, the read side locked (its encoding)".into(),
+        figure: locked,
+        unit: "ms",
+        reference: Some(("the whole save, all locked before".into(), whole)),
+        ratio: Some(locked.median / whole.median),
+        target: "appends and reads wait for it".into(),
+    });
     Ok(())
 }
 
+/// What a start child measured: seconds to `ready`, the audit report's milliseconds (first,
+/// repeat), a snapshot's milliseconds (the read side locked, the whole save).
+type StartTimes = (f64, (f64, f64), (f64, f64));
+
 /// Runs this binary as `--ready-child DIR` (see [`crate::http::ready_child`]): the seconds from
-/// its spawn to its `ready`, and the milliseconds of its audit report and of the repeat.
-fn ready_child(store_dir: &Path) -> Result<(f64, (f64, f64)), BenchError> {
+/// its spawn to its `ready`, the milliseconds of its audit report and of the repeat, and those
+/// of a snapshot's encoding (the read side locked) and of its whole save.
+fn ready_child(store_dir: &Path) -> Result<StartTimes, BenchError> {
     use std::io::BufRead;
     let failed = |why: &str| BenchError::Failed(format!("the start child (--ready-child): {why}"));
     let exe = std::env::current_exe().map_err(BenchError::io("cannot find this program"))?;
@@ -1106,7 +1123,9 @@ fn ready_child(store_dir: &Path) -> Result<(f64, (f64, f64)), BenchError> {
         .wait()
         .map_err(BenchError::io("waiting for the start child"))?;
     match audit[..] {
-        [first, repeat] if status.success() => Ok((ready, (first, repeat))),
+        [first, repeat, locked, whole] if status.success() => {
+            Ok((ready, (first, repeat), (locked, whole)))
+        }
         _ => Err(failed(&format!(
             "it ended with {status} before its audit times"
         ))),

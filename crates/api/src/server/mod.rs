@@ -320,7 +320,7 @@ pub fn serve(data: &crate::location::Location, options: ServeOptions) -> Result<
         Ok::<(), AppError>(())
     })?;
     store.flush()?;
-    if let Err(e) = state.save_snapshot() {
+    if let Err(e) = state.save_snapshot_at_stop() {
         eprintln!("kroniek serve: no snapshot of the read models saved at the stop: {e}");
     }
     println!("stopped; every acknowledged event is on disk");

@@ -294,28 +294,65 @@ impl AppState {
         self.read().applied >= at + kroniek_app::snapshot::SNAPSHOT_EVERY
     }
 
-    /// Saves a snapshot of the read side unless the newest one is at its position. Holds the
-    /// read side for reading while it is written (readers go on; the next append's catch-up
-    /// waits). Blocking.
+    /// Saves a snapshot of the read side unless the newest one is at its position, while the
+    /// server serves: holds the read side for reading only while the read models are encoded
+    /// into memory (the next append's catch-up waits for it, and with it every reader that
+    /// comes after); the file is written, synced and renamed after the lock is let go, at the
+    /// cost of the snapshot's size in memory meanwhile. Blocking.
     pub fn save_snapshot(&self) -> Result<Option<std::path::PathBuf>, kroniek_app::AppError> {
+        self.save_snapshot_with(true)
+    }
+
+    /// [`AppState::save_snapshot`] when nobody waits (a clean stop): the read models are
+    /// encoded straight into the file, with no copy of them in memory.
+    pub fn save_snapshot_at_stop(
+        &self,
+    ) -> Result<Option<std::path::PathBuf>, kroniek_app::AppError> {
+        self.save_snapshot_with(false)
+    }
+
+    fn save_snapshot_with(
+        &self,
+        serving: bool,
+    ) -> Result<Option<std::path::PathBuf>, kroniek_app::AppError> {
         let _one = self
             .snapshot_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let read = self.read();
-        let at = self.snapshot_at.load(std::sync::atomic::Ordering::SeqCst);
-        if read.applied == 0 || read.applied == at {
+        let encoded = {
+            let read = self.read();
+            let at = self.snapshot_at.load(std::sync::atomic::Ordering::SeqCst);
+            if read.applied == 0 || read.applied == at {
+                return Ok(None);
+            }
+            if !serving {
+                let saved = kroniek_app::snapshot::save_parts(
+                    &self.store,
+                    &read.projections,
+                    &read.access,
+                    &read.audit,
+                )?;
+                if saved.is_some() {
+                    self.snapshot_at
+                        .store(read.applied, std::sync::atomic::Ordering::SeqCst);
+                }
+                return Ok(saved);
+            }
+            kroniek_app::snapshot::encode(
+                &self.store,
+                &read.projections,
+                &read.access,
+                &read.audit,
+            )?
+        };
+        let Some(encoded) = encoded else {
             return Ok(None);
-        }
-        let saved = kroniek_app::snapshot::save_parts(
-            &self.store,
-            &read.projections,
-            &read.access,
-            &read.audit,
-        )?;
+        };
+        let position = encoded.position();
+        let saved = encoded.save(&self.store)?;
         if saved.is_some() {
             self.snapshot_at
-                .store(read.applied, std::sync::atomic::Ordering::SeqCst);
+                .store(position, std::sync::atomic::Ordering::SeqCst);
         }
         Ok(saved)
     }
@@ -768,23 +805,35 @@ mod tests {
         assert_eq!(body.capacity(), body.len());
     }
 
-    /// Appends from many threads at once, as the API's handlers make them: each caller, once
-    /// answered, finds its own payment on the read side, whether it folded it itself or found
-    /// it folded by another caller's catch-up (which then takes no write lock).
-    #[test]
-    fn every_concurrent_append_is_on_the_read_side_when_it_is_answered() {
-        use kroniek_core::envelope::ProposedEvent;
-        let dir = tempfile::tempdir().unwrap();
+    /// A server's state over a new ledger holding the sample events, in `dir`.
+    fn sample_state(dir: &tempfile::TempDir) -> std::sync::Arc<super::AppState> {
         let store =
             kroniek_core::store::Store::init(&dir.path().join("l"), "test.example/k").unwrap();
         kroniek_app::append::append_sample(&store).unwrap();
-        let state = super::AppState::new(
+        super::AppState::new(
             std::sync::Arc::new(store),
             crate::server::Limits::default(),
             kroniek_app::clock::today,
         )
         .unwrap()
-        .into_shared();
+        .into_shared()
+    }
+
+    /// A 2025 contribution of member 10201 of `cents`.
+    fn payment(cents: usize) -> kroniek_core::envelope::ProposedEvent {
+        let line = format!(
+            r#"{{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{{"member_id":"10201","year":2025,"amount_cents":{cents}}}}}"#
+        );
+        kroniek_core::envelope::ProposedEvent::parse_line(&line).unwrap()
+    }
+
+    /// Appends from many threads at once, as the API's handlers make them: each caller, once
+    /// answered, finds its own payment on the read side, whether it folded it itself or found
+    /// it folded by another caller's catch-up (which then takes no write lock).
+    #[test]
+    fn every_concurrent_append_is_on_the_read_side_when_it_is_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = sample_state(&dir);
         let on = kroniek_core::types::Date::parse("2030-01-01").unwrap();
         let paid_in_2025 = |state: &super::AppState| -> i64 {
             let member = state.read().projections.member("10201", on).unwrap();
@@ -802,11 +851,7 @@ mod tests {
                 let state = &state;
                 scope.spawn(move || {
                     for i in 0..each {
-                        let line = format!(
-                            r#"{{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{{"member_id":"10201","year":2025,"amount_cents":{}}}}}"#,
-                            1 + t * each + i
-                        );
-                        let event = ProposedEvent::parse_line(&line).unwrap();
+                        let event = payment(1 + t * each + i);
                         let outcome =
                             crate::server::routes::append_checked(state, vec![Ok(event)], "t")
                                 .unwrap();
@@ -826,6 +871,46 @@ mod tests {
         // The amounts are 1 to threads × each cents, each paid once.
         let n = (threads * each) as i64;
         assert_eq!(paid_in_2025(&state) - before, n * (n + 1) / 2);
+    }
+
+    /// Snapshots saved while appends go on (encoded under the read lock, written after it)
+    /// each load as the read models at their position: the newest equals the read side.
+    #[test]
+    fn snapshots_saved_while_appends_go_on_load_as_the_read_side_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = sample_state(&dir);
+        let appending = std::sync::atomic::AtomicBool::new(true);
+        let mut saved = 0;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for i in 0..60 {
+                    let event = payment(1 + i);
+                    crate::server::routes::append_checked(&state, vec![Ok(event)], "t").unwrap();
+                }
+                appending.store(false, std::sync::atomic::Ordering::SeqCst);
+            });
+            while appending.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Some(path) = state.save_snapshot().unwrap() {
+                    saved += 1;
+                    assert!(path.exists());
+                }
+            }
+        });
+        assert!(saved > 0, "no snapshot was saved while appending");
+        let head = state.store.head().count;
+        assert_eq!(state.read().applied, head);
+        let last = state.save_snapshot().unwrap();
+        assert!(
+            last.is_some() || state.snapshot_at.load(std::sync::atomic::Ordering::SeqCst) == head
+        );
+        assert!(!state.snapshot_due());
+        let loaded = kroniek_app::snapshot::load(&state.store)
+            .models
+            .expect("the newest snapshot matches the chain");
+        let read = state.read();
+        assert_eq!(loaded.projections, read.projections);
+        assert_eq!(loaded.access, read.access);
+        assert_eq!(loaded.audit, read.audit);
     }
 
     #[test]

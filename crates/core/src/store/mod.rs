@@ -241,7 +241,12 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         for entry in entries {
-            std::fs::remove_file(entry?.path())?;
+            match std::fs::remove_file(entry?.path()) {
+                // A snapshot being saved was renamed (or its saver removed it) meanwhile: its
+                // saver sees the erasure and removes it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                removed => removed?,
+            }
         }
         std::fs::File::open(&dir)?.sync_all()?;
         Ok(())
