@@ -1079,7 +1079,7 @@ fn start_rows(
         what: "serve: a snapshot's save, the read side locked (its encoding)".into(),
         figure: locked,
         unit: "ms",
-        reference: Some(("the whole save, all locked before".into(), whole)),
+        reference: Some(("the whole save (encode, write, sync)".into(), whole)),
         ratio: Some(locked.median / whole.median),
         target: "appends and reads wait for it".into(),
     });

@@ -586,3 +586,18 @@ fn contributions_are_kept_per_year_in_year_order() {
     assert!(!info.add_contribution(2023, i64::MIN));
     assert_eq!(info.contributions.len(), 3);
 }
+
+/// The projections' encoding in pieces, one after the other, is their own encoding.
+#[test]
+fn the_encoding_parts_make_the_projections_encoding() {
+    let (_dir, p) = sample();
+    let config = bincode::config::standard();
+    let whole = bincode::encode_to_vec(&p, config).unwrap();
+    let (a, b, c, d) = p.encoding_parts();
+    let mut parts = bincode::encode_to_vec(&a, config).unwrap();
+    parts.extend(bincode::encode_to_vec(&b, config).unwrap());
+    parts.extend(bincode::encode_to_vec(&c, config).unwrap());
+    parts.extend(bincode::encode_to_vec(&d, config).unwrap());
+    assert!(!p.members.is_empty() && !p.cases.is_empty());
+    assert_eq!(parts, whole);
+}
