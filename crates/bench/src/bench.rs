@@ -1081,7 +1081,7 @@ fn start_rows(
         unit: "ms",
         reference: Some(("the whole save (encode, write, sync)".into(), whole)),
         ratio: Some(locked.median / whole.median),
-        target: "appends and reads wait for it".into(),
+        target: "reads wait for it (appends go on)".into(),
     });
     Ok(())
 }

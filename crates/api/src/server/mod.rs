@@ -72,11 +72,45 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            read_your_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             read_only,
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(axum::middleware::from_fn(request_size))
         .with_state(state)
+}
+
+/// Every request is served from a read side that holds every acknowledged append: when an
+/// append was answered while a snapshot's encoding held the read side, the read side is
+/// caught up first (see [`AppState::catch_up_after_append`]). An append reads only the access
+/// table (its token): it goes on unless the appends not yet folded changed access.
+async fn read_your_writes(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let append =
+        request.method() == axum::http::Method::POST && request.uri().path() == "/v1/events";
+    let lagging = if append {
+        state.is_lagging_access()
+    } else {
+        state.is_lagging()
+    };
+    if lagging {
+        let st = state.clone();
+        let caught_up = tokio::task::spawn_blocking(move || st.catch_up_if_lagging())
+            .await
+            .map_err(problem::ApiError::internal)
+            .and_then(|done| done.map_err(problem::ApiError::from));
+        if let Err(e) = caught_up {
+            return e.into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// On a follower: every request that would write (anything but GET, HEAD and OPTIONS, and the

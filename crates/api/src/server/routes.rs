@@ -145,6 +145,16 @@ pub(crate) fn append_checked(
     events: Vec<Result<ProposedEvent, Refusal>>,
     actor: &str,
 ) -> Result<AppendOutcome, kroniek_core::CoreError> {
+    let access = events.iter().any(|event| {
+        matches!(
+            event,
+            Ok(ProposedEvent {
+                event: kroniek_core::catalogue::EventData::AccessGranted(_)
+                    | kroniek_core::catalogue::EventData::AccessRevoked(_),
+                ..
+            })
+        )
+    });
     let result = state.store.append_batch(events, actor);
     if let Err(kroniek_core::CoreError::Refused(refusals)) = &result {
         for r in refusals {
@@ -152,7 +162,7 @@ pub(crate) fn append_checked(
         }
     }
     let outcome = result?;
-    state.catch_up()?;
+    state.catch_up_after_append(access)?;
     if let AppendOutcome::Appended { count, .. } = &outcome {
         state.metrics.appended(*count);
     }

@@ -96,6 +96,16 @@ pub struct AppState {
     pub snapshot_at: std::sync::atomic::AtomicU64,
     /// Serialises saving snapshots.
     snapshot_lock: std::sync::Mutex<()>,
+    /// Set while a snapshot's encoding holds the read side: an append answered meanwhile does
+    /// not wait to fold its records (see [`AppState::catch_up_after_append`]).
+    encoding: std::sync::atomic::AtomicBool,
+    /// Set by an append answered before the read side folded its records; every request
+    /// catches the read side up first while it is set ([`AppState::catch_up_if_lagging`]).
+    lagging: std::sync::atomic::AtomicBool,
+    /// Set with `lagging` when those records grant or revoke access: appends, which read
+    /// nothing else of the read side, then catch it up first too (their token is checked
+    /// against the access table).
+    lagging_access: std::sync::atomic::AtomicBool,
     /// How the read side was built at start, for the log: from a snapshot (its position), and
     /// the snapshots ignored, each with why.
     pub started_from: Option<u64>,
@@ -250,6 +260,9 @@ impl AppState {
             audits_under_way: std::sync::Mutex::new(std::collections::HashMap::new()),
             snapshot_at: std::sync::atomic::AtomicU64::new(started_from.unwrap_or(0)),
             snapshot_lock: std::sync::Mutex::new(()),
+            encoding: std::sync::atomic::AtomicBool::new(false),
+            lagging: std::sync::atomic::AtomicBool::new(false),
+            lagging_access: std::sync::atomic::AtomicBool::new(false),
             started_from,
             ignored_snapshots: loaded.ignored,
         };
@@ -315,11 +328,25 @@ impl AppState {
         &self,
         serving: bool,
     ) -> Result<Option<std::path::PathBuf>, kroniek_app::AppError> {
+        let saved = self.save_snapshot_holding(serving);
+        // Fold what the appends answered during the encoding left (the next request would,
+        // but none may come).
+        self.catch_up_if_lagging()?;
+        saved
+    }
+
+    fn save_snapshot_holding(
+        &self,
+        serving: bool,
+    ) -> Result<Option<std::path::PathBuf>, kroniek_app::AppError> {
         let _one = self
             .snapshot_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let encoded = {
+            // Appends from now on are answered without waiting for the read side, which this
+            // holds (the flag is cleared when the block ends, however it ends).
+            let _encoding = serving.then(|| Flag::raise(&self.encoding));
             let read = self.read();
             let at = self.snapshot_at.load(std::sync::atomic::Ordering::SeqCst);
             if read.applied == 0 || read.applied == at {
@@ -362,11 +389,72 @@ impl AppState {
         self.catch_up_with(false)
     }
 
+    /// An append's catch-up of the read side, once its records are durable (`access`: they
+    /// grant or revoke access): as [`AppState::catch_up`], except while a snapshot's encoding
+    /// holds the read side, when the append is answered at once and the read side marked as
+    /// lagging. Every request after it that reads the read side catches it up before it is
+    /// served (the router's `read_your_writes`), and so does the snapshot's save when its
+    /// encoding ends: an acknowledged append is still seen by every request made after its
+    /// answer. Appends read only the access table (their token), so they go on without
+    /// waiting unless access changed. (An append that looks just before an encoding takes the
+    /// read side waits for it, as every append did before.)
+    pub fn catch_up_after_append(&self, access: bool) -> Result<(), CoreError> {
+        if self.encoding.load(std::sync::atomic::Ordering::SeqCst) {
+            if access {
+                self.lagging_access
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            self.lagging
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            return Ok(());
+        }
+        self.catch_up()
+    }
+
+    /// Whether an append was answered before the read side folded its records.
+    pub fn is_lagging(&self) -> bool {
+        self.lagging.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether such an append granted or revoked access.
+    pub fn is_lagging_access(&self) -> bool {
+        self.lagging_access
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Catches the read side up when an append was answered before it folded its records
+    /// (see [`AppState::catch_up_after_append`]). Blocking when it does.
+    pub fn catch_up_if_lagging(&self) -> Result<(), CoreError> {
+        if self.is_lagging() {
+            self.catch_up()?;
+        }
+        Ok(())
+    }
+
     /// [`AppState::catch_up`]; when the read side starts from the first record and `verify`
     /// is set, the chain is verified on the same pass (`Store::replay_verified`) and the
     /// outcome kept for the overview, as [`AppState::verify_and_remember`] does with a walk of
     /// its own.
     fn catch_up_with(&self, verify: bool) -> Result<(), CoreError> {
+        // Cleared before the head is read: an append that marks the read side lagging after
+        // this keeps it marked; one that marked it before is below the head read here, and
+        // folded by this catch-up (or found folded). A failed catch-up marks it again.
+        let access = self
+            .lagging_access
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        self.lagging
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let caught_up = self.catch_up_from_head(verify);
+        if caught_up.is_err() {
+            self.lagging_access
+                .fetch_or(access, std::sync::atomic::Ordering::SeqCst);
+            self.lagging
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        caught_up
+    }
+
+    fn catch_up_from_head(&self, verify: bool) -> Result<(), CoreError> {
         // Concurrent appends each catch up; most find that another one already folded their
         // records, and need no write lock (which would hold up every read).
         if !verify {
@@ -702,6 +790,22 @@ impl AppState {
     }
 }
 
+/// An atomic flag raised for as long as this lives.
+struct Flag<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl<'a> Flag<'a> {
+    fn raise(flag: &'a std::sync::atomic::AtomicBool) -> Flag<'a> {
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        Flag(flag)
+    }
+}
+
+impl Drop for Flag<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// The authenticated caller: who, and in which role.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -916,6 +1020,123 @@ mod tests {
         assert_eq!(loaded.projections, read.projections);
         assert_eq!(loaded.access, read.access);
         assert_eq!(loaded.audit, read.audit);
+    }
+
+    /// While a snapshot's encoding holds the read side, appends over HTTP are answered without
+    /// waiting for it; an append after one that revoked access waits, and its revoked token is
+    /// refused; the next read (a member's page) is served only after the read side folded
+    /// every append answered before it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_answered_during_a_snapshot_encoding_are_seen_by_the_next_request() {
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = sample_state(&dir);
+        let grant = |name: &str| {
+            kroniek_app::tokens::grant(
+                &state.store,
+                name,
+                kroniek_core::catalogue::AccessRole::Admin,
+                "admin:local",
+                kroniek_app::clock::today(),
+            )
+            .unwrap()
+        };
+        let (token, other) = (grant("t-admin"), grant("t-other"));
+        state.catch_up().unwrap();
+        let app = crate::server::router(state.clone());
+        let on = kroniek_core::types::Date::parse("2030-01-01").unwrap();
+        let paid_in_2025 = |state: &super::AppState| -> i64 {
+            let member = state.read().projections.member("10201", on).unwrap();
+            member
+                .contributions
+                .iter()
+                .filter(|c| c.year == 2025)
+                .map(|c| c.net_cents)
+                .sum()
+        };
+        let before = paid_in_2025(&state);
+        // As a snapshot's encoding does: the flag raised, the read side held for reading,
+        // until `release` is sent.
+        let (held, is_held) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let state = state.clone();
+            std::thread::spawn(move || {
+                let _encoding = super::Flag::raise(&state.encoding);
+                let _read = state.read();
+                held.send(()).unwrap();
+                released.recv().unwrap();
+            })
+        };
+        is_held.recv().unwrap();
+        let request = |method: &str, uri: &str, token: &str, body: &str| {
+            axum::http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap()
+        };
+        let payment = |cents: i64| {
+            format!(
+                r#"{{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{{"member_id":"10201","year":2025,"amount_cents":{cents}}}}}"#
+            )
+        };
+        let quickly = std::time::Duration::from_secs(20);
+        for (cents, as_token) in [(4242, &token), (1, &token), (2, &other)] {
+            let answered = tokio::time::timeout(
+                quickly,
+                app.clone()
+                    .oneshot(request("POST", "/v1/events", as_token, &payment(cents))),
+            )
+            .await
+            .expect("the append was answered while the read side was held")
+            .unwrap();
+            assert_eq!(answered.status(), axum::http::StatusCode::CREATED);
+        }
+        assert!(state.is_lagging() && !state.is_lagging_access());
+        assert!(state.read().applied < state.store.head().count);
+        let revoke = r#"{"stream":"access/t-other","type":"AccessRevoked","effective":"2024-11-01","data":{"principal":"t-other"}}"#;
+        let answered = tokio::time::timeout(
+            quickly,
+            app.clone()
+                .oneshot(request("POST", "/v1/events", &token, revoke)),
+        )
+        .await
+        .expect("the revocation was answered while the read side was held")
+        .unwrap();
+        assert_eq!(answered.status(), axum::http::StatusCode::CREATED);
+        assert!(state.is_lagging_access());
+        // The next append waits for the read side: let it go a little later.
+        let releasing = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            release.send(()).unwrap();
+        });
+        let refused = app
+            .clone()
+            .oneshot(request("POST", "/v1/events", &other, &payment(3)))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), axum::http::StatusCode::UNAUTHORIZED);
+        releasing.join().unwrap();
+        holder.join().unwrap();
+        assert!(!state.is_lagging() && !state.is_lagging_access());
+        let page = app
+            .clone()
+            .oneshot(request("GET", "/v1/members/10201", &token, ""))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), axum::http::StatusCode::OK);
+        let body = axum::body::to_bytes(page.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let total = before + 4242 + 1 + 2;
+        assert!(
+            String::from_utf8_lossy(&body).contains(&format!("\"net_cents\":{total}")),
+            "the member's page shows the payments answered before it"
+        );
+        assert_eq!(paid_in_2025(&state), total);
     }
 
     #[test]
