@@ -390,7 +390,7 @@ fn encode_parts<W: Write>(
     audit: &AuditFacts,
 ) -> Result<(), AppError> {
     bincode::encode_into_std_write((projections, access, audit), out, config())
-        .map_err(|e| AppError::Failed(format!("cannot encode the read models: {e}")))?;
+        .map_err(cannot_encode)?;
     Ok(())
 }
 
@@ -428,9 +428,12 @@ impl<'scope> Piece<'scope> {
 /// One piece of the read models, encoded in memory.
 fn encode_piece<E: bincode::Encode>(piece: &E) -> Result<Chunks, AppError> {
     let mut chunks = Chunks::default();
-    bincode::encode_into_writer(piece, &mut chunks, config())
-        .map_err(|e| AppError::Failed(format!("cannot encode the read models: {e}")))?;
+    bincode::encode_into_writer(piece, &mut chunks, config()).map_err(cannot_encode)?;
     Ok(chunks)
+}
+
+fn cannot_encode(e: bincode::error::EncodeError) -> AppError {
+    AppError::Failed(format!("cannot encode the read models: {e}"))
 }
 
 /// Bytes in pieces of at least 1 MiB: a growing buffer that never copies what it holds.

@@ -309,9 +309,9 @@ impl AppState {
 
     /// Saves a snapshot of the read side unless the newest one is at its position, while the
     /// server serves: holds the read side for reading only while the read models are encoded
-    /// into memory (the next append's catch-up waits for it, and with it every reader that
-    /// comes after); the file is written, synced and renamed after the lock is let go, at the
-    /// cost of the snapshot's size in memory meanwhile. Blocking.
+    /// into memory (reads wait for it; appends are answered without folding their records, see
+    /// [`AppState::catch_up_after_append`]); the file is written, synced and renamed after the
+    /// lock is let go, at the cost of the snapshot's size in memory meanwhile. Blocking.
     pub fn save_snapshot(&self) -> Result<Option<std::path::PathBuf>, kroniek_app::AppError> {
         self.save_snapshot_with(true)
     }
@@ -359,11 +359,7 @@ impl AppState {
                     &read.access,
                     &read.audit,
                 )?;
-                if saved.is_some() {
-                    self.snapshot_at
-                        .store(read.applied, std::sync::atomic::Ordering::SeqCst);
-                }
-                return Ok(saved);
+                return Ok(self.saved_at(saved, read.applied));
             }
             kroniek_app::snapshot::encode(
                 &self.store,
@@ -377,11 +373,20 @@ impl AppState {
         };
         let position = encoded.position();
         let saved = encoded.save(&self.store)?;
+        Ok(self.saved_at(saved, position))
+    }
+
+    /// Remembers the position of a snapshot that was `saved` (none when an erasure overtook it).
+    fn saved_at(
+        &self,
+        saved: Option<std::path::PathBuf>,
+        position: u64,
+    ) -> Option<std::path::PathBuf> {
         if saved.is_some() {
             self.snapshot_at
                 .store(position, std::sync::atomic::Ordering::SeqCst);
         }
-        Ok(saved)
+        saved
     }
 
     /// Applies every record the read side has not seen yet. Blocking (reads sled).
@@ -459,14 +464,19 @@ impl AppState {
     fn catch_up_waiting(&self, verify: bool, politely: bool) -> Result<(), CoreError> {
         // Cleared before the head is read: an append that marks the read side lagging after
         // this keeps it marked; one that marked it before is below the head read here, and
-        // folded by this catch-up (or found folded). A failed catch-up marks it again.
-        let access = self
-            .lagging_access
-            .swap(false, std::sync::atomic::Ordering::SeqCst);
-        self.lagging
-            .store(false, std::sync::atomic::Ordering::SeqCst);
+        // folded by this catch-up (or found folded). A failed catch-up marks it again. Only
+        // looked at, not written, when nothing is marked (every append passes here).
+        let lagging = self.is_lagging();
+        let access = lagging
+            && self
+                .lagging_access
+                .swap(false, std::sync::atomic::Ordering::SeqCst);
+        if lagging {
+            self.lagging
+                .store(false, std::sync::atomic::Ordering::SeqCst);
+        }
         let caught_up = self.catch_up_from_head(verify, politely);
-        if caught_up.is_err() {
+        if lagging && caught_up.is_err() {
             self.lagging_access
                 .fetch_or(access, std::sync::atomic::Ordering::SeqCst);
             self.lagging
@@ -947,12 +957,28 @@ mod tests {
         .into_shared()
     }
 
-    /// A 2025 contribution of member 10201 of `cents`.
-    fn payment(cents: usize) -> kroniek_core::envelope::ProposedEvent {
-        let line = format!(
+    /// A 2025 contribution of member 10201 of `cents`, as a JSON line.
+    fn payment_line(cents: usize) -> String {
+        format!(
             r#"{{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{{"member_id":"10201","year":2025,"amount_cents":{cents}}}}}"#
-        );
-        kroniek_core::envelope::ProposedEvent::parse_line(&line).unwrap()
+        )
+    }
+
+    /// [`payment_line`], parsed.
+    fn payment(cents: usize) -> kroniek_core::envelope::ProposedEvent {
+        kroniek_core::envelope::ProposedEvent::parse_line(&payment_line(cents)).unwrap()
+    }
+
+    /// Member 10201's net contributions for 2025, on the read side.
+    fn paid_in_2025(state: &super::AppState) -> i64 {
+        let on = kroniek_core::types::Date::parse("2030-01-01").unwrap();
+        let member = state.read().projections.member("10201", on).unwrap();
+        member
+            .contributions
+            .iter()
+            .filter(|c| c.year == 2025)
+            .map(|c| c.net_cents)
+            .sum()
     }
 
     /// Appends from many threads at once, as the API's handlers make them: each caller, once
@@ -962,16 +988,6 @@ mod tests {
     fn every_concurrent_append_is_on_the_read_side_when_it_is_answered() {
         let dir = tempfile::tempdir().unwrap();
         let state = sample_state(&dir);
-        let on = kroniek_core::types::Date::parse("2030-01-01").unwrap();
-        let paid_in_2025 = |state: &super::AppState| -> i64 {
-            let member = state.read().projections.member("10201", on).unwrap();
-            member
-                .contributions
-                .iter()
-                .filter(|c| c.year == 2025)
-                .map(|c| c.net_cents)
-                .sum()
-        };
         let before = paid_in_2025(&state);
         let (threads, each) = (8, 25);
         std::thread::scope(|scope| {
@@ -1068,16 +1084,6 @@ mod tests {
         let (token, other) = (grant("t-admin"), grant("t-other"));
         state.catch_up().unwrap();
         let app = crate::server::router(state.clone());
-        let on = kroniek_core::types::Date::parse("2030-01-01").unwrap();
-        let paid_in_2025 = |state: &super::AppState| -> i64 {
-            let member = state.read().projections.member("10201", on).unwrap();
-            member
-                .contributions
-                .iter()
-                .filter(|c| c.year == 2025)
-                .map(|c| c.net_cents)
-                .sum()
-        };
         let before = paid_in_2025(&state);
         // As a snapshot's encoding does: the flag raised, the read side held for reading,
         // until `release` is sent.
@@ -1104,11 +1110,6 @@ mod tests {
                 .body(axum::body::Body::from(body.to_string()))
                 .unwrap()
         };
-        let payment = |cents: i64| {
-            format!(
-                r#"{{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{{"member_id":"10201","year":2025,"amount_cents":{cents}}}}}"#
-            )
-        };
         // An append answered while the read side is held, in well under the hold's 10 s.
         let append_quickly = |as_token: &str, body: &str| {
             let started = std::time::Instant::now();
@@ -1125,7 +1126,7 @@ mod tests {
             }
         };
         let created = axum::http::StatusCode::CREATED;
-        assert_eq!(append_quickly(&token, &payment(4242)).await, created);
+        assert_eq!(append_quickly(&token, &payment_line(4242)).await, created);
         // A read made now waits for the read side, without holding up the appends after it.
         let waiting_read =
             tokio::spawn(
@@ -1137,8 +1138,8 @@ mod tests {
             !waiting_read.is_finished(),
             "the read waits for the read side"
         );
-        assert_eq!(append_quickly(&token, &payment(1)).await, created);
-        assert_eq!(append_quickly(&other, &payment(2)).await, created);
+        assert_eq!(append_quickly(&token, &payment_line(1)).await, created);
+        assert_eq!(append_quickly(&other, &payment_line(2)).await, created);
         assert!(state.is_lagging() && !state.is_lagging_access());
         assert!(state.read().applied < state.store.head().count);
         let revoke = r#"{"stream":"access/t-other","type":"AccessRevoked","effective":"2024-11-01","data":{"principal":"t-other"}}"#;
@@ -1151,7 +1152,7 @@ mod tests {
         });
         let refused = app
             .clone()
-            .oneshot(request("POST", "/v1/events", &other, &payment(3)))
+            .oneshot(request("POST", "/v1/events", &other, &payment_line(3)))
             .await
             .unwrap();
         assert_eq!(refused.status(), axum::http::StatusCode::UNAUTHORIZED);
