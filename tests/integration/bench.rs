@@ -66,6 +66,7 @@ fn the_quick_bench_measures_every_row() {
         "peak RSS, the same with MIMALLOC_PURGE_DELAY=0",
         "peak RSS, serve started from its snapshot, after ten audit reports",
         "peak RSS, the same started with a rebuild (no snapshot)",
+        "peak RSS, serve from its snapshot, ten audit reports and one append",
         "serve: ready after a clean stop (its snapshot at the head)",
         "serve: ready after kill -9 (records past its snapshot)",
         "audit report over the API, a repeat at the same head",

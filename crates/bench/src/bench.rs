@@ -168,7 +168,8 @@ fn peak_rss_mib() -> f64 {
 
 /// Runs this binary as `CHILD DIR` (`--rebuild-child`: builds every projection as `kroniek
 /// members` does, see [`rebuild_child`]; `--serve-child`: a server's start and ten audit
-/// reports, see [`crate::http::serve_child`]) and returns its peak RSS, read from `/proc`
+/// reports, see [`crate::http::serve_child`]; `--serve-append-child`: the same and one append)
+/// and returns its peak RSS, read from `/proc`
 /// every 5 ms while it runs (its high-water mark, so only growth in its last 5 ms could be
 /// missed). `purge_delay_ms` sets the child's `MIMALLOC_PURGE_DELAY`: how long mimalloc keeps
 /// freed memory before it gives it back (1,000 ms unless set). `None` when the child could not
@@ -981,9 +982,9 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     // A server's peak RSS after ten audit reports: its first start rebuilds the read side
     // (no snapshot yet) and saves a snapshot as a clean stop does; the starts after it load
     // that snapshot, as a server restarted after a clean stop does.
-    let serve_child = || {
-        child_rss_mib("--serve-child", &store_dir, None).ok_or_else(|| {
-            BenchError::Failed("the server's child process (--serve-child) failed".into())
+    let serve_child = |child: &str| {
+        child_rss_mib(child, &store_dir, None).ok_or_else(|| {
+            BenchError::Failed(format!("the server's child process ({child}) failed"))
         })
     };
     match std::fs::remove_dir_all(store_dir.join("snapshots")) {
@@ -992,8 +993,12 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         }
         _ => {}
     }
-    let after_rebuild = serve_child()?;
-    let from_snapshot = stat((0..runs).map(|_| serve_child()).collect::<Result<_, _>>()?);
+    let after_rebuild = serve_child("--serve-child")?;
+    let from_snapshot = stat(
+        (0..runs)
+            .map(|_| serve_child("--serve-child"))
+            .collect::<Result<_, _>>()?,
+    );
     rows.push(Row {
         what: "peak RSS, serve started from its snapshot, after ten audit reports".into(),
         figure: from_snapshot,
@@ -1009,6 +1014,19 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         reference: Some(("from its snapshot".into(), from_snapshot)),
         ratio: Some(after_rebuild / from_snapshot.median),
         target: "".into(),
+    });
+    // The same server after one append: the writer holds a copy of the rules' state of its
+    // own from its first append on (taken from the read side, which keeps its own for the
+    // read models). Last of the memory rows: its stop saves a snapshot at the new head, where
+    // the start rows expect one.
+    let after_append = serve_child("--serve-append-child")?;
+    rows.push(Row {
+        what: "peak RSS, serve from its snapshot, ten audit reports and one append".into(),
+        figure: Stat::one(after_append),
+        unit: "MiB",
+        reference: Some(("without the append".into(), from_snapshot)),
+        ratio: Some(after_append / from_snapshot.median),
+        target: "the writer's own copy of the rules' state".into(),
     });
     start_rows(&store_dir, n, runs, &mut rows)?;
     print_rows(&rows, n, runs, as_json)?;

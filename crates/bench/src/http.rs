@@ -210,7 +210,7 @@ async fn connection(
 /// of the audit report of each of the ten years up to the newest record's (through
 /// [`AppState::audit_body`], which the request's handler calls), then saves a snapshot as a
 /// clean stop does. Prints the years and the bodies' sizes as JSON.
-pub fn serve_child(store_dir: &Path) -> Result<(), BenchError> {
+pub fn serve_child(store_dir: &Path, then_append: bool) -> Result<(), BenchError> {
     let store = Arc::new(kroniek_app::ledger::open(store_dir)?);
     let head = store.head().count;
     let newest = store.record_at(head.checked_sub(1).ok_or_else(|| {
@@ -230,6 +230,14 @@ pub fn serve_child(store_dir: &Path) -> Result<(), BenchError> {
         let params = kroniek_projections::audit::AuditParams::for_year(year);
         let body = state.audit_body(AccessRole::Admin, &params)?;
         sizes.push((year, body.len()));
+    }
+    if then_append {
+        // One payment, as `POST /v1/events` appends it: the writer takes its own copy of the
+        // rules' state from the read side, which a server that takes appends keeps from then on.
+        state
+            .store
+            .append(&[crate::bench::payment(100_000, 0)?], "admin:bench")?;
+        state.catch_up_after_append(false)?;
     }
     state.save_snapshot_at_stop()?;
     let text = serde_json::to_string(&sizes).map_err(|e| BenchError::Failed(e.to_string()))?;

@@ -56,13 +56,17 @@ struct Args {
         conflicts_with = "rebuild_child"
     )]
     serve_child: Option<PathBuf>,
+    /// (Internal) as --serve-child, then append one payment as `POST /v1/events` does: the
+    /// child process whose peak RSS is a server's that takes appends.
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with_all = ["rebuild_child", "serve_child"])]
+    serve_append_child: Option<PathBuf>,
     /// (Internal) start a server's state on the ledger in this folder, say `ready`, then time
     /// an audit report and its repeat: the child process whose start the bench times.
-    #[arg(long, value_name = "DIR", hide = true, conflicts_with_all = ["rebuild_child", "serve_child"])]
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with_all = ["rebuild_child", "serve_child", "serve_append_child"])]
     ready_child: Option<PathBuf>,
     /// (Internal) append --events payments to the ledger in this folder and wait to be killed
     /// with SIGKILL: the crash the bench's start after `kill -9` recovers from.
-    #[arg(long, value_name = "DIR", hide = true, conflicts_with_all = ["rebuild_child", "serve_child", "ready_child"])]
+    #[arg(long, value_name = "DIR", hide = true, conflicts_with_all = ["rebuild_child", "serve_child", "serve_append_child", "ready_child"])]
     append_child: Option<PathBuf>,
 }
 
@@ -71,7 +75,9 @@ fn main() -> ExitCode {
     let result = if let Some(dir) = &args.rebuild_child {
         bench::rebuild_child(dir)
     } else if let Some(dir) = &args.serve_child {
-        http::serve_child(dir)
+        http::serve_child(dir, false)
+    } else if let Some(dir) = &args.serve_append_child {
+        http::serve_child(dir, true)
     } else if let Some(dir) = &args.ready_child {
         http::ready_child(dir)
     } else if let Some(dir) = &args.append_child {
