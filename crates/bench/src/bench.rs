@@ -169,9 +169,8 @@ fn peak_rss_mib() -> f64 {
 /// Runs this binary as `CHILD DIR` (`--rebuild-child`: builds every projection as `kroniek
 /// members` does, see [`rebuild_child`]; `--serve-child`: a server's start and ten audit
 /// reports, see [`crate::http::serve_child`]; `--serve-append-child`: the same and one append)
-/// and returns its peak RSS, read from `/proc`
-/// every 5 ms while it runs (its high-water mark, so only growth in its last 5 ms could be
-/// missed). `purge_delay_ms` sets the child's `MIMALLOC_PURGE_DELAY`: how long mimalloc keeps
+/// and returns its peak RSS, read from `/proc` every 5 ms while it runs (its high-water mark,
+/// so only growth in its last 5 ms could be missed). `purge_delay_ms` sets the child's `MIMALLOC_PURGE_DELAY`: how long mimalloc keeps
 /// freed memory before it gives it back (1,000 ms unless set). `None` when the child could not
 /// run or failed.
 fn child_rss_mib(child: &str, store_dir: &Path, purge_delay_ms: Option<u32>) -> Option<f64> {

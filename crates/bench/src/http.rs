@@ -208,8 +208,9 @@ async fn connection(
 /// as `serve` does (from the newest snapshot, else a rebuild that verifies the chain), walks
 /// the chain as a server started from a snapshot does in the background, makes the JSON body
 /// of the audit report of each of the ten years up to the newest record's (through
-/// [`AppState::audit_body`], which the request's handler calls), then saves a snapshot as a
-/// clean stop does. Prints the years and the bodies' sizes as JSON.
+/// [`AppState::audit_body`], which the request's handler calls), with `then_append`
+/// (`--serve-append-child DIR`) appends one payment as `POST /v1/events` does, then saves a
+/// snapshot as a clean stop does. Prints the years and the bodies' sizes as JSON.
 pub fn serve_child(store_dir: &Path, then_append: bool) -> Result<(), BenchError> {
     let store = Arc::new(kroniek_app::ledger::open(store_dir)?);
     let head = store.head().count;
