@@ -11,39 +11,54 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The `kroniek` binary, built once per test run in the profile the tests were built in.
-pub fn kroniek_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| build_binary("kroniek-api", "kroniek"))
+/// The `kroniek` binary (package `kroniek-api`), built once per test run in the profile the
+/// tests were built in (see [`binaries_built`]).
+pub fn kroniek_bin() -> PathBuf {
+    binaries_built().join("kroniek")
 }
 
 /// The `kroniek-bench` binary (package `kroniek-bench`), built like [`kroniek_bin`].
-pub fn bench_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| build_binary("kroniek-bench", "kroniek-bench"))
+pub fn bench_bin() -> PathBuf {
+    binaries_built().join("kroniek-bench")
 }
 
-/// Builds `binary` of `package` in the profile the tests were built in, and returns its path.
-fn build_binary(package: &str, binary: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // target/<profile>/deps/integration-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let target_dir = profile_dir.parent().expect("target");
-    let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "--quiet", "-p", package, "--bin", binary]);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(root())
-        .status()
-        .expect("cargo build runs");
-    assert!(status.success(), "building the {binary} binary failed");
-    profile_dir.join(binary)
+/// Builds the workspace's binaries once per test run, in the profile the tests were built in,
+/// and returns the folder they are in (`target/<profile>`).
+///
+/// The build selects what `cargo test --workspace` selects (every package, every target):
+/// cargo resolves features over the packages and targets a command selects, so a build of one
+/// package (`-p kroniek-api`) compiled most of the dependency tree a second time with other
+/// features (libc without `extra_traits`, hyper without its client, …), and CI a third time
+/// for `-p kroniek-tests`. With the same selection, the binaries reuse the tests' libraries.
+fn binaries_built() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        // target/<profile>/deps/integration-<hash>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>");
+        let target_dir = profile_dir.parent().expect("target");
+        let mut build = Command::new(env!("CARGO"));
+        build.args([
+            "build",
+            "--quiet",
+            "--locked",
+            "--workspace",
+            "--all-targets",
+        ]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build
+            .env("CARGO_TARGET_DIR", target_dir)
+            .current_dir(root())
+            .status()
+            .expect("cargo build runs");
+        assert!(status.success(), "building the workspace's binaries failed");
+        profile_dir.to_path_buf()
+    })
 }
 
 /// Reports that the running test cannot run here (a tool is missing) and returns: says
