@@ -120,8 +120,7 @@ pub async fn append(
     let events: Vec<Result<ProposedEvent, Refusal>> =
         items.into_iter().map(ProposedEvent::parse).collect();
     let actor = caller.actor();
-    let st = state.clone();
-    let outcome = blocking(move || Ok(append_checked(&st, events, &actor)?)).await?;
+    let outcome = state.append(events, actor).await?;
     Ok(match outcome {
         AppendOutcome::Appended { first, count, head } => {
             (
@@ -145,16 +144,7 @@ pub(crate) fn append_checked(
     events: Vec<Result<ProposedEvent, Refusal>>,
     actor: &str,
 ) -> Result<AppendOutcome, kroniek_core::CoreError> {
-    let access = events.iter().any(|event| {
-        matches!(
-            event,
-            Ok(ProposedEvent {
-                event: kroniek_core::catalogue::EventData::AccessGranted(_)
-                    | kroniek_core::catalogue::EventData::AccessRevoked(_),
-                ..
-            })
-        )
-    });
+    let access = grants_or_revokes_access(&events);
     let result = state.store.append_batch(events, actor);
     if let Err(kroniek_core::CoreError::Refused(refusals)) = &result {
         for r in refusals {
@@ -167,6 +157,20 @@ pub(crate) fn append_checked(
         state.metrics.appended(*count);
     }
     Ok(outcome)
+}
+
+/// Whether a batch grants or revokes access (the read side's access table changes with it).
+pub(crate) fn grants_or_revokes_access(events: &[Result<ProposedEvent, Refusal>]) -> bool {
+    events.iter().any(|event| {
+        matches!(
+            event,
+            Ok(ProposedEvent {
+                event: kroniek_core::catalogue::EventData::AccessGranted(_)
+                    | kroniek_core::catalogue::EventData::AccessRevoked(_),
+                ..
+            })
+        )
+    })
 }
 
 /// One record's line as `role` may see it: withheld, or with or without personal data.

@@ -110,7 +110,18 @@ pub struct AppState {
     /// the snapshots ignored, each with why.
     pub started_from: Option<u64>,
     pub ignored_snapshots: Vec<String>,
+    /// Leader threads running for the API's appends ([`AppState::append`]): how many.
+    leader_threads: std::sync::atomic::AtomicUsize,
 }
+
+/// How many threads lead the write groups of the API's appends (see
+/// [`Store::lead_waiting_appends`]): two, so that one applies the next group while the other
+/// makes its own durable and catches the read side up.
+pub const APPEND_LEADER_THREADS: usize = 2;
+
+/// How long an idle leader thread sleeps before it looks at the queue again on its own (it is
+/// unparked when appends wait; the look also lets it end soon after the state is dropped).
+const LEADER_IDLE_LOOK: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// How many exports one principal may have under way at once.
 pub const EXPORTS_PER_PRINCIPAL: usize = 2;
@@ -219,6 +230,24 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// A leader thread of the API's appends (see [`Store::lead_waiting_appends`]): leads the
+/// groups of appends waiting and, once each is durable, catches the read side up before its
+/// callers are answered, so that an answered append is on the read side. Holds the state only
+/// while it leads; it ends at its first look after the state was dropped.
+fn lead_appends(state: &std::sync::Weak<AppState>) {
+    loop {
+        {
+            let Some(st) = state.upgrade() else { return };
+            // A failed catch-up is left to the caller's own ([`AppState::append`]), and so is
+            // marking that access changed while a snapshot's encoding holds the read side.
+            while st.store.lead_waiting_appends(&mut || {
+                let _ = st.catch_up_after_append(false);
+            }) {}
+        }
+        std::thread::park_timeout(LEADER_IDLE_LOOK);
+    }
+}
+
 impl AppState {
     /// Builds the state, with the read side caught up with the log: from the newest snapshot
     /// that matches the ledger (`kroniek_app::snapshot`), folding only the records after it,
@@ -265,6 +294,7 @@ impl AppState {
             lagging_access: std::sync::atomic::AtomicBool::new(false),
             started_from,
             ignored_snapshots: loaded.ignored,
+            leader_threads: std::sync::atomic::AtomicUsize::new(0),
         };
         state.catch_up_with(started_from.is_none())?;
         Ok(state)
@@ -280,10 +310,24 @@ impl AppState {
     ///
     /// A follower's read side is not a source: its copy may be a role's view, whose withheld
     /// records its read side folds as nothing (and a follower takes no appends).
+    ///
+    /// It also starts the leader threads of the API's appends ([`APPEND_LEADER_THREADS`]),
+    /// which hold the state only while they lead a group and end once it is dropped.
     pub fn into_shared(self) -> Arc<AppState> {
         let state = Arc::new(self);
         if state.leader.is_some() {
             return state;
+        }
+        for i in 0..APPEND_LEADER_THREADS {
+            let weak = Arc::downgrade(&state);
+            let started = std::thread::Builder::new()
+                .name(format!("append-leader-{i}"))
+                .spawn(move || lead_appends(&weak));
+            if started.is_ok() {
+                state
+                    .leader_threads
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
         }
         // Weak: the store must not keep alive the state that holds it.
         let read_side = Arc::downgrade(&state);
@@ -414,6 +458,74 @@ impl AppState {
             return Ok(());
         }
         self.catch_up()
+    }
+
+    /// The API's append path without a blocking thread: the batch is queued for the leader
+    /// threads ([`Store::append_batch_then`]) and this task awaits its answer; the leader
+    /// caught the read side up before answering (else it is caught up here, on a blocking
+    /// thread). Refusals are counted by rule, appended events counted. Without leader threads
+    /// (a follower's state) it is [`super::routes::append_checked`] on a blocking thread.
+    pub async fn append(
+        self: &Arc<Self>,
+        events: Vec<Result<kroniek_core::ProposedEvent, kroniek_core::rules::Refusal>>,
+        actor: String,
+    ) -> Result<kroniek_core::store::AppendOutcome, CoreError> {
+        use kroniek_core::store::AppendOutcome;
+        if self
+            .leader_threads
+            .load(std::sync::atomic::Ordering::SeqCst)
+            == 0
+        {
+            let st = self.clone();
+            return tokio::task::spawn_blocking(move || {
+                super::routes::append_checked(&st, events, &actor)
+            })
+            .await
+            .unwrap_or_else(|e| Err(CoreError::WriteFailed(e.to_string())));
+        }
+        let access = super::routes::grants_or_revokes_access(&events);
+        let (answered, answer) = tokio::sync::oneshot::channel();
+        self.store.append_batch_then(
+            events,
+            &actor,
+            Box::new(move |outcome| {
+                let _ = answered.send(outcome);
+            }),
+        );
+        let result = answer.await.unwrap_or_else(|_| {
+            Err(CoreError::Invalid(
+                "the write group dropped an append unanswered (a defect: please report it)".into(),
+            ))
+        });
+        if let Err(CoreError::Refused(refusals)) = &result {
+            for r in refusals {
+                self.metrics.refused(r.refusal.rule.id());
+            }
+        }
+        let outcome = result?;
+        let head = match &outcome {
+            AppendOutcome::Appended { head, .. } | AppendOutcome::AlreadyRecorded { head, .. } => {
+                head.count
+            }
+        };
+        let encoding = self.encoding.load(std::sync::atomic::Ordering::SeqCst);
+        if encoding && self.is_lagging() {
+            // Answered without folding, as `catch_up_after_append` answers while a snapshot's
+            // encoding holds the read side (the leader marked it lagging).
+            if access {
+                self.lagging_access
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        } else if !self.read.try_read().is_ok_and(|read| read.applied >= head) {
+            let st = self.clone();
+            tokio::task::spawn_blocking(move || st.catch_up_after_append(access))
+                .await
+                .unwrap_or_else(|e| Err(CoreError::WriteFailed(e.to_string())))?;
+        }
+        if let AppendOutcome::Appended { count, .. } = &outcome {
+            self.metrics.appended(*count);
+        }
+        Ok(outcome)
     }
 
     /// Whether an append was answered before the read side folded its records.
@@ -1015,6 +1127,85 @@ mod tests {
         // The amounts are 1 to threads × each cents, each paid once.
         let n = (threads * each) as i64;
         assert_eq!(paid_in_2025(&state) - before, n * (n + 1) / 2);
+    }
+
+    /// The API's own append path ([`super::AppState::append`]: queued for the leader threads,
+    /// no blocking thread per request), from many tasks at once: each, once answered, finds
+    /// its own payment on the read side (the leader caught it up before answering); a refused
+    /// append is counted by its rule; the state's leader threads end once it is dropped, so
+    /// the ledger can be opened again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_apis_appends_are_answered_on_the_read_side_without_blocking_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = sample_state(&dir);
+        assert!(
+            state
+                .leader_threads
+                .load(std::sync::atomic::Ordering::SeqCst)
+                > 0,
+            "no leader threads"
+        );
+        let before = paid_in_2025(&state);
+        let (tasks, each) = (16, 10);
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    for i in 0..each {
+                        let outcome = state
+                            .append(vec![Ok(payment(1 + t * each + i))], "t".into())
+                            .await
+                            .unwrap();
+                        let kroniek_core::AppendOutcome::Appended { first, count, .. } = outcome
+                        else {
+                            panic!("not appended: {outcome:?}");
+                        };
+                        assert!(
+                            state.read().applied >= first + count,
+                            "answered before the read side folded its own record"
+                        );
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.unwrap();
+        }
+        let n = (tasks * each) as i64;
+        assert_eq!(paid_in_2025(&state) - before, n * (n + 1) / 2);
+        // A version conflict: refused, counted by its rule, nothing written.
+        let head = state.store.head().count;
+        let conflict = kroniek_core::ProposedEvent::parse_line(
+            &payment_line(7).replace(r#""type""#, r#""expected_version":0,"type""#),
+        )
+        .unwrap();
+        match state.append(vec![Ok(conflict)], "t".into()).await {
+            Err(kroniek_core::CoreError::Refused(r)) => {
+                assert_eq!(
+                    r[0].refusal.rule,
+                    kroniek_core::rules::Rule::VersionConflict
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(state.store.head().count, head);
+        assert!(state.metrics.render(0, 0).contains("version-conflict"));
+        // Dropped, the state lets go of the store (the leader threads end): it opens again.
+        drop(state);
+        let mut reopened = None;
+        for _ in 0..100 {
+            match kroniek_core::store::Store::open(&dir.path().join("l")) {
+                Ok(store) => {
+                    reopened = Some(store);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        }
+        assert_eq!(
+            reopened.expect("the store was not let go").head().count,
+            head
+        );
     }
 
     /// Snapshots saved while appends go on (encoded under the read lock, written after it)

@@ -17,13 +17,29 @@
 use super::*;
 use std::time::Instant;
 
-/// One append waiting for a leader.
+/// One append waiting for a leader: what to apply, and who is told the answer.
 pub(super) struct Waiting {
+    append: Pending,
+    caller: Caller,
+}
+
+/// An append as its group's leader applies it.
+pub(super) struct Pending {
     ticket: u64,
     events: Vec<Result<ProposedEvent, Refusal>>,
     actor: String,
-    /// The caller's thread, parked until it is answered or handed the lead.
-    caller: std::thread::Thread,
+}
+
+/// What is told an append's answer: the caller's thread, or a callback.
+pub type AnswerCallback = Box<dyn FnOnce(Result<AppendOutcome, CoreError>) + Send>;
+
+/// Who waits for an append's answer.
+pub(super) enum Caller {
+    /// A thread parked in [`Store::append_batch`] until it is answered or handed the lead.
+    Thread(std::thread::Thread),
+    /// [`Store::append_batch_then`]'s callback, called by the thread that answers the group
+    /// (a leader thread, see [`Store::lead_waiting_appends`]): no thread waits for it.
+    Callback(AnswerCallback),
 }
 
 /// The appends waiting for a write group, and the answers of groups applied.
@@ -41,6 +57,9 @@ pub(super) struct Queue {
     next_ticket: u64,
     /// Imports ([`Store::append_iter`]) waiting on the condition variable for the lead.
     importers_waiting: usize,
+    /// Leader threads with nothing to lead, parked until callback appends wait for a leader
+    /// ([`Store::lead_waiting_appends`]).
+    idle_leaders: Vec<std::thread::Thread>,
 }
 
 impl Queue {
@@ -48,17 +67,37 @@ impl Queue {
     /// the imports waiting for it.
     fn give_up_lead(&mut self, changed: &Condvar) {
         self.leading = false;
-        if let Some(first) = self.waiting.first() {
-            first.caller.unpark();
+        if let Some(Caller::Thread(first)) = self
+            .waiting
+            .iter()
+            .map(|w| &w.caller)
+            .find(|c| matches!(c, Caller::Thread(_)))
+        {
+            first.unpark();
+        }
+        if self
+            .waiting
+            .iter()
+            .any(|w| matches!(w.caller, Caller::Callback(_)))
+        {
+            self.wake_a_leader();
         }
         if self.importers_waiting > 0 {
             changed.notify_all();
         }
     }
+
+    /// Wakes one idle leader thread, if there is one (the busy ones look at the queue again
+    /// before they park).
+    fn wake_a_leader(&mut self) {
+        if let Some(leader) = self.idle_leaders.pop() {
+            leader.unpark();
+        }
+    }
 }
 
-/// A group's answers: each waiting caller's ticket, thread and answer.
-type Answers = Vec<(u64, std::thread::Thread, Result<AppendOutcome, CoreError>)>;
+/// A group's answers: each waiting caller's ticket, caller and answer.
+type Answers = Vec<(u64, Caller, Result<AppendOutcome, CoreError>)>;
 
 /// The write path's counters since the store was opened: how appends were grouped and how long
 /// the writer lock was held (the serial section every append passes through).
@@ -208,17 +247,19 @@ impl Store {
         let ticket = queue.next_ticket;
         queue.next_ticket += 1;
         queue.waiting.push(Waiting {
-            ticket,
-            events,
-            actor: actor.to_owned(),
-            caller: std::thread::current(),
+            append: Pending {
+                ticket,
+                events,
+                actor: actor.to_owned(),
+            },
+            caller: Caller::Thread(std::thread::current()),
         });
         loop {
             if let Some(answer) = queue.answers.remove(&ticket) {
                 return answer;
             }
             // Not answered and not waiting: a leader has it and is flushing.
-            if !queue.leading && queue.waiting.iter().any(|w| w.ticket == ticket) {
+            if !queue.leading && queue.waiting.iter().any(|w| w.append.ticket == ticket) {
                 queue.leading = true;
                 let group = std::mem::take(&mut queue.waiting);
                 drop(queue);
@@ -277,20 +318,87 @@ impl Store {
     }
 
     /// Hands the answers of a group to their waiting callers, and wakes each of them.
+    /// Callbacks are called here, on this thread, after the queue's lock is let go.
     fn post(&self, answers: Answers) {
         if answers.is_empty() {
             return;
         }
+        let mut threads = Vec::with_capacity(answers.len());
+        let mut callbacks = Vec::new();
         let mut queue = lock(&self.queue);
-        let mut callers = Vec::with_capacity(answers.len());
         for (ticket, caller, answer) in answers {
-            queue.answers.insert(ticket, answer);
-            callers.push(caller);
+            match caller {
+                Caller::Thread(thread) => {
+                    queue.answers.insert(ticket, answer);
+                    threads.push(thread);
+                }
+                Caller::Callback(callback) => callbacks.push((callback, answer)),
+            }
         }
         drop(queue);
-        for caller in callers {
-            caller.unpark();
+        for thread in threads {
+            thread.unpark();
         }
+        for (callback, answer) in callbacks {
+            callback(answer);
+        }
+    }
+
+    /// Queues `events` as one atomic batch, as [`Store::append_batch`] does, and returns at
+    /// once: `answer` is called with the outcome once the batch is durable (or refused), on
+    /// the thread that answers its group.
+    ///
+    /// No thread waits for the batch, so a *leader thread* must apply it: a thread that calls
+    /// [`Store::lead_waiting_appends`] again whenever it is unparked. A front end that appends
+    /// this way keeps at least one running for as long as it appends; else the batch waits
+    /// until an [`Store::append_batch`] caller leads a group.
+    pub fn append_batch_then(
+        &self,
+        events: Vec<Result<ProposedEvent, Refusal>>,
+        actor: &str,
+        answer: AnswerCallback,
+    ) {
+        let mut queue = lock(&self.queue);
+        let ticket = queue.next_ticket;
+        queue.next_ticket += 1;
+        queue.waiting.push(Waiting {
+            append: Pending {
+                ticket,
+                events,
+                actor: actor.to_owned(),
+            },
+            caller: Caller::Callback(answer),
+        });
+        if !queue.leading {
+            queue.wake_a_leader();
+        }
+    }
+
+    /// A leader thread's step: when appends wait and no group is being applied, leads one
+    /// group of them (every append waiting, whoever made it), calls `settled` once the group
+    /// is durable and before its callers are answered, and returns `true`. Otherwise it
+    /// registers this thread as an idle leader, to be unparked when callback appends
+    /// ([`Store::append_batch_then`]) wait for a leader, and returns `false`: the thread then
+    /// parks (`std::thread::park`, or `park_timeout`) and calls this again.
+    ///
+    /// Two or more leader threads keep groups in flight together: one applies the next group
+    /// while another makes its own durable.
+    pub fn lead_waiting_appends(&self, settled: &mut dyn FnMut()) -> bool {
+        let mut queue = lock(&self.queue);
+        if queue.leading || queue.waiting.is_empty() {
+            let me = std::thread::current();
+            if !queue.idle_leaders.iter().any(|t| t.id() == me.id()) {
+                queue.idle_leaders.push(me);
+            }
+            return false;
+        }
+        queue.leading = true;
+        let group = std::mem::take(&mut queue.waiting);
+        drop(queue);
+        let (_, answers) = self.lead::<std::iter::Empty<_>>(None, group);
+        settled();
+        self.post(answers);
+        true
     }
 
     /// The write path's counters since the store was opened.
@@ -398,7 +506,8 @@ impl Store {
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
     {
         // `applied` answers `group` one for one, in its order.
-        let callers: Vec<std::thread::Thread> = group.iter().map(|w| w.caller.clone()).collect();
+        let (group, callers): (Vec<Pending>, Vec<Caller>) =
+            group.into_iter().map(|w| (w.append, w.caller)).unzip();
         let (own_applied, applied, head, commit) = self.apply_group(own, group);
         lock(&self.queue).give_up_lead(&self.queue_changed);
         let committed = match commit {
@@ -446,7 +555,7 @@ impl Store {
     fn apply_group<I>(
         &self,
         own: Option<(I, &str, &mut dyn FnMut(u64))>,
-        group: Vec<Waiting>,
+        group: Vec<Pending>,
     ) -> (Option<Applied>, Vec<(u64, Applied)>, Head, Option<Commit>)
     where
         I: IntoIterator<Item = Result<ProposedEvent, Refusal>>,
@@ -471,7 +580,7 @@ impl Store {
             }
         }
         let before = writer.head;
-        let fail_all = |e: CoreError, group: Vec<Waiting>, own: bool| {
+        let fail_all = |e: CoreError, group: Vec<Pending>, own: bool| {
             (
                 own.then(|| Applied::Failed(e.for_another_caller())),
                 group

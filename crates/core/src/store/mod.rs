@@ -63,7 +63,7 @@ use layout::*;
 
 pub use commit::now_recorded_at;
 pub use engine::{Backend, BackendIter, Entry, KeySpace};
-pub use group::WriteStats;
+pub use group::{AnswerCallback, WriteStats};
 pub use layout::{key_path, STORED_TREE_LEVEL};
 pub use open::page_cache_bytes;
 pub use read::{replay_workers, REPLAY_SEGMENT, REPLAY_WORKERS_MAX};

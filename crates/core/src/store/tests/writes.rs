@@ -384,3 +384,172 @@ fn appends_queued_together_are_one_group_each_with_its_own_answer() {
     assert_eq!(store.head().count, 6, "the group is durable");
     assert_eq!(store.stream_len("member/1001").unwrap(), 2);
 }
+
+/// Appends answered by a callback (the HTTP API's path) are led by leader threads, alone and
+/// in groups with appends whose threads wait: each is answered once, with its own outcome, only
+/// once durable; a refused one refuses only itself; `settled` runs once per group a leader
+/// thread led; an idle leader is woken when callback appends wait (never found waiting only at
+/// its look-again timeout); and the ledger verifies.
+#[test]
+fn callback_appends_are_led_by_leader_threads_each_answered_once() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{mpsc, Arc};
+    type Answer = (u8, u8, Result<AppendOutcome, CoreError>, bool);
+    let (_dir, store) = temp_store();
+    let store = Arc::new(store);
+    let stop = Arc::new(AtomicBool::new(false));
+    let settled = Arc::new(AtomicU64::new(0));
+    let lost_wakeups = Arc::new(AtomicU64::new(0));
+    let look_again = std::time::Duration::from_secs(2);
+    let leaders: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, stop, settled, lost) = (
+                store.clone(),
+                stop.clone(),
+                settled.clone(),
+                lost_wakeups.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut led = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    while store.lead_waiting_appends(&mut || {
+                        settled.fetch_add(1, Ordering::SeqCst);
+                    }) {
+                        led += 1;
+                    }
+                    let started = std::time::Instant::now();
+                    std::thread::park_timeout(look_again);
+                    let waiting = !lock(&store.queue).waiting.is_empty();
+                    if started.elapsed() >= look_again && waiting {
+                        lost.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                led
+            })
+        })
+        .collect();
+    let (answered, answers) = mpsc::channel::<Answer>();
+    // `base`: the first event number; each submitter thread sends `each` appends.
+    let submit = |threads: u8, each: u8, base: u8| -> Vec<std::thread::JoinHandle<()>> {
+        (0..threads)
+            .map(|t| {
+                let (store, answered) = (store.clone(), answered.clone());
+                std::thread::spawn(move || {
+                    for n in 0..each {
+                        let e = event(1, base + t * each + n, ExpectedVersion::Any, None);
+                        let (answered, reader) = (answered.clone(), store.clone());
+                        store.append_batch_then(
+                            vec![Ok(e)],
+                            "admin:local",
+                            Box::new(move |outcome| {
+                                // Durable before the answer: the head covers it.
+                                let covered = match &outcome {
+                                    Ok(AppendOutcome::Appended { first, count, .. }) => {
+                                        reader.head().count >= first + count
+                                    }
+                                    _ => true,
+                                };
+                                answered.send((t, n, outcome, covered)).unwrap();
+                            }),
+                        );
+                    }
+                })
+            })
+            .collect()
+    };
+    // First callback appends alone: only the leader threads apply them.
+    for t in submit(8, 20, 0) {
+        t.join().unwrap();
+    }
+    let mut all: Vec<Answer> = answers.iter().take(160).collect();
+    // Then beside appends whose threads wait, in the same groups.
+    let callbacks = submit(4, 10, 160);
+    let waiting: Vec<_> = (0..2u8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for n in 0..10u8 {
+                    let e = event(1, 200 + t * 10 + n, ExpectedVersion::Any, None);
+                    store.append(&[e], "admin:local").unwrap();
+                }
+            })
+        })
+        .collect();
+    // And one that must be refused: member/1000 has no version 41 yet.
+    let (refused_tx, refused_rx) = mpsc::channel();
+    store.append_batch_then(
+        vec![Ok(event(1, 0, ExpectedVersion::Exact(41), None))],
+        "admin:local",
+        Box::new(move |outcome| refused_tx.send(outcome).unwrap()),
+    );
+    for t in callbacks.into_iter().chain(waiting) {
+        t.join().unwrap();
+    }
+    drop(answered);
+    all.extend(answers.iter());
+    assert_eq!(all.len(), 200, "each callback answered once");
+    let mut positions: Vec<u64> = all
+        .iter()
+        .map(|(t, n, outcome, covered)| {
+            assert!(covered, "{t}/{n} answered before durable");
+            match outcome {
+                Ok(AppendOutcome::Appended {
+                    first, count: 1, ..
+                }) => *first,
+                other => panic!("{t}/{n}: {other:?}"),
+            }
+        })
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(positions.len(), 200, "each its own position");
+    match refused_rx.recv().unwrap() {
+        Err(CoreError::Refused(r)) => assert_eq!(r[0].refusal.rule, Rule::VersionConflict),
+        other => panic!("the conflicting append: {other:?}"),
+    }
+    stop.store(true, Ordering::SeqCst);
+    let led: u64 = leaders
+        .into_iter()
+        .map(|l| {
+            l.thread().unpark();
+            l.join().unwrap()
+        })
+        .sum();
+    assert!(led > 0, "the leader threads led groups");
+    assert_eq!(
+        settled.load(Ordering::SeqCst),
+        led,
+        "settled once per group"
+    );
+    assert_eq!(
+        lost_wakeups.load(Ordering::SeqCst),
+        0,
+        "an idle leader was not woken"
+    );
+    assert_eq!(store.head().count, 220);
+    assert_eq!(verified(&store).count, 220);
+}
+
+/// Without a leader thread, a callback append waits for the next group a waiting thread leads,
+/// and is answered with it.
+#[test]
+fn a_callback_append_without_leader_threads_goes_with_the_next_group() {
+    let (_dir, store) = temp_store();
+    let (answered, answer) = std::sync::mpsc::channel();
+    store.append_batch_then(
+        vec![Ok(event(1, 1, ExpectedVersion::Any, None))],
+        "admin:local",
+        Box::new(move |outcome| answered.send(outcome).unwrap()),
+    );
+    assert!(answer.try_recv().is_err(), "not answered before a group");
+    store
+        .append(&[event(1, 2, ExpectedVersion::Any, None)], "admin:local")
+        .unwrap();
+    match answer.try_recv() {
+        Ok(Ok(AppendOutcome::Appended {
+            first: 0, count: 1, ..
+        })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.head().count, 2);
+}
