@@ -508,15 +508,18 @@ impl AppState {
                 head.count
             }
         };
+        // Folded when the head the read side last caught up to covers the batch (sent by
+        // every catch-up under the read side's write lock; no lock taken here).
+        let folded = *self.head.borrow() >= head;
         let encoding = self.encoding.load(std::sync::atomic::Ordering::SeqCst);
-        if encoding && self.is_lagging() {
+        if !folded && encoding && self.is_lagging() {
             // Answered without folding, as `catch_up_after_append` answers while a snapshot's
             // encoding holds the read side (the leader marked it lagging).
             if access {
                 self.lagging_access
                     .store(true, std::sync::atomic::Ordering::SeqCst);
             }
-        } else if !self.read.try_read().is_ok_and(|read| read.applied >= head) {
+        } else if !folded {
             let st = self.clone();
             tokio::task::spawn_blocking(move || st.catch_up_after_append(access))
                 .await

@@ -13,6 +13,12 @@
 //! caller gets its own answer. A refused append refuses only itself: nothing of it is written,
 //! the state is rolled back to where it began, and the appends after it are judged without it.
 //! A storage failure fails the group and stops the store's writes ([`Store::write_failure`]).
+//!
+//! A caller waits for its answer as a parked thread ([`Store::append_batch`]: it may be handed
+//! the lead), or not at all ([`Store::append_batch_then`]: a callback is called with the
+//! answer). Appends of the second kind are led by *leader threads*, which a front end runs
+//! ([`Store::lead_waiting_appends`]): an idle one is woken when such appends wait and no group
+//! is being applied. The HTTP API appends so, without a blocking thread per request.
 
 use super::*;
 use std::time::Instant;
