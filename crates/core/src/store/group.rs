@@ -15,7 +15,8 @@
 //! A storage failure fails the group and stops the store's writes ([`Store::write_failure`]).
 //!
 //! A caller waits for its answer as a parked thread ([`Store::append_batch`]: it may be handed
-//! the lead), or not at all ([`Store::append_batch_then`]: a callback is called with the
+//! the lead, and yields once before it leads while another group's flush is under way), or not
+//! at all ([`Store::append_batch_then`]: a callback is called with the
 //! answer). Appends of the second kind are led by *leader threads*, which a front end runs
 //! ([`Store::lead_waiting_appends`]): an idle one is woken when such appends wait and no group
 //! is being applied. The HTTP API appends so, without a blocking thread per request.
@@ -260,12 +261,23 @@ impl Store {
             },
             caller: Caller::Thread(std::thread::current()),
         });
+        let mut yielded = false;
         loop {
             if let Some(answer) = queue.answers.remove(&ticket) {
                 return answer;
             }
             // Not answered and not waiting: a leader has it and is flushing.
             if !queue.leading && queue.waiting.iter().any(|w| w.append.ticket == ticket) {
+                // While another group's flush is under way, this group's flush would wait for
+                // it anyway: yield once first, so that appends about to queue (the callers
+                // that flush is answering) join this group instead of each leading its own.
+                if !yielded && lock(&self.flush).flushing {
+                    yielded = true;
+                    drop(queue);
+                    std::thread::yield_now();
+                    queue = lock(&self.queue);
+                    continue;
+                }
                 queue.leading = true;
                 let group = std::mem::take(&mut queue.waiting);
                 drop(queue);
