@@ -16,8 +16,8 @@
 //!
 //! A caller waits for its answer as a parked thread ([`Store::append_batch`]: it may be handed
 //! the lead, and yields once before it leads while another group's flush is under way), or not
-//! at all ([`Store::append_batch_then`]: a callback is called with the
-//! answer). Appends of the second kind are led by *leader threads*, which a front end runs
+//! at all ([`Store::append_batch_then`]: a callback is called with the answer). Appends of the
+//! second kind are led by *leader threads*, which a front end runs
 //! ([`Store::lead_waiting_appends`]): an idle one is woken when such appends wait and no group
 //! is being applied. The HTTP API appends so, without a blocking thread per request.
 
@@ -45,7 +45,8 @@ pub(super) enum Caller {
     /// A thread parked in [`Store::append_batch`] until it is answered or handed the lead.
     Thread(std::thread::Thread),
     /// [`Store::append_batch_then`]'s callback, called by the thread that answers the group
-    /// (a leader thread, see [`Store::lead_waiting_appends`]): no thread waits for it.
+    /// (a leader thread, see [`Store::lead_waiting_appends`], or a waiting thread that led
+    /// it): no thread waits for it.
     Callback(AnswerCallback),
 }
 
