@@ -235,9 +235,12 @@ impl std::fmt::Debug for AppState {
 /// callers are answered, so that an answered append is on the read side. Holds the state only
 /// while it leads; it ends at its first look after the state was dropped.
 fn lead_appends(state: &std::sync::Weak<AppState>) {
+    let Some(store) = state.upgrade().map(|st| Arc::downgrade(&st.store)) else {
+        return;
+    };
     loop {
         {
-            let Some(st) = state.upgrade() else { return };
+            let Some(st) = state.upgrade() else { break };
             // A failed catch-up is left to the caller's own ([`AppState::append`]), and so is
             // marking that access changed while a snapshot's encoding holds the read side.
             while st.store.lead_waiting_appends(&mut || {
@@ -245,6 +248,11 @@ fn lead_appends(state: &std::sync::Weak<AppState>) {
             }) {}
         }
         std::thread::park_timeout(LEADER_IDLE_LOOK);
+    }
+    // The state is gone; a store that outlives it (another state may take its appends) must
+    // not wake this thread for them.
+    if let Some(store) = store.upgrade() {
+        store.retire_leader_thread();
     }
 }
 

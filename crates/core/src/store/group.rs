@@ -67,7 +67,7 @@ pub(super) struct Queue {
     importers_waiting: usize,
     /// Leader threads with nothing to lead, parked until callback appends wait for a leader
     /// ([`Store::lead_waiting_appends`]).
-    idle_leaders: Vec<std::thread::Thread>,
+    pub(super) idle_leaders: Vec<std::thread::Thread>,
 }
 
 impl Queue {
@@ -418,6 +418,14 @@ impl Store {
         settled();
         self.post(answers);
         true
+    }
+
+    /// A leader thread's last step, when it stops leading while the store stays open: it is
+    /// no longer woken for callback appends (else a wake-up could go to it, and the appends
+    /// wait for another leader's own look at the queue).
+    pub fn retire_leader_thread(&self) {
+        let me = std::thread::current().id();
+        lock(&self.queue).idle_leaders.retain(|t| t.id() != me);
     }
 
     /// The write path's counters since the store was opened.

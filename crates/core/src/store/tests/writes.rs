@@ -553,3 +553,50 @@ fn a_callback_append_without_leader_threads_goes_with_the_next_group() {
     }
     assert_eq!(store.head().count, 2);
 }
+
+/// A leader thread that retires is not woken for later callback appends: the wake-up goes to a
+/// leader still running, which answers at once (not at its look-again timeout).
+#[test]
+fn a_retired_leader_thread_is_not_woken() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let (_dir, store) = temp_store();
+    let store = Arc::new(store);
+    let stop = Arc::new(AtomicBool::new(false));
+    let look_again = std::time::Duration::from_secs(5);
+    // The leader still running registers first …
+    let live = {
+        let (store, stop) = (store.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                while store.lead_waiting_appends(&mut || {}) {}
+                std::thread::park_timeout(look_again);
+            }
+        })
+    };
+    while lock(&store.queue).idle_leaders.is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // … then one that registers and retires (the last registered is the first woken).
+    let retired = store.clone();
+    std::thread::spawn(move || {
+        assert!(!retired.lead_waiting_appends(&mut || {}));
+        retired.retire_leader_thread();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(lock(&store.queue).idle_leaders.len(), 1);
+    let (answered, answer) = std::sync::mpsc::channel();
+    store.append_batch_then(
+        vec![Ok(event(1, 1, ExpectedVersion::Any, None))],
+        "admin:local",
+        Box::new(move |outcome| answered.send(outcome).unwrap()),
+    );
+    match answer.recv_timeout(look_again / 2) {
+        Ok(Ok(AppendOutcome::Appended { count: 1, .. })) => {}
+        other => panic!("not answered by the running leader: {other:?}"),
+    }
+    stop.store(true, Ordering::SeqCst);
+    live.thread().unpark();
+    live.join().unwrap();
+}
