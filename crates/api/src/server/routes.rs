@@ -137,8 +137,10 @@ pub async fn append(
 }
 
 /// Appends `events` as one atomic batch through the rules, counts refusals by rule, and
-/// brings the read side up to date: the one append path of the API and the web pages.
-/// Blocking. The caller has checked that the role may append to each event's category.
+/// brings the read side up to date: the blocking append path (the web pages, an erasure, and
+/// the API's appends on a state without leader threads; `POST /v1/events` otherwise queues
+/// its batch for them, [`AppState::append`]). The caller has checked that the role may append
+/// to each event's category.
 pub(crate) fn append_checked(
     state: &AppState,
     events: Vec<Result<ProposedEvent, Refusal>>,
