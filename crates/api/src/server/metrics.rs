@@ -44,6 +44,23 @@ impl Metrics {
         *r.entry(rule.to_owned()).or_default() += 1;
     }
 
+    /// An append's answer: its refused events by rule, or its appended batch (an idempotent
+    /// retry counts as neither).
+    pub fn append_answered(
+        &self,
+        answer: &Result<kroniek_core::AppendOutcome, kroniek_core::CoreError>,
+    ) {
+        match answer {
+            Err(kroniek_core::CoreError::Refused(refusals)) => {
+                for r in refusals {
+                    self.refused(r.refusal.rule.id());
+                }
+            }
+            Ok(kroniek_core::AppendOutcome::Appended { count, .. }) => self.appended(*count),
+            _ => {}
+        }
+    }
+
     /// One request's latency.
     pub fn observe(&self, took: Duration) {
         self.requests.fetch_add(1, Ordering::Relaxed);

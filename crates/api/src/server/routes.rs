@@ -148,17 +148,11 @@ pub(crate) fn append_checked(
 ) -> Result<AppendOutcome, kroniek_core::CoreError> {
     let access = grants_or_revokes_access(&events);
     let result = state.store.append_batch(events, actor);
-    if let Err(kroniek_core::CoreError::Refused(refusals)) = &result {
-        for r in refusals {
-            state.metrics.refused(r.refusal.rule.id());
-        }
+    if result.is_ok() {
+        state.catch_up_after_append(access)?;
     }
-    let outcome = result?;
-    state.catch_up_after_append(access)?;
-    if let AppendOutcome::Appended { count, .. } = &outcome {
-        state.metrics.appended(*count);
-    }
-    Ok(outcome)
+    state.metrics.append_answered(&result);
+    result
 }
 
 /// Whether a batch grants or revokes access (the read side's access table changes with it).

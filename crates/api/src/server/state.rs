@@ -505,10 +505,8 @@ impl AppState {
                 "the write group dropped an append unanswered (a defect: please report it)".into(),
             ))
         });
-        if let Err(CoreError::Refused(refusals)) = &result {
-            for r in refusals {
-                self.metrics.refused(r.refusal.rule.id());
-            }
+        if result.is_err() {
+            self.metrics.append_answered(&result);
         }
         let outcome = result?;
         let head = match &outcome {
@@ -533,10 +531,9 @@ impl AppState {
                 .await
                 .unwrap_or_else(|e| Err(CoreError::WriteFailed(e.to_string())))?;
         }
-        if let AppendOutcome::Appended { count, .. } = &outcome {
-            self.metrics.appended(*count);
-        }
-        Ok(outcome)
+        let answered = Ok(outcome);
+        self.metrics.append_answered(&answered);
+        answered
     }
 
     /// Whether an append was answered before the read side folded its records.
@@ -1104,6 +1101,17 @@ mod tests {
             .sum()
     }
 
+    /// Asserts that `outcome` appended records and that the read side has folded them.
+    fn assert_appended_and_folded(state: &super::AppState, outcome: &kroniek_core::AppendOutcome) {
+        let kroniek_core::AppendOutcome::Appended { first, count, .. } = outcome else {
+            panic!("not appended: {outcome:?}");
+        };
+        assert!(
+            state.read().applied >= first + count,
+            "answered before the read side folded its own record"
+        );
+    }
+
     /// Appends from many threads at once, as the API's handlers make them: each caller, once
     /// answered, finds its own payment on the read side, whether it folded it itself or found
     /// it folded by another caller's catch-up (which then takes no write lock).
@@ -1122,14 +1130,7 @@ mod tests {
                         let outcome =
                             crate::server::routes::append_checked(state, vec![Ok(event)], "t")
                                 .unwrap();
-                        let kroniek_core::AppendOutcome::Appended { first, count, .. } = outcome
-                        else {
-                            panic!("not appended: {outcome:?}");
-                        };
-                        assert!(
-                            state.read().applied >= first + count,
-                            "answered before the read side folded its own record"
-                        );
+                        assert_appended_and_folded(state, &outcome);
                     }
                 });
             }
@@ -1167,14 +1168,7 @@ mod tests {
                             .append(vec![Ok(payment(1 + t * each + i))], "t".into())
                             .await
                             .unwrap();
-                        let kroniek_core::AppendOutcome::Appended { first, count, .. } = outcome
-                        else {
-                            panic!("not appended: {outcome:?}");
-                        };
-                        assert!(
-                            state.read().applied >= first + count,
-                            "answered before the read side folded its own record"
-                        );
+                        assert_appended_and_folded(&state, &outcome);
                     }
                 })
             })

@@ -95,6 +95,26 @@ impl Queue {
         }
     }
 
+    /// Queues an append with the next ticket, which it returns.
+    fn enqueue(
+        &mut self,
+        events: Vec<Result<ProposedEvent, Refusal>>,
+        actor: &str,
+        caller: Caller,
+    ) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.waiting.push(Waiting {
+            append: Pending {
+                ticket,
+                events,
+                actor: actor.to_owned(),
+            },
+            caller,
+        });
+        ticket
+    }
+
     /// Wakes one idle leader thread, if there is one (the busy ones look at the queue again
     /// before they park).
     fn wake_a_leader(&mut self) {
@@ -252,16 +272,7 @@ impl Store {
         actor: &str,
     ) -> Result<AppendOutcome, CoreError> {
         let mut queue = lock(&self.queue);
-        let ticket = queue.next_ticket;
-        queue.next_ticket += 1;
-        queue.waiting.push(Waiting {
-            append: Pending {
-                ticket,
-                events,
-                actor: actor.to_owned(),
-            },
-            caller: Caller::Thread(std::thread::current()),
-        });
+        let ticket = queue.enqueue(events, actor, Caller::Thread(std::thread::current()));
         let mut yielded = false;
         loop {
             if let Some(answer) = queue.answers.remove(&ticket) {
@@ -378,16 +389,7 @@ impl Store {
         answer: AnswerCallback,
     ) {
         let mut queue = lock(&self.queue);
-        let ticket = queue.next_ticket;
-        queue.next_ticket += 1;
-        queue.waiting.push(Waiting {
-            append: Pending {
-                ticket,
-                events,
-                actor: actor.to_owned(),
-            },
-            caller: Caller::Callback(answer),
-        });
+        queue.enqueue(events, actor, Caller::Callback(answer));
         if !queue.leading {
             queue.wake_a_leader();
         }
