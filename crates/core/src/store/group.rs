@@ -71,16 +71,14 @@ pub(super) struct Queue {
 }
 
 impl Queue {
-    /// Gives up the lead: the first waiting caller (if any) is woken to take it, and so are
-    /// the imports waiting for it.
+    /// Gives up the lead: the first waiting thread (if any) is woken to take it, an idle
+    /// leader thread too when callback appends wait, and the imports waiting for it.
     fn give_up_lead(&mut self, changed: &Condvar) {
         self.leading = false;
-        if let Some(Caller::Thread(first)) = self
-            .waiting
-            .iter()
-            .map(|w| &w.caller)
-            .find(|c| matches!(c, Caller::Thread(_)))
-        {
+        if let Some(first) = self.waiting.iter().find_map(|w| match &w.caller {
+            Caller::Thread(thread) => Some(thread),
+            Caller::Callback(_) => None,
+        }) {
             first.unpark();
         }
         if self
