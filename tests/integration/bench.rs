@@ -9,7 +9,8 @@ use crate::support::bench_bin;
 #[ignore = "the benchmark smoke run: .ci/run runs it with --ignored"]
 fn the_quick_bench_measures_every_row() {
     let output = std::process::Command::new(bench_bin())
-        .args(["--quick", "--json"])
+        // Two client threads: the load's spread over threads is exercised on any machine.
+        .args(["--quick", "--json", "--client-threads", "2"])
         .output()
         .unwrap();
     let run = crate::support::Run(output);
@@ -58,9 +59,11 @@ fn the_quick_bench_measures_every_row() {
         "size on disk per event",
         "HTTP composition reads, 32 connections",
         "HTTP composition reads: latency",
+        "HTTP composition reads: the client's CPU per request",
         "HTTP single-event appends, 32 connections",
         "HTTP single-event appends: latency",
         "HTTP single-event appends: CPU per request",
+        "HTTP single-event appends: the client's CPU per request",
         "HTTP single-event appends, ratio to the CPU ceiling",
         "peak RSS, a process building every projection",
         "peak RSS, the same with MIMALLOC_PURGE_DELAY=0",
@@ -91,6 +94,18 @@ fn the_quick_bench_measures_every_row() {
             run.stderr()
         );
     }
+    // The load ran on the two client threads asked for, each thread's CPU measured.
+    let client = rows
+        .iter()
+        .find(|r| r["what"] == "HTTP single-event appends: the client's CPU per request")
+        .unwrap();
+    assert!(
+        client["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 client threads bound the load at "),
+        "{client}"
+    );
     // The read row's ratio is its median against the 20,000 requests/s target.
     let reads = rows
         .iter()

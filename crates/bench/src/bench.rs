@@ -9,7 +9,8 @@
 //! ÷ events: the bound on any number of cores) with their sizes, peak RSS, size on disk, proofs
 //! at size N. HTTP (`bench_http`):
 //! requests/s and latency of composition reads and single-event appends over 32 connections,
-//! and the appends' CPU per request (server and client) with the bound it sets on these cores.
+//! and the appends' CPU per request (server and client) with the bound it sets on these cores,
+//! and the load's client threads' CPU per request with the bound they set.
 //! The peer (`bench_pg`): PostgreSQL started by the bench in a temporary folder (as the
 //! `postgres` user), the same events with the same hash chain, batched import, durable append
 //! latency and throughput, and a replay into the same projections.
@@ -140,6 +141,26 @@ fn bound_row(
     }
 }
 
+/// The row of the CPU an HTTP load's client threads used per request (of `all`, the process's),
+/// with the bound they set: however many cores the server has, the load cannot go faster
+/// than its client threads can send. `None` where the client's CPU is unknown.
+fn client_row(what: &str, load: &crate::http::Load, all: f64) -> Option<Row> {
+    let client = load.client_cpu_per_request.filter(|c| *c > 0.0)?;
+    let threads = load.client_threads;
+    Some(Row {
+        what: format!("HTTP {what}: the client's CPU per request"),
+        figure: Stat::one(client * 1e6),
+        unit: "µs",
+        reference: Some(("server and client".into(), Stat::one(all * 1e6))),
+        ratio: Some(client / all),
+        target: format!(
+            "{threads} client thread{} bound the load at {} requests/s",
+            if threads == 1 { "" } else { "s" },
+            fmt(threads as f64 / client)
+        ),
+    })
+}
+
 /// `sum` plus the CPU seconds between `before` and `after`; `None` once any is unknown.
 pub(crate) fn add_cpu(sum: Option<f64>, before: Option<f64>, after: Option<f64>) -> Option<f64> {
     Some(sum? + after? - before?)
@@ -147,7 +168,7 @@ pub(crate) fn add_cpu(sum: Option<f64>, before: Option<f64>, after: Option<f64>)
 
 /// CPU time the calling thread has used (user + system), in seconds, from
 /// `/proc/thread-self/stat` (as [`process_cpu_seconds`]). `None` where there is no `/proc`.
-fn thread_cpu_seconds() -> Option<f64> {
+pub(crate) fn thread_cpu_seconds() -> Option<f64> {
     cpu_seconds_in("/proc/thread-self/stat")
 }
 
@@ -231,7 +252,13 @@ pub fn payment(member: u64, n: u64) -> Result<ProposedEvent, BenchError> {
 }
 
 /// `kroniek-bench [--events N] [--quick] [--json] [--no-postgres]`.
-pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Result<(), BenchError> {
+pub fn bench(
+    events_n: u64,
+    quick: bool,
+    as_json: bool,
+    postgres: bool,
+    client_threads: Option<usize>,
+) -> Result<(), BenchError> {
     let n = if quick {
         events_n.min(20_000)
     } else {
@@ -816,7 +843,14 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
     });
 
     // HTTP: the API over the sample ledger, 32 connections.
-    let http = crate::http::measure(&tmp.join("http"), runs, if quick { 1.0 } else { 5.0 })?;
+    let client_threads =
+        client_threads.unwrap_or_else(|| crate::http::client_threads(cores as usize));
+    let http = crate::http::measure(
+        &tmp.join("http"),
+        runs,
+        if quick { 1.0 } else { 5.0 },
+        client_threads,
+    )?;
     rows.push(Row {
         what: "HTTP composition reads, 32 connections".into(),
         figure: http.reads.per_second,
@@ -833,6 +867,9 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
         ratio: Some(http.reads.latency.max / 10.0),
         target: "≤ 1 (p99 ≤ 10 ms)".into(),
     });
+    if let Some(cpu) = http.reads.cpu_per_request.filter(|c| *c > 0.0) {
+        rows.extend(client_row("composition reads", &http.reads, cpu));
+    }
     rows.push(Row {
         what: "HTTP single-event appends, 32 connections".into(),
         figure: http.appends.per_second,
@@ -865,16 +902,20 @@ pub fn bench(events_n: u64, quick: bool, as_json: bool, postgres: bool) -> Resul
                 target: "what HTTP, the client and the read side's catch-up add".into(),
             });
         }
+        rows.extend(client_row("single-event appends", &http.appends, cpu));
+        // The load cannot beat the cores over the CPU of a request, nor what its client
+        // threads can send.
         let ceiling = cores / cpu;
+        let client_bound = http.appends.client_bound().unwrap_or(f64::INFINITY);
         rows.push(Row {
             what: "HTTP single-event appends, ratio to the CPU ceiling".into(),
             figure: http.appends.per_second,
             unit: "requests/s",
             reference: Some((
-                format!("{cores:.0} cores / CPU per request"),
-                Stat::one(ceiling),
+                format!("min({cores:.0} cores / CPU per request, the client's bound)"),
+                Stat::one(ceiling.min(client_bound)),
             )),
-            ratio: Some(http.appends.per_second.median / ceiling),
+            ratio: Some(http.appends.per_second.median / ceiling.min(client_bound)),
             target: "the bound where CPU-bound".into(),
         });
     }

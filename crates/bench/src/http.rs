@@ -1,8 +1,11 @@
 //! The HTTP rows of `kroniek bench`: the API served by this process on 127.0.0.1 over the
 //! sample ledger (as `serve --demo`), loaded by 32 keep-alive connections of hyper's HTTP/1.1
-//! client on one thread, each sending its next request as soon as it has read the whole answer
-//! to the last one (as `wrk -t1` does; `scripts/http-load` runs `wrk` itself). The client runs
-//! on the same two cores as the server, so the figures are what the machine does with both.
+//! client, each sending its next request as soon as it has read the whole answer to the last
+//! one (as `wrk` does; `scripts/http-load` runs `wrk` itself). The client's connections are
+//! spread over [`client_threads`] threads, one on a small machine (as `wrk -t1`), more where
+//! the cores allow, so that one client thread never bounds a server on many cores; each
+//! thread's own CPU is measured, and the bench prints the bound the client sets. The client
+//! runs on the same cores as the server, so the figures are what the machine does with both.
 
 use crate::bench::{add_cpu, process_cpu_seconds, stat, Stat};
 use crate::error::BenchError;
@@ -26,6 +29,12 @@ const COMPOSITION: &str = "/v1/bodies/landelijk-bestuur/composition";
 /// The event each append sends: a contribution of a member of the sample ledger.
 const PAYMENT: &str = r#"{"stream":"member/10201","type":"ContributionPaid","effective":"2024-11-01","data":{"member_id":"10201","year":2025,"amount_cents":1500}}"#;
 
+/// The threads the load's client runs on: one on up to 7 cores (the server needs them, as
+/// `wrk -t1`), then one per 4 cores up to 4, each with its share of the connections.
+pub fn client_threads(cores: usize) -> usize {
+    (cores / 4).clamp(1, 4)
+}
+
 /// Requests per second of each run, and every request's latency (ms) over all runs.
 pub struct Load {
     pub per_second: Stat,
@@ -34,6 +43,20 @@ pub struct Load {
     /// This process's CPU seconds (the server's and the client's) per request answered, over
     /// all runs; `None` where there is no `/proc`.
     pub cpu_per_request: Option<f64>,
+    /// The client threads' own CPU seconds per request answered, over all runs; `None` where
+    /// there is no `/proc`.
+    pub client_cpu_per_request: Option<f64>,
+    /// The threads the client ran on.
+    pub client_threads: usize,
+}
+
+impl Load {
+    /// The most requests per second the client threads can send at their CPU per request.
+    pub fn client_bound(&self) -> Option<f64> {
+        self.client_cpu_per_request
+            .filter(|c| *c > 0.0)
+            .map(|c| self.client_threads as f64 / c)
+    }
 }
 
 /// The two loads: composition reads and single-event durable appends.
@@ -43,8 +66,13 @@ pub struct HttpFigures {
 }
 
 /// Serves the sample ledger from a new store in `dir` and loads it, `runs` times for `seconds`
-/// each, with reads and then appends.
-pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, BenchError> {
+/// each, with reads and then appends, from `client_threads` client threads.
+pub fn measure(
+    dir: &Path,
+    runs: usize,
+    seconds: f64,
+    client_threads: usize,
+) -> Result<HttpFigures, BenchError> {
     let store = Arc::new(Store::init(dir, "bench.localhost/kroniek")?);
     match kroniek_app::append::append_sample(&store)? {
         AppendOutcome::Appended { count, .. } if count > 0 => {}
@@ -64,7 +92,7 @@ pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, Ben
     )?;
     let state = AppState::new(store, Limits::default(), today)?.into_shared();
     // The server on a runtime of its own (a worker per core, as `kroniek serve`); the load on
-    // one thread, as `wrk -t1`, so the client does not take the server's workers.
+    // threads of its own (`client_threads`), so the client does not take the server's workers.
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -77,10 +105,6 @@ pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, Ben
         .map_err(BenchError::io("cannot read the listening address"))?;
     let served =
         server_runtime.spawn(async move { axum::serve(listener, server::router(state)).await });
-    let client_runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(BenchError::io("cannot start the async runtime"))?;
     let bearer = format!("Bearer {token}");
     let read = || {
         Request::get(COMPOSITION)
@@ -95,9 +119,9 @@ pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, Ben
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from_static(PAYMENT.as_bytes())))
     };
-    let figures = client_runtime.block_on(async {
-        let reads = runs_of(address, runs, seconds, &read).await?;
-        let appends = runs_of(address, runs, seconds, &append).await?;
+    let threads = client_threads.clamp(1, CONNECTIONS);
+    let figures = runs_of(address, runs, seconds, threads, &read).and_then(|reads| {
+        let appends = runs_of(address, runs, seconds, threads, &append)?;
         Ok(HttpFigures { reads, appends })
     });
     served.abort();
@@ -106,19 +130,22 @@ pub fn measure(dir: &Path, runs: usize, seconds: f64) -> Result<HttpFigures, Ben
 
 type MakeRequest<'a> = &'a (dyn Fn() -> Result<Request<Full<Bytes>>, hyper::http::Error> + Sync);
 
-async fn runs_of(
+fn runs_of(
     address: SocketAddr,
     runs: usize,
     seconds: f64,
+    threads: usize,
     make: MakeRequest<'_>,
 ) -> Result<Load, BenchError> {
     let mut rates = Vec::with_capacity(runs);
     let mut latencies = Vec::new();
     let mut cpu = Some(0.0);
+    let mut client_cpu = Some(0.0);
     for _ in 0..runs {
         let before = process_cpu_seconds();
-        let (rate, mut run) = one_run(address, seconds, make).await?;
+        let (rate, mut run, run_client_cpu) = one_run(address, seconds, threads, make)?;
         cpu = add_cpu(cpu, before, process_cpu_seconds());
+        client_cpu = client_cpu.zip(run_client_cpu).map(|(a, b)| a + b);
         rates.push(rate);
         latencies.append(&mut run);
     }
@@ -131,27 +158,85 @@ async fn runs_of(
         per_second: stat(rates),
         latency: Stat::latencies(&latencies),
         cpu_per_request: cpu.map(|seconds| seconds / answered),
+        client_cpu_per_request: client_cpu.map(|seconds| seconds / answered),
+        client_threads: threads,
     })
 }
 
-/// One run: every connection sends requests until `seconds` have passed. Returns the
-/// requests answered per second and each one's latency in milliseconds. Any answer that is
-/// not a success fails the run.
-async fn one_run(
+/// One run: every connection sends requests until `seconds` have passed, the connections
+/// spread over `threads` client threads (each a single-threaded runtime, as a `wrk` thread).
+/// Returns the requests answered per second, each one's latency in milliseconds, and the
+/// client threads' CPU seconds. Any answer that is not a success fails the run.
+fn one_run(
     address: SocketAddr,
     seconds: f64,
+    threads: usize,
     make: MakeRequest<'_>,
-) -> Result<(f64, Vec<f64>), BenchError> {
+) -> Result<(f64, Vec<f64>, Option<f64>), BenchError> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
-    let connections = (0..CONNECTIONS).map(|c| connection(address, deadline, c, make));
-    let results = futures_util::future::join_all(connections).await;
+    let per_thread: Vec<Result<ThreadLoad, BenchError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                scope.spawn(move || client_thread(address, deadline, thread, threads, make))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle.join().unwrap_or_else(|_| {
+                    Err(BenchError::Failed(
+                        "a thread of the HTTP load stopped (a defect: please report it)".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
     let elapsed = started.elapsed();
+    let mut latencies = Vec::new();
+    let mut client_cpu = Some(0.0);
+    for result in per_thread {
+        let (mut thread_latencies, thread_cpu) = result?;
+        latencies.append(&mut thread_latencies);
+        client_cpu = client_cpu.zip(thread_cpu).map(|(a, b)| a + b);
+    }
+    Ok((
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        latencies,
+        client_cpu,
+    ))
+}
+
+/// What one client thread measured: its requests' latencies (ms) and its CPU seconds.
+type ThreadLoad = (Vec<f64>, Option<f64>);
+
+/// Client thread `thread` of `threads`: its share of the connections on a runtime of its
+/// own, until `deadline`. Returns their latencies and this thread's CPU seconds.
+fn client_thread(
+    address: SocketAddr,
+    deadline: Instant,
+    thread: usize,
+    threads: usize,
+    make: MakeRequest<'_>,
+) -> Result<ThreadLoad, BenchError> {
+    let before = crate::bench::thread_cpu_seconds();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::io("cannot start the async runtime"))?;
+    let connections = (thread..CONNECTIONS)
+        .step_by(threads)
+        .map(|c| connection(address, deadline, c, make));
+    let results = runtime.block_on(futures_util::future::join_all(connections));
+    drop(runtime);
+    let cpu = crate::bench::thread_cpu_seconds()
+        .zip(before)
+        .map(|(after, before)| after - before);
     let mut latencies = Vec::new();
     for result in results {
         latencies.append(&mut result?);
     }
-    Ok((latencies.len() as f64 / elapsed.as_secs_f64(), latencies))
+    Ok((latencies, cpu))
 }
 
 async fn connection(
@@ -323,4 +408,18 @@ pub fn append_child(store_dir: &Path, count: u64) -> Result<(), BenchError> {
         .map_err(BenchError::io("cannot write to the bench"))?;
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_threads;
+
+    #[test]
+    fn the_client_takes_a_thread_per_four_cores_from_one_to_four() {
+        let threads: Vec<usize> = [1, 2, 4, 7, 8, 12, 16, 32, 128]
+            .into_iter()
+            .map(client_threads)
+            .collect();
+        assert_eq!(threads, [1, 1, 1, 1, 2, 3, 4, 4, 4]);
+    }
 }

@@ -42,6 +42,11 @@ struct Args {
     /// Leave out the PostgreSQL peer.
     #[arg(long)]
     no_postgres: bool,
+    /// The threads the HTTP load's client runs on, its 32 connections spread over them
+    /// [default: one per 4 cores, from 1 to 4, so that one client thread does not bound a
+    /// server on many cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=32))]
+    client_threads: Option<u16>,
     /// (Internal) rebuild every projection of the ledger in this folder and count its members,
     /// as `kroniek members` does: the child process whose peak RSS the bench reads.
     #[arg(long, value_name = "DIR", hide = true)]
@@ -83,7 +88,13 @@ fn main() -> ExitCode {
     } else if let Some(dir) = &args.append_child {
         http::append_child(dir, args.events)
     } else {
-        bench::bench(args.events, args.quick, args.json, !args.no_postgres)
+        bench::bench(
+            args.events,
+            args.quick,
+            args.json,
+            !args.no_postgres,
+            args.client_threads.map(usize::from),
+        )
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
