@@ -256,6 +256,16 @@ fn lead_appends(state: &std::sync::Weak<AppState>) {
     }
 }
 
+/// Runs blocking store work of [`AppState::append`] off the async threads; a task that could
+/// not finish (it panicked) is a failed write.
+async fn on_a_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CoreError> + Send + 'static,
+) -> Result<T, CoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(CoreError::WriteFailed(e.to_string())))
+}
+
 impl AppState {
     /// Builds the state, with the read side caught up with the log: from the newest snapshot
     /// that matches the ledger (`kroniek_app::snapshot`), folding only the records after it,
@@ -485,11 +495,10 @@ impl AppState {
             == 0
         {
             let st = self.clone();
-            return tokio::task::spawn_blocking(move || {
+            return on_a_blocking_thread(move || {
                 super::routes::append_checked(&st, events, &actor)
             })
-            .await
-            .unwrap_or_else(|e| Err(CoreError::WriteFailed(e.to_string())));
+            .await;
         }
         let access = super::routes::grants_or_revokes_access(&events);
         let (answered, answer) = tokio::sync::oneshot::channel();
@@ -527,9 +536,7 @@ impl AppState {
             }
         } else if !folded {
             let st = self.clone();
-            tokio::task::spawn_blocking(move || st.catch_up_after_append(access))
-                .await
-                .unwrap_or_else(|e| Err(CoreError::WriteFailed(e.to_string())))?;
+            on_a_blocking_thread(move || st.catch_up_after_append(access)).await?;
         }
         let answered = Ok(outcome);
         self.metrics.append_answered(&answered);
