@@ -146,6 +146,7 @@ fn bound_row(
 /// than its client threads can send. `None` where the client's CPU is unknown.
 fn client_row(what: &str, load: &crate::http::Load, all: f64) -> Option<Row> {
     let client = load.client_cpu_per_request.filter(|c| *c > 0.0)?;
+    let bound = load.client_bound()?;
     let threads = load.client_threads;
     Some(Row {
         what: format!("HTTP {what}: the client's CPU per request"),
@@ -156,7 +157,7 @@ fn client_row(what: &str, load: &crate::http::Load, all: f64) -> Option<Row> {
         target: format!(
             "{threads} client thread{} bound the load at {} requests/s",
             if threads == 1 { "" } else { "s" },
-            fmt(threads as f64 / client)
+            fmt(bound)
         ),
     })
 }
