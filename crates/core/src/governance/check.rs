@@ -46,10 +46,7 @@ fn list(ids: &[&str]) -> String {
 
 impl GovernanceState {
     pub(super) fn member(&self, id: &str) -> Option<&MemberHistory> {
-        self.members
-            .get(id)
-            .map(|m| &**m)
-            .filter(|m| !m.joins.is_empty())
+        self.members.get(id).filter(|m| !m.joins.is_empty())
     }
 
     pub(super) fn need_member(&self, id: &str, field: &str) -> Result<&MemberHistory, Refusal> {

@@ -1,20 +1,26 @@
 //! A map that can take back every change made since a mark: how a refused batch leaves the
 //! governance state as it was, without copying the whole state for each batch.
+//!
+//! Its values are shared, copied on write: a copy of the map (a server's writer takes one of
+//! its read side's state) copies the keys and a pointer per entry, and the two copies share
+//! each value until one of them changes it.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
+use std::sync::Arc;
 
 /// A `HashMap` whose changes since [`Journaled::begin`] can be undone with
-/// [`Journaled::rollback`]. Each entry touched is saved once per batch, before its first change.
+/// [`Journaled::rollback`]. Each entry touched is saved once per batch, before its first change
+/// (the saved value shares the entry's until the change copies it).
 #[derive(Debug, Clone)]
 pub struct Journaled<K, V> {
-    map: HashMap<K, V>,
-    saved: Vec<(K, Option<V>)>,
+    map: HashMap<K, Arc<V>>,
+    saved: Vec<(K, Option<Arc<V>>)>,
     touched: HashSet<K>,
     recording: bool,
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Default for Journaled<K, V> {
+impl<K, V> Default for Journaled<K, V> {
     fn default() -> Self {
         Journaled {
             map: HashMap::new(),
@@ -32,7 +38,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Journaled<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.get(k)
+        self.map.get(k).map(|v| &**v)
     }
 
     /// Whether `k` is present.
@@ -61,7 +67,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Journaled<K, V> {
         if self.recording && self.map.contains_key(k) {
             self.save(&k.to_owned());
         }
-        self.map.get_mut(k)
+        self.map.get_mut(k).map(Arc::make_mut)
     }
 
     /// The value at `k`, inserting `V::default()` first when absent.
@@ -70,18 +76,18 @@ impl<K: Hash + Eq + Clone, V: Clone> Journaled<K, V> {
         V: Default,
     {
         self.save(&k);
-        self.map.entry(k).or_default()
+        Arc::make_mut(self.map.entry(k).or_default())
     }
 
     /// Sets `k` to `v`.
     pub fn insert(&mut self, k: K, v: V) {
         self.save(&k);
-        self.map.insert(k, v);
+        self.map.insert(k, Arc::new(v));
     }
 
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.map.iter()
+        self.map.iter().map(|(k, v)| (k, &**v))
     }
 
     /// How many entries.
@@ -190,5 +196,144 @@ mod tests {
         j.commit();
         j.rollback();
         assert_eq!(j.get("b"), Some(&vec![1]));
+    }
+
+    #[test]
+    fn a_copy_shares_each_value_until_one_side_changes_it() {
+        let mut read_side: Journaled<String, Vec<u32>> = Journaled::default();
+        read_side.insert("a".into(), vec![1]);
+        read_side.insert("b".into(), vec![2]);
+        let mut writer = read_side.clone();
+        assert!(Arc::ptr_eq(&read_side.map["a"], &writer.map["a"]));
+        writer.get_mut("a").unwrap().push(3);
+        assert_eq!(writer.get("a"), Some(&vec![1, 3]));
+        assert_eq!(read_side.get("a"), Some(&vec![1]));
+        assert!(!Arc::ptr_eq(&read_side.map["a"], &writer.map["a"]));
+        assert!(Arc::ptr_eq(&read_side.map["b"], &writer.map["b"]));
+        // The side that was not copied from changes its own value in place, and a rollback
+        // brings back the shared one.
+        read_side.begin();
+        read_side.entry("b".into()).push(4);
+        assert_eq!(writer.get("b"), Some(&vec![2]));
+        read_side.rollback();
+        assert!(Arc::ptr_eq(&read_side.map["b"], &writer.map["b"]));
+    }
+
+    /// One change to one of two copies of a map.
+    #[derive(Debug, Clone)]
+    enum Change {
+        Push { writer: bool, key: u8, value: u32 },
+        Entry { writer: bool, key: u8, value: u32 },
+        Insert { writer: bool, key: u8, value: u32 },
+        Begin { writer: bool },
+        Commit { writer: bool },
+        Rollback { writer: bool },
+    }
+
+    fn change() -> impl proptest::strategy::Strategy<Value = Change> {
+        use proptest::prelude::*;
+        let key = 0u8..6;
+        prop_oneof![
+            (any::<bool>(), key.clone(), any::<u32>())
+                .prop_map(|(writer, key, value)| Change::Push { writer, key, value }),
+            (any::<bool>(), key.clone(), any::<u32>())
+                .prop_map(|(writer, key, value)| Change::Entry { writer, key, value }),
+            (any::<bool>(), key, any::<u32>()).prop_map(|(writer, key, value)| Change::Insert {
+                writer,
+                key,
+                value
+            }),
+            any::<bool>().prop_map(|writer| Change::Begin { writer }),
+            any::<bool>().prop_map(|writer| Change::Commit { writer }),
+            any::<bool>().prop_map(|writer| Change::Rollback { writer }),
+        ]
+    }
+
+    /// A copy and its model: a plain map, and what it held at `begin` while recording.
+    struct Modelled {
+        map: Journaled<String, Vec<u32>>,
+        model: HashMap<String, Vec<u32>>,
+        at_begin: Option<HashMap<String, Vec<u32>>>,
+    }
+
+    impl Modelled {
+        fn apply(&mut self, change: &Change) {
+            match change {
+                Change::Push { key, value, .. } => {
+                    let key = key.to_string();
+                    if let Some(v) = self.map.get_mut(&key) {
+                        v.push(*value);
+                    }
+                    if let Some(v) = self.model.get_mut(&key) {
+                        v.push(*value);
+                    }
+                }
+                Change::Entry { key, value, .. } => {
+                    self.map.entry(key.to_string()).push(*value);
+                    self.model.entry(key.to_string()).or_default().push(*value);
+                }
+                Change::Insert { key, value, .. } => {
+                    self.map.insert(key.to_string(), vec![*value]);
+                    self.model.insert(key.to_string(), vec![*value]);
+                }
+                Change::Begin { .. } => {
+                    self.map.begin();
+                    self.at_begin = Some(self.model.clone());
+                }
+                Change::Commit { .. } => {
+                    self.map.commit();
+                    self.at_begin = None;
+                }
+                Change::Rollback { .. } => {
+                    self.map.rollback();
+                    if let Some(before) = self.at_begin.take() {
+                        self.model = before;
+                    }
+                }
+            }
+        }
+
+        fn agrees(&self) -> bool {
+            self.map.len() == self.model.len()
+                && self.model.iter().all(|(k, v)| self.map.get(k) == Some(v))
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn two_copies_change_apart_as_two_plain_maps_do(
+            first in proptest::collection::vec((0u8..6, proptest::prelude::any::<u32>()), 0..8),
+            changes in proptest::collection::vec(change(), 0..60),
+        ) {
+            let mut original: Journaled<String, Vec<u32>> = Journaled::default();
+            for (key, value) in &first {
+                original.entry(key.to_string()).push(*value);
+            }
+            let model: HashMap<String, Vec<u32>> =
+                original.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let mut read_side = Modelled {
+                map: original.clone(),
+                model: model.clone(),
+                at_begin: None,
+            };
+            let mut writer = Modelled { map: original, model, at_begin: None };
+            for change in &changes {
+                let to_writer = match change {
+                    Change::Push { writer, .. }
+                    | Change::Entry { writer, .. }
+                    | Change::Insert { writer, .. }
+                    | Change::Begin { writer }
+                    | Change::Commit { writer }
+                    | Change::Rollback { writer } => *writer,
+                };
+                if to_writer {
+                    writer.apply(change);
+                } else {
+                    read_side.apply(change);
+                }
+                proptest::prop_assert!(writer.agrees());
+                proptest::prop_assert!(read_side.agrees());
+            }
+        }
     }
 }

@@ -619,7 +619,7 @@ pub fn one_month_after(d: Date) -> Date {
 /// Everything the rules need, folded from the ledger's events.
 #[derive(Debug, Clone, PartialEq, Default, bincode::Encode, bincode::Decode)]
 pub struct GovernanceState {
-    pub members: Journaled<String, Box<MemberHistory>>,
+    pub members: Journaled<String, MemberHistory>,
     pub bodies: Journaled<String, BodyHistory>,
     pub codes: Journaled<String, CodeHistory>,
     pub meetings: Journaled<String, MeetingState>,

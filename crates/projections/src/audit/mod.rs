@@ -603,7 +603,6 @@ impl AuditView<'_> {
             .state
             .members
             .iter()
-            .map(|(id, h)| (id, &**h))
             .filter(|(_, h)| !h.joins.is_empty())
             .collect();
         register.sort_by(|a, b| a.0.cmp(b.0));
