@@ -225,8 +225,11 @@ fn read(store: &Store, path: &Path) -> Result<ReadModels, String> {
             position - 1
         ));
     }
+    // Decoded from the buffer itself (bincode's `Reader` for `BufReader`), not through
+    // `std::io::Read`: a small value (most are a byte or two) is taken from the buffer in
+    // place instead of by a `read_exact` of its own.
     let mut reader = BufReader::with_capacity(1 << 20, file.take(len - 32 - HEADER as u64));
-    let models: ReadModels = bincode::decode_from_std_read(&mut reader, config())
+    let models: ReadModels = bincode::decode_from_reader(&mut reader, config())
         .map_err(|e| format!("its read models cannot be decoded: {e}"))?;
     if models.applied() != position {
         return Err(format!(
