@@ -1058,8 +1058,8 @@ pub fn bench(
     });
     // The same server after one append: from its first append on the writer holds a copy of
     // the read side's rules' state, whose values the two share until one of them changes
-    // one (`Journaled`'s copy on write). Last of the memory rows: its stop saves a snapshot at the new head, where
-    // the start rows expect one.
+    // one (`Journaled`'s copy on write). Last of the memory rows: its stop saves a snapshot
+    // at the new head, where the start rows expect one.
     let after_append = serve_child("--serve-append-child")?;
     rows.push(Row {
         what: "peak RSS, serve from its snapshot, ten audit reports and one append".into(),
